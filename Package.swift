@@ -1,0 +1,89 @@
+// swift-tools-version:6.0
+// Gatehouse: an HTTPS front-end proxy for Exchange-style services.
+// The module layout follows ../shared/design/ARCHITECTURE.md: each C library is imported by exactly
+// one Swift module (COpenSSL -> GatehouseTLS, CNGHTTP2 -> GatehouseHTTP2, CZlib -> GatehouseCompression).
+import PackageDescription
+
+let package = Package(
+    name: "Gatehouse",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "gatehouse", targets: ["GatehouseCLI"]),
+        .executable(name: "mailbox-sim", targets: ["MailboxSim"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // C boundary: module map + shim.h of static inline wrappers for what Swift cannot import.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+
+        .target(
+            name: "GatehouseTLS",
+            dependencies: [
+                "COpenSSL",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+            ]),
+        .target(
+            name: "GatehouseHTTP2",
+            dependencies: [
+                "CNGHTTP2",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]),
+        .target(
+            name: "GatehouseCompression",
+            dependencies: ["CZlib"]),
+        .target(
+            name: "Gatehouse",
+            dependencies: [
+                "GatehouseTLS", "GatehouseHTTP2", "GatehouseCompression",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        .executableTarget(
+            name: "GatehouseCLI",
+            dependencies: [
+                "Gatehouse", "GatehouseTLS",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .executableTarget(
+            name: "MailboxSim",
+            dependencies: [
+                "GatehouseTLS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+
+        .testTarget(name: "GatehouseTLSTests", dependencies: [
+            "GatehouseTLS",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+        ]),
+        .testTarget(name: "GatehouseHTTP2Tests", dependencies: ["GatehouseHTTP2"]),
+        .testTarget(name: "GatehouseCompressionTests", dependencies: ["GatehouseCompression"]),
+        .testTarget(name: "GatehouseTests", dependencies: ["Gatehouse"]),
+    ]
+)
