@@ -1,0 +1,53 @@
+import NIOCore
+import NIOHTTP1
+
+/// Identifies one request/response exchange on a client connection: the HTTP/2 stream id, or for
+/// HTTP/1.1 a per-connection sequence number (1, 2, 3, ...) in request order.
+public struct HTTPStreamID: Hashable, Sendable, CustomStringConvertible {
+    public var rawValue: Int32
+    public init(_ rawValue: Int32) { self.rawValue = rawValue }
+    public var description: String { "stream \(rawValue)" }
+}
+
+/// A request part tagged with its stream: the one shape that both the HTTP/1.1 path and
+/// `HTTP2ServerHandler` deliver inbound to the proxy, so the proxy is protocol-agnostic.
+/// For HTTP/2 the head's `version` is 2.0, pseudo-headers are already mapped (`:method`,
+/// `:path` to method and uri; `:authority` to a `Host` header) and `cookie` crumbs are joined.
+public struct TaggedRequestPart {
+    public var stream: HTTPStreamID
+    public var part: HTTPServerRequestPart
+    public init(stream: HTTPStreamID, part: HTTPServerRequestPart) {
+        self.stream = stream
+        self.part = part
+    }
+}
+
+/// A response part tagged with its stream: what the proxy writes outbound. The protocol handler
+/// maps it to HTTP/1.1 bytes or HTTP/2 frames (dropping connection-specific headers for h2).
+public struct TaggedResponsePart {
+    public var stream: HTTPStreamID
+    public var part: HTTPServerResponsePart
+    public init(stream: HTTPStreamID, part: HTTPServerResponsePart) {
+        self.stream = stream
+        self.part = part
+    }
+}
+
+/// Inbound user events about streams, fired by the protocol handler towards the proxy.
+public enum StreamEvent: Sendable, Equatable {
+    /// The client aborted the stream (HTTP/2 RST_STREAM, or the connection closed mid-request):
+    /// the proxy must stop work for it and release its backend connection.
+    case reset(HTTPStreamID)
+    /// The stream's outbound buffer crossed its high (false) or low (true) watermark: the proxy
+    /// stops or resumes reading the backend for this stream. HTTP/1.1 uses channel writability instead.
+    case writabilityChanged(HTTPStreamID, isWritable: Bool)
+}
+
+/// Outbound user events from the proxy to the protocol handler (`triggerUserOutboundEvent`).
+public enum StreamCommand: Sendable, Equatable {
+    /// The proxy has handed `bytes` of this stream's request body to the backend: the handler may
+    /// now open the client's flow-control window by that much (HTTP/2 manual flow control).
+    case consumed(HTTPStreamID, bytes: Int)
+    /// Abort the stream (HTTP/2 RST_STREAM with `errorCode`; HTTP/1.1 closes the connection).
+    case reset(HTTPStreamID, errorCode: UInt32)
+}
