@@ -1,0 +1,69 @@
+# Gatehouse — the two commands a new user needs are `make run` and `make test` (see README.md).
+# Every target installs what it needs first (deps is idempotent), so a fresh Debian machine works.
+
+SHELL := /bin/bash
+SWIFT ?= swift
+DEBUG_BIN := .build/debug
+RELEASE_BIN := .build/release
+SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
+
+# Debian packages the build, the demo and the tests use.
+APT_PACKAGES := pkg-config libssl-dev libnghttp2-dev zlib1g-dev curl openssl nghttp2-client python3 python3-pip
+# Python packages the end-to-end tests use (real NTLM and HTTP/2 client libraries).
+PY_MODULES := spnego:pyspnego requests_ntlm:requests-ntlm h2:h2 requests:requests
+
+.PHONY: all deps build build-release certs run demo test test-unit clean bench help
+
+all: build
+
+help:
+	@echo "make run      build, generate the demo PKI, start the demo (Ctrl-C stops it)"
+	@echo "make test     build, generate the demo PKI, run every test"
+	@echo "make build    debug build;  make build-release  release build"
+	@echo "make certs    generate the demo PKI into certs-example/ (if absent)"
+	@echo "make deps     install missing system and Python packages"
+	@echo "make bench    side-by-side load tests (loadtest/)"
+	@echo "make clean    remove build output and generated certificates"
+
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "deps: installing$$missing"; \
+	    $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@missing=""; for pair in $(PY_MODULES); do \
+	    mod=$${pair%%:*}; pkg=$${pair##*:}; \
+	    python3 -c "import $$mod" 2>/dev/null || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "deps: pip installing$$missing"; \
+	    python3 -m pip install -q --disable-pip-version-check $$missing || \
+	    python3 -m pip install -q --disable-pip-version-check --break-system-packages $$missing; \
+	fi
+	@command -v $(SWIFT) >/dev/null || { echo "deps: Swift 6 toolchain not found on PATH (https://www.swift.org/install/)"; exit 1; }
+
+build: deps
+	$(SWIFT) build
+
+build-release: deps
+	$(SWIFT) build -c release
+
+certs: build
+	@bash certs-example/make-demo-pki.sh $(DEBUG_BIN)/gatehouse
+
+run: build-release certs
+	$(RELEASE_BIN)/gatehouse demo --config conf/gatehouse.yaml
+
+demo: run
+
+test: build certs
+	$(SWIFT) test 2>&1 | tee .build/test.log; exit $${PIPESTATUS[0]}
+
+bench: build-release certs
+	@bash loadtest/run.sh $(if $(QUICK),--quick,)
+
+clean:
+	rm -rf .build .build-*
+	find certs-example -maxdepth 1 \( -name '*.pem' -o -name '*.key' -o -name '*.srl' \) -delete
