@@ -81,4 +81,14 @@ enum ASCII {
     static func isLowercase<C: Collection<UInt8>>(_ bytes: C) -> Bool {
         !bytes.contains { ($0 &- 0x41) < 26 }
     }
+
+    /// `bytes` without leading and trailing spaces and tabs (HTTP's optional whitespace).
+    static func trimmingOWS<C: BidirectionalCollection<UInt8>>(_ bytes: C) -> C.SubSequence {
+        let isOWS = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        var start = bytes.startIndex
+        var end = bytes.endIndex
+        while start < end, isOWS(bytes[start]) { start = bytes.index(after: start) }
+        while end > start, isOWS(bytes[bytes.index(before: end)]) { end = bytes.index(before: end) }
+        return bytes[start..<end]
+    }
 }
