@@ -61,7 +61,7 @@ import Testing
               fires: [.proxyshellAutodiscover]),
         .init(label: "& hidden as %26 before Email", target: "/autodiscover/autodiscover.json?x=1%26Email=autodiscover%2fx",
               fires: [.proxyshellAutodiscover]),
-        .init(label: "? hidden in the path as %3F", target: "/autodiscover/autodiscover.json%3F@evil.com/mapi/nspi",
+        .init(label: "? hidden in the path as %3F", target: "/autodiscover/autodiscover.json%3F@evil.com",
               fires: [.proxyshellAutodiscover]),
         .init(label: "path segment starting with @", target: "/autodiscover/autodiscover.json/@evil.com",
               fires: [.proxyshellAutodiscover]),

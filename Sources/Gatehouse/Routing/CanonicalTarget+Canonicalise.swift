@@ -15,29 +15,51 @@ extension CanonicalTarget {
             query = String(decoding: rawQuery, as: UTF8.self)
         }
 
-        let decoded = try decodePath(rawPath)
-        let normalised = try removeDotSegments(decoded)
-        let pathIsUnchanged = normalised.elementsEqual(rawPath)
+        // Most paths need neither decoding nor segment work; then no byte is copied here.
+        var normalised: [UInt8]? = nil
+        if let decoded = try decodePath(rawPath) {
+            normalised = try decoded.withUnsafeBufferPointer { (buffer) throws(RequestTargetRejection) in
+                try removeDotSegments(buffer)
+            } ?? decoded
+        } else {
+            normalised = try removeDotSegments(rawPath)
+        }
+        guard let normalised else {
+            return finish(rawPath, pathIsUnchanged: true, query: query, originalOriginForm: originalOriginForm, form: form)
+        }
+        return try normalised.withUnsafeBufferPointer { (buffer) throws(RequestTargetRejection) in
+            if buffer.contains(where: { $0 >= 0x80 }) {
+                // String(decoding:) would quietly replace bad sequences with U+FFFD; refuse instead.
+                guard String(decoding: buffer, as: UTF8.self).utf8.elementsEqual(buffer) else {
+                    throw RequestTargetRejection(.invalidUTF8)
+                }
+            }
+            return finish(buffer, pathIsUnchanged: false, query: query, originalOriginForm: originalOriginForm, form: form)
+        }
+    }
+
+    /// Builds the value from the canonical path bytes, reusing the original String where possible.
+    private static func finish(
+        _ normalised: UnsafeBufferPointer<UInt8>, pathIsUnchanged: Bool, query: String?, originalOriginForm: String?,
+        form: Form
+    ) -> CanonicalTarget {
         let path: String
-        if pathIsUnchanged, queryMark == nil, let originalOriginForm {
+        if pathIsUnchanged, query == nil, let originalOriginForm {
             path = originalOriginForm
         } else {
             path = String(decoding: normalised, as: UTF8.self)
         }
-        if normalised.contains(where: { $0 >= 0x80 }) {
-            // String(decoding:) would quietly replace bad sequences with U+FFFD; refuse instead.
-            guard path.utf8.elementsEqual(normalised) else { throw RequestTargetRejection(.invalidUTF8) }
-        }
-
         let lowercasedPath: String
         if ASCII.isLowercase(normalised) {
             lowercasedPath = path
         } else {
-            lowercasedPath = String(decoding: normalised.lazy.map(ASCII.lower), as: UTF8.self)
+            lowercasedPath = String(unsafeUninitializedCapacity: normalised.count) { buffer in
+                for index in 0..<normalised.count { buffer[index] = ASCII.lower(normalised[index]) }
+                return normalised.count
+            }
         }
-
         let forwardTarget: String
-        if pathIsUnchanged, !normalised.contains(where: { !isPathByteLiteral($0) }), let originalOriginForm {
+        if pathIsUnchanged, normalised.allSatisfy(isPathByteLiteral), let originalOriginForm {
             forwardTarget = originalOriginForm
         } else {
             forwardTarget = encodeForBackend(normalised, query: query)
@@ -78,7 +100,12 @@ extension CanonicalTarget {
 
     /// Percent-decodes the path exactly once, refusing every escape that would make the path mean
     /// something else to a backend that decodes again or treats `\` as `/`.
-    static func decodePath(_ raw: UnsafeBufferPointer<UInt8>) throws(RequestTargetRejection) -> [UInt8] {
+    /// Returns nil when the path has no escape (after checking its bytes): it is its own decoding.
+    static func decodePath(_ raw: UnsafeBufferPointer<UInt8>) throws(RequestTargetRejection) -> [UInt8]? {
+        guard raw.contains(UInt8(ascii: "%")) else {
+            for byte in raw { try checkRawByte(byte) }
+            return nil
+        }
         var decoded = [UInt8]()
         decoded.reserveCapacity(raw.count)
         var index = 0

@@ -9,9 +9,10 @@ extension CanonicalTarget {
     ///
     /// Segments ending in `.` or space are refused: Windows strips them from names, so `/ecp./`
     /// would reach the `/ecp/` application while matching no `/ecp` rule here.
-    static func removeDotSegments(_ decoded: [UInt8]) throws(RequestTargetRejection) -> [UInt8] {
-        // Fast path: no dot-segment, no empty segment and no trailing dot/space: nothing to do.
-        if !needsSegmentWork(decoded) { return decoded }
+    /// Returns nil when there is nothing to do (no dot-segment, no empty segment, no trailing dot
+    /// or space), so the common path costs one scan and no copy.
+    static func removeDotSegments(_ decoded: UnsafeBufferPointer<UInt8>) throws(RequestTargetRejection) -> [UInt8]? {
+        if !needsSegmentWork(decoded) { return nil }
         var output = [UInt8]()
         output.reserveCapacity(decoded.count)
         var trailingSlash = false
@@ -49,7 +50,7 @@ extension CanonicalTarget {
 
     /// Whether the path has an empty segment other than a final one, or a segment ending in `.` or
     /// space (which covers the `.` and `..` segments).
-    private static func needsSegmentWork(_ path: [UInt8]) -> Bool {
+    private static func needsSegmentWork(_ path: UnsafeBufferPointer<UInt8>) -> Bool {
         var previous = UInt8(ascii: "/")
         for byte in path.dropFirst() {
             if byte == UInt8(ascii: "/")

@@ -19,7 +19,7 @@ extension CanonicalTarget {
 
     /// The origin-form target for the backend: the canonical path with every byte that is not a
     /// literal pchar written as `%XX` (upper-case hex), then `?` and the raw query if there was one.
-    static func encodeForBackend(_ path: [UInt8], query: String?) -> String {
+    static func encodeForBackend(_ path: UnsafeBufferPointer<UInt8>, query: String?) -> String {
         var capacity = path.count + (query.map { $0.utf8.count + 1 } ?? 0)
         for byte in path where !isPathByteLiteral(byte) { capacity += 2 }
         return String(unsafeUninitializedCapacity: capacity) { buffer in

@@ -49,6 +49,16 @@ struct RequestInspection {
         return decoded
     }
 
+    /// Whether the decoded, lower-case query contains `word` (lower case). A query without `%`
+    /// is searched in place, case-insensitively, so the usual request allocates nothing here.
+    mutating func queryContains(_ word: [UInt8]) -> Bool {
+        guard var query = target.query else { return false }
+        if decodedQueryStorage == nil, !query.utf8.contains(UInt8(ascii: "%")) {
+            return query.withUTF8 { ASCII.containsLowercased($0, word) }
+        }
+        return ASCII.containsLowercased(decodedQuery(), word)
+    }
+
     /// What the headers and cookies carry.
     mutating func headerFacts() -> HeaderFacts {
         if let headerFactsStorage { return headerFactsStorage }
@@ -63,9 +73,8 @@ struct RequestInspection {
     ) -> Bool {
         switch rule {
         case .autodiscoverPowershell:
-            let query = decodedQuery()
-            return (ASCII.containsLowercased(path, Words.autodiscover) || ASCII.containsLowercased(query, Words.autodiscover))
-                && (ASCII.containsLowercased(path, Words.powershell) || ASCII.containsLowercased(query, Words.powershell))
+            return (ASCII.containsLowercased(path, Words.autodiscover) || queryContains(Words.autodiscover))
+                && (ASCII.containsLowercased(path, Words.powershell) || queryContains(Words.powershell))
         case .proxyshellAutodiscover:
             guard let end = ASCII.firstIndexLowercased(of: Words.autodiscoverJSON, in: path, from: 0) else {
                 return false
@@ -74,7 +83,7 @@ struct RequestInspection {
             return Self.isProxyShellShape(pathTail: tail, decodedQuery: decodedQuery())
                 || headerFacts().emailCookieNamesAutodiscover
         case .rpsCAT:
-            return headerFacts().rpsCAT || ASCII.containsLowercased(decodedQuery(), Words.rpsCAT)
+            return headerFacts().rpsCAT || queryContains(Words.rpsCAT)
         case .anonResourceBackend:
             return headerFacts().anonResourceBackend
         case .beResource:
