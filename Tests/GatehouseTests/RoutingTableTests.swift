@@ -99,3 +99,35 @@ import Testing
         }
     }
 }
+
+/// One request through every step in the order the proxy runs them: canonicalise, host, deny, route.
+@Suite struct RoutingFlowTests {
+    static func table() throws -> RoutingTable {
+        var rules = DenyRuleSet.all
+        rules.remove(.externalPowershell)
+        return try RoutingTable(services: [
+            .init(name: "mail", hosts: ["mail.contoso.com"],
+                  routes: [.init(prefix: "/owa/", id: 1), .init(prefix: "/ecp/", id: 2), .init(prefix: "/powershell", id: 3)],
+                  redirectRootTo: "/owa/", adminNetworks: [try IPNetwork("10.0.0.0/8")]),
+            .init(name: "open", hosts: ["lab.contoso.com"], routes: [.init(prefix: "/", id: 9)], denyRules: rules),
+        ])
+    }
+
+    @Test func serviceRulesAndAdminNetworksApply() throws {
+        let table = try Self.table()
+        let outside = IPAddress("198.51.100.7")!
+        let inside = IPAddress("10.9.8.7")!
+        let ecp = try CanonicalTarget(requestTarget: "/OWA/%2e%2e/ECP/", method: .GET, host: "mail.contoso.com")
+        let mail = try #require(table.service(forHost: "MAIL.contoso.com:443"))
+        #expect(table.denial(serviceIndex: mail, method: .GET, target: ecp, headers: [:], client: outside) == .ecpAdminOnly)
+        #expect(table.denial(serviceIndex: mail, method: .GET, target: ecp, headers: [:], client: inside) == nil)
+        #expect(table.match(serviceIndex: mail, target: ecp) == .route(id: 2))
+
+        let powershell = try CanonicalTarget(requestTarget: "/PowerShell/", method: .POST, host: nil)
+        let lab = try #require(table.service(forHost: "lab.contoso.com"))
+        #expect(table.denial(serviceIndex: mail, method: .POST, target: powershell, headers: [:], client: outside)
+            == .externalPowershell)
+        #expect(table.denial(serviceIndex: lab, method: .POST, target: powershell, headers: [:], client: outside) == nil)
+        #expect(table.match(serviceIndex: lab, target: powershell) == .route(id: 9))
+    }
+}
