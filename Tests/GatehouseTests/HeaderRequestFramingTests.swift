@@ -14,6 +14,7 @@ import Testing
         ([("Content-Length", "42, 42")], .contentLength(42)),
         ([("Transfer-Encoding", "chunked")], .chunked),
         ([("transfer-encoding", "Chunked")], .chunked),
+        ([("Host", "mail.contoso.com"), ("Content-Length", "3")], .contentLength(3)),
     ] as [([(String, String)], RequestBodyFraming)])
     func acceptsUnambiguousFraming(headers: [(String, String)], expected: RequestBodyFraming) throws {
         #expect(try RequestFraming.check(HTTPHeaders(headers)) == expected)
@@ -38,6 +39,7 @@ import Testing
         ([("Transfer-Encoding", "identity")], .unsupportedTransferEncoding),
         ([("Transfer-Encoding", "chunked"), ("Transfer-Encoding", "chunked")], .unsupportedTransferEncoding),
         ([("Transfer-Encoding", "")], .unsupportedTransferEncoding),
+        ([("Host", "mail.contoso.com"), ("host", "evil.com")], .multipleHost),
     ] as [([(String, String)], RequestFramingRejection.Reason)])
     func rejectsAmbiguousFraming(headers: [(String, String)], reason: RequestFramingRejection.Reason) {
         #expect(throws: RequestFramingRejection(reason)) { try RequestFraming.check(HTTPHeaders(headers)) }

@@ -23,6 +23,9 @@ public struct RequestFramingRejection: Error, Sendable, Hashable, CustomStringCo
         /// A `Transfer-Encoding` other than exactly one `chunked` (`gzip, chunked`, `chunked, chunked`,
         /// `xchunked`, two header lines): the proxy and a backend could end the body in different places.
         case unsupportedTransferEncoding = "unsupported_transfer_encoding"
+        /// More than one `Host` line (RFC 9112 3.2 requires a 400): Gatehouse would route on one and
+        /// the backend might read the other.
+        case multipleHost = "multiple_host"
     }
 
     /// Why the framing was refused.
@@ -35,11 +38,13 @@ public struct RequestFramingRejection: Error, Sendable, Hashable, CustomStringCo
 
 /// Request-smuggling defence: accepts only framing that every HTTP/1.1 implementation reads alike.
 public enum RequestFraming {
-    /// Checks the framing headers of a client's request and says how its body is delimited.
+    /// Checks the framing headers of a client's request (and that it names at most one Host) and
+    /// says how its body is delimited. Run it before `HeaderRewriter.rewriteRequest`.
     public static func check(_ headers: HTTPHeaders) throws(RequestFramingRejection) -> RequestBodyFraming {
         var contentLength: Int64? = nil
         var transferEncodingLines = 0
         var transferEncodingIsChunked = false
+        var hostLines = 0
         for (name, value) in headers {
             if ASCII.nameEquals(name, "content-length") {
                 // A line may itself be a list (`5, 5`); RFC 9110 8.6 allows identical repeats only.
@@ -53,6 +58,9 @@ public enum RequestFraming {
             } else if ASCII.nameEquals(name, "transfer-encoding") {
                 transferEncodingLines += 1
                 transferEncodingIsChunked = ASCII.equalsIgnoringCase(ASCII.trimmingOWS(value.utf8), chunked)
+            } else if ASCII.nameEquals(name, "host") {
+                hostLines += 1
+                if hostLines > 1 { throw RequestFramingRejection(.multipleHost) }
             }
         }
         if transferEncodingLines > 0 {
