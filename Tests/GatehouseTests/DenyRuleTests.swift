@@ -111,6 +111,7 @@ import Testing
         .init(label: "ECP, no slash, upper case", target: "/ECP", fires: [.ecpAdminOnly]),
         .init(label: "ECP behind dot-segments", target: "/owa/%2e%2e/ecp/default.aspx", fires: [.ecpAdminOnly]),
         .init(label: "ECP behind //", target: "//ecp//x", fires: [.ecpAdminOnly]),
+        .init(label: "ECP with path parameters", target: "/ecp;jsessionid=1/default.aspx", fires: [.ecpAdminOnly]),
     ]
 
     static let legitimate: [Case] = [

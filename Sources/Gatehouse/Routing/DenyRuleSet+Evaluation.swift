@@ -147,10 +147,11 @@ struct RequestInspection {
         return false
     }
 
-    /// Whether `path` is `stem` or lies below it (`/ecp`, `/ecp/...`).
+    /// Whether `path` is `stem` or lies below it (`/ecp`, `/ecp/...`, and `/ecp;x/...`: servers
+    /// that read `;` as the start of path parameters would serve the admin centre for it).
     static func isUnder(_ path: UnsafeBufferPointer<UInt8>, _ stem: [UInt8]) -> Bool {
         guard path.count >= stem.count, path.prefix(stem.count).elementsEqual(stem) else { return false }
-        return path.count == stem.count || path[stem.count] == UInt8(ascii: "/")
+        return path.count == stem.count || path[stem.count] == UInt8(ascii: "/") || path[stem.count] == UInt8(ascii: ";")
     }
 }
 
