@@ -41,9 +41,10 @@ import Testing
     @Test func setsForwardedHeadersReplacingClientValuesByDefault() {
         var headers = HTTPHeaders([
             ("Host", "Mail.Contoso.com:443"), ("X-Forwarded-For", "1.2.3.4"), ("x-forwarded-for", "5.6.7.8"),
-            ("X-Forwarded-Proto", "http"), ("X-Forwarded-Host", "evil.com"),
+            ("X-Forwarded-Proto", "http"), ("X-Forwarded-Host", "evil.com"), ("Forwarded", "for=10.0.0.1"),
         ])
         HeaderRewriter().rewriteRequest(&headers, client: Self.client)
+        #expect(!headers.contains(name: "Forwarded"))
         #expect(headers["X-Forwarded-For"] == ["203.0.113.5"])
         #expect(headers["X-Forwarded-Proto"] == ["https"])
         #expect(headers["X-Forwarded-Host"] == ["Mail.Contoso.com:443"])

@@ -10,8 +10,8 @@ import NIOHTTP1
 public struct HeaderRewriter: Sendable {
     /// What to do with an `X-Forwarded-For` the client sent.
     public enum ForwardedFor: Sendable, Hashable {
-        /// Drop it and send only the client's address (the default). Right whenever clients reach
-        /// Gatehouse directly: anything they send in `X-Forwarded-For` is theirs to invent.
+        /// Drop it (and any RFC 7239 `Forwarded`) and send only the client's address (the default).
+        /// Right whenever clients reach Gatehouse directly: anything they send there is invented.
         case replace
         /// Keep it and append the client's address (`a, b, client`). Only for a Gatehouse behind a
         /// trusted load balancer that itself sets the header; otherwise clients forge the chain.
@@ -52,6 +52,8 @@ public struct HeaderRewriter: Sendable {
         switch forwardedFor {
         case .replace:
             headers.replaceOrAdd(name: "X-Forwarded-For", value: clientText)
+            // RFC 7239 `Forwarded` carries the same claim; from an untrusted client it is as forged.
+            headers.remove(name: "forwarded")
         case .append:
             let existing = headers[canonicalForm: "x-forwarded-for"]
             if existing.isEmpty {
