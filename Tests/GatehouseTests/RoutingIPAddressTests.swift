@@ -1,3 +1,4 @@
+import NIOCore
 import Testing
 
 @testable import Gatehouse
@@ -47,5 +48,14 @@ import Testing
     @Test(arguments: ["10.0.0.1/8", "10.0.0.0/33", "10.0.0.0/-1", "10.0.0.0/", "2001:db8::1/64", "::/129", "x/8", "10.0.0.0/ 8"])
     func refusesBadNetworks(text: String) {
         #expect(throws: IPNetwork.ParseError.self) { try IPNetwork(text) }
+    }
+
+    @Test func readsNIOSocketAddresses() throws {
+        let v4 = try SocketAddress(ipAddress: "192.0.2.1", port: 443)
+        #expect(IPAddress(v4) == IPAddress("192.0.2.1"))
+        let v6 = try SocketAddress(ipAddress: "2001:db8::1:2", port: 443)
+        #expect(IPAddress(v6) == IPAddress("2001:db8::1:2"))
+        let mapped = try SocketAddress(ipAddress: "::ffff:10.1.2.3", port: 443)
+        #expect(try IPNetwork("10.0.0.0/8").contains(#require(IPAddress(mapped))))
     }
 }
