@@ -1,0 +1,211 @@
+import GatehouseTLS
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOTLS
+
+/// What a backend connection reports to the request currently using it. Implemented by
+/// `ProxiedRequest`; all calls happen on the connection's event loop (the client's loop).
+protocol BackendConnectionDelegate: AnyObject {
+    func backendDidReceive(_ part: HTTPClientResponsePart, on connection: BackendConnection)
+    /// The backend's read batch ended: a good moment to flush what was written to the client.
+    func backendReadComplete(on connection: BackendConnection)
+    func backendWritabilityChanged(on connection: BackendConnection)
+    /// The connection failed or closed while this delegate was using it.
+    func backendDidFail(_ error: Error, on connection: BackendConnection)
+}
+
+/// One TLS connection to a backend server, on one event loop. Used by one request at a time;
+/// returned to its `LoopBackendPool` after a complete, reusable exchange.
+///
+/// `@unchecked Sendable`: it is confined to its event loop; it only crosses a concurrency boundary
+/// inside futures that complete on that same loop.
+final class BackendConnection: @unchecked Sendable {
+    let channel: Channel
+    let server: BackendServer
+    /// The pool on this loop that lent it; nil once it may no longer be reused (pinned or closing).
+    weak var pool: LoopBackendPool?
+    weak var delegate: BackendConnectionDelegate?
+    /// How many requests this connection has carried (for reuse decisions in logs and tests).
+    var requestsServed = 0
+    /// True once the connection is known unusable (closed, error, `Connection: close`).
+    var isClosed = false
+    /// Scheduled close of an idle connection; cancelled when it is borrowed again.
+    var idleTimer: Scheduled<Void>?
+    /// Reads held back because the client side cannot take more data (backpressure).
+    fileprivate var handler: BackendChannelHandler!
+
+    init(channel: Channel, server: BackendServer) {
+        self.channel = channel
+        self.server = server
+    }
+
+    /// Stops (`true`) or resumes reading from the backend.
+    func setReadPaused(_ paused: Bool) { handler.setReadPaused(paused) }
+
+    var isWritable: Bool { channel.isWritable }
+
+    /// Opens a TLS connection to `server` on `eventLoop`, verified against `pool`'s trust.
+    /// Succeeds only after the TLS handshake completed, so connect and TLS failures are told
+    /// apart from failures after the request was sent.
+    static func connect(to server: BackendServer, pool: BackendPool,
+                        on eventLoop: EventLoop) -> EventLoopFuture<BackendConnection> {
+        let ready = eventLoop.makePromise(of: BackendConnection.self)
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(pool.connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                do {
+                    let tls = OpenSSLHandler(client: pool.tls, serverName: server.tlsName)
+                    let connection = BackendConnection(channel: channel, server: server)
+                    let handler = BackendChannelHandler(connection: connection, ready: ready)
+                    connection.handler = handler
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(tls)
+                    try sync.addHandler(HTTPRequestEncoder())
+                    try sync.addHandler(ByteToMessageHandler(HTTPResponseDecoder(
+                        leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .forward)))
+                    try sync.addHandler(handler)
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+            }
+        bootstrap.connect(host: server.host, port: server.port).whenFailure { error in
+            ready.fail(BackendError.connectFailed(server: server.name, reason: "\(error)"))
+        }
+        return ready.futureResult
+    }
+
+    /// Closes the connection (idempotent).
+    func close() {
+        isClosed = true
+        idleTimer?.cancel()
+        idleTimer = nil
+        channel.close(promise: nil)
+    }
+}
+
+/// Why a backend could not serve a request; becomes a 502/504 with a log line naming the backend.
+enum BackendError: Error, CustomStringConvertible {
+    case connectFailed(server: String, reason: String)
+    case tlsFailed(server: String, reason: String)
+    case closedEarly(server: String)
+    case timeout(server: String, phase: String)
+    case protocolError(server: String, reason: String)
+
+    var description: String {
+        switch self {
+        case .connectFailed(let server, let reason): return "backend \(server): connect failed: \(reason)"
+        case .tlsFailed(let server, let reason): return "backend \(server): TLS failed: \(reason)"
+        case .closedEarly(let server): return "backend \(server): connection closed before the response completed"
+        case .timeout(let server, let phase): return "backend \(server): timed out \(phase)"
+        case .protocolError(let server, let reason): return "backend \(server): invalid response: \(reason)"
+        }
+    }
+
+    /// The status a client gets when this happens before any response byte was sent.
+    var status: HTTPResponseStatus {
+        if case .timeout = self { return .gatewayTimeout }
+        return .badGateway
+    }
+}
+
+/// The last handler of a backend channel: completes the connect promise after the TLS handshake,
+/// forwards response parts to the connection's delegate, and holds reads back on request.
+private final class BackendChannelHandler: ChannelDuplexHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundIn = HTTPClientRequestPart
+    typealias OutboundOut = HTTPClientRequestPart
+
+    private unowned let connection: BackendConnection
+    private var ready: EventLoopPromise<BackendConnection>?
+    private var readPaused = false
+    private var readPending = false
+    private var context: ChannelHandlerContext?
+
+    init(connection: BackendConnection, ready: EventLoopPromise<BackendConnection>) {
+        self.connection = connection
+        self.ready = ready
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    func setReadPaused(_ paused: Bool) {
+        guard paused != readPaused else { return }
+        readPaused = paused
+        if !paused, readPending, let context {
+            readPending = false
+            context.read()
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        // Backpressure: while the client cannot take more, hold the read so the kernel's receive
+        // buffer fills and TCP slows the backend down. No unbounded buffering in between.
+        if readPaused {
+            readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case TLSUserEvent.handshakeCompleted = event as? TLSUserEvent ?? .shutdownCompleted {
+            ready?.succeed(connection)
+            ready = nil
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        connection.delegate?.backendDidReceive(unwrapInboundIn(data), on: connection)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        connection.delegate?.backendReadComplete(on: connection)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        connection.delegate?.backendWritabilityChanged(on: connection)
+        context.fireChannelWritabilityChanged()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        fail(BackendChannelHandler.classify(error, server: connection.server.name))
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        fail(BackendError.closedEarly(server: connection.server.name))
+        context.fireChannelInactive()
+    }
+
+    private func fail(_ error: BackendError) {
+        let wasClosed = connection.isClosed
+        connection.isClosed = true
+        connection.idleTimer?.cancel()
+        if let ready {
+            self.ready = nil
+            ready.fail(error)
+            return
+        }
+        if !wasClosed || connection.delegate != nil {
+            let delegate = connection.delegate
+            connection.delegate = nil
+            delegate?.backendDidFail(error, on: connection)
+        }
+        connection.pool?.connectionClosed(connection)
+    }
+
+    private static func classify(_ error: Error, server: String) -> BackendError {
+        if let tls = error as? TLSError {
+            return .tlsFailed(server: server, reason: tls.message)
+        }
+        if error is HTTPParserError {
+            return .protocolError(server: server, reason: "\(error)")
+        }
+        return .connectFailed(server: server, reason: "\(error)")
+    }
+}

@@ -1,0 +1,104 @@
+import GatehouseHTTP2
+import GatehouseTLS
+import NIOCore
+import NIOHTTP1
+import NIOTLS
+
+/// Limits on what a client controls at the HTTP/1.1 layer.
+public struct ClientLimits: Sendable {
+    /// Longest single header line (Kerberos tokens make big Authorization headers).
+    public var maxHeaderLine: Int
+    /// Largest request head in total.
+    public var maxHeaderTotal: Int
+    /// Idle time allowed with no request in progress.
+    public var idleTimeout: TimeAmount
+
+    public init(maxHeaderLine: Int = 64 * 1024, maxHeaderTotal: Int = 256 * 1024,
+                idleTimeout: TimeAmount = .seconds(120)) {
+        self.maxHeaderLine = maxHeaderLine
+        self.maxHeaderTotal = maxHeaderTotal
+        self.idleTimeout = idleTimeout
+    }
+}
+
+/// Builds a client connection's pipeline: TLS first, then, once ALPN has chosen, either the
+/// HTTP/1.1 codec + adapter or the HTTP/2 handler, then the proxy.
+enum ClientPipeline {
+    /// Installs the TLS handler and the protocol switch on a freshly accepted channel.
+    static func configureTLS(channel: Channel, store: CertificateStore, environment: ProxyEnvironment,
+                             limits: ClientLimits, http2: HTTP2Settings?) throws {
+        let tls = OpenSSLHandler(server: store)
+        let sync = channel.pipeline.syncOperations
+        try sync.addHandler(tls)
+        try sync.addHandler(ProtocolSwitchHandler(tls: tls, environment: environment, limits: limits, http2: http2))
+    }
+
+    /// The HTTP/1.1 handlers, added after `position`'s handler (or at the end).
+    static func addHTTP1(to channel: Channel, environment: ProxyEnvironment, facts: ClientConnectionFacts,
+                         limits: ClientLimits) throws {
+        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
+        decoderLimits.maxHeaderFieldSize = limits.maxHeaderLine
+        decoderLimits.maxHeaderListSize = limits.maxHeaderTotal
+        decoderLimits.maxHeaderFieldCount = 500
+        let sync = channel.pipeline.syncOperations
+        try sync.addHandler(HTTPResponseEncoder(configuration: .init()))
+        try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(
+            leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop, limitConfiguration: decoderLimits)))
+        try sync.addHandler(HTTPServerPipelineHandler())
+        try sync.addHandler(HTTPServerProtocolErrorHandler())
+        try sync.addHandler(HTTP1ServerAdapter())
+        try sync.addHandler(ProxyHandler(environment: environment, facts: facts))
+    }
+
+    /// The HTTP/2 handlers.
+    static func addHTTP2(to channel: Channel, environment: ProxyEnvironment, facts: ClientConnectionFacts,
+                         settings: HTTP2Settings) throws {
+        let sync = channel.pipeline.syncOperations
+        try sync.addHandler(HTTP2ServerHandler(settings: settings))
+        try sync.addHandler(ProxyHandler(environment: environment, facts: facts))
+    }
+}
+
+/// Waits for the TLS handshake, then installs the protocol ALPN chose, synchronously, before the
+/// first decrypted bytes move on (the client's Finished and first request often share one read).
+final class ProtocolSwitchHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+
+    private let tls: OpenSSLHandler
+    private let environment: ProxyEnvironment
+    private let limits: ClientLimits
+    private let http2: HTTP2Settings?
+
+    init(tls: OpenSSLHandler, environment: ProxyEnvironment, limits: ClientLimits, http2: HTTP2Settings?) {
+        self.tls = tls
+        self.environment = environment
+        self.limits = limits
+        self.http2 = http2
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard case .handshakeCompleted(let negotiated) = event as? TLSUserEvent else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        let info = tls.connectionInfo
+        let served = info?.servedCertificate
+        let facts = ClientConnectionFacts(
+            clientIP: context.channel.remoteAddress.flatMap(IPAddress.init),
+            isTLS: true,
+            serverName: info?.serverName,
+            certificateCovers: { host in served?.covers(hostName: host) ?? false })
+        do {
+            if negotiated == "h2", let http2 {
+                try ClientPipeline.addHTTP2(to: context.channel, environment: environment, facts: facts, settings: http2)
+            } else {
+                try ClientPipeline.addHTTP1(to: context.channel, environment: environment, facts: facts, limits: limits)
+            }
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        } catch {
+            environment.logger.error("cannot set up the client pipeline", metadata: ["error": "\(error)"])
+            context.close(promise: nil)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+}

@@ -1,0 +1,78 @@
+import NIOCore
+import NIOHTTP1
+
+/// The `ProxyRouter` Gatehouse runs: framing checks, canonicalisation, host → virtual service
+/// (421 when the connection's certificate does not cover the host), Exchange deny rules, path →
+/// route, header rewriting. The backend is chosen only from configuration: nothing in the request
+/// names a host or a server.
+public struct ExchangeRouter: ProxyRouter {
+    public let table: RoutingTable
+    /// Route id (as used in `table`) → the route's data-path settings.
+    public let policies: [RoutePolicy]
+    public let rewriter: HeaderRewriter
+    /// Status for a Host that no virtual service serves: 421 (default) or 404.
+    public let unknownHostStatus: HTTPResponseStatus
+
+    public init(table: RoutingTable, policies: [RoutePolicy], rewriter: HeaderRewriter = HeaderRewriter(),
+                unknownHostStatus: HTTPResponseStatus = .misdirectedRequest) {
+        self.table = table
+        self.policies = policies
+        self.rewriter = rewriter
+        self.unknownHostStatus = unknownHostStatus
+    }
+
+    public func decide(head: HTTPRequestHead, connection: ClientConnectionFacts) -> ProxyDecision {
+        do {
+            _ = try RequestFraming.check(head.headers)
+        } catch {
+            return .respond(LocalResponse(status: .badRequest, reason: "\(error)"))
+        }
+        guard let host = head.headers.first(name: "host"), let hostName = HostName.normalise(host) else {
+            return .respond(LocalResponse(status: .badRequest, reason: "missing or invalid Host header"))
+        }
+        let target: CanonicalTarget
+        do {
+            target = try CanonicalTarget(requestTarget: head.uri, method: head.method, host: host)
+        } catch {
+            return .respond(LocalResponse(status: .badRequest, reason: "\(error)"))
+        }
+        if target.form == .asterisk {
+            var headers = HTTPHeaders()
+            headers.add(name: "allow", value: "OPTIONS, GET, HEAD, POST")
+            return .respond(LocalResponse(status: .ok, headers: headers, body: "", reason: "OPTIONS *"))
+        }
+        guard let service = table.service(forHost: host) else {
+            return .respond(LocalResponse(status: unknownHostStatus, reason: "no virtual service for host \(hostName)"))
+        }
+        if connection.isTLS && !connection.certificateCovers(hostName) {
+            return .respond(LocalResponse(status: .misdirectedRequest,
+                reason: "host \(hostName) is not covered by the certificate this connection presented"))
+        }
+        let client = connection.clientIP ?? IPAddress(ipv4: 0)
+        if let rule = table.denial(serviceIndex: service, method: head.method, target: target,
+                                   headers: head.headers, client: client) {
+            return .respond(LocalResponse(status: .forbidden, reason: "deny rule \(rule.rawValue)"))
+        }
+        switch table.match(serviceIndex: service, target: target) {
+        case .notFound:
+            return .respond(LocalResponse(status: .notFound, reason: "no route for \(target.path)"))
+        case .redirect(let location):
+            var headers = HTTPHeaders()
+            headers.add(name: "location", value: location)
+            return .respond(LocalResponse(status: .found, headers: headers, reason: "root redirect"))
+        case .route(let id):
+            let policy = policies[id]
+            var forwarded = head
+            forwarded.uri = target.forwardTarget
+            forwarded.version = .http1_1
+            rewriter.rewriteRequest(&forwarded.headers, client: client, originalHost: host)
+            return .forward(policy: policy, head: forwarded)
+        }
+    }
+
+    public func clientResponseHead(_ head: HTTPResponseHead, policy: RoutePolicy) -> HTTPResponseHead {
+        var rewritten = head
+        rewriter.rewriteResponse(&rewritten.headers)
+        return rewritten
+    }
+}

@@ -1,0 +1,477 @@
+import GatehouseHTTP2
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// One request/response in flight between a client stream and a backend connection.
+///
+/// Lives on the client connection's event loop together with its backend connection, so it has no
+/// locks. Bodies stream both ways with backpressure; nothing buffers a whole body: while the backend
+/// connection is being opened, request body parts wait in a small queue and the client is paused.
+final class ProxiedRequest: BackendConnectionDelegate {
+    enum State {
+        /// Head received; waiting for a backend connection. Body parts queue in `pending`.
+        case connecting
+        /// Connected: request parts flow to the backend, response parts to the client.
+        case forwarding
+        /// Finished, or failed and answered; later events are ignored.
+        case done
+    }
+
+    unowned let handler: ProxyHandler
+    let stream: HTTPStreamID
+    let clientHead: HTTPRequestHead
+    private let isHTTP2: Bool
+    private var state: State = .connecting
+    private var policy: RoutePolicy?
+    private var backendHead: HTTPRequestHead?
+    private var loopPool: LoopBackendPool?
+    private var serverIndex = 0
+    private var connection: BackendConnection?
+    private var connectionWasReused = false
+    private var triedServers: [Int] = []
+    /// Request parts received while connecting.
+    private var pending: [HTTPServerRequestPart] = []
+    private var clientPausedByUs = false
+    private var backendPausedByUs = false
+
+    // Progress, for retry and reuse decisions and the access log.
+    private var requestEnded = false
+    private var requestBodyBytes: Int64 = 0
+    private var requestBodyForwarded = false
+    private var responseHeadSent = false
+    private var responseStatus: UInt = 0
+    private var responseBodyBytes: Int64 = 0
+    private var backendKeepAlive = true
+    /// A local answer was given while the client is still sending a body we will not forward.
+    private var discardingBody = false
+    private let started = NIODeadline.now()
+    private var lastActivity = NIODeadline.now()
+    private var idleTimer: Scheduled<Void>?
+    private var totalTimer: Scheduled<Void>?
+
+    init(handler: ProxyHandler, stream: HTTPStreamID, head: HTTPRequestHead) {
+        self.handler = handler
+        self.stream = stream
+        self.clientHead = head
+        self.isHTTP2 = head.version.major == 2
+    }
+
+    private var eventLoop: EventLoop { handler.context!.eventLoop }
+    private var environment: ProxyEnvironment { handler.environment }
+
+    // MARK: start
+
+    /// Routes the request and starts connecting to a backend (or answers it locally).
+    func start() {
+        switch environment.router.decide(head: clientHead, connection: handler.facts) {
+        case .respond(let local):
+            respondLocally(local)
+        case .forward(let policy, let head):
+            if let length = head.headers.first(name: "content-length").flatMap(Int64.init),
+               length > policy.maxBodyBytes {
+                respondLocally(LocalResponse(status: .payloadTooLarge,
+                    reason: "request body of \(length) bytes exceeds the route's limit of \(policy.maxBodyBytes)"))
+                return
+            }
+            self.policy = policy
+            self.backendHead = head
+            self.loopPool = environment.pools.pool(policy.poolIndex, on: eventLoop)
+            armTimers(policy)
+            // Until the backend is connected, stop reading more of this client's body.
+            setClientPaused(true)
+            connect()
+        }
+    }
+
+    private func connect() {
+        guard let loopPool, let index = loopPool.pickServer(excluding: triedServers.last) else {
+            fail(LocalResponse(status: .serviceUnavailable, reason: "no backend available in the pool"))
+            return
+        }
+        serverIndex = index
+        triedServers.append(index)
+        loopPool.lease(serverIndex: index).assumeIsolated().whenComplete { [self] result in
+            switch result {
+            case .success(let (connection, reused)):
+                guard case .connecting = state else {
+                    // The client went away meanwhile: give the connection back untouched.
+                    loopPool.release(connection, serverIndex: index, reusable: true)
+                    return
+                }
+                attach(connection, reused: reused)
+            case .failure(let error):
+                loopPool.abandon(serverIndex: index)
+                guard case .connecting = state else { return }
+                let backendError = error as? BackendError ?? .connectFailed(server: loopPool.pool.servers[index].name, reason: "\(error)")
+                environment.logger.warning("backend unavailable", metadata: [
+                    "route": "\(policy?.name ?? "?")", "error": "\(backendError)"])
+                // A connect or TLS failure sent nothing: try another server once.
+                if triedServers.count < 2, loopPool.pool.servers.count > 1 {
+                    connect()
+                } else {
+                    fail(LocalResponse(status: backendError.status, reason: backendError.description))
+                }
+            }
+        }
+    }
+
+    private func attach(_ connection: BackendConnection, reused: Bool) {
+        self.connection = connection
+        self.connectionWasReused = reused
+        connection.delegate = self
+        connection.requestsServed += 1
+        state = .forwarding
+        touch()
+        let channel = connection.channel
+        channel.write(HTTPClientRequestPart.head(backendHead!), promise: nil)
+        for part in pending { forward(part) }
+        pending.removeAll()
+        channel.flush()
+        setClientPaused(!connection.isWritable)
+    }
+
+    // MARK: client -> backend
+
+    func clientBody(_ buffer: ByteBuffer) {
+        touch()
+        requestBodyBytes += Int64(buffer.readableBytes)
+        if discardingBody {
+            if isHTTP2 { handler.sendCommand(.consumed(stream, bytes: buffer.readableBytes)) }
+            return
+        }
+        if let policy, requestBodyBytes > policy.maxBodyBytes {
+            abortForLimit(policy)
+            return
+        }
+        switch state {
+        case .connecting: pending.append(.body(buffer))
+        case .forwarding: forward(.body(buffer))
+        case .done:
+            if isHTTP2 { handler.sendCommand(.consumed(stream, bytes: buffer.readableBytes)) }
+        }
+    }
+
+    func clientEnd(_ trailers: HTTPHeaders?) {
+        touch()
+        requestEnded = true
+        switch state {
+        case .connecting: pending.append(.end(trailers))
+        case .forwarding: forward(.end(trailers))
+        case .done:
+            if discardingBody { finishDiscarding() }
+        }
+    }
+
+    private func forward(_ part: HTTPServerRequestPart) {
+        guard let connection else { return }
+        let channel = connection.channel
+        switch part {
+        case .body(let buffer):
+            requestBodyForwarded = true
+            if isHTTP2 {
+                // HTTP/2 flow control: open the client's window only once the backend took the bytes.
+                let count = buffer.readableBytes
+                let promise = channel.eventLoop.makePromise(of: Void.self)
+                channel.write(HTTPClientRequestPart.body(.byteBuffer(buffer)), promise: promise)
+                promise.futureResult.assumeIsolated().whenSuccess { [weak handler, stream] in
+                    handler?.sendCommand(.consumed(stream, bytes: count))
+                }
+            } else {
+                channel.write(HTTPClientRequestPart.body(.byteBuffer(buffer)), promise: nil)
+            }
+            handler.scheduleBackendFlush(self)
+            if !channel.isWritable { setClientPaused(true) }
+        case .end(let trailers):
+            channel.write(HTTPClientRequestPart.end(trailers), promise: nil)
+            handler.scheduleBackendFlush(self)
+        case .head:
+            break
+        }
+    }
+
+    func flushBackend() { connection?.channel.flush() }
+
+    // MARK: backend -> client
+
+    func backendDidReceive(_ part: HTTPClientResponsePart, on connection: BackendConnection) {
+        touch()
+        switch part {
+        case .head(let head):
+            if head.status.code < 200 {
+                // 100 Continue and friends: relay (Outlook waits for 100 before sending its body);
+                // 101 would switch protocols, which Gatehouse does not tunnel.
+                if head.status.code != 101 {
+                    handler.writeToClient(.head(HTTPResponseHead(version: clientHead.version, status: head.status)), stream: stream)
+                }
+                return
+            }
+            backendKeepAlive = head.isKeepAlive
+            responseStatus = head.status.code
+            responseHeadSent = true
+            var rewritten = environment.router.clientResponseHead(head, policy: policy!)
+            rewritten.version = clientHead.version
+            handler.writeToClient(.head(rewritten), stream: stream)
+        case .body(let buffer):
+            responseBodyBytes += Int64(buffer.readableBytes)
+            handler.writeToClient(.body(.byteBuffer(buffer)), stream: stream)
+        case .end(let trailers):
+            handler.writeToClient(.end(trailers), stream: stream)
+            handler.flushClientIfNeeded()
+            responseCompleted()
+        }
+    }
+
+    func backendReadComplete(on connection: BackendConnection) {
+        handler.flushClientIfNeeded()
+        // The client handler reports stream writability; HTTP/1.1 maps it from channel writability.
+        if !clientWritable { setBackendPaused(true) }
+    }
+
+    func backendWritabilityChanged(on connection: BackendConnection) {
+        setClientPaused(!connection.isWritable)
+    }
+
+    private var clientWritable = true
+
+    func clientWritabilityChanged(_ isWritable: Bool) {
+        clientWritable = isWritable
+        setBackendPaused(!isWritable)
+    }
+
+    private func responseCompleted() {
+        let reusable = backendKeepAlive && requestEnded
+        if !requestEnded {
+            // The backend answered before the request body was complete (e.g. 401 or 413): the
+            // backend connection cannot carry another request, and on HTTP/1.1 neither can the
+            // client's (the rest of its body would be read as a new request).
+            if isHTTP2 {
+                handler.sendCommand(.reset(stream, errorCode: 0))   // NO_ERROR: stop sending the body
+            } else {
+                handler.closeClient()
+            }
+        }
+        releaseConnection(reusable: reusable)
+        finish()
+    }
+
+    func backendDidFail(_ error: Error, on connection: BackendConnection) {
+        guard case .forwarding = state else { return }
+        let backendError = error as? BackendError ?? .protocolError(server: connection.server.name, reason: "\(error)")
+        self.connection = nil
+        loopPool?.abandon(serverIndex: serverIndex)
+        // A reused keep-alive connection that the backend had already closed: nothing was
+        // processed, so a request without a streamed body can be sent again on a new connection.
+        if connectionWasReused, !responseHeadSent, !requestBodyForwarded, requestEnded, triedServers.count < 3 {
+            state = .connecting
+            pending = [.end(nil)]
+            triedServers.removeAll()
+            connect()
+            return
+        }
+        environment.logger.warning("backend failed", metadata: [
+            "route": "\(policy?.name ?? "?")", "error": "\(backendError)"])
+        if responseHeadSent {
+            // Never pass a truncated body off as complete: abort the client stream.
+            abortClientStream()
+            finish()
+        } else {
+            fail(LocalResponse(status: backendError.status, reason: backendError.description))
+        }
+    }
+
+    // MARK: client going away
+
+    func clientAborted() {
+        guard state != .done || connection != nil else { return }
+        if let connection {
+            // Mid-exchange: the backend connection is in an unknown state; close it.
+            self.connection = nil
+            connection.delegate = nil
+            connection.close()
+            loopPool?.abandon(serverIndex: serverIndex)
+        }
+        finish()
+    }
+
+    // MARK: helpers
+
+    private func respondLocally(_ local: LocalResponse) {
+        log(status: local.status.code, reason: local.reason)
+        var headers = local.headers
+        headers.replaceOrAdd(name: "content-length", value: String(local.body.utf8.count))
+        if headers["content-type"].isEmpty {
+            headers.replaceOrAdd(name: "content-type", value: "text/plain; charset=utf-8")
+        }
+        // HTTP/1.1: a declared body we will not read makes the connection unusable afterwards.
+        // HTTP/2: the stream's remaining DATA is credited and dropped until its END_STREAM.
+        let bodyPending = !requestEnded && (isHTTP2 || declaresBody)
+        if bodyPending && !isHTTP2 {
+            headers.replaceOrAdd(name: "connection", value: "close")
+        }
+        handler.writeToClient(.head(HTTPResponseHead(version: clientHead.version, status: local.status, headers: headers)), stream: stream)
+        if clientHead.method != .HEAD {
+            var buffer = handler.context!.channel.allocator.buffer(capacity: local.body.utf8.count)
+            buffer.writeString(local.body)
+            handler.writeToClient(.body(.byteBuffer(buffer)), stream: stream)
+        }
+        handler.writeToClient(.end(nil), stream: stream)
+        handler.flushClientIfNeeded()
+        state = .done
+        cancelTimers()
+        if bodyPending && isHTTP2 {
+            discardingBody = true
+            setClientPaused(false)
+        } else {
+            if bodyPending { handler.closeClient() }
+            finishDiscarding()
+        }
+    }
+
+    /// Whether the request head announces a body (Content-Length above zero, or chunked).
+    private var declaresBody: Bool {
+        if let length = clientHead.headers.first(name: "content-length"), length != "0" { return true }
+        return clientHead.headers.contains(name: "transfer-encoding")
+    }
+
+    private func finishDiscarding() {
+        discardingBody = false
+        setClientPaused(false)
+        handler.requestFinished(self)
+    }
+
+    private func fail(_ local: LocalResponse) {
+        releaseNothing()
+        respondLocally(local)
+    }
+
+    private func releaseNothing() {
+        pending.removeAll()
+        connection = nil
+    }
+
+    private func abortForLimit(_ policy: RoutePolicy) {
+        let reason = "request body exceeded the route's limit of \(policy.maxBodyBytes) bytes"
+        if let connection {
+            self.connection = nil
+            connection.delegate = nil
+            connection.close()
+            loopPool?.abandon(serverIndex: serverIndex)
+        }
+        if responseHeadSent {
+            environment.logger.warning("request aborted", metadata: ["reason": "\(reason)"])
+            abortClientStream()
+            finish()
+        } else {
+            state = .forwarding   // let respondLocally run its body-pending logic
+            respondLocally(LocalResponse(status: .payloadTooLarge, reason: reason))
+        }
+    }
+
+    private func abortClientStream() {
+        if isHTTP2 {
+            handler.sendCommand(.reset(stream, errorCode: 2))   // INTERNAL_ERROR
+        } else {
+            handler.closeClient()
+        }
+    }
+
+    private func releaseConnection(reusable: Bool) {
+        guard let connection, let loopPool else { return }
+        self.connection = nil
+        loopPool.release(connection, serverIndex: serverIndex, reusable: reusable)
+    }
+
+    private func finish() {
+        if state != .done {
+            log(status: responseStatus, reason: nil)
+        }
+        state = .done
+        cancelTimers()
+        setClientPaused(false)
+        backendPausedByUs = false
+        handler.requestFinished(self)
+    }
+
+    private func setClientPaused(_ paused: Bool) {
+        guard paused != clientPausedByUs else { return }
+        // HTTP/2 streams are paced by flow-control credit, never by pausing the whole connection.
+        if isHTTP2 && paused { return }
+        clientPausedByUs = paused
+        handler.pauseClientReads(paused)
+    }
+
+    private func setBackendPaused(_ paused: Bool) {
+        guard paused != backendPausedByUs, let connection else { return }
+        backendPausedByUs = paused
+        connection.setReadPaused(paused)
+    }
+
+    private func touch() { lastActivity = .now() }
+
+    private func armTimers(_ policy: RoutePolicy) {
+        scheduleIdleCheck(after: policy.idleTimeout)
+        if let total = policy.totalTimeout {
+            totalTimer = eventLoop.assumeIsolated().scheduleTask(in: total) { [weak self] in self?.timedOut(phase: "(total time)") }
+        }
+    }
+
+    private func scheduleIdleCheck(after delay: TimeAmount) {
+        idleTimer = eventLoop.assumeIsolated().scheduleTask(in: delay) { [weak self] in
+            guard let self, let policy = self.policy, self.state != .done else { return }
+            // Re-arm from the last activity rather than on every byte: one timer per idle period.
+            let deadline = self.lastActivity + policy.idleTimeout
+            let now = NIODeadline.now()
+            if now >= deadline {
+                self.timedOut(phase: "(no data for \(policy.idleTimeout.nanoseconds / 1_000_000_000) s)")
+            } else {
+                self.scheduleIdleCheck(after: deadline - now)
+            }
+        }
+    }
+
+    private func timedOut(phase: String) {
+        guard state != .done else { return }
+        let server = loopPool.map { $0.pool.servers[serverIndex].name } ?? "?"
+        let error = BackendError.timeout(server: server, phase: phase)
+        if let connection {
+            self.connection = nil
+            connection.delegate = nil
+            connection.close()
+            loopPool?.abandon(serverIndex: serverIndex)
+        }
+        environment.logger.warning("request timed out", metadata: ["route": "\(policy?.name ?? "?")", "error": "\(error)"])
+        if responseHeadSent {
+            abortClientStream()
+            finish()
+        } else {
+            respondLocally(LocalResponse(status: .gatewayTimeout, reason: error.description))
+        }
+    }
+
+    private func cancelTimers() {
+        idleTimer?.cancel()
+        idleTimer = nil
+        totalTimer?.cancel()
+        totalTimer = nil
+    }
+
+    private func log(status: UInt, reason: String?) {
+        guard let access = environment.accessLog else { return }
+        let elapsed = (NIODeadline.now() - started).nanoseconds / 1_000
+        var metadata: Logger.Metadata = [
+            "client": "\(handler.facts.clientIP.map { "\($0)" } ?? "-")",
+            "method": "\(clientHead.method.rawValue)",
+            "uri": "\(clientHead.uri)",
+            "status": "\(status)",
+            "bytes_in": "\(requestBodyBytes)",
+            "bytes_out": "\(responseBodyBytes)",
+            "us": "\(elapsed)",
+            "proto": "\(isHTTP2 ? "h2" : "http/1.1")",
+        ]
+        if let policy { metadata["route"] = "\(policy.name)" }
+        if let loopPool, !triedServers.isEmpty { metadata["backend"] = "\(loopPool.pool.servers[serverIndex].name)" }
+        if let reason { metadata["reason"] = "\(reason)" }
+        access.info("request", metadata: metadata)
+    }
+}

@@ -1,0 +1,84 @@
+import NIOCore
+import NIOHTTP1
+
+/// Per-route settings the data path needs for one request.
+public struct RoutePolicy: Sendable {
+    /// Index of the route's pool in the runtime's pool list.
+    public var poolIndex: Int
+    /// A name for logs and metrics, e.g. "contoso/owa".
+    public var name: String
+    /// Longest silence (no byte either way) before the request is abandoned (504 before the
+    /// response head, connection close after).
+    public var idleTimeout: TimeAmount
+    /// Optional cap on the whole exchange.
+    public var totalTimeout: TimeAmount?
+    /// Largest request body accepted (413 beyond it; checked on Content-Length and while streaming).
+    public var maxBodyBytes: Int64
+    /// Whether the original Host header is passed to the backend (true) or replaced with the
+    /// backend's TLS name.
+    public var preserveHost: Bool
+
+    public init(poolIndex: Int, name: String, idleTimeout: TimeAmount, totalTimeout: TimeAmount? = nil,
+                maxBodyBytes: Int64, preserveHost: Bool = true) {
+        self.poolIndex = poolIndex
+        self.name = name
+        self.idleTimeout = idleTimeout
+        self.totalTimeout = totalTimeout
+        self.maxBodyBytes = maxBodyBytes
+        self.preserveHost = preserveHost
+    }
+}
+
+/// A response Gatehouse writes itself (errors, redirects, denials), with the reason it logs.
+public struct LocalResponse: Sendable {
+    public var status: HTTPResponseStatus
+    public var headers: HTTPHeaders
+    public var body: String
+    /// Why, for the log line (e.g. "deny rule proxyshell_autodiscover").
+    public var reason: String
+
+    public init(status: HTTPResponseStatus, headers: HTTPHeaders = [:], body: String? = nil, reason: String) {
+        self.status = status
+        self.headers = headers
+        self.body = body ?? "\(status.code) \(status.reasonPhrase)\n"
+        self.reason = reason
+    }
+}
+
+/// What to do with a request, decided once from its head.
+public enum ProxyDecision: Sendable {
+    /// Send it to a backend of `policy.poolIndex` with this head (already canonicalised and rewritten).
+    case forward(policy: RoutePolicy, head: HTTPRequestHead)
+    /// Answer it locally.
+    case respond(LocalResponse)
+}
+
+/// Facts about the client connection a request arrived on, for routing and headers.
+public struct ClientConnectionFacts: Sendable {
+    /// The client's IP address, or nil when unknown (a Unix socket).
+    public var clientIP: IPAddress?
+    /// Whether the connection is TLS (for X-Forwarded-Proto).
+    public var isTLS: Bool
+    /// The SNI name the client sent, if any.
+    public var serverName: String?
+    /// Whether the certificate this connection presented covers a host name: requests for hosts it
+    /// does not cover get 421 (RFC 9110 7.4; connection coalescing).
+    public var certificateCovers: @Sendable (String) -> Bool
+
+    public init(clientIP: IPAddress?, isTLS: Bool, serverName: String?,
+                certificateCovers: @escaping @Sendable (String) -> Bool) {
+        self.clientIP = clientIP
+        self.isTLS = isTLS
+        self.serverName = serverName
+        self.certificateCovers = certificateCovers
+    }
+}
+
+/// The routing and policy brain behind the data path: immutable, shared by all connections, and
+/// swapped whole on reload. `ProxyHandler` asks it once per request head.
+public protocol ProxyRouter: Sendable {
+    /// Decides how to handle a request.
+    func decide(head: HTTPRequestHead, connection: ClientConnectionFacts) -> ProxyDecision
+    /// Rewrites a backend response head before it goes to the client (hop-by-hop headers).
+    func clientResponseHead(_ head: HTTPResponseHead, policy: RoutePolicy) -> HTTPResponseHead
+}

@@ -1,0 +1,24 @@
+import Logging
+import NIOCore
+
+/// Everything a client connection's proxy needs, shared by all connections of a runtime snapshot:
+/// the router, the backend pools on every loop, the logger. Immutable; swapped whole on reload.
+final class ProxyEnvironment: Sendable {
+    let router: any ProxyRouter
+    let pools: BackendPoolRegistry
+    let logger: Logger
+    /// Emit one access-log line per request (info level, label gatehouse.access).
+    let accessLog: Logger?
+    /// How long a client connection may sit with no request in progress (between keep-alive
+    /// requests, or while a request head trickles in) before it is closed.
+    let clientIdleTimeout: TimeAmount
+
+    init(router: any ProxyRouter, pools: BackendPoolRegistry, logger: Logger, accessLog: Logger?,
+         clientIdleTimeout: TimeAmount) {
+        self.router = router
+        self.pools = pools
+        self.logger = logger
+        self.accessLog = accessLog
+        self.clientIdleTimeout = clientIdleTimeout
+    }
+}

@@ -1,0 +1,172 @@
+import GatehouseHTTP2
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// The proxy for one client connection, protocol-agnostic: it consumes `TaggedRequestPart`s from
+/// the HTTP/1.1 adapter or `HTTP2ServerHandler`, runs one `ProxiedRequest` per stream, and writes
+/// `TaggedResponsePart`s back. It sits last in the client pipeline and also intercepts `read` so
+/// a slow backend can stop the client from sending more (backpressure, HTTP/1.1).
+final class ProxyHandler: ChannelDuplexHandler {
+    typealias InboundIn = TaggedRequestPart
+    typealias OutboundIn = TaggedResponsePart
+    typealias OutboundOut = TaggedResponsePart
+
+    let environment: ProxyEnvironment
+    let facts: ClientConnectionFacts
+    private(set) var context: ChannelHandlerContext?
+    private var requests: [HTTPStreamID: ProxiedRequest] = [:]
+    /// Requests that wrote to their backend during this read batch and need one flush at its end.
+    private var backendsToFlush: [ProxiedRequest] = []
+    private var readPauses = 0
+    private var readPending = false
+    private var clientFlushPending = false
+    private(set) var isActive = true
+
+    init(environment: ProxyEnvironment, facts: ClientConnectionFacts) {
+        self.environment = environment
+        self.facts = facts
+    }
+
+    /// Closes the connection when it sits with no request in progress for too long.
+    private var idleTimer: Scheduled<Void>?
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        armIdleTimer()
+    }
+
+    private func armIdleTimer() {
+        idleTimer?.cancel()
+        guard let context else { return }
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        idleTimer = context.eventLoop.scheduleTask(in: environment.clientIdleTimeout) {
+            loopBound.value.close(promise: nil)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        abortAll()
+        self.context = nil
+    }
+
+    // MARK: inbound from the client
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let tagged = unwrapInboundIn(data)
+        switch tagged.part {
+        case .head(let head):
+            idleTimer?.cancel()
+            idleTimer = nil
+            let request = ProxiedRequest(handler: self, stream: tagged.stream, head: head)
+            requests[tagged.stream] = request
+            request.start()
+        case .body(let buffer):
+            requests[tagged.stream]?.clientBody(buffer)
+        case .end(let trailers):
+            requests[tagged.stream]?.clientEnd(trailers)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if !backendsToFlush.isEmpty {
+            let pending = backendsToFlush
+            backendsToFlush.removeAll(keepingCapacity: true)
+            for request in pending { request.flushBackend() }
+        }
+        flushClientIfNeeded()
+        context.fireChannelReadComplete()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? StreamEvent {
+            switch event {
+            case .reset(let stream):
+                requests[stream]?.clientAborted()
+            case .writabilityChanged(let stream, let isWritable):
+                requests[stream]?.clientWritabilityChanged(isWritable)
+            }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        isActive = false
+        abortAll()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        environment.logger.debug("client connection error", metadata: [
+            "client": "\(facts.clientIP.map { "\($0)" } ?? "?")", "error": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    // MARK: outbound towards the client
+
+    func read(context: ChannelHandlerContext) {
+        if readPauses > 0 {
+            readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    /// A request asks the connection to stop (true) or resume (false) reading from the client.
+    func pauseClientReads(_ pause: Bool) {
+        readPauses += pause ? 1 : -1
+        precondition(readPauses >= 0, "unbalanced client read pause")
+        if readPauses == 0, readPending, let context {
+            readPending = false
+            context.read()
+        }
+    }
+
+    /// Writes one response part to the client; flushed at the end of the current read batch.
+    func writeToClient(_ part: HTTPServerResponsePart, stream: HTTPStreamID, promise: EventLoopPromise<Void>? = nil) {
+        guard let context else {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        context.write(wrapOutboundOut(TaggedResponsePart(stream: stream, part: part)), promise: promise)
+        clientFlushPending = true
+    }
+
+    func flushClientIfNeeded() {
+        guard clientFlushPending, let context else { return }
+        clientFlushPending = false
+        context.flush()
+    }
+
+    /// Sends a stream command (flow-control credit, reset) to the protocol handler.
+    func sendCommand(_ command: StreamCommand) {
+        context?.triggerUserOutboundEvent(command, promise: nil)
+    }
+
+    func scheduleBackendFlush(_ request: ProxiedRequest) {
+        backendsToFlush.append(request)
+    }
+
+    /// Closes the client connection (after a failure that leaves the HTTP/1.1 stream unusable).
+    func closeClient() {
+        flushClientIfNeeded()
+        context?.close(promise: nil)
+    }
+
+    /// A request finished (successfully or not) and leaves the table.
+    func requestFinished(_ request: ProxiedRequest) {
+        if requests[request.stream] === request {
+            requests[request.stream] = nil
+            if requests.isEmpty && isActive { armIdleTimer() }
+        }
+    }
+
+    private func abortAll() {
+        idleTimer?.cancel()
+        idleTimer = nil
+        let open = requests.values
+        requests.removeAll()
+        for request in open { request.clientAborted() }
+    }
+}

@@ -1,0 +1,7 @@
+import NIOCore
+public struct HTTP2Settings: Sendable {}
+public final class HTTP2ServerHandler: ChannelDuplexHandler {
+    public typealias InboundIn = ByteBuffer
+    public typealias OutboundIn = TaggedResponsePart
+    public init(settings: HTTP2Settings) {}
+}
