@@ -8,12 +8,13 @@ enum SimHarness {
     /// Runs `body` against a fresh simulator (plain HTTP unless `tls` is given).
     static func withSim<T>(requireNTLM: Bool = false, oabSize: UInt64 = 16 << 20,
                            tls: MailboxSimServer.TLSHandlerFactory? = nil,
-                           _ body: (MailboxSimServer) async throws -> T) async throws -> T {
+                           caFile: String? = nil,
+                           _ body: (SimUnderTest) async throws -> T) async throws -> T {
         let configuration = SimConfiguration(name: "mbx01", fqdn: "mbx01.contoso.lab", host: "127.0.0.1", port: 0,
                                              requireNTLM: requireNTLM, oabSize: oabSize)
         let server = try await MailboxSimServer.start(configuration: configuration, tls: tls)
         do {
-            let result = try await body(server)
+            let result = try await body(SimUnderTest(server: server, caFile: caFile))
             await server.close()
             return result
         } catch {
