@@ -40,7 +40,9 @@ struct CurlResponse {
                 return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
             }
             var response = CurlResponse(status: status, headers: headers, body: Data())
-            if let lengthText = response.header("Content-Length"), let length = Int(lengthText) {
+            if rest.starts(with: Data("HTTP/1.".utf8)) {
+                // curl prints no body for a response it answered itself (an NTLM 401 challenge).
+            } else if let lengthText = response.header("Content-Length"), let length = Int(lengthText) {
                 response.body = Data(rest.prefix(length))
                 rest = rest.dropFirst(length)
             } else {

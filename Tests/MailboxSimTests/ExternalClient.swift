@@ -59,9 +59,9 @@ enum ExternalClient {
     /// Runs a python3 script (given as text); `modules` must be importable, else the test fails
     /// saying that `make deps` installs them.
     static func python(_ script: String, arguments: [String] = [], modules: [String] = [], timeout: Double = 30) async throws -> Result {
-        let python = ["/usr/bin/python3", "/usr/local/bin/python3", "/root/.pyenv/shims/python3"]
-            .first { FileManager.default.isExecutableFile(atPath: $0) }
-        guard let python = python ?? which("python3") else {
+        // The python3 on PATH is the one `make deps` (pip) installs modules for.
+        let fallback = ["/usr/local/bin/python3", "/usr/bin/python3"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        guard let python = which("python3") ?? fallback else {
             throw ClientMissing("python3 is not installed")
         }
         for module in modules {
