@@ -89,6 +89,23 @@ final class TestPKI: @unchecked Sendable {
         return Files(certificate: base + ".crt", key: base + ".key")
     }
 
+    /// A CA certificate and a leaf it signed (with SAN dNSNames), via `openssl x509 -req`.
+    func caSigned(cn: String, dns: [String]) throws -> (ca: Files, leaf: Files) {
+        let base = nextName(cn + "-ca")
+        let ca = Files(certificate: base + "-ca.crt", key: base + "-ca.key")
+        try Self.openssl(["req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                          "-subj", "/CN=Gatehouse Test CA", "-days", "2", "-keyout", ca.key, "-out", ca.certificate,
+                          "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+        let leaf = Files(certificate: base + ".crt", key: base + ".key")
+        try Self.openssl(["req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                          "-subj", "/CN=\(cn)", "-keyout", leaf.key, "-out", base + ".csr"])
+        let ext = "subjectAltName=" + dns.map { "DNS:\($0)" }.joined(separator: ",") + "\nbasicConstraints=critical,CA:FALSE\n"
+        try ext.write(toFile: base + ".ext", atomically: true, encoding: .utf8)
+        try Self.openssl(["x509", "-req", "-in", base + ".csr", "-CA", ca.certificate, "-CAkey", ca.key,
+                          "-CAcreateserial", "-days", "2", "-extfile", base + ".ext", "-out", leaf.certificate])
+        return (ca, leaf)
+    }
+
     /// Loads a generated certificate + key as a `CertifiedKey` (non-strict).
     func certified(_ files: Files) throws -> CertifiedKey {
         try CertifiedKey.load(certificatePath: files.certificate, keyPath: files.key, strict: false).0
