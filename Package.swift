@@ -61,15 +61,26 @@ let package = Package(
         .executableTarget(
             name: "GatehouseCLI",
             dependencies: [
-                "Gatehouse", "GatehouseTLS",
+                "Gatehouse", "GatehouseTLS", "GatehouseHTTP2", "GatehouseCompression",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        // The simulated mailbox server's logic lives in a library so tests can start it in-process.
+        .target(
+            name: "MailboxSimCore",
+            dependencies: [
+                "GatehouseTLS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(
             name: "MailboxSim",
             dependencies: [
-                "GatehouseTLS",
+                "MailboxSimCore", "GatehouseTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -86,5 +97,12 @@ let package = Package(
         .testTarget(name: "GatehouseHTTP2Tests", dependencies: ["GatehouseHTTP2"]),
         .testTarget(name: "GatehouseCompressionTests", dependencies: ["GatehouseCompression"]),
         .testTarget(name: "GatehouseTests", dependencies: ["Gatehouse"]),
+        .testTarget(name: "MailboxSimTests", dependencies: [
+            "MailboxSimCore", "GatehouseTLS",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+        ]),
     ]
 )

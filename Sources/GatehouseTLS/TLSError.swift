@@ -8,13 +8,29 @@ public struct TLSError: Error, CustomStringConvertible, Sendable, Equatable {
         case fileUnreadable, invalidPEM, keyMismatch, unsupportedKey, encryptedKey
         case certificateExpired, certificateNotYetValid, invalidName
         case configuration, handshake, verification, io, internalError
+        /// The handshake did not finish within the policy's `handshakeTimeout`.
+        case handshakeTimeout
+        /// The peer closed TCP without sending close_notify: a response may be truncated.
+        case uncleanShutdown
+        /// The peer sent a TLS alert or violated the protocol after the handshake.
+        case protocolFailure
     }
     public var kind: Kind
     public var message: String
+    /// For verification failures: the name the peer was checked against (the backend's TLS name).
+    public var serverName: String?
+    /// For verification failures: the subject of the certificate the peer presented.
+    public var peerSubject: String?
+    /// For verification failures: the SHA-256 fingerprint (uppercase hex) of the presented certificate.
+    public var peerSHA256: String?
 
-    public init(_ kind: Kind, _ message: String) {
+    public init(_ kind: Kind, _ message: String, serverName: String? = nil,
+                peerSubject: String? = nil, peerSHA256: String? = nil) {
         self.kind = kind
         self.message = message
+        self.serverName = serverName
+        self.peerSubject = peerSubject
+        self.peerSHA256 = peerSHA256
     }
 
     public var description: String { message }

@@ -1,0 +1,102 @@
+import NIOCore
+import NIOTLS
+
+/// Inbound: ciphertext in, handshake progress, plaintext out.
+extension OpenSSLHandler {
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        guard let connection, state.state != .closed else { return }
+        connection.feed(buffer)
+        switch state.state {
+        case .idle:
+            start(context: context)
+            runHandshake(context: context)
+        case .handshaking:
+            runHandshake(context: context)
+        case .active, .closing:
+            readPlaintext(context: context, expected: buffer.readableBytes)
+        case .closed:
+            break
+        }
+    }
+
+    public func channelReadComplete(context: ChannelHandlerContext) {
+        flushCiphertext(context: context)
+        context.fireChannelReadComplete()
+        // With autoRead off, a read that produced only part of a record must be followed by
+        // another, or the pipeline would wait forever for plaintext.
+        if pendingRead && state.state != .closed { context.read() }
+    }
+
+    public func read(context: ChannelHandlerContext) {
+        pendingRead = true
+        context.read()
+    }
+
+    /// Advances the handshake with the buffered input; on completion reports it and then reads
+    /// any application data that arrived in the same segment (pitfall 6: event first).
+    func runHandshake(context: ChannelHandlerContext) {
+        guard let connection else { return }
+        switch connection.handshake() {
+        case .done:
+            flushCiphertext(context: context)
+            guard state.handshakeCompleted() else { return }
+            timeoutTask?.cancel()
+            timeoutTask = nil
+            let info = connection.info
+            connectionInfo = info
+            context.fireUserInboundEventTriggered(TLSUserEvent.handshakeCompleted(negotiatedProtocol: info.negotiatedProtocol))
+            // The event may have closed the channel or changed the pipeline: re-check.
+            guard state.state == .active else { return }
+            encryptFlushed(context: context)
+            readPlaintext(context: context, expected: 0)
+        case .wantRead:
+            flushCiphertext(context: context)
+            context.read()
+        case .closeNotify:
+            fail(context: context, error: TLSError(.handshake, "TLS handshake failed: \(peerName) sent close_notify during the handshake", serverName: clientServerName))
+        case .failed(let error):
+            fail(context: context, error: error)
+        }
+    }
+
+    /// Decrypts everything available into one buffer and forwards it.
+    func readPlaintext(context: ChannelHandlerContext, expected: Int) {
+        guard let connection else { return }
+        var buffer = readScratch ?? context.channel.allocator.buffer(capacity: 16 * 1024)
+        readScratch = nil
+        buffer.clear()
+        // Plaintext never exceeds the ciphertext it came from: one reservation up front.
+        if expected > buffer.writableBytes { buffer.reserveCapacity(minimumWritableBytes: expected) }
+        let outcome = connection.readPlaintext(into: &buffer)
+        if buffer.readableBytes > 0 {
+            state.applicationDataReceived()
+            pendingRead = false
+            context.fireChannelRead(wrapInboundOut(buffer))
+        }
+        // Keep the buffer: if downstream let go of it, the next clear() reuses its storage.
+        readScratch = buffer
+        // Post-handshake messages (key update, tickets) may need an answer.
+        flushCiphertext(context: context)
+        switch outcome {
+        case .done, .wantRead:
+            break
+        case .closeNotify:
+            closeNotifyReceived(context: context)
+        case .failed(let error):
+            fail(context: context, error: error)
+        }
+    }
+
+    /// The peer ended its direction cleanly.
+    private func closeNotifyReceived(context: ChannelHandlerContext) {
+        switch state.closeNotifyReceived(allowHalfClosure: allowHalfClosure) {
+        case .reportInputClosed:
+            context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        case .replyAndClose:
+            sendCloseNotifyThenClose(context: context, mode: .all, promise: nil)
+        case .closeNow:
+            context.close(promise: nil)
+        }
+    }
+}

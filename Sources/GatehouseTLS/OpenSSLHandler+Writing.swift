@@ -1,0 +1,141 @@
+import NIOCore
+
+/// Outbound: plaintext held and coalesced until flush, encrypted once per flush; close_notify.
+extension OpenSSLHandler {
+    /// Largest slice given to one SSL_write (keeps Int32 lengths safe; records are 16 KiB anyway).
+    private static let writeSlice = 1 << 20
+
+    public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        guard state.acceptsWrites else {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        unflushed.append((unwrapOutboundIn(data), promise))
+    }
+
+    public func flush(context: ChannelHandlerContext) {
+        if !unflushed.isEmpty {
+            flushed.append(contentsOf: unflushed)
+            unflushed.removeAll(keepingCapacity: true)
+        }
+        // Before the handshake completes, flushed writes wait in `flushed`.
+        if state.canEncrypt { encryptFlushed(context: context) }
+    }
+
+    /// Encrypts all flushed plaintext with one SSL_write (per MiB) and writes the ciphertext once;
+    /// the plaintext promises complete with that ciphertext write.
+    func encryptFlushed(context: ChannelHandlerContext) {
+        guard let connection, !flushed.isEmpty else { return }
+        let pending = flushed
+        flushed.removeAll(keepingCapacity: true)
+
+        var outcome = TLSConnection.Outcome.done
+        if pending.count == 1 {
+            outcome = encrypt(pending[0].0, connection: connection)
+        } else {
+            // Coalesce (NIOHTTP1 writes head, body and end separately) into the reused scratch.
+            var scratch = writeScratch ?? context.channel.allocator.buffer(capacity: 16 * 1024)
+            writeScratch = nil
+            scratch.clear()
+            for (var buffer, _) in pending { scratch.writeBuffer(&buffer) }
+            outcome = encrypt(scratch, connection: connection)
+            scratch.clear()
+            writeScratch = scratch
+        }
+        if case .failed(let error) = outcome {
+            for (_, promise) in pending { promise?.fail(error) }
+            fail(context: context, error: error)
+            return
+        }
+        let promises = pending.compactMap { $0.1 }
+        let combined: EventLoopPromise<Void>?
+        switch promises.count {
+        case 0: combined = nil
+        case 1: combined = promises[0]
+        default:
+            let promise = context.eventLoop.makePromise(of: Void.self)
+            for each in promises { promise.futureResult.cascade(to: each) }
+            combined = promise
+        }
+        flushCiphertext(context: context, promise: combined)
+    }
+
+    /// SSL_write of one buffer's readable bytes, in slices.
+    private func encrypt(_ buffer: ByteBuffer, connection: TLSConnection) -> TLSConnection.Outcome {
+        buffer.withUnsafeReadableBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let end = min(raw.count, offset + Self.writeSlice)
+                let outcome = connection.write(UnsafeRawBufferPointer(rebasing: raw[offset..<end]))
+                if case .failed = outcome { return outcome }
+                offset = end
+            }
+            return .done
+        }
+    }
+
+    /// Writes and flushes whatever ciphertext the SSL produced (handshake records, alerts,
+    /// application data). `promise` completes with that write (or at once when there is none).
+    func flushCiphertext(context: ChannelHandlerContext, promise: EventLoopPromise<Void>? = nil) {
+        guard let connection else {
+            promise?.succeed(())
+            return
+        }
+        let pending = connection.pendingCiphertext
+        guard pending > 0 else {
+            promise?.succeed(())
+            return
+        }
+        var output = context.channel.allocator.buffer(capacity: pending)
+        connection.drainCiphertext(into: &output)
+        context.writeAndFlush(wrapOutboundOut(output), promise: promise)
+    }
+
+    public func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        switch mode {
+        case .input:
+            context.close(mode: .input, promise: promise)
+        case .output:
+            // Half-close: flushed data, then close_notify, then TCP shutdown(write).
+            guard state.state == .active else {
+                context.close(mode: .output, promise: promise)
+                return
+            }
+            encryptFlushed(context: context)
+            connection?.shutdown()
+            unflushed.forEach { $0.1?.fail(ChannelError.outputClosed) }
+            unflushed.removeAll()
+            let loopBoundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+            let written = context.eventLoop.makePromise(of: Void.self)
+            flushCiphertext(context: context, promise: written)
+            written.futureResult.whenComplete { _ in
+                loopBoundContext.value.close(mode: .output, promise: promise)
+            }
+        case .all:
+            switch state.closeRequested() {
+            case .closeNow:
+                timeoutTask?.cancel()
+                failBufferedWrites(ChannelError.ioOnClosedChannel)
+                context.close(mode: .all, promise: promise)
+            case .sendCloseNotifyThenClose:
+                encryptFlushed(context: context)
+                sendCloseNotifyThenClose(context: context, mode: .all, promise: promise)
+            case .alreadyClosing:
+                context.close(mode: .all, promise: promise)
+            }
+        }
+    }
+
+    /// Queues close_notify, writes it, and closes the channel once the write is done (closing
+    /// earlier would make NIO drop the pending close_notify).
+    func sendCloseNotifyThenClose(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        failBufferedWrites(ChannelError.ioOnClosedChannel)
+        connection?.shutdown()
+        let loopBoundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+        let written = context.eventLoop.makePromise(of: Void.self)
+        flushCiphertext(context: context, promise: written)
+        written.futureResult.whenComplete { _ in
+            loopBoundContext.value.close(mode: mode, promise: promise)
+        }
+    }
+}

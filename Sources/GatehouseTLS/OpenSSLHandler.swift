@@ -1,0 +1,175 @@
+import NIOCore
+import NIOTLS
+
+/// TLS for one channel, server or client role, driving an OpenSSL `SSL` through memory BIOs.
+///
+/// Inbound it turns ciphertext into plaintext, outbound plaintext into ciphertext. It fires
+/// `TLSUserEvent.handshakeCompleted(negotiatedProtocol:)` (before the first decrypted bytes, so an
+/// ALPN pipeline switch sees them), holds writes issued before the handshake ends, coalesces
+/// plaintext until `flush()` (one `SSL_write` per flush), and completes write promises when the
+/// ciphertext write completes. Failures reach `errorCaught` as `TLSError` and close the channel:
+/// `.handshake`, `.handshakeTimeout`, `.verification` (client role), `.protocolFailure`, and
+/// `.uncleanShutdown` when TCP ends without close_notify.
+///
+/// Not Sendable: it lives on its channel's event loop.
+public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    public typealias InboundIn = ByteBuffer
+    public typealias InboundOut = ByteBuffer
+    public typealias OutboundIn = ByteBuffer
+    public typealias OutboundOut = ByteBuffer
+
+    /// What to build the connection from (the `SSL` is made in `handlerAdded`, where errors can be
+    /// reported on the channel).
+    enum Setup {
+        case server(CertificateStore)
+        case client(TLSClientContext, serverName: String)
+    }
+
+    let setup: Setup
+    var connection: TLSConnection?
+    var state = TLSStateMachine()
+    let handshakeTimeout: TimeAmount
+    var timeoutTask: Scheduled<Void>?
+
+    /// When true, the peer's close_notify is reported as `ChannelEvent.inputClosed` and writing may
+    /// continue; when false (default) it is answered with close_notify and the channel is closed.
+    public var allowHalfClosure = false
+
+    /// Plaintext written but not yet flushed, and flushed plaintext held until the handshake ends.
+    var unflushed: [(ByteBuffer, EventLoopPromise<Void>?)] = []
+    var flushed: [(ByteBuffer, EventLoopPromise<Void>?)] = []
+    /// Reused for decrypted bytes (and for coalescing plaintext), to avoid per-read allocations.
+    var readScratch: ByteBuffer?
+    var writeScratch: ByteBuffer?
+    /// A `read()` from downstream not yet satisfied with plaintext (autoRead off).
+    var pendingRead = false
+
+    /// Facts about the handshake, available once it completed.
+    public internal(set) var connectionInfo: TLSConnectionInfo?
+
+    /// Server role: certificates chosen by SNI from `store`.
+    public init(server store: CertificateStore) {
+        self.setup = .server(store)
+        self.handshakeTimeout = store.policy.handshakeTimeout
+    }
+
+    /// Client role: SNI `serverName` (unless an IP) and verification of the backend against the
+    /// context's trust and that name.
+    public init(client context: TLSClientContext, serverName: String) {
+        self.setup = .client(context, serverName: serverName)
+        self.handshakeTimeout = context.policy.handshakeTimeout
+    }
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        do {
+            switch setup {
+            case .server(let store): connection = try TLSConnection(server: store)
+            case .client(let client, let name): connection = try TLSConnection(client: client, serverName: name)
+            }
+        } catch {
+            let tlsError = error as? TLSError ?? TLSError(.internalError, "\(error)")
+            fail(context: context, error: tlsError)
+            return
+        }
+        if context.channel.isActive { start(context: context) }
+    }
+
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        timeoutTask?.cancel()
+        timeoutTask = nil
+        failBufferedWrites(ChannelError.ioOnClosedChannel)
+    }
+
+    public func channelActive(context: ChannelHandlerContext) {
+        start(context: context)
+        context.fireChannelActive()
+    }
+
+    /// Begins the handshake once: arms the timeout, and in the client role sends the ClientHello.
+    func start(context: ChannelHandlerContext) {
+        guard connection != nil, state.start() else { return }
+        let loopBoundSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let loopBoundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+        let timeout = handshakeTimeout
+        timeoutTask = context.eventLoop.scheduleTask(in: timeout) {
+            let handler = loopBoundSelf.value
+            guard handler.state.state == .handshaking else { return }
+            handler.fail(context: loopBoundContext.value,
+                         error: TLSError(.handshakeTimeout, "TLS handshake did not complete within \(Self.describe(timeout))"))
+        }
+        if case .client = setup { runHandshake(context: context) }
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        endOfInput(context: context)
+        timeoutTask?.cancel()
+        timeoutTask = nil
+        failBufferedWrites(ChannelError.ioOnClosedChannel)
+        context.fireChannelInactive()
+    }
+
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let channelEvent = event as? ChannelEvent, channelEvent == .inputClosed,
+           !state.receivedCloseNotify, state.state != .closed {
+            // TCP half-closed by the peer without close_notify.
+            endOfInput(context: context)
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    /// Reports how the input ended (clean, during the handshake, or unclean) exactly once.
+    private func endOfInput(context: ChannelHandlerContext) {
+        switch state.inputEnded() {
+        case .clean:
+            break
+        case .duringHandshake:
+            context.fireErrorCaught(TLSError(.handshake, "TLS handshake failed: \(peerName) closed the connection during the handshake", serverName: clientServerName))
+        case .unclean(let afterData):
+            context.fireErrorCaught(TLSError(.uncleanShutdown,
+                "\(peerName) closed the connection without TLS close_notify\(afterData ? " (data may be truncated)" : "")",
+                serverName: clientServerName))
+        }
+    }
+
+    /// "the client" or "backend NAME", for messages.
+    var peerName: String {
+        switch setup {
+        case .server: return "the client"
+        case .client(_, let name): return "backend \(name)"
+        }
+    }
+
+    var clientServerName: String? {
+        if case .client(_, let name) = setup { return name }
+        return nil
+    }
+
+    /// Records the failure, sends any pending alert, reports the error and closes the channel.
+    func fail(context: ChannelHandlerContext, error: TLSError) {
+        guard state.failed() else { return }
+        timeoutTask?.cancel()
+        timeoutTask = nil
+        flushCiphertext(context: context)
+        failBufferedWrites(error)
+        if case .client(let client, let name) = setup, error.kind == .verification {
+            client.forgetSession(for: name)
+        }
+        context.fireErrorCaught(error)
+        context.close(promise: nil)
+    }
+
+    /// Fails every held write with `error`.
+    func failBufferedWrites(_ error: Error) {
+        let pending = unflushed + flushed
+        unflushed.removeAll()
+        flushed.removeAll()
+        for (_, promise) in pending { promise?.fail(error) }
+    }
+
+    static func describe(_ amount: TimeAmount) -> String {
+        let milliseconds = amount.nanoseconds / 1_000_000
+        return milliseconds % 1000 == 0 ? "\(milliseconds / 1000) s" : "\(milliseconds) ms"
+    }
+}

@@ -1,0 +1,237 @@
+import COpenSSL
+import NIOCore
+
+/// Owns one `SSL*` (freed in deinit, which also frees its two memory BIOs) and the per-connection
+/// facts the C callbacks record. Used by exactly one `OpenSSLHandler` on one event loop.
+///
+/// Ciphertext from the network is written into `readBIO`; ciphertext for the network is read from
+/// `writeBIO`. The SSL never touches a socket (no `SSL_set_fd`).
+final class TLSConnection {
+    let ssl: OpaquePointer
+    /// Network -> SSL. Borrowed: owned by `ssl` after `SSL_set_bio`.
+    private let readBIO: OpaquePointer
+    /// SSL -> network. Borrowed: owned by `ssl` after `SSL_set_bio`.
+    private let writeBIO: OpaquePointer
+
+    /// Server role: the store choosing certificates (held strongly: its contexts must outlive us).
+    let store: CertificateStore?
+    /// Client role: the backend context (held strongly for the same reason).
+    let clientContext: TLSClientContext?
+    /// Client role: the backend's TLS name (SNI unless an IP, and the name verified).
+    let expectedServerName: String?
+
+    /// Server role: SNI received (LDH names only), set by the client-hello callback.
+    var receivedServerName: String?
+    /// Server role: the certificate chosen for this connection.
+    var selectedCertificate: CertifiedKey?
+    /// Client role: the leaf the backend presented (recorded by the verify callback).
+    var peerLeaf: X509Certificate?
+    /// The first specific failure reason a callback recorded, used in error messages.
+    var failureReason: String?
+
+    /// Server connection starting from the store's initial context.
+    init(server store: CertificateStore) throws {
+        self.store = store
+        self.clientContext = nil
+        self.expectedServerName = nil
+        (ssl, readBIO, writeBIO) = try Self.makeSSL(store.initialContext)
+        finishSetUp()
+        SSL_set_accept_state(ssl)
+        // Selection normally happens in the client-hello callback; this is what an SSL serves if
+        // it never runs (it always does for a valid ClientHello).
+        selectedCertificate = store.defaultCertificate
+    }
+
+    /// Client connection to the backend named `serverName`.
+    init(client context: TLSClientContext, serverName: String) throws {
+        self.store = nil
+        self.clientContext = context
+        self.expectedServerName = serverName
+        (ssl, readBIO, writeBIO) = try Self.makeSSL(context.context)
+        finishSetUp()
+        SSL_set_connect_state(ssl)
+        try configureClient(serverName: serverName, context: context)
+    }
+
+    deinit {
+        // SSL_free also frees both BIOs (SSL_set_bio transferred ownership).
+        SSL_free(ssl)
+    }
+
+    /// SSL_new plus two memory BIOs owned by the SSL.
+    private static func makeSSL(_ context: TLSContext) throws -> (OpaquePointer, OpaquePointer, OpaquePointer) {
+        OpenSSLErrorQueue.clear()
+        guard let ssl = SSL_new(context.ctx) else {
+            throw TLSError(.internalError, OpenSSLErrorQueue.describe("SSL_new failed"))
+        }
+        guard let readBIO = BIO_new(BIO_s_mem()), let writeBIO = BIO_new(BIO_s_mem()) else {
+            SSL_free(ssl)
+            throw TLSError(.internalError, "cannot allocate memory BIOs")
+        }
+        // Pitfall 4: an empty read BIO must mean "retry later", not EOF.
+        _ = COpenSSL_BIO_set_mem_eof_return(readBIO, -1)
+        _ = COpenSSL_BIO_set_mem_eof_return(writeBIO, -1)
+        // SSL_set_bio takes ownership of both BIOs (one reference each): no BIO_free from us.
+        SSL_set_bio(ssl, readBIO, writeBIO)
+        return (ssl, readBIO, writeBIO)
+    }
+
+    /// Makes the connection findable from C callbacks. Unretained: self owns the SSL, so whenever
+    /// OpenSSL calls back with this SSL, self is alive.
+    private func finishSetUp() {
+        _ = COpenSSL_SSL_set_app_data(ssl, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    /// SNI (never for IP literals), host/IP verification and session resumption.
+    private func configureClient(serverName: String, context: TLSClientContext) throws {
+        guard let param = SSL_get0_param(ssl) else { throw TLSError(.internalError, "no verify parameters") }
+        if IPAddressText.canonical(serverName) != nil {
+            let bare = serverName.hasPrefix("[") ? String(serverName.dropFirst().dropLast()) : serverName
+            // set1_ip_asc returns 1 on success.
+            guard X509_VERIFY_PARAM_set1_ip_asc(param, bare) == 1 else {
+                throw TLSError(.configuration, "backend \(serverName): not a usable IP address")
+            }
+        } else {
+            guard HostNameMatching.normalize(serverName) != nil else {
+                throw TLSError(.invalidName, "backend TLS name \"\(serverName)\" is not a valid host name")
+            }
+            X509_VERIFY_PARAM_set_hostflags(param, UInt32(X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS))
+            guard X509_VERIFY_PARAM_set1_host(param, serverName, 0) == 1,
+                  COpenSSL_SSL_set_tlsext_host_name(ssl, serverName) == 1 else {
+                throw TLSError(.configuration, OpenSSLErrorQueue.describe("backend \(serverName): cannot set the TLS name"))
+            }
+        }
+        if let session = context.session(for: serverName) {
+            // SSL_set_session takes its own reference; failure only means a full handshake.
+            _ = SSL_set_session(ssl, session.session)
+        }
+    }
+}
+
+/// Moving bytes between ByteBuffers and the memory BIOs, and driving the SSL.
+extension TLSConnection {
+    /// The outcome of one SSL call.
+    enum Outcome {
+        case done
+        case wantRead
+        case closeNotify
+        case failed(TLSError)
+    }
+
+    /// Copies ciphertext from the network into the SSL's read BIO.
+    func feed(_ buffer: ByteBuffer) {
+        buffer.withUnsafeReadableBytes { raw in
+            guard let base = raw.baseAddress, raw.count > 0 else { return }
+            // A memory BIO accepts everything (it grows); the return value is the count written.
+            _ = BIO_write(readBIO, base, Int32(raw.count))
+        }
+    }
+
+    /// Bytes of ciphertext waiting for the network.
+    var pendingCiphertext: Int { COpenSSL_BIO_pending(writeBIO) }
+
+    /// Moves all pending ciphertext into `buffer` (appending).
+    func drainCiphertext(into buffer: inout ByteBuffer) {
+        let pending = pendingCiphertext
+        guard pending > 0 else { return }
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: pending) { raw in
+            // BIO_read returns the bytes copied (all of them: we asked for exactly `pending`).
+            Int(max(0, BIO_read(writeBIO, raw.baseAddress, Int32(pending))))
+        }
+    }
+
+    /// Runs the handshake as far as the buffered input allows.
+    func handshake() -> Outcome {
+        OpenSSLErrorQueue.clear()
+        let result = SSL_do_handshake(ssl)
+        if result == 1 { return .done }
+        return classify(result, during: "handshake")
+    }
+
+    /// Decrypts as much plaintext as is available into `buffer`. `.wantRead` is the normal end.
+    func readPlaintext(into buffer: inout ByteBuffer) -> Outcome {
+        while true {
+            OpenSSLErrorQueue.clear()
+            var result: Int32 = 0
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 16 * 1024) { raw in
+                result = SSL_read(ssl, raw.baseAddress, Int32(min(raw.count, Int(Int32.max))))
+                return result > 0 ? Int(result) : 0
+            }
+            if result > 0 { continue }
+            return classify(result, during: "read")
+        }
+    }
+
+    /// Encrypts all of `plaintext` (the memory BIO never pushes back, so SSL_write writes it all).
+    func write(_ plaintext: UnsafeRawBufferPointer) -> Outcome {
+        guard let base = plaintext.baseAddress, plaintext.count > 0 else { return .done }
+        OpenSSLErrorQueue.clear()
+        let result = SSL_write(ssl, base, Int32(plaintext.count))
+        if result > 0 { return .done }
+        return classify(result, during: "write")
+    }
+
+    /// Queues our close_notify (to be drained and sent).
+    func shutdown() {
+        OpenSSLErrorQueue.clear()
+        // 0 = sent, waiting for the peer's; 1 = complete; <0 = error (e.g. after a fatal alert): ignored,
+        // the channel closes either way.
+        _ = SSL_shutdown(ssl)
+        OpenSSLErrorQueue.clear()
+    }
+
+    /// Maps SSL_get_error to an outcome; failures carry the most specific message available.
+    private func classify(_ result: Int32, during operation: String) -> Outcome {
+        let code = SSL_get_error(ssl, result)
+        switch code {
+        case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
+            return .wantRead
+        case SSL_ERROR_ZERO_RETURN:
+            return .closeNotify
+        default:
+            return .failed(makeError(operation: operation))
+        }
+    }
+
+    /// Builds the typed error for a failed SSL call.
+    private func makeError(operation: String) -> TLSError {
+        let reasons = OpenSSLErrorQueue.drain()
+        if let name = expectedServerName {
+            let verify = SSL_get_verify_result(ssl)
+            if verify != X509_V_OK || failureReason != nil {
+                let reason = failureReason ?? String(cString: X509_verify_cert_error_string(verify))
+                let subject = peerLeaf?.subjectLine ?? "(none)"
+                let fingerprint = peerLeaf?.sha256Fingerprint ?? "(none)"
+                return TLSError(.verification,
+                    "backend \(name): certificate verification failed: \(reason); presented certificate \(subject), SHA-256 \(fingerprint)",
+                    serverName: name, peerSubject: peerLeaf?.subjectLine, peerSHA256: peerLeaf?.sha256Fingerprint)
+            }
+        }
+        let isHandshake = SSL_is_init_finished(ssl) != 1
+        var message = isHandshake ? "TLS handshake failed" : "TLS \(operation) failed"
+        if let name = expectedServerName { message += " with backend \(name)" }
+        if let reason = failureReason { message += ": \(reason)" }
+        if let reasons { message += " (\(reasons))" }
+        return TLSError(isHandshake ? .handshake : .protocolFailure, message, serverName: expectedServerName)
+    }
+
+    /// Facts about the finished handshake.
+    var info: TLSConnectionInfo {
+        var protocolPointer: UnsafePointer<UInt8>? = nil
+        var protocolLength: UInt32 = 0
+        SSL_get0_alpn_selected(ssl, &protocolPointer, &protocolLength)
+        let negotiated = protocolPointer.map {
+            String(decoding: UnsafeBufferPointer(start: $0, count: Int(protocolLength)), as: UTF8.self)
+        }
+        let cipher = SSL_get_current_cipher(ssl).flatMap { SSL_CIPHER_get_name($0) }.map { String(cString: $0) } ?? ""
+        let peer: X509Certificate? = SSL_get1_peer_certificate(ssl).map { X509Certificate(takingOwnership: $0) }
+        return TLSConnectionInfo(
+            negotiatedProtocol: negotiated,
+            protocolVersion: String(cString: SSL_get_version(ssl)),
+            cipher: cipher,
+            sessionReused: COpenSSL_SSL_session_reused(ssl) == 1,
+            servedCertificate: store != nil ? selectedCertificate?.leaf : nil,
+            serverName: store != nil ? receivedServerName : expectedServerName,
+            peerCertificate: peer)
+    }
+}

@@ -1,0 +1,109 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import MailboxSimCore
+
+/// `mailbox-sim`: a simulated Exchange mailbox server's back-end site, for demos and tests.
+@main
+struct MailboxSimCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mailbox-sim",
+        abstract: "A simulated Exchange mailbox server back end (TLS HTTP/1.1) for Gatehouse demos and tests.",
+        discussion: """
+        Answers every Exchange virtual directory, /<vdir>/healthcheck.htm, ActiveSync Ping holds, MAPI
+        NotificationWait, RPC_IN_DATA / RPC_OUT_DATA, OAB downloads and NTLM connection authentication.
+        Query knobs: sim-echo, sim-bytes=N, sim-hold=S, sim-interval=S, sim-duration=S.
+        Maintenance: POST /_sim/offline[?service=ews], POST /_sim/online[?service=ews], GET /_sim/state.
+        """)
+
+    @Option(help: "Server name, sent as X-BEServer (e.g. mbx01).")
+    var name: String = "mbx01"
+
+    @Option(help: "Fully qualified name, the body of healthcheck.htm (default: <name>.contoso.lab).")
+    var fqdn: String?
+
+    @Option(help: "Address to listen on, HOST:PORT.")
+    var listen: String = "127.0.0.1:9444"
+
+    @Option(help: "PEM certificate (chain) file for TLS.")
+    var cert: String?
+
+    @Option(help: "PEM private key file for TLS.")
+    var key: String?
+
+    @Flag(help: "Require NTLM authentication of the connection for /EWS/, /mapi/, /OAB/ and /rpc/.")
+    var requireNtlm = false
+
+    @Flag(help: "Serve plain HTTP instead of TLS (no --cert/--key needed).")
+    var plain = false
+
+    @Option(help: "Size in bytes of every OAB .lzx file.")
+    var oabSize: UInt64 = 16 << 20
+
+    func validate() throws {
+        if !plain, cert == nil || key == nil {
+            throw ValidationError("TLS needs --cert FILE and --key FILE (or pass --plain for plain HTTP)")
+        }
+        _ = try parsedListen()
+    }
+
+    private func parsedListen() throws -> (host: String, port: Int) {
+        do { return try ListenAddress.parse(listen) } catch { throw ValidationError("\(error)") }
+    }
+
+    func run() async throws {
+        let (host, port) = try parsedListen()
+        let configuration = SimConfiguration(name: name, fqdn: fqdn, host: host, port: port,
+                                             requireNTLM: requireNtlm, oabSize: oabSize)
+        let tls: MailboxSimServer.TLSHandlerFactory?
+        do {
+            tls = plain ? nil : try SimTLS.handlerFactory(certificatePath: cert!, keyPath: key!)
+        } catch {
+            FileHandle.standardError.write(Data("mailbox-sim: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        let server: MailboxSimServer
+        do {
+            server = try await MailboxSimServer.start(configuration: configuration, tls: tls)
+        } catch {
+            FileHandle.standardError.write(Data("mailbox-sim: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        print(server.readyLine)
+        // stdout is a pipe when a test or script starts us: push the ready line out now.
+        fflush(nil)
+        await Self.waitForTerminationSignal()
+        await server.close()
+    }
+
+    /// Suspends until SIGINT or SIGTERM arrives.
+    static func waitForTerminationSignal() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let resumed = SignalLatch(continuation)
+            for number in [SIGINT, SIGTERM] {
+                // Ignore the default action so the dispatch source sees the signal instead.
+                signal(number, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: number, queue: .main)
+                source.setEventHandler { resumed.fire() }
+                source.resume()
+                SignalLatch.keep(source)
+            }
+        }
+    }
+}
+
+/// Resumes a continuation once, from whichever signal comes first; keeps the signal sources alive.
+final class SignalLatch: @unchecked Sendable {
+    // Only touched on the main dispatch queue (the signal sources' queue), hence unchecked.
+    private var continuation: CheckedContinuation<Void, Never>?
+    nonisolated(unsafe) private static var sources: [any DispatchSourceSignal] = []
+
+    init(_ continuation: CheckedContinuation<Void, Never>) { self.continuation = continuation }
+
+    func fire() {
+        continuation?.resume()
+        continuation = nil
+    }
+
+    static func keep(_ source: any DispatchSourceSignal) { sources.append(source) }
+}

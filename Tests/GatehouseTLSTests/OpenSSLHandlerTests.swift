@@ -1,0 +1,212 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import Testing
+@testable import GatehouseTLS
+
+/// Real TLS between two OpenSSLHandlers over loopback sockets.
+@Suite struct OpenSSLHandlerTests {
+    @Test func handshakeAndDataBothWaysWithALPN() async throws {
+        let fixture = try Fixture()
+        let bed = TLSTestBed()
+        try await bed.startServer(store: fixture.store)
+        let client = try fixture.client(alpn: ["h2", "http/1.1"])
+        let (channel, log) = try await bed.connect(context: client, serverName: "mail.contoso.com")
+        try await send(channel, Array("hello over TLS".utf8))
+        #expect(await eventually { log.bytes.count == 14 })
+        #expect(String(decoding: log.bytes, as: UTF8.self) == "hello over TLS")
+        #expect(log.negotiated == "h2")
+        let info = try #require(log.info)
+        #expect(info.negotiatedProtocol == "h2")
+        #expect(info.protocolVersion == "TLSv1.3")
+        #expect(info.peerCertificate?.sha256Fingerprint == fixture.trustedLeaf.sha256Fingerprint)
+        let serverLog = try #require(bed.serverLogs.first)
+        #expect(serverLog.info?.serverName == "mail.contoso.com")
+        #expect(serverLog.info?.servedCertificate === fixture.certified.leaf)
+        #expect(serverLog.info?.servedCertificate?.covers(hostName: "mail.contoso.com") == true)
+        try await channel.close().get()
+        #expect(await eventually { serverLog.inactive })
+        #expect(log.errors.isEmpty)
+        #expect(serverLog.errors.isEmpty, "a close_notify close must not be reported as an error")
+        await bed.shutdown()
+    }
+
+    @Test func alpnFallsBackToHTTP11AndToNone() async throws {
+        let fixture = try Fixture()
+        let bed = TLSTestBed()
+        try await bed.startServer(store: fixture.store)
+        let (first, log1) = try await bed.connect(context: try fixture.client(alpn: ["http/1.1"]), serverName: "mail.contoso.com")
+        try await send(first, [1])
+        #expect(await eventually { log1.bytes == [1] })
+        #expect(log1.negotiated == "http/1.1")
+        let (second, log2) = try await bed.connect(context: try fixture.client(alpn: []), serverName: "mail.contoso.com")
+        try await send(second, [2])
+        #expect(await eventually { log2.bytes == [2] })
+        #expect(log2.handshakeDone)
+        #expect(log2.negotiated == nil)
+        try await first.close().get()
+        try await second.close().get()
+        await bed.shutdown()
+    }
+
+    @Test func eightMebibytesBothWays() async throws {
+        let fixture = try Fixture()
+        let bed = TLSTestBed()
+        try await bed.startServer(store: fixture.store)
+        let (channel, log) = try await bed.connect(context: try fixture.client(), serverName: "mail.contoso.com")
+        var generator = SystemRandomNumberGenerator()
+        let payload = (0..<(8 << 20)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        // Written as several writes then one flush, like an HTTP codec would.
+        let slices = stride(from: 0, to: payload.count, by: 3 << 20).map { Array(payload[$0..<min(payload.count, $0 + (3 << 20))]) }
+        var futures: [EventLoopFuture<Void>] = []
+        for slice in slices {
+            var buffer = channel.allocator.buffer(capacity: slice.count)
+            buffer.writeBytes(slice)
+            futures.append(channel.write(buffer))
+        }
+        channel.flush()
+        for future in futures { try await future.get() }
+        #expect(await eventually(30) { log.bytes.count == payload.count })
+        #expect(log.bytes == payload, "the echoed 8 MiB must come back unchanged")
+        #expect(bed.serverLogs.first?.bytes.count == payload.count)
+        try await channel.close().get()
+        await bed.shutdown()
+    }
+
+    @Test func writesBeforeHandshakeAreHeldAndDelivered() async throws {
+        let fixture = try Fixture()
+        let bed = TLSTestBed()
+        try await bed.startServer(store: fixture.store)
+        let client = try fixture.client()
+        let log = EventLog()
+        let channel = try await ClientBootstrap(group: bed.group)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(OpenSSLHandler(client: client, serverName: "mail.contoso.com"))
+                    try channel.pipeline.syncOperations.addHandler(RecordingHandler(log: log))
+                    // Written during set-up, long before the handshake can have finished.
+                    var buffer = channel.allocator.buffer(capacity: 5)
+                    buffer.writeString("early")
+                    channel.writeAndFlush(buffer, promise: nil)
+                }
+            }
+            .connect(host: "127.0.0.1", port: bed.port).get()
+        #expect(await eventually { log.bytes == Array("early".utf8) })
+        try await channel.close().get()
+        await bed.shutdown()
+    }
+
+    @Test func uncleanCloseIsReportedDistinctly() async throws {
+        let fixture = try Fixture()
+        let bed = TLSTestBed()
+        try await bed.startServer(store: fixture.store)
+        let (channel, log) = try await bed.connect(context: try fixture.client(), serverName: "mail.contoso.com")
+        try await send(channel, Array("ping".utf8))
+        #expect(await eventually { log.bytes.count == 4 })
+        // The server drops TCP without close_notify.
+        let serverChannel = try #require(await serverChildChannel(bed))
+        try await closeRaw(serverChannel)
+        #expect(await eventually { log.inactive })
+        #expect(log.tlsErrors.map(\.kind) == [.uncleanShutdown])
+        await bed.shutdown()
+    }
+
+    @Test func closeNotifyIsACleanEndForThePeer() async throws {
+        let fixture = try Fixture()
+        let bed = TLSTestBed()
+        try await bed.startServer(store: fixture.store)
+        let (channel, log) = try await bed.connect(context: try fixture.client(), serverName: "mail.contoso.com")
+        try await send(channel, Array("ping".utf8))
+        #expect(await eventually { log.bytes.count == 4 })
+        let serverChannel = try #require(await serverChildChannel(bed))
+        try await serverChannel.close().get()   // through the TLS handler: close_notify first
+        #expect(await eventually { log.inactive })
+        #expect(log.errors.isEmpty, "close_notify then EOF is clean: \(log.errors)")
+        await bed.shutdown()
+    }
+
+    @Test func halfCloseDeliversInputClosedAndAllowsReply() async throws {
+        let fixture = try Fixture()
+        let bed = TLSTestBed()
+        try await bed.startServer(store: fixture.store, echo: true, halfClosure: true)
+        let (channel, log) = try await bed.connect(context: try fixture.client(), serverName: "mail.contoso.com")
+        try await send(channel, Array("request".utf8))
+        #expect(await eventually { log.bytes.count == 7 })
+        // Client half-closes: close_notify + shutdown(write). The server sees inputClosed, can still write.
+        try await channel.close(mode: .output).get()
+        let serverLog = try #require(bed.serverLogs.first)
+        #expect(await eventually { serverLog.events.contains("inputClosed") })
+        let serverChannel = try #require(await serverChildChannel(bed))
+        try await send(serverChannel, Array("late reply".utf8))
+        #expect(await eventually { String(decoding: log.bytes, as: UTF8.self) == "requestlate reply" })
+        #expect(serverLog.errors.isEmpty)
+        try await channel.close().get()
+        await bed.shutdown()
+    }
+
+    @Test func handshakeTimeoutClosesSilentClient() async throws {
+        var policy = TLSPolicy.exchangeDefault
+        policy.handshakeTimeout = .milliseconds(300)
+        let fixture = try Fixture(policy: policy)
+        let bed = TLSTestBed()
+        try await bed.startServer(store: fixture.store)
+        let (_, rawLog) = try await bed.connectRaw()   // says nothing
+        #expect(await eventually(5) { rawLog.inactive }, "the server must close the connection")
+        let serverLog = try #require(bed.serverLogs.first)
+        #expect(serverLog.tlsErrors.map(\.kind) == [.handshakeTimeout])
+        await bed.shutdown()
+    }
+
+    @Test func garbageInsteadOfClientHelloFailsTheHandshake() async throws {
+        let fixture = try Fixture()
+        let bed = TLSTestBed()
+        try await bed.startServer(store: fixture.store)
+        let (raw, rawLog) = try await bed.connectRaw()
+        try await send(raw, Array("GET / HTTP/1.1\r\nHost: mail.contoso.com\r\n\r\n".utf8))
+        #expect(await eventually { rawLog.inactive })
+        let serverLog = try #require(bed.serverLogs.first)
+        #expect(serverLog.tlsErrors.map(\.kind) == [.handshake])
+        #expect(!serverLog.handshakeDone)
+        #expect(serverLog.bytes.isEmpty)
+        await bed.shutdown()
+    }
+
+    @Test(arguments: [TLSVersion.tls1_3, .tls1_2])
+    func sessionResumptionTowardsTheServer(version: TLSVersion) async throws {
+        let fixture = try Fixture()
+        let bed = TLSTestBed()
+        try await bed.startServer(store: fixture.store)
+        var policy = TLSPolicy.exchangeDefault
+        policy.maximumVersion = version
+        let client = try fixture.client(policy: policy)
+        for round in 0..<3 {
+            let (channel, log) = try await bed.connect(context: client, serverName: "mail.contoso.com")
+            try await send(channel, [UInt8(round)])
+            #expect(await eventually { log.bytes == [UInt8(round)] })
+            let info = try #require(log.info)
+            #expect(info.protocolVersion == version.rawValue)
+            #expect(info.sessionReused == (round > 0), "round \(round) reused=\(info.sessionReused)")
+            try await channel.close().get()
+        }
+        await bed.shutdown()
+    }
+
+    @Test func dataArrivesAfterTheHandshakeEvent() async throws {
+        let fixture = try Fixture()
+        let bed = TLSTestBed()
+        try await bed.startServer(store: fixture.store)
+        let (channel, _) = try await bed.connect(context: try fixture.client(), serverName: "mail.contoso.com")
+        try await send(channel, Array("x".utf8))
+        let serverLog = try #require(bed.serverLogs.first)
+        #expect(await eventually { serverLog.bytes.count == 1 })
+        #expect(!serverLog.events.contains("data-before-handshake"))
+        #expect(serverLog.events.first == "handshake")
+        try await channel.close().get()
+        await bed.shutdown()
+    }
+
+    /// The server side channel of the first accepted connection.
+    private func serverChildChannel(_ bed: TLSTestBed) async -> Channel? {
+        bed.acceptedChannels.first
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import Testing
+@testable import MailboxSimCore
+
+/// NTLM against real clients: requests-ntlm (pyspnego) and curl --ntlm.
+@Suite("Sim NTLM over HTTP")
+struct SimNTLMHTTPTests {
+    /// Authenticates with requests-ntlm, then checks which connections carry X-Sim-User.
+    static let script = #"""
+import json, sys, warnings
+import requests, requests_ntlm
+warnings.filterwarnings("ignore")
+url, cafile = sys.argv[1], sys.argv[2]
+verify = cafile if cafile else True
+out = {}
+anonymous = requests.get(url + "/EWS/Exchange.asmx", verify=verify)
+out["anonymous"] = [anonymous.status_code, anonymous.raw.headers.getlist("WWW-Authenticate")]
+session = requests.Session()
+session.verify = verify
+session.auth = requests_ntlm.HttpNtlmAuth("CONTOSO\\alice", "Passw0rd!")
+first = session.get(url + "/EWS/Exchange.asmx")
+out["first"] = [first.status_code, first.headers.get("X-Sim-User"), first.headers.get("X-Sim-Connection"), len(first.history)]
+later = session.post(url + "/EWS/Exchange.asmx", data=b"<soap/>")
+out["later"] = [later.status_code, later.headers.get("X-Sim-User"), later.headers.get("X-Sim-Connection"), len(later.history)]
+fresh = requests.Session()
+fresh.verify = verify
+other = fresh.get(url + "/owa/")
+out["fresh"] = [other.status_code, other.headers.get("X-Sim-User"), other.headers.get("X-Sim-Connection")]
+protected = fresh.get(url + "/mapi/emsmdb/")
+out["freshProtected"] = [protected.status_code, protected.headers.get("X-Sim-User")]
+print(json.dumps(out))
+"""#
+
+    @Test("requests-ntlm as CONTOSO\\alice: X-Sim-User on later requests of that connection, not on a fresh one; 401 offers NTLM and Negotiate")
+    func requestsNTLM() async throws {
+        try await SimHarness.withSim(requireNTLM: true) { sim in
+            let result = try await sim.python(Self.script, modules: ["requests", "requests_ntlm", "spnego"], timeout: 30)
+            #expect(result.status == 0, "\(result.stderr)")
+            let json = try SimHarness.json(result.stdout)
+            let anonymous = json["anonymous"] as? [Any] ?? []
+            #expect(anonymous.first as? Int == 401)
+            #expect(anonymous.last as? [String] == ["NTLM", "Negotiate"])
+            let first = json["first"] as? [Any] ?? []
+            #expect(first.count == 4 && first[0] as? Int == 200 && first[1] as? String == "CONTOSO\\alice")
+            #expect(first.count == 4 && first[3] as? Int == 2, "the anonymous 401, then the NTLM challenge 401")
+            let later = json["later"] as? [Any] ?? []
+            #expect(later.count == 4 && later[0] as? Int == 200 && later[1] as? String == "CONTOSO\\alice")
+            #expect(later.count == 4 && later[3] as? Int == 0, "no new handshake on the authenticated connection")
+            #expect(later.count == 4 && first.count == 4 && later[2] as? String == first[2] as? String, "same TCP connection")
+            let fresh = json["fresh"] as? [Any] ?? []
+            #expect(fresh.first as? Int == 200)
+            #expect(fresh.count == 3 && fresh[1] is NSNull, "a fresh connection is not authenticated")
+            #expect(fresh.count == 3 && fresh[2] as? String != first[2] as? String)
+            let freshProtected = json["freshProtected"] as? [Any] ?? []
+            #expect(freshProtected.first as? Int == 401)
+        }
+    }
+
+    @Test("curl --ntlm: one challenge round trip, then the connection stays authenticated for the next URL")
+    func curlNTLM() async throws {
+        try await SimHarness.withSim(requireNTLM: true) { sim in
+            let responses = try await sim.curl(["/rpc/rpcproxy.dll?mbx01:6001", "/OAB/g/oab.xml"],
+                                               ["--ntlm", "-u", "CONTOSO\\bob:secret"])
+            #expect(responses.map(\.status) == [401, 200, 200])
+            #expect(responses.last?.header("X-Sim-User") == "CONTOSO\\bob")
+            #expect(responses[0].header("WWW-Authenticate")?.hasPrefix("NTLM TlRMTVNTUAACAAAA") == true)
+            let state = try SimHarness.json(try await sim.curl("/_sim/state").body)
+            #expect(state["authenticatedConnections"] as? Int == 1)
+        }
+    }
+}
