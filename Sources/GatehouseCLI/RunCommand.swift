@@ -1,5 +1,6 @@
 import ArgumentParser
 import Gatehouse
+import Logging
 
 /// `gatehouse run`: validate the configuration, then serve until SIGINT/SIGTERM.
 struct RunCommand: AsyncParsableCommand {
@@ -23,12 +24,16 @@ struct RunCommand: AsyncParsableCommand {
     }
 }
 
-/// Starts the proxy for `configuration` and returns when it has shut down.
-///
-/// INTEGRATOR: replace this body with the call that runs `GatehouseServer` for `configuration`.
+/// Starts the proxy for `configuration` and returns when it has shut down (SIGINT/SIGTERM).
 func startProxy(_ configuration: GatehouseConfiguration) async throws {
-    StandardError.print(
-        "gatehouse: configuration \(configuration.sourcePath) is valid, but the proxy is not built yet "
-            + "on this branch; use 'gatehouse check' to validate configurations")
-    throw ExitCode(2)
+    var logger = Logger(label: "gatehouse")
+    logger.logLevel = .info
+    let server: GatehouseServer
+    do {
+        server = try GatehouseServer(configuration: configuration, logger: logger)
+    } catch let error as RuntimeBuildError {
+        StandardError.print(error.description)
+        throw ExitCode(1)
+    }
+    try await server.runUntilSignalled()
 }

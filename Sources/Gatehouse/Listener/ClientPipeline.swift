@@ -4,23 +4,6 @@ import NIOCore
 import NIOHTTP1
 import NIOTLS
 
-/// Limits on what a client controls at the HTTP/1.1 layer.
-public struct ClientLimits: Sendable {
-    /// Longest single header line (Kerberos tokens make big Authorization headers).
-    public var maxHeaderLine: Int
-    /// Largest request head in total.
-    public var maxHeaderTotal: Int
-    /// Idle time allowed with no request in progress.
-    public var idleTimeout: TimeAmount
-
-    public init(maxHeaderLine: Int = 64 * 1024, maxHeaderTotal: Int = 256 * 1024,
-                idleTimeout: TimeAmount = .seconds(120)) {
-        self.maxHeaderLine = maxHeaderLine
-        self.maxHeaderTotal = maxHeaderTotal
-        self.idleTimeout = idleTimeout
-    }
-}
-
 /// Builds a client connection's pipeline: TLS first, then, once ALPN has chosen, either the
 /// HTTP/1.1 codec + adapter or the HTTP/2 handler, then the proxy.
 enum ClientPipeline {

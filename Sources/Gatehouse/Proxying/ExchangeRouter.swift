@@ -62,6 +62,9 @@ public struct ExchangeRouter: ProxyRouter {
             return .respond(LocalResponse(status: .found, headers: headers, reason: "root redirect"))
         case .route(let id):
             let policy = policies[id]
+            if policy.blocked {
+                return .respond(LocalResponse(status: .forbidden, reason: "route \(policy.name) is blocked at the edge"))
+            }
             var forwarded = head
             forwarded.uri = target.forwardTarget
             forwarded.version = .http1_1

@@ -17,15 +17,18 @@ public struct RoutePolicy: Sendable {
     /// Whether the original Host header is passed to the backend (true) or replaced with the
     /// backend's TLS name.
     public var preserveHost: Bool
+    /// The route exists only to refuse its path at the edge (403), e.g. the powershell preset.
+    public var blocked: Bool
 
     public init(poolIndex: Int, name: String, idleTimeout: TimeAmount, totalTimeout: TimeAmount? = nil,
-                maxBodyBytes: Int64, preserveHost: Bool = true) {
+                maxBodyBytes: Int64, preserveHost: Bool = true, blocked: Bool = false) {
         self.poolIndex = poolIndex
         self.name = name
         self.idleTimeout = idleTimeout
         self.totalTimeout = totalTimeout
         self.maxBodyBytes = maxBodyBytes
         self.preserveHost = preserveHost
+        self.blocked = blocked
     }
 }
 

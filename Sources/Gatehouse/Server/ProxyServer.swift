@@ -47,7 +47,7 @@ public final class ProxyServer: Sendable {
         access.logLevel = logger.logLevel
         self.environment = ProxyEnvironment(
             router: router, pools: BackendPoolRegistry(pools: pools, group: group), logger: logger,
-            accessLog: accessLog ? access : nil, clientIdleTimeout: limits.idleTimeout)
+            accessLog: accessLog ? access : nil, clientIdleTimeout: TimeAmount(limits.clientIdleTimeout))
     }
 
     /// Binds every listener; returns the bound addresses in listener order (port 0 → real port).

@@ -1,0 +1,55 @@
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// Gatehouse as a long-running service: builds the runtime from a configuration, binds every
+/// listener, and on SIGTERM/SIGINT stops accepting and closes backend connections before exiting.
+public final class GatehouseServer: Service, Sendable {
+    public let snapshot: RuntimeSnapshot
+    private let configuration: GatehouseConfiguration
+    private let logger: Logger
+    private let group: MultiThreadedEventLoopGroup
+    private let proxy: ProxyServer
+
+    /// Loads certificates and trust; throws `RuntimeBuildError` naming each problem.
+    /// - Parameter eventLoops: threads for the data path (default: one per core).
+    public init(configuration: GatehouseConfiguration, logger: Logger,
+                eventLoops: Int = System.coreCount, accessLog: Bool = true) throws {
+        self.configuration = configuration
+        self.logger = logger
+        self.snapshot = try RuntimeSnapshot(configuration: configuration)
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, eventLoops))
+        self.proxy = ProxyServer(group: group, listeners: snapshot.listeners, pools: snapshot.pools,
+                                 router: snapshot.router, limits: configuration.limits, logger: logger,
+                                 accessLog: accessLog)
+    }
+
+    /// Binds the listeners; returns their addresses (useful with port 0).
+    public func start() async throws -> [SocketAddress] {
+        for warning in snapshot.warnings {
+            logger.warning("\(warning)")
+        }
+        return try await proxy.start()
+    }
+
+    /// Stops listening and releases the event loops.
+    public func stop() async {
+        await proxy.stop()
+        try? await group.shutdownGracefully()
+    }
+
+    /// `Service`: start, wait for graceful shutdown (a signal), stop.
+    public func run() async throws {
+        _ = try await start()
+        try? await gracefulShutdown()
+        logger.info("shutting down")
+        await stop()
+    }
+
+    /// Runs until SIGINT or SIGTERM.
+    public func runUntilSignalled() async throws {
+        let group = ServiceGroup(services: [self], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        try await group.run()
+    }
+}

@@ -1,0 +1,124 @@
+import GatehouseHTTP2
+import GatehouseTLS
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Everything the data path needs, built once from a validated configuration: certificate stores
+/// per listener, backend pools with their TLS trust, the routing table and route policies.
+/// Loading certificates happens here, so every certificate problem is reported before anything
+/// listens.
+public struct RuntimeSnapshot: Sendable {
+    public var listeners: [ListenerSpec]
+    public var pools: [BackendPool]
+    public var router: ExchangeRouter
+    /// Problems worth a warning (expired certificates, loose key file permissions...).
+    public var warnings: [String]
+
+    /// Builds the snapshot; throws a `RuntimeBuildError` listing every problem found.
+    public init(configuration: GatehouseConfiguration) throws {
+        var problems: [String] = []
+        var warnings: [String] = []
+
+        // Pools, in name order; routes refer to them by index.
+        let poolNames = configuration.pools.keys.sorted()
+        var pools: [BackendPool] = []
+        for name in poolNames {
+            let config = configuration.pools[name]!
+            do {
+                var trusted: [X509Certificate] = []
+                for path in config.trust.certificates {
+                    trusted.append(contentsOf: try X509Certificate.chain(pemFile: path))
+                }
+                let trust = BackendTrust(trustedCertificates: trusted, caBundlePath: config.trust.caBundle,
+                                         pinnedSHA256: config.trust.pinSHA256, useSystemStore: config.trust.systemStore)
+                let context = try TLSClientContext(trust: trust)
+                let servers = config.servers.map {
+                    BackendServer(name: $0.name, host: $0.address.host, port: $0.address.port,
+                                  tlsName: $0.tlsName, weight: $0.weight)
+                }
+                pools.append(BackendPool(
+                    name: name, servers: servers, tls: context, connectTimeout: TimeAmount(config.connectTimeout),
+                    idleTimeout: TimeAmount(config.idleTimeout), maxIdlePerServer: config.maxIdlePerServer))
+            } catch {
+                problems.append("pool \(name): \(error)")
+            }
+        }
+
+        // Routes: one policy per route, ids in table order.
+        var policies: [RoutePolicy] = []
+        var services: [RoutingTable.Service] = []
+        for service in configuration.services {
+            var routes: [RoutingTable.Route] = []
+            for route in service.routes {
+                let id = policies.count
+                let poolIndex = route.pool.flatMap { poolNames.firstIndex(of: $0) } ?? -1
+                let label = route.preset.map { "\($0.rawValue)" } ?? route.prefix
+                policies.append(RoutePolicy(
+                    poolIndex: poolIndex, name: "\(service.name)/\(label)",
+                    idleTimeout: TimeAmount(route.timeouts.idle),
+                    totalTimeout: route.timeouts.total.map(TimeAmount.init),
+                    maxBodyBytes: Int64(route.maxBody),
+                    blocked: route.blocked || poolIndex < 0))
+                routes.append(RoutingTable.Route(prefix: route.prefix, id: id))
+            }
+            services.append(RoutingTable.Service(
+                name: service.name, hosts: service.hosts, routes: routes, redirectRootTo: service.redirectRootTo,
+                denyRules: service.denyRules, adminNetworks: service.adminNetworks))
+        }
+        var table: RoutingTable?
+        do {
+            table = try RoutingTable(services: services)
+        } catch {
+            problems.append("routing: \(error)")
+        }
+
+        // Listeners and their certificate stores.
+        var listeners: [ListenerSpec] = []
+        for listener in configuration.listeners {
+            switch listener.mode {
+            case .redirectToHTTPS(let port):
+                listeners.append(ListenerSpec(name: listener.name, host: listener.address.host,
+                                              port: listener.address.port, kind: .redirect(httpsPort: port)))
+            case .tls(let tls):
+                do {
+                    var certified: [CertifiedKey] = []
+                    var defaultKey: CertifiedKey?
+                    for pair in tls.certificates {
+                        let (key, keyWarnings) = try CertifiedKey.load(certificatePath: pair.certificate, keyPath: pair.key)
+                        warnings.append(contentsOf: keyWarnings)
+                        certified.append(key)
+                        if pair.certificate == tls.defaultCertificate { defaultKey = key }
+                    }
+                    let policy = TLSPolicy(
+                        minimumVersion: tls.minVersion == .tls13 ? .tls1_3 : .tls1_2,
+                        cipherList: tls.ciphers, cipherSuites: tls.cipherSuites, groups: tls.groups,
+                        sessionTickets: tls.sessionTickets, handshakeTimeout: TimeAmount(tls.handshakeTimeout))
+                    let offersH2 = tls.alpn.contains("h2")
+                    let store = try CertificateStore(certificates: certified, defaultCertificate: defaultKey,
+                                                     policy: policy, alpn: tls.alpn, strictSNI: tls.strictSNI)
+                    listeners.append(ListenerSpec(
+                        name: listener.name, host: listener.address.host, port: listener.address.port,
+                        kind: .tls(store: store, http2: offersH2 ? HTTP2Settings() : nil)))
+                } catch {
+                    problems.append("listener \(listener.name): \(error)")
+                }
+            }
+        }
+
+        guard problems.isEmpty, let table else { throw RuntimeBuildError(problems: problems) }
+        self.listeners = listeners
+        self.pools = pools
+        self.router = ExchangeRouter(
+            table: table, policies: policies,
+            unknownHostStatus: configuration.unknownHostStatus == .notFound ? .notFound : .misdirectedRequest)
+        self.warnings = warnings
+    }
+}
+
+/// Problems found while turning a valid configuration into a runtime (certificates that do not
+/// load, keys that do not match...), each naming its listener or pool and file.
+public struct RuntimeBuildError: Error, CustomStringConvertible {
+    public var problems: [String]
+    public var description: String { problems.map { "error: \($0)" }.joined(separator: "\n") }
+}
