@@ -67,8 +67,7 @@ public final class CertificateSigningRequest: @unchecked Sendable {
 
     /// The subject, e.g. "C=US, O=Contoso, CN=mail.contoso.com".
     public var subjectLine: String {
-        guard let name = X509_REQ_get_subject_name(request) else { return "" }
-        return CertificateFactsText.line(name)
+        X509Certificate.nameLine(X509_REQ_get_subject_name(request))
     }
 
     /// The public key's type and size, e.g. "RSA 2048".

@@ -20,12 +20,15 @@ public enum SANPlanner {
     /// itself, deeper names, single-label names, names directly under a TLD) stay as they are.
     /// Names already covered by a wildcard given in `hostNames` are dropped as redundant.
     /// - Returns: `(name, reason)` pairs in a stable order: first the wildcards, then remaining names in input order.
-    public static func plan(hostNames: [String], useWildcard: Bool) -> [(name: String, reason: String)] {
-        planEntries(hostNames: hostNames, useWildcard: useWildcard).map { ($0.name, $0.reason) }
+    /// - Parameter origin: why a listed name is wanted at all, e.g. "served by listener https" (the
+    ///   default, "requested", fits names typed with --dns).
+    public static func plan(hostNames: [String], useWildcard: Bool,
+                            origin: String = "requested") -> [(name: String, reason: String)] {
+        planEntries(hostNames: hostNames, useWildcard: useWildcard, origin: origin).map { ($0.name, $0.reason) }
     }
 
     /// The same plan as `plan(hostNames:useWildcard:)`, as `Entry` values.
-    public static func planEntries(hostNames: [String], useWildcard: Bool) -> [Entry] {
+    public static func planEntries(hostNames: [String], useWildcard: Bool, origin: String = "requested") -> [Entry] {
         var names: [String] = []
         var seen = Set<String>()
         for raw in hostNames {
@@ -44,7 +47,7 @@ public enum SANPlanner {
             }
             for (parent, members) in children where members.count >= 2 && !wildcards.contains(parent) {
                 wildcards.insert(parent)
-                reasons["*." + parent] = "wildcard: one name for \(members.joined(separator: ", "))"
+                reasons["*." + parent] = "wildcard covering \(members.joined(separator: ", ")) (\(origin))"
             }
         }
         var result: [Entry] = []
@@ -60,16 +63,16 @@ public enum SANPlanner {
                 candidate = nil
             }
             if let candidate, emitted.insert(candidate).inserted {
-                let reason = reasons[candidate] ?? "host name served by the listener (wildcard)"
+                let reason = reasons[candidate] ?? "\(origin) wildcard"
                 result.append(Entry(name: candidate, reason: reason))
             }
         }
         for name in names where !name.hasPrefix("*.") {
             if let parent = wildcardParent(of: name), wildcards.contains(parent) { continue }
-            var reason = "host name served by the listener"
+            var reason = "\(origin) host name"
             if useWildcard {
                 if wildcardParent(of: name) == nil {
-                    reason += "; no wildcard can cover it (a wildcard needs a parent below a top-level domain)"
+                    reason += "; no wildcard may cover it: its parent is a top-level domain or it has a single label"
                 } else {
                     reason += "; the only name under its parent, so listed by itself"
                 }

@@ -11,11 +11,8 @@ public enum CertificateStatus: String, Sendable, CaseIterable {
 }
 
 extension X509Certificate {
-    /// The issuer name, formatted like the subject in `CertificateFactsText.line`, e.g. "CN=Contoso Lab Root CA".
-    public var issuerLine: String {
-        guard let name = X509_get_issuer_name(x509) else { return "" }
-        return CertificateFactsText.line(name)
-    }
+    /// The issuer name, formatted like `subjectLine`, e.g. "CN=Contoso Lab Root CA".
+    public var issuerLine: String { Self.nameLine(X509_get_issuer_name(x509)) }
 
     /// True when the certificate names itself as issuer and its signature verifies with its own key.
     public var isSelfSigned: Bool {
@@ -86,27 +83,8 @@ extension X509Certificate {
     }
 }
 
-/// Text forms of X.509 names shared by certificates and requests.
+/// Text forms of X.509 names for requests (certificates use `X509Certificate+Names`).
 enum CertificateFactsText {
-    /// A name as "CN=mail.contoso.com, O=Contoso, C=US" (most specific first, as Windows shows it).
-    static func line(_ name: OpaquePointer) -> String {
-        guard let bio = BIO_new(BIO_s_mem()) else { return "" }
-        defer { BIO_free(bio) }
-        // RFC 2253 escaping, reversed order, ", " separators; UTF-8 shown as is (no \\xx escapes).
-        // (ASN1_STRFLGS_RFC2253 is a compound macro Swift cannot import; these are its parts minus ESC_MSB.)
-        var flags: UInt = UInt(XN_FLAG_SEP_CPLUS_SPC)
-        flags |= UInt(XN_FLAG_DN_REV)
-        flags |= UInt(XN_FLAG_FN_SN)
-        flags |= UInt(ASN1_STRFLGS_ESC_2253)
-        flags |= UInt(ASN1_STRFLGS_ESC_CTRL)
-        flags |= UInt(ASN1_STRFLGS_UTF8_CONVERT)
-        flags |= UInt(ASN1_STRFLGS_DUMP_UNKNOWN)
-        flags |= UInt(ASN1_STRFLGS_DUMP_DER)
-        // Returns the number of bytes written, or -1 on error.
-        guard X509_NAME_print_ex(bio, name, 0, flags) >= 0 else { return "" }
-        return BIOText.read(bio)
-    }
-
     /// The dNSName entries of a GENERAL_NAMES stack (which the caller keeps), in order.
     static func dnsNames(in names: OpaquePointer) -> [String] {
         var result: [String] = []

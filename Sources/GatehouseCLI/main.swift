@@ -1,2 +1,0 @@
-import Gatehouse
-print("gatehouse \(GatehouseInfo.version)")
