@@ -200,6 +200,38 @@ import GatehouseTLS
         #expect(!FileManager.default.fileExists(atPath: "\(dir)/x.key"))
     }
 
+    @Test func demoPKIScriptMakesTheContractFilesOnce() throws {
+        let dir = try CertificateTestTools.temporaryDirectory()
+        defer { CertificateTestTools.remove(dir) }
+        let script = CertificateTestTools.packageRoot.appendingPathComponent("certs-example/make-demo-pki.sh").path
+        _ = try CertificateTestTools.gatehouse(["--help"])   // fails clearly if the binary is missing
+        let first = try CertificateTestTools.run("/bin/sh", [script, CertificateTestTools.gatehouseBinary, dir])
+        #expect(first.status == 0, "\(first.stderr)")
+        let names = ["ca", "mail-rsa", "mail-ecdsa", "wildcard", "mbx01", "mbx02"]
+        let expected = Set(names.flatMap { ["\($0).pem", "\($0).key"] })
+        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: dir)) == expected)
+        for name in names {
+            #expect(try CertificateTestTools.fileMode("\(dir)/\(name).key") == 0o600)
+        }
+        let verify = try CertificateTestTools.openssl(["verify", "-CAfile", "\(dir)/ca.pem", "\(dir)/mail-rsa.pem",
+                                                       "\(dir)/mail-ecdsa.pem", "\(dir)/wildcard.pem"])
+        #expect(verify.components(separatedBy: ": OK").count == 4)
+        let ca = try CertificateTestTools.openssl(["x509", "-in", "\(dir)/ca.pem", "-noout", "-subject"])
+        #expect(ca.contains("CN = Contoso Lab Root CA"))
+        let wildcard = try CertificateTestTools.openssl(["x509", "-in", "\(dir)/wildcard.pem", "-noout", "-ext", "subjectAltName"])
+        #expect(wildcard.contains("DNS:*.contoso.lab"))
+        let mbx = try CertificateTestTools.openssl(["x509", "-in", "\(dir)/mbx02.pem", "-noout", "-subject", "-ext", "subjectAltName"])
+        #expect(mbx.contains("CN = mbx02") && mbx.contains("DNS:mbx02, DNS:mbx02.contoso.lab"))
+        let ecdsa = try CertificateTestTools.openssl(["x509", "-in", "\(dir)/mail-ecdsa.pem", "-noout", "-text"])
+        #expect(ecdsa.contains("NIST CURVE: P-256") && ecdsa.contains("DNS:mail.contoso.lab, DNS:autodiscover.contoso.lab"))
+
+        // A second run changes nothing.
+        let before = try names.map { try String(contentsOfFile: "\(dir)/\($0).key", encoding: .utf8) }
+        let second = try CertificateTestTools.run("/bin/sh", [script, CertificateTestTools.gatehouseBinary, dir])
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(try names.map { try String(contentsOfFile: "\(dir)/\($0).key", encoding: .utf8) } == before)
+    }
+
     @Test func helpDocumentsTheFlags() throws {
         let result = try CertificateTestTools.gatehouse(["cert", "new-self-signed", "--help"])
         #expect(result.status == 0)
