@@ -46,7 +46,7 @@ struct CertInventory {
                         certificateFiles.append(path)
                     }
                 }
-            } else if Self.isKeyFile(argument) {
+            } else if Self.isKeyFile(argument) || Self.holdsOnlyAKey(argument) {
                 keyFiles.append((argument, true))
             } else {
                 certificateFiles.append(argument)
@@ -62,7 +62,13 @@ struct CertInventory {
             do {
                 chain = try X509Certificate.chain(pemFile: file)
             } catch {
-                problems.append("\(error)")
+                // A request is a common mix-up: say so instead of "no certificate found".
+                let text = FileManager.default.contents(atPath: file).map { String(decoding: $0.prefix(1 << 20), as: UTF8.self) }
+                if let text, text.contains("-----BEGIN CERTIFICATE REQUEST-----") {
+                    problems.append("\(file): this is a certificate request (CSR), not a certificate; send it to your CA")
+                } else {
+                    problems.append("\(error)")
+                }
                 continue
             }
             // A neighbouring key (mail.pem -> mail.key) counts even when not named on the command line.
@@ -98,6 +104,14 @@ struct CertInventory {
         } catch {
             problems.append("\(error)")
         }
+    }
+
+    /// True for a PEM file that holds a private key and no certificate (e.g. `server-key.pem`), so it
+    /// is read as a key rather than reported as "no certificate found".
+    private static func holdsOnlyAKey(_ path: String) -> Bool {
+        guard let data = FileManager.default.contents(atPath: path) else { return false }
+        let text = String(decoding: data.prefix(1 << 20), as: UTF8.self)
+        return text.contains("PRIVATE KEY-----") && !text.contains("-----BEGIN CERTIFICATE-----")
     }
 
     /// Key files by name: *.key and *.key.pem.

@@ -36,7 +36,7 @@ public struct CertificateSpec: Sendable, Equatable {
     /// - Throws: `TLSError(.invalidName)` / `.configuration` saying what is wrong.
     public func validated() throws -> CertificateSpec {
         guard (1...36_500).contains(validityDays) else {
-            throw TLSError(.configuration, "--days \(validityDays): the validity must be between 1 and 36500 days")
+            throw TLSError(.configuration, "validity of \(validityDays) days: it must be between 1 and 36500 days (--days)")
         }
         var seen = Set<String>()
         var names: [String] = []

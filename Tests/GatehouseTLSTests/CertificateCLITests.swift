@@ -109,6 +109,19 @@ import GatehouseTLS
         #expect(lines.last?.contains("mbx01,mbx01.contoso.lab") == true)
     }
 
+    @Test func listMatchesKeysGivenOnTheCommandLine() throws {
+        let dir = try CertificateTestTools.temporaryDirectory()
+        defer { CertificateTestTools.remove(dir) }
+        try CertificateTestTools.gatehouseOK(["cert", "new-self-signed", "--name", "mbx01", "--key", "p256", "--out", dir])
+        // The key moves away under another name: only naming it on the command line pairs it again.
+        try FileManager.default.moveItem(atPath: "\(dir)/mbx01.key", toPath: "\(dir)/server-key.pem")
+        let alone = try CertificateTestTools.gatehouse(["cert", "list", "--format", "json", "\(dir)/mbx01.pem"])
+        #expect(alone.stdout.contains("\"HasPrivateKey\" : false"))
+        let paired = try CertificateTestTools.gatehouse(["cert", "list", "--format", "json", "\(dir)/mbx01.pem", "\(dir)/server-key.pem"])
+        #expect(paired.status == 0, "\(paired.stderr)")
+        #expect(paired.stdout.contains("\"HasPrivateKey\" : true"))
+    }
+
     @Test func listReportsEachStatus() throws {
         let dir = try CertificateTestTools.temporaryDirectory()
         defer { CertificateTestTools.remove(dir) }
@@ -154,6 +167,7 @@ import GatehouseTLS
         try CertificateTestTools.openssl(["genpkey", "-algorithm", "ed25519", "-out", "\(dir)/ed25519.key"])
         try CertificateTestTools.openssl(["pkey", "-in", "\(dir)/mbx01.key", "-aes256", "-passout", "pass:secret",
                                           "-out", "\(dir)/locked.key"])
+        try CertificateTestTools.gatehouseOK(["cert", "request", "--dns", "req.contoso.lab", "--name", "req", "--out", dir])
         // A certificate whose neighbouring key belongs to another certificate.
         try FileManager.default.copyItem(atPath: "\(dir)/mbx01.pem", toPath: "\(dir)/mixed.pem")
         try FileManager.default.copyItem(atPath: "\(dir)/mbx02.key", toPath: "\(dir)/mixed.key")
@@ -184,6 +198,8 @@ import GatehouseTLS
             (["cert", "request", "--dns", "mail.contoso.com", "--subject", "X=1,CN=mail.contoso.com", "--out", dir],
              ["--subject", "unknown attribute"]),
             (["cert", "new-self-signed", "--name", "m", "--out", "\(dir)/missing"], ["\(dir)/missing"]),
+            (["cert", "new-self-signed", "--name", "m", "--days", "0", "--out", dir], ["--days", "0 days"]),
+            (["cert", "list", "\(dir)/req.csr"], ["\(dir)/req.csr", "certificate request"]),
         ]
         for testCase in cases {
             let result = try CertificateTestTools.gatehouse(testCase.arguments)
