@@ -1,39 +1,47 @@
 import Foundation
 import GatehouseTLS
 
-/// One `cert list` row, named as Get-ExchangeCertificate names its properties.
+/// One `cert list` row; its JSON keys are Get-ExchangeCertificate's property names.
 struct CertListRow: Encodable {
-    var File: String
-    var Thumbprint: String
-    var Subject: String
-    var CertificateDomains: [String]
-    var Issuer: String
-    var NotBefore: String
-    var NotAfter: String
-    var HasPrivateKey: Bool
-    var IsSelfSigned: Bool
-    var PublicKeySize: Int
-    var PublicKeyType: String
-    var Status: String
+    var file: String
+    var thumbprint: String
+    var subject: String
+    var certificateDomains: [String]
+    var issuer: String
+    var notBefore: String
+    var notAfter: String
+    var hasPrivateKey: Bool
+    var isSelfSigned: Bool
+    var publicKeySize: Int
+    var publicKeyType: String
+    var status: String
     /// Listeners and pools that use the certificate; filled once `--config` is wired.
-    var Services: [String]
+    var services: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case file = "File", thumbprint = "Thumbprint", subject = "Subject"
+        case certificateDomains = "CertificateDomains", issuer = "Issuer"
+        case notBefore = "NotBefore", notAfter = "NotAfter", hasPrivateKey = "HasPrivateKey"
+        case isSelfSigned = "IsSelfSigned", publicKeySize = "PublicKeySize", publicKeyType = "PublicKeyType"
+        case status = "Status", services = "Services"
+    }
 
     init(_ entry: CertInventory.Entry) {
         let certificate = entry.certificate
         let formatter = ISO8601DateFormatter()
-        File = entry.file
-        Thumbprint = certificate.sha1Thumbprint
-        Subject = certificate.subjectLine
-        CertificateDomains = certificate.dnsNames + certificate.ipAddresses
-        Issuer = certificate.issuerLine
-        NotBefore = formatter.string(from: certificate.notBefore)
-        NotAfter = formatter.string(from: certificate.notAfter)
-        HasPrivateKey = entry.hasPrivateKey
-        IsSelfSigned = certificate.isSelfSigned
-        PublicKeySize = certificate.publicKeySize
-        PublicKeyType = certificate.publicKeyDescription
-        Status = certificate.status().rawValue
-        Services = []
+        file = entry.file
+        thumbprint = certificate.sha1Thumbprint
+        subject = certificate.subjectLine
+        certificateDomains = certificate.dnsNames + certificate.ipAddresses
+        issuer = certificate.issuerLine
+        notBefore = formatter.string(from: certificate.notBefore)
+        notAfter = formatter.string(from: certificate.notAfter)
+        hasPrivateKey = entry.hasPrivateKey
+        isSelfSigned = certificate.isSelfSigned
+        publicKeySize = certificate.publicKeySize
+        publicKeyType = certificate.publicKeyDescription
+        status = certificate.status().rawValue
+        services = []
     }
 }
 
@@ -45,9 +53,9 @@ enum CertListRenderer {
         let header = ["Thumbprint", "Subject", "CertificateDomains", "Issuer", "NotBefore", "NotAfter",
                       "HasPrivateKey", "IsSelfSigned", "PublicKeySize", "Status", "File"]
         let cells: [[String]] = rows.map { row in
-            [row.Thumbprint, row.Subject, row.CertificateDomains.joined(separator: ","), row.Issuer,
-             row.NotBefore, row.NotAfter, row.HasPrivateKey ? "True" : "False", row.IsSelfSigned ? "True" : "False",
-             row.PublicKeyType, row.Status, row.File]
+            [row.thumbprint, row.subject, row.certificateDomains.joined(separator: ","), row.issuer,
+             row.notBefore, row.notAfter, row.hasPrivateKey ? "True" : "False", row.isSelfSigned ? "True" : "False",
+             row.publicKeyType, row.status, row.file]
         }
         var widths = header.map(\.count)
         for line in cells {
