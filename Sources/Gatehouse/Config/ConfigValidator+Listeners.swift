@@ -1,0 +1,177 @@
+import Yams
+
+/// Validation of `listeners:`.
+extension ConfigValidator {
+    /// All listeners; names and addresses must be unique, and there must be at least one.
+    func validateListeners(_ documents: [Located<ListenerDocument>]?, rootMark: Mark?) -> [ListenerConfiguration] {
+        guard let documents, !documents.isEmpty else {
+            collector.error(
+                "no listeners are configured", at: rootMark,
+                hint: "add 'listeners:' with at least one TLS listener, e.g. address: 0.0.0.0:443")
+            return []
+        }
+        var listeners = [ListenerConfiguration]()
+        var names = [String: Mark?]()
+        var addresses = [SocketEndpoint: Mark?]()
+        for document in documents {
+            guard let listener = validateListener(document) else { continue }
+            if let earlier = names[listener.name], let name = document.value.name {
+                collector.error(
+                    "duplicate listener name '\(listener.name)' (also used at \(lineText(earlier)))", at: name.mark,
+                    hint: "give each listener its own name")
+            }
+            names[listener.name] = document.value.name?.mark
+            if listener.address.port != 0, let earlier = addresses[listener.address], let address = document.value.address {
+                collector.error(
+                    "address \(listener.address) of \(document.place) is already used by another listener "
+                        + "(\(lineText(earlier)))", at: address.mark)
+            }
+            addresses[listener.address] = document.value.address?.mark
+            listeners.append(listener)
+        }
+        let httpsPorts = Set(listeners.filter { $0.tls != nil }.map(\.address.port))
+        if httpsPorts.isEmpty {
+            collector.warning(
+                "no listener terminates TLS, so no service is reachable", at: documents.first?.mark,
+                hint: "add a listener with a 'tls:' block")
+        }
+        for (listener, document) in zip(listeners, documents) {
+            if let port = listener.redirectToHTTPSPort, !httpsPorts.contains(port), port != 443,
+                let value = document.value.redirectToHTTPS
+            {
+                collector.warning(
+                    "\(value.place) sends clients to port \(port), where no TLS listener of this file listens",
+                    at: value.mark)
+            }
+        }
+        return listeners
+    }
+
+    /// One listener: a name, an address, and either a `tls` block or `redirect_to_https`.
+    private func validateListener(_ document: Located<ListenerDocument>) -> ListenerConfiguration? {
+        let value = document.value
+        let name = required(value.name, key: "name", in: document)
+        if let name { checkIdentifier(name) }
+        let address = required(value.address, key: "address", in: document, hint: "e.g. address: 0.0.0.0:443")
+            .flatMap { endpoint($0, requireIP: true, allowPortZero: true) }
+        var mode: ListenerMode?
+        switch (value.tls, value.redirectToHTTPS) {
+        case (.some, .some(let redirect)):
+            collector.error(
+                "\(document.place) has both 'tls' and 'redirect_to_https'", at: redirect.mark,
+                hint: "a listener either serves HTTPS ('tls') or only redirects plain HTTP ('redirect_to_https'); "
+                    + "split it into two listeners")
+        case (.some(let tls), nil):
+            mode = validateTLS(tls).map(ListenerMode.tls)
+        case (nil, .some(let redirect)):
+            let port = integer(redirect, in: 1...65535, default: 443)
+            mode = .redirectToHTTPS(port: port)
+        case (nil, nil):
+            collector.error(
+                "\(document.place) has neither 'tls' nor 'redirect_to_https'", at: document.mark,
+                hint: "add a 'tls:' block with certificates, or 'redirect_to_https: 443' for a plain-HTTP redirect listener")
+        }
+        guard let name, let address, let mode else { return nil }
+        return ListenerConfiguration(name: name.value, address: address, proxyProtocol: value.proxyProtocol ?? false, mode: mode)
+    }
+
+    /// A listener's `tls:` block.
+    private func validateTLS(_ document: Located<TLSDocument>) -> TLSListenerConfiguration? {
+        let value = document.value
+        var pairs = [CertificateKeyPair]()
+        var pairMarks = [String: Mark?]()
+        if let certificates = required(
+            value.certificates, key: "certificates", in: document,
+            hint: "list at least one '{ cert: file.pem, key: file.key }'")
+        {
+            if certificates.isEmpty {
+                collector.error(
+                    "\(document.place) lists no certificates", at: document.mark,
+                    hint: "list at least one '{ cert: file.pem, key: file.key }'")
+            }
+            for entry in certificates {
+                let cert = required(entry.value.cert, key: "cert", in: entry).flatMap { readableFile($0, what: "certificate file") }
+                let key = required(entry.value.key, key: "key", in: entry).flatMap { readableFile($0, what: "key file") }
+                guard let cert, let key else { continue }
+                if pairMarks[cert] != nil {
+                    collector.error(
+                        "certificate '\(entry.value.cert?.value ?? cert)' is listed twice in \(document.place)",
+                        at: entry.value.cert?.mark)
+                }
+                pairMarks[cert] = entry.mark
+                pairs.append(CertificateKeyPair(certificate: cert, key: key))
+            }
+        }
+        var defaultCertificate = pairs.first?.certificate
+        if let chosen = value.defaultCertificate {
+            let path = absolutePath(chosen.value)
+            if pairs.contains(where: { $0.certificate == path }) {
+                defaultCertificate = path
+            } else if !pairs.isEmpty {
+                collector.error(
+                    "\(chosen.place) '\(chosen.value)' is not one of this listener's certificates", at: chosen.mark,
+                    hint: "name the 'cert' file of one entry under 'certificates', written the same way")
+            }
+        }
+        var tls = TLSListenerConfiguration(certificates: pairs, defaultCertificate: defaultCertificate)
+        tls.strictSNI = value.strictSNI ?? tls.strictSNI
+        if let version = value.minVersion {
+            if let parsed = TLSProtocolVersion(rawValue: version.value) {
+                tls.minVersion = parsed
+            } else {
+                collector.error(
+                    "unsupported TLS version '\(version.value)' for \(version.place)", at: version.mark,
+                    hint: "use \"1.2\" (TLS 1.2 and 1.3, as Exchange 2019) or \"1.3\"")
+            }
+        }
+        if let ciphers = value.ciphers {
+            tls.ciphers = ciphers.value
+            checkCipherList(ciphers)
+        }
+        if let suites = value.cipherSuites {
+            tls.cipherSuites = suites.value
+            if suites.value.isEmpty { collector.error("\(suites.place) is empty", at: suites.mark) }
+        }
+        if let groups = value.groups {
+            if groups.isEmpty {
+                collector.error("\(document.place) lists no key-exchange groups", at: document.mark, hint: "e.g. [X25519, P-256]")
+            }
+            tls.groups = groups.map(\.value)
+        }
+        if let alpn = value.alpn {
+            let supported = ["h2", "http/1.1"]
+            var protocols = [String]()
+            for entry in alpn {
+                if let name = choice(entry, among: supported) { protocols.append(name) }
+            }
+            if alpn.isEmpty || (!protocols.isEmpty && !protocols.contains("http/1.1")) {
+                collector.error(
+                    "'alpn' in \(document.place) must offer http/1.1", at: alpn.first?.mark ?? document.mark,
+                    hint: "NTLM/Negotiate clients, RPC over HTTP and old ActiveSync devices need HTTP/1.1: "
+                        + "use [h2, http/1.1]")
+            }
+            tls.alpn = protocols
+        }
+        tls.handshakeTimeout = duration(value.handshakeTimeout, default: tls.handshakeTimeout)
+        tls.sessionTickets = value.sessionTickets ?? tls.sessionTickets
+        return pairs.isEmpty ? nil : tls
+    }
+
+    /// Warns about TLS 1.2 cipher-list entries Exchange 2019's posture excludes (RC4, DES, MD5, ...).
+    private func checkCipherList(_ ciphers: Located<String>) {
+        guard !ciphers.value.isEmpty else {
+            collector.error("\(ciphers.place) is empty", at: ciphers.mark)
+            return
+        }
+        let weak = ["RC4", "DES", "3DES", "RC2", "MD5", "NULL", "EXPORT", "EXP-", "aNULL", "eNULL", "ADH", "AECDH"]
+        for entry in ciphers.value.split(whereSeparator: { ":, ".contains($0) }) {
+            // `!X` and `-X` remove suites; only additions can weaken the list.
+            guard let first = entry.first, first != "!", first != "-" else { continue }
+            if let bad = weak.first(where: { entry.uppercased().contains($0.uppercased()) }) {
+                collector.warning(
+                    "\(ciphers.place) enables '\(entry)', which includes \(bad) suites", at: ciphers.mark,
+                    hint: "Exchange 2019's posture allows only ECDHE with AES-GCM or ChaCha20")
+            }
+        }
+    }
+}

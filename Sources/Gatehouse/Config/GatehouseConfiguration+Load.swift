@@ -1,0 +1,90 @@
+import Foundation
+import Yams
+
+extension GatehouseConfiguration {
+    /// Reads, decodes and validates the YAML configuration at `path`.
+    ///
+    /// Relative paths inside the file are resolved against the file's folder. Certificate, key and
+    /// trust files must exist and be readable (they are parsed later, by the TLS layer).
+    /// - Returns: the configuration and the warnings found (each with file, line and column).
+    /// - Throws: `ConfigError` with every error found, in file order.
+    public static func load(path: String) throws(ConfigError) -> (GatehouseConfiguration, warnings: [ConfigDiagnostic]) {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            let reason = FileManager.default.fileExists(atPath: path)
+                ? "it is not readable UTF-8 text" : "the file does not exist"
+            throw ConfigError(diagnostics: [
+                ConfigDiagnostic(
+                    file: path, line: 0, column: 0, message: "cannot read the configuration file: \(reason)",
+                    hint: "pass the path of a YAML file, e.g. --config conf/gatehouse.yaml")
+            ])
+        }
+        return try parse(yaml: text, path: path)
+    }
+
+    /// Decodes and validates configuration `yaml` as if it had been read from `path` (which names the
+    /// file in diagnostics and anchors relative paths; it need not exist).
+    public static func parse(yaml: String, path: String) throws(ConfigError) -> (GatehouseConfiguration, warnings: [ConfigDiagnostic]) {
+        let collector = DiagnosticCollector(file: path)
+        let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+        let validator = ConfigValidator(
+            collector: collector, baseDirectory: (absolute as NSString).deletingLastPathComponent, sourcePath: absolute)
+        var configuration: GatehouseConfiguration?
+        if let root = composeRoot(yaml, collector: collector) {
+            let decoder = NodeDecoder(node: root, codingPath: [], collector: collector, section: NodeDecoder.topLevel, key: nil)
+            do {
+                let document = try ConfigDocument(from: decoder)
+                configuration = validator.validate(document, rootMark: root.mark)
+            } catch let failure as NodeDecodingFailure {
+                collector.error(failure.message, at: failure.mark, hint: failure.hint)
+            } catch {
+                collector.error("cannot decode the configuration: \(error)", at: root.mark)
+            }
+        }
+        let warnings = collector.sorted(collector.warnings)
+        guard let configuration, collector.errors.isEmpty else {
+            throw ConfigError(diagnostics: collector.sorted(collector.errors), warnings: warnings)
+        }
+        return (configuration, warnings)
+    }
+
+    /// The document's root node, or nil with the YAML syntax error recorded at its position.
+    private static func composeRoot(_ yaml: String, collector: DiagnosticCollector) -> Node? {
+        do {
+            guard let root = try Yams.compose(yaml: yaml) else {
+                collector.error(
+                    "the configuration file is empty", at: nil, hint: "start from conf/gatehouse.yaml")
+                return nil
+            }
+            return root
+        } catch let error as YamlError {
+            switch error {
+            case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+                .composer(let context, let problem, let mark, _):
+                let detail = context.map { " (\($0.text) at line \($0.mark.line))" } ?? ""
+                collector.error("invalid YAML: \(problem)\(detail)", at: mark, hint: yamlHint(problem))
+            case .duplicatedKeysInMapping(let duplicates, let context):
+                collector.error(
+                    "duplicate key '\(duplicates.joined(separator: "', '"))' in one mapping", at: context.mark,
+                    hint: "each key may appear once per section; merge or remove the repeated one")
+            default:
+                collector.error("invalid YAML: \(error)", at: nil)
+            }
+            return nil
+        } catch {
+            collector.error("invalid YAML: \(error)", at: nil)
+            return nil
+        }
+    }
+
+    /// A fix for the YAML mistakes people make most.
+    private static func yamlHint(_ problem: String) -> String? {
+        if problem.contains("tab") { return "indent with spaces, not tabs" }
+        if problem.contains("mapping values are not allowed") {
+            return "a value containing ': ' needs quotes, or the indentation is off"
+        }
+        return "check the indentation and quoting around this position"
+    }
+}

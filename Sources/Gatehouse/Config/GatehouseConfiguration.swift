@@ -1,0 +1,66 @@
+/// The validated, immutable configuration of one Gatehouse process.
+///
+/// Built only by `load(path:)` (or `parse(yaml:path:)`): every path is absolute, every reference
+/// resolved, every default applied. The proxy, routing and certificate code read it.
+public struct GatehouseConfiguration: Sendable {
+    /// The absolute path of the file this configuration came from.
+    public var sourcePath: String
+    /// The listeners, in file order.
+    public var listeners: [ListenerConfiguration]
+    /// Global limits on client connections.
+    public var limits: ClientLimits
+    /// The backend pools by name.
+    public var pools: [String: PoolConfiguration]
+    /// The virtual services, in file order.
+    public var services: [VirtualServiceConfiguration]
+    /// The status answered for a host no service covers.
+    public var unknownHostStatus: UnknownHostStatus
+    /// The admin endpoint (metrics, state), if configured.
+    public var admin: AdminConfiguration?
+}
+
+/// Global limits on client connections.
+public struct ClientLimits: Sendable, Hashable {
+    /// The longest single request header line, in bytes (Kerberos tokens are big: 64 KiB).
+    public var maxHeaderLine: Int
+    /// The largest request head (all header lines), in bytes.
+    public var maxHeaderTotal: Int
+    /// Client connections accepted at once, over all listeners.
+    public var maxConnections: Int
+    /// How long a client may take to send a complete request head.
+    public var clientHeaderTimeout: Duration
+    /// How long a keep-alive client connection may stay idle between requests.
+    public var clientIdleTimeout: Duration
+
+    /// Limits; defaults are the configuration file's.
+    public init(
+        maxHeaderLine: Int = 64 * ByteSize.kibibyte, maxHeaderTotal: Int = 256 * ByteSize.kibibyte,
+        maxConnections: Int = 20_000, clientHeaderTimeout: Duration = .seconds(30),
+        clientIdleTimeout: Duration = .seconds(120)
+    ) {
+        self.maxHeaderLine = maxHeaderLine
+        self.maxHeaderTotal = maxHeaderTotal
+        self.maxConnections = maxConnections
+        self.clientHeaderTimeout = clientHeaderTimeout
+        self.clientIdleTimeout = clientIdleTimeout
+    }
+}
+
+/// The status code for requests whose host no virtual service covers.
+public enum UnknownHostStatus: Int, Sendable, Hashable, CaseIterable {
+    /// 421 Misdirected Request: lets an HTTP/2 client retry on a connection for the right host.
+    case misdirected = 421
+    /// 404 Not Found.
+    case notFound = 404
+}
+
+/// The admin endpoint: metrics and state over plain HTTP, meant for loopback or a management network.
+public struct AdminConfiguration: Sendable, Hashable {
+    /// Where the admin endpoint listens.
+    public var address: SocketEndpoint
+
+    /// An admin endpoint.
+    public init(address: SocketEndpoint) {
+        self.address = address
+    }
+}
