@@ -92,9 +92,14 @@ struct CertInventory {
         }
     }
 
-    /// The rows to print, in file order.
-    func rows() -> [CertListRow] {
-        entries.map { CertListRow($0) }
+    /// The rows to print, in file order, with the services from a configuration (if any).
+    func rows(usage: CertConfigSupport.Usage = .init()) -> [CertListRow] {
+        var seenFiles = Set<String>()
+        return entries.map { entry in
+            // The first certificate of a file is the leaf the file stands for; the rest is its chain.
+            let isLeaf = seenFiles.insert(entry.file).inserted
+            return CertListRow(entry, services: usage.services(file: entry.file, certificate: entry.certificate, isLeaf: isLeaf))
+        }
     }
 
     /// Reads one key file, recording a problem (encrypted, garbage, DER, wrong type) instead of failing.

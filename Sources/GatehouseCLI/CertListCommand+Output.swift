@@ -15,7 +15,7 @@ struct CertListRow: Encodable {
     var publicKeySize: Int
     var publicKeyType: String
     var status: String
-    /// Listeners and pools that use the certificate; filled once `--config` is wired.
+    /// Listeners and pools that use the certificate (with `--config`).
     var services: [String]
 
     enum CodingKeys: String, CodingKey {
@@ -26,7 +26,7 @@ struct CertListRow: Encodable {
         case status = "Status", services = "Services"
     }
 
-    init(_ entry: CertInventory.Entry) {
+    init(_ entry: CertInventory.Entry, services: [String]) {
         let certificate = entry.certificate
         let formatter = ISO8601DateFormatter()
         file = entry.file
@@ -41,7 +41,7 @@ struct CertListRow: Encodable {
         publicKeySize = certificate.publicKeySize
         publicKeyType = certificate.publicKeyDescription
         status = certificate.status().rawValue
-        services = []
+        self.services = services
     }
 }
 
@@ -50,10 +50,10 @@ enum CertListRenderer {
     /// An aligned table with a header line; empty string when there are no rows.
     static func table(_ rows: [CertListRow]) -> String {
         guard !rows.isEmpty else { return "" }
-        let header = ["Thumbprint", "Subject", "CertificateDomains", "Issuer", "NotBefore", "NotAfter",
+        let header = ["Thumbprint", "Services", "Subject", "CertificateDomains", "Issuer", "NotBefore", "NotAfter",
                       "HasPrivateKey", "IsSelfSigned", "PublicKeySize", "Status", "File"]
         let cells: [[String]] = rows.map { row in
-            [row.thumbprint, row.subject, row.certificateDomains.joined(separator: ","), row.issuer,
+            [row.thumbprint, row.services.isEmpty ? "-" : row.services.joined(separator: "; "), row.subject, row.certificateDomains.joined(separator: ","), row.issuer,
              row.notBefore, row.notAfter, row.hasPrivateKey ? "True" : "False", row.isSelfSigned ? "True" : "False",
              row.publicKeyType, row.status, row.file]
         }

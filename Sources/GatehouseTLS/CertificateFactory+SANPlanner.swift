@@ -19,16 +19,17 @@ public enum SANPlanner {
     /// exactly one left-most label, never a TLD); names that a wildcard cannot cover (the bare parent
     /// itself, deeper names, single-label names, names directly under a TLD) stay as they are.
     /// Names already covered by a wildcard given in `hostNames` are dropped as redundant.
+    /// - Parameter origins: why each host name is wanted at all (lower-case name -> phrase such as
+    ///   "served by listener https (service owa)"); names without one are "requested".
     /// - Returns: `(name, reason)` pairs in a stable order: first the wildcards, then remaining names in input order.
-    /// - Parameter origin: why a listed name is wanted at all, e.g. "served by listener https" (the
-    ///   default, "requested", fits names typed with --dns).
     public static func plan(hostNames: [String], useWildcard: Bool,
-                            origin: String = "requested") -> [(name: String, reason: String)] {
-        planEntries(hostNames: hostNames, useWildcard: useWildcard, origin: origin).map { ($0.name, $0.reason) }
+                            origins: [String: String] = [:]) -> [(name: String, reason: String)] {
+        planEntries(hostNames: hostNames, useWildcard: useWildcard, origins: origins).map { ($0.name, $0.reason) }
     }
 
-    /// The same plan as `plan(hostNames:useWildcard:)`, as `Entry` values.
-    public static func planEntries(hostNames: [String], useWildcard: Bool, origin: String = "requested") -> [Entry] {
+    /// The same plan as `plan(hostNames:useWildcard:origins:)`, as `Entry` values.
+    public static func planEntries(hostNames: [String], useWildcard: Bool, origins: [String: String] = [:]) -> [Entry] {
+        func origin(_ name: String) -> String { origins[name] ?? "requested" }
         var names: [String] = []
         var seen = Set<String>()
         for raw in hostNames {
@@ -47,7 +48,7 @@ public enum SANPlanner {
             }
             for (parent, members) in children where members.count >= 2 && !wildcards.contains(parent) {
                 wildcards.insert(parent)
-                reasons["*." + parent] = "wildcard covering \(members.joined(separator: ", ")) (\(origin))"
+                reasons["*." + parent] = "wildcard covering " + members.map { "\($0) (\(origin($0)))" }.joined(separator: ", ")
             }
         }
         var result: [Entry] = []
@@ -63,13 +64,19 @@ public enum SANPlanner {
                 candidate = nil
             }
             if let candidate, emitted.insert(candidate).inserted {
-                let reason = reasons[candidate] ?? "\(origin) wildcard"
+                var reason = reasons[candidate] ?? origin(candidate)
+                if reasons[candidate] == nil {
+                    // A wildcard from the input: say which listed names it makes redundant.
+                    let parent = String(candidate.dropFirst(2))
+                    let covered = names.filter { !$0.hasPrefix("*.") && wildcardParent(of: $0) == parent }
+                    if !covered.isEmpty { reason += "; also covers \(covered.joined(separator: ", "))" }
+                }
                 result.append(Entry(name: candidate, reason: reason))
             }
         }
         for name in names where !name.hasPrefix("*.") {
             if let parent = wildcardParent(of: name), wildcards.contains(parent) { continue }
-            var reason = "\(origin) host name"
+            var reason = origin(name)
             if useWildcard {
                 if wildcardParent(of: name) == nil {
                     reason += "; no wildcard may cover it: its parent is a top-level domain or it has a single label"

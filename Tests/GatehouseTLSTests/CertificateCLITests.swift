@@ -55,7 +55,7 @@ import GatehouseTLS
                                                          "--dns", "mail.contoso.com", "--dns", "autodiscover.contoso.com",
                                                          "--out", dir])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stdout.contains("autodiscover.contoso.com: requested host name"))
+        #expect(result.stdout.contains("autodiscover.contoso.com: requested"))
         let text = try CertificateTestTools.openssl(["req", "-in", "\(dir)/mail.contoso.com.csr", "-verify", "-noout", "-text"])
         #expect(text.contains("verify OK"))
         #expect(text.contains("Subject: C = US, O = Contoso, CN = mail.contoso.com"))
@@ -214,6 +214,89 @@ import GatehouseTLS
         // Nothing was written by the failed commands.
         #expect(!FileManager.default.fileExists(atPath: "\(dir)/x.pem"))
         #expect(!FileManager.default.fileExists(atPath: "\(dir)/x.key"))
+    }
+
+    /// A small configuration: one TLS listener with two certificates, a redirect listener, a pool
+    /// trusting mbx01's self-signed certificate, and two services with four host names.
+    private func writeConfiguration(in dir: String) throws -> String {
+        try CertificateTestTools.gatehouseOK(["cert", "new-self-signed", "--name", "mbx01", "--fqdn", "mbx01.contoso.lab",
+                                              "--key", "p256", "--out", dir])
+        try CertificateTestTools.gatehouseOK(["cert", "new-self-signed", "--name", "front", "--dns", "mail.contoso.lab",
+                                              "--key", "p256", "--out", dir])
+        try CertificateTestTools.gatehouseOK(["cert", "new-self-signed", "--name", "spare", "--key", "p256", "--out", dir])
+        let yaml = """
+        listeners:
+          - name: https
+            address: 127.0.0.1:0
+            tls:
+              certificates:
+                - { cert: front.pem, key: front.key }
+                - { cert: spare.pem, key: spare.key }
+          - name: http
+            address: 127.0.0.1:0
+            redirect_to_https: 443
+        pools:
+          mailbox:
+            servers:
+              - { name: mbx01, address: "127.0.0.1:9444", tls_name: mbx01.contoso.lab }
+            trust:
+              certificates: [mbx01.pem]
+        services:
+          - name: mail
+            hosts: [mail.contoso.lab, autodiscover.contoso.lab]
+            routes:
+              - { preset: owa, pool: mailbox }
+          - name: legacy
+            hosts: [owa.contoso.lab, contoso.lab]
+            routes:
+              - { preset: ews, pool: mailbox }
+        """
+        let path = "\(dir)/gatehouse.yaml"
+        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func requestFromConfigurationCoversEveryServedHostName() throws {
+        let dir = try CertificateTestTools.temporaryDirectory()
+        defer { CertificateTestTools.remove(dir) }
+        let config = try writeConfiguration(in: dir)
+        let plain = try CertificateTestTools.gatehouse(["cert", "request", "--config", config, "--listener", "https",
+                                                        "--name", "plain", "--key", "p256", "--out", dir])
+        #expect(plain.status == 0, "\(plain.stderr)")
+        #expect(plain.stdout.contains("owa.contoso.lab: served by listener https for service legacy"))
+        let text = try CertificateTestTools.openssl(["req", "-in", "\(dir)/plain.csr", "-verify", "-noout", "-text"])
+        #expect(text.contains("DNS:mail.contoso.lab, DNS:autodiscover.contoso.lab, DNS:owa.contoso.lab, DNS:contoso.lab"))
+
+        // With --wildcard the three siblings become one name; the bare parent stays. The only TLS
+        // listener is chosen without --listener.
+        let wild = try CertificateTestTools.gatehouse(["cert", "request", "--config", config, "--wildcard",
+                                                       "--name", "wild", "--key", "p256", "--out", dir])
+        #expect(wild.status == 0, "\(wild.stderr)")
+        #expect(wild.stdout.contains("*.contoso.lab: wildcard covering mail.contoso.lab"))
+        let wildText = try CertificateTestTools.openssl(["req", "-in", "\(dir)/wild.csr", "-verify", "-noout", "-text"])
+        #expect(wildText.contains("DNS:*.contoso.lab, DNS:contoso.lab"))
+
+        // A redirect-only listener serves no certificate.
+        let wrong = try CertificateTestTools.gatehouse(["cert", "request", "--config", config, "--listener", "http", "--out", dir])
+        #expect(wrong.status == 1)
+        #expect(wrong.stderr.contains("--listener http"))
+    }
+
+    @Test func listWithConfigurationShowsServices() throws {
+        let dir = try CertificateTestTools.temporaryDirectory()
+        defer { CertificateTestTools.remove(dir) }
+        let config = try writeConfiguration(in: dir)
+        let result = try CertificateTestTools.gatehouse(["cert", "list", "--config", config, "--format", "json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]])
+        var services: [String: [String]] = [:]
+        for row in rows {
+            let file = URL(fileURLWithPath: row["File"] as? String ?? "").lastPathComponent
+            services[file] = row["Services"] as? [String]
+        }
+        #expect(services == ["front.pem": ["listener https (default)"], "spare.pem": ["listener https"],
+                             "mbx01.pem": ["pool mailbox (trusted backend certificate)"]])
+        #expect(rows.allSatisfy { $0["HasPrivateKey"] as? Bool == true })
     }
 
     @Test func demoPKIScriptMakesTheContractFilesOnce() throws {

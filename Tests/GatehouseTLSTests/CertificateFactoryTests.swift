@@ -223,16 +223,16 @@ import GatehouseTLS
 
         let wild = SANPlanner.plan(hostNames: ["mail.contoso.com", "autodiscover.contoso.com", "contoso.com",
                                                "owa.eu.contoso.com", "mbx01"],
-                                   useWildcard: true, origin: "served by listener https")
+                                   useWildcard: true, origins: ["mail.contoso.com": "served by listener https (service owa)"])
         #expect(wild.map(\.name) == ["*.contoso.com", "contoso.com", "owa.eu.contoso.com", "mbx01"])
-        #expect(wild[0].reason.contains("mail.contoso.com, autodiscover.contoso.com"))
-        #expect(wild[0].reason.contains("served by listener https"))
+        #expect(wild[0].reason == "wildcard covering mail.contoso.com (served by listener https (service owa)), autodiscover.contoso.com (requested)")
         #expect(wild[1].reason.contains("top-level"))
         #expect(wild[2].reason.contains("only name under its parent"))
 
         // Names already covered by a configured wildcard are not repeated.
         let covered = SANPlanner.plan(hostNames: ["*.contoso.com", "mail.contoso.com", "contoso.com"], useWildcard: false)
         #expect(covered.map(\.name) == ["*.contoso.com", "contoso.com"])
+        #expect(covered[0].reason == "requested; also covers mail.contoso.com")
         // A wildcard never spans a TLD: two names directly under .com stay separate.
         let tld = SANPlanner.plan(hostNames: ["contoso.com", "fabrikam.com"], useWildcard: true)
         #expect(tld.map(\.name) == ["contoso.com", "fabrikam.com"])
