@@ -60,7 +60,7 @@ let package = Package(
         .executableTarget(
             name: "GatehouseCLI",
             dependencies: [
-                "Gatehouse", "GatehouseTLS",
+                "Gatehouse", "GatehouseTLS", "GatehouseHTTP2", "GatehouseCompression",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

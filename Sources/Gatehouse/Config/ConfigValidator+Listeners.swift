@@ -10,38 +10,45 @@ extension ConfigValidator {
                 hint: "add 'listeners:' with at least one TLS listener, e.g. address: 0.0.0.0:443")
             return []
         }
-        var listeners = [ListenerConfiguration]()
+        // Names and addresses are compared on the documents, so a listener with another error
+        // still takes part in the duplicate checks.
         var names = [String: Mark?]()
         var addresses = [SocketEndpoint: Mark?]()
         for document in documents {
-            guard let listener = validateListener(document) else { continue }
-            if let earlier = names[listener.name], let name = document.value.name {
-                collector.error(
-                    "duplicate listener name '\(listener.name)' (also used at \(lineText(earlier)))", at: name.mark,
-                    hint: "give each listener its own name")
+            if let name = document.value.name {
+                if let earlier = names[name.value] {
+                    collector.error(
+                        "duplicate listener name '\(name.value)' (also used at \(lineText(earlier)))", at: name.mark,
+                        hint: "give each listener its own name")
+                }
+                names[name.value] = name.mark
             }
-            names[listener.name] = document.value.name?.mark
-            if listener.address.port != 0, let earlier = addresses[listener.address], let address = document.value.address {
-                collector.error(
-                    "address \(listener.address) of \(document.place) is already used by another listener "
-                        + "(\(lineText(earlier)))", at: address.mark)
+            if let address = document.value.address,
+                case .success(let endpoint) = SocketEndpoint.parse(address.value, requireIP: true, allowPortZero: true),
+                endpoint.port != 0
+            {
+                if let earlier = addresses[endpoint] {
+                    collector.error(
+                        "address \(endpoint) of \(document.place) is already used by another listener "
+                            + "(\(lineText(earlier)))", at: address.mark)
+                }
+                addresses[endpoint] = address.mark
             }
-            addresses[listener.address] = document.value.address?.mark
-            listeners.append(listener)
         }
-        let httpsPorts = Set(listeners.filter { $0.tls != nil }.map(\.address.port))
-        if httpsPorts.isEmpty {
+        let listeners = documents.compactMap(validateListener)
+        if !documents.contains(where: { $0.value.tls != nil }) {
             collector.warning(
                 "no listener terminates TLS, so no service is reachable", at: documents.first?.mark,
                 hint: "add a listener with a 'tls:' block")
         }
-        for (listener, document) in zip(listeners, documents) {
-            if let port = listener.redirectToHTTPSPort, !httpsPorts.contains(port), port != 443,
-                let value = document.value.redirectToHTTPS
+        let httpsPorts = Set(listeners.filter { $0.tls != nil }.map(\.address.port))
+        for document in documents {
+            if let redirect = document.value.redirectToHTTPS, !httpsPorts.isEmpty, !httpsPorts.contains(redirect.value),
+                redirect.value != 443
             {
                 collector.warning(
-                    "\(value.place) sends clients to port \(port), where no TLS listener of this file listens",
-                    at: value.mark)
+                    "\(redirect.place) sends clients to port \(redirect.value), where no TLS listener of this file listens",
+                    at: redirect.mark)
             }
         }
         return listeners

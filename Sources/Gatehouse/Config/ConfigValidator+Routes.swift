@@ -4,7 +4,7 @@ import Yams
 extension ConfigValidator {
     /// The routes of one service; prefixes must differ (ignoring case and a trailing `/`).
     func validateRoutes(
-        _ documents: [Located<RouteDocument>]?, in service: Located<ServiceDocument>, pools: [String: PoolConfiguration]
+        _ documents: [Located<RouteDocument>]?, in service: Located<ServiceDocument>, poolNames: Set<String>
     ) -> [RouteConfiguration] {
         guard let documents = required(documents, key: "routes", in: service, hint: "e.g. routes: [{ preset: owa, pool: mailbox }]")
         else { return [] }
@@ -14,7 +14,7 @@ extension ConfigValidator {
         var routes = [RouteConfiguration]()
         var stems = [String: Mark?]()
         for document in documents {
-            guard let route = validateRoute(document, pools: pools) else { continue }
+            guard let route = validateRoute(document, poolNames: poolNames) else { continue }
             // The routing table matches `/owa` and `/owa/` alike, case-insensitively.
             let stem = (route.prefix.hasSuffix("/") ? String(route.prefix.dropLast()) : route.prefix).lowercased()
             if let earlier = stems[stem] {
@@ -30,7 +30,7 @@ extension ConfigValidator {
     }
 
     /// One route: `preset:` and/or `path:`, a pool (unless blocked) and overrides of the defaults.
-    private func validateRoute(_ document: Located<RouteDocument>, pools: [String: PoolConfiguration]) -> RouteConfiguration? {
+    private func validateRoute(_ document: Located<RouteDocument>, poolNames: Set<String>) -> RouteConfiguration? {
         let value = document.value
         var preset: ExchangeService?
         if let name = value.preset {
@@ -57,12 +57,12 @@ extension ConfigValidator {
             ?? RouteConfiguration(prefix: prefix, pool: nil)
         route.blocked = value.blocked ?? route.blocked
         if let pool = value.pool {
-            if pools[pool.value] != nil {
+            if poolNames.contains(pool.value) {
                 route.pool = pool.value
             } else {
                 collector.error(
                     "\(document.place) uses pool '\(pool.value)', which is not defined", at: pool.mark,
-                    hint: Spelling.suggestion(for: pool.value, among: pools.keys.sorted()).map { "did you mean '\($0)'?" }
+                    hint: Spelling.suggestion(for: pool.value, among: poolNames.sorted()).map { "did you mean '\($0)'?" }
                         ?? "define it under 'pools:'")
                 return nil
             }

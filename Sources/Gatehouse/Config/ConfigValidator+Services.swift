@@ -4,7 +4,7 @@ import Yams
 extension ConfigValidator {
     /// All virtual services; names unique, each host name in one service only.
     func validateServices(
-        _ documents: [Located<ServiceDocument>]?, pools: [String: PoolConfiguration], rootMark: Mark?
+        _ documents: [Located<ServiceDocument>]?, poolNames: Set<String>, rootMark: Mark?
     ) -> [VirtualServiceConfiguration] {
         guard let documents, !documents.isEmpty else {
             collector.error(
@@ -38,13 +38,13 @@ extension ConfigValidator {
                     hostOwners[key] = (serviceName, host.mark)
                 }
             }
-            if let service = validateService(document, pools: pools) { services.append(service) }
+            if let service = validateService(document, poolNames: poolNames) { services.append(service) }
         }
         return services
     }
 
     /// One virtual service.
-    private func validateService(_ document: Located<ServiceDocument>, pools: [String: PoolConfiguration])
+    private func validateService(_ document: Located<ServiceDocument>, poolNames: Set<String>)
         -> VirtualServiceConfiguration?
     {
         let value = document.value
@@ -93,7 +93,7 @@ extension ConfigValidator {
                 "\(rules.place) switches off a ProxyShell protection", at: rules.mark,
                 hint: "only do this behind another filter that blocks these request shapes")
         }
-        let routes = validateRoutes(value.routes, in: document, pools: pools)
+        let routes = validateRoutes(value.routes, in: document, poolNames: poolNames)
         warnAboutAdminPaths(routes, denyRules: denyRules, adminNetworks: adminNetworks, document: document)
         guard let name, !routes.isEmpty else { return nil }
         return VirtualServiceConfiguration(

@@ -16,7 +16,7 @@ struct ConfigValidator {
         let listeners = validateListeners(document.listeners, rootMark: rootMark)
         let limits = validateLimits(document.limits?.value)
         let pools = validatePools(document.pools)
-        let services = validateServices(document.services, pools: pools, rootMark: rootMark)
+        let services = validateServices(document.services, poolNames: Set((document.pools ?? [:]).keys), rootMark: rootMark)
         warnUnusedPools(document.pools, services: document.services)
         var unknownHost = UnknownHostStatus.misdirected
         if let status = document.unknownHost {

@@ -64,7 +64,7 @@ extension GatehouseConfiguration {
             case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
                 .composer(let context, let problem, let mark, _):
                 let detail = context.map { " (\($0.text) at line \($0.mark.line))" } ?? ""
-                collector.error("invalid YAML: \(problem)\(detail)", at: mark, hint: yamlHint(problem))
+                collector.error("invalid YAML: \(problem)\(detail)", at: mark, hint: yamlHint(problem, line: line(mark.line, of: yaml)))
             case .duplicatedKeysInMapping(let duplicates, let context):
                 collector.error(
                     "duplicate key '\(duplicates.joined(separator: "', '"))' in one mapping", at: context.mark,
@@ -79,9 +79,23 @@ extension GatehouseConfiguration {
         }
     }
 
+    /// Line `number` (1-based) of `text`, or "".
+    private static func line(_ number: Int, of text: String) -> String {
+        var current = 1
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if current == number { return String(line) }
+            current += 1
+        }
+        return ""
+    }
+
     /// A fix for the YAML mistakes people make most.
-    private static func yamlHint(_ problem: String) -> String? {
+    private static func yamlHint(_ problem: String, line: String) -> String? {
         if problem.contains("tab") { return "indent with spaces, not tabs" }
+        if line.contains("::") {
+            // libyaml (YAML 1.1) cannot read a plain scalar starting with ':' inside [ ... ].
+            return "quote IPv6 values, e.g. \"::1/128\" or \"[::]:443\""
+        }
         if problem.contains("mapping values are not allowed") {
             return "a value containing ': ' needs quotes, or the indentation is off"
         }

@@ -65,7 +65,10 @@ struct NodeDecoder: Decoder {
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
     /// This value in words, for messages: `'address' in listener 'https'` or `listener 'https'`.
-    var place: String { key.map { "'\($0)' in \(section)" } ?? section }
+    var place: String {
+        guard let key else { return section }
+        return section == Self.topLevel ? "'\(key)'" : "'\(key)' in \(section)"
+    }
 
     /// A failure at this node.
     func failure(_ message: String, hint: String? = nil) -> NodeDecodingFailure {

@@ -1,0 +1,98 @@
+import Gatehouse
+
+/// The human-readable summary `gatehouse check` prints: listeners, names, routes, pools, warnings.
+struct ConfigurationSummary {
+    let configuration: GatehouseConfiguration
+    /// The configuration path as the user typed it.
+    let displayPath: String
+    let warnings: [ConfigDiagnostic]
+
+    /// The whole summary, one item per line.
+    var text: String {
+        var lines = ["\(displayPath): OK (\(warnings.count) warning\(warnings.count == 1 ? "" : "s"))", ""]
+        lines.append("listeners:")
+        let nameWidth = configuration.listeners.map(\.name.count).max() ?? 0
+        for listener in configuration.listeners {
+            lines.append("  \(pad(listener.name, nameWidth))  \(pad(listener.address.description, 22))  \(describe(listener))")
+        }
+        lines.append("")
+        lines.append("names:")
+        let hostWidth = configuration.services.flatMap(\.hosts).map(\.count).max() ?? 0
+        for service in configuration.services {
+            for host in service.hosts {
+                lines.append("  \(pad(host, hostWidth))  -> service '\(service.name)'")
+            }
+        }
+        lines.append("  \(pad("(other names)", hostWidth))  -> \(configuration.unknownHostStatus.rawValue)")
+        lines.append("")
+        lines.append("routes:")
+        for service in configuration.services {
+            lines.append("  service '\(service.name)'" + (service.redirectRootTo.map { " (/ redirects to \($0))" } ?? ""))
+            let prefixWidth = service.routes.map(\.prefix.count).max() ?? 0
+            for route in service.routes {
+                lines.append("    \(pad(route.prefix, prefixWidth))  \(describe(route))")
+            }
+            let networks = service.adminNetworks.map(\.description).joined(separator: ", ")
+            lines.append("    admin networks: \(networks.isEmpty ? "none" : networks)")
+            lines.append("    deny rules: \(service.denyRules.rules.map(\.rawValue).joined(separator: ", "))")
+        }
+        lines.append("")
+        lines.append("pools:")
+        for pool in configuration.pools.values.sorted(by: { $0.name < $1.name }) {
+            lines.append("  \(pool.name): \(pool.balance.rawValue), connect \(format(pool.connectTimeout)), "
+                + "health every \(format(pool.health.interval)) (rise \(pool.health.rise), fall \(pool.health.fall)), "
+                + "trust \(describe(pool.trust))")
+            for server in pool.servers {
+                lines.append("    \(server.name)  \(server.address)  tls name \(server.tlsName)  weight \(server.weight)")
+            }
+        }
+        if let admin = configuration.admin {
+            lines.append("")
+            lines.append("admin: http://\(admin.address)")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    private func describe(_ listener: ListenerConfiguration) -> String {
+        switch listener.mode {
+        case .redirectToHTTPS(let port):
+            return "plain HTTP, redirects to HTTPS port \(port)"
+        case .tls(let tls):
+            let defaultName = tls.defaultCertificate.split(separator: "/").last.map(String.init) ?? tls.defaultCertificate
+            var text = "TLS \(tls.minVersion.rawValue)+, ALPN \(tls.alpn.joined(separator: ",")), "
+                + "\(tls.certificates.count) certificate\(tls.certificates.count == 1 ? "" : "s") (default \(defaultName))"
+            if tls.strictSNI { text += ", strict SNI" }
+            if listener.proxyProtocol { text += ", PROXY protocol" }
+            return text
+        }
+    }
+
+    private func describe(_ route: RouteConfiguration) -> String {
+        let preset = route.preset.map { "[\($0.rawValue)] " } ?? ""
+        if route.blocked { return "\(preset)blocked (403)" }
+        var parts = ["\(preset)-> \(route.pool ?? "-")"]
+        parts.append("idle \(format(route.timeouts.idle))")
+        parts.append("body \(ByteSize.format(route.maxBody))")
+        parts.append(route.compression.enabled ? "gzip" : "no gzip")
+        if !route.http2 { parts.append("HTTP/1.1 only") }
+        if route.affinity != .none { parts.append("affinity \(route.affinity.rawValue)") }
+        if route.adminOnly { parts.append("admin networks only") }
+        if let health = route.healthPath { parts.append("health \(health)") }
+        return parts.joined(separator: "  ")
+    }
+
+    private func describe(_ trust: BackendTrustConfiguration) -> String {
+        var parts = [String]()
+        if !trust.certificates.isEmpty { parts.append("\(trust.certificates.count) certificate(s)") }
+        if trust.caBundle != nil { parts.append("CA bundle") }
+        if !trust.pinSHA256.isEmpty { parts.append("\(trust.pinSHA256.count) pin(s)") }
+        if trust.systemStore { parts.append("system store") }
+        return parts.joined(separator: " + ")
+    }
+
+    private func format(_ duration: Duration) -> String { ConfigDuration.format(duration) }
+
+    private func pad(_ text: String, _ width: Int) -> String {
+        text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
+    }
+}
