@@ -21,7 +21,8 @@ struct GatehouseCommand: AsyncParsableCommand {
             RunCommand.self,
             CheckCommand.self,
             VersionCommand.self,
-            // INTEGRATOR: add `CertCommand.self` (certificate tools) and `DemoCommand.self` here.
+            CertCommand.self,
+            // INTEGRATOR: add `DemoCommand.self` here.
         ]
     )
 }
