@@ -57,7 +57,15 @@ struct MailboxSimCommand: AsyncParsableCommand {
                                              requireNTLM: requireNtlm, oabSize: oabSize)
         let tls: MailboxSimServer.TLSHandlerFactory?
         do {
-            tls = plain ? nil : try SimTLS.handlerFactory(certificatePath: cert!, keyPath: key!)
+            if plain {
+                tls = nil
+            } else {
+                let loaded = try SimTLS.handlerFactory(certificatePath: cert!, keyPath: key!)
+                for warning in loaded.warnings {
+                    FileHandle.standardError.write(Data("mailbox-sim: warning: \(warning)\n".utf8))
+                }
+                tls = loaded.factory
+            }
         } catch {
             FileHandle.standardError.write(Data("mailbox-sim: \(error)\n".utf8))
             throw ExitCode(1)

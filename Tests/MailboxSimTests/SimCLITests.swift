@@ -57,10 +57,37 @@ struct SimCLITests {
         #expect(status == 0)
     }
 
+    @Test("with --cert/--key it serves TLS by default and says https in its ready line")
+    func tls() async throws {
+        let files = try TestCertificate.shared.get()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mbxsim-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let out = directory.appendingPathComponent("out")
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try Self.executable())
+        process.arguments = ["--name", "mbx01", "--listen", "127.0.0.1:0", "--cert", files.certificate, "--key", files.key]
+        process.standardOutput = try FileHandle(forWritingTo: out)
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        var output = ""
+        for _ in 0..<200 where !output.contains("\n") {
+            try await Task.sleep(for: .milliseconds(50))
+            output = (try? String(contentsOf: out, encoding: .utf8)) ?? ""
+        }
+        #expect(output.hasPrefix("mailbox-sim mbx01 ready on https://127.0.0.1:"))
+        let url = output.split(separator: " ").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? ""
+        let result = try await ExternalClient.curl(["--cacert", files.certificate, url + "/owa/healthcheck.htm"])
+        #expect(result.text == "200 OK<br/>mbx01.contoso.lab", "\(result.stderr)")
+    }
+
     @Test("argument errors say what is wrong", arguments: [
         (["--listen", "127.0.0.1:0"], "--cert"),
         (["--plain", "--listen", "localhost"], "HOST:PORT"),
         (["--plain", "--listen", "127.0.0.1:70000"], "0 to 65535"),
+        (["--listen", "127.0.0.1:0", "--cert", "/nonexistent/cert.pem", "--key", "/nonexistent/key.pem"], "/nonexistent/cert.pem"),
     ])
     func argumentErrors(arguments: [String], message: String) async throws {
         let result = try await ExternalClient.run(try Self.executable(), arguments, timeout: 10)

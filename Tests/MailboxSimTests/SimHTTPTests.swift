@@ -8,9 +8,11 @@ import Testing
 struct SimHTTPTests {
     static let healthVDirs = ["owa", "ECP", "rpc", "MAPI", "ews", "oab", "Autodiscover", "Microsoft-Server-ActiveSync"]
 
-    @Test("every vdir's healthcheck.htm answers 200 OK<br/><fqdn> with X-BEServer, on one kept-alive connection")
-    func healthChecks() async throws {
-        try await SimHarness.withSim { sim in
+    @Test("every vdir's healthcheck.htm answers 200 OK<br/><fqdn> with X-BEServer, on one kept-alive connection (TLS and --plain)",
+          arguments: [false, true])
+    func healthChecks(plain: Bool) async throws {
+        try await SimHarness.withSim(plain: plain) { sim in
+            #expect(sim.url.hasPrefix(plain ? "http://" : "https://"))
             let responses = try await sim.curl(Self.healthVDirs.map { "/\($0)/healthcheck.htm" })
             #expect(responses.count == Self.healthVDirs.count)
             for (vdir, response) in zip(Self.healthVDirs, responses) {
@@ -20,6 +22,21 @@ struct SimHTTPTests {
             }
             // curl reuses one connection for all URLs: one X-Sim-Connection value.
             #expect(Set(responses.compactMap { $0.header("X-Sim-Connection") }).count == 1)
+        }
+    }
+
+    @Test("TLS: the self-signed certificate verifies for the server's FQDN (as a front end's BackendTrust would check)")
+    func tlsHostName() async throws {
+        try await SimHarness.withSim { sim in
+            let port = sim.server.port
+            let result = try await ExternalClient.curl(sim.curlTrust + [
+                "-i", "--resolve", "mbx01.contoso.lab:\(port):127.0.0.1",
+                "https://mbx01.contoso.lab:\(port)/EWS/healthcheck.htm",
+            ])
+            #expect(result.status == 0, "\(result.stderr)")
+            let response = try CurlResponse.parseAll(result.stdout).first
+            #expect(response?.status == 200)
+            #expect(response?.text == "200 OK<br/>mbx01.contoso.lab")
         }
     }
 

@@ -12,18 +12,22 @@ import requests, requests_ntlm
 warnings.filterwarnings("ignore")
 url, cafile = sys.argv[1], sys.argv[2]
 verify = cafile if cafile else True
+def new_session():
+    # trust_env off: REQUESTS_CA_BUNDLE (and proxy variables) would override session.verify.
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = verify
+    return session
 out = {}
-anonymous = requests.get(url + "/EWS/Exchange.asmx", verify=verify)
+anonymous = new_session().get(url + "/EWS/Exchange.asmx")
 out["anonymous"] = [anonymous.status_code, anonymous.raw.headers.getlist("WWW-Authenticate")]
-session = requests.Session()
-session.verify = verify
+session = new_session()
 session.auth = requests_ntlm.HttpNtlmAuth("CONTOSO\\alice", "Passw0rd!")
 first = session.get(url + "/EWS/Exchange.asmx")
 out["first"] = [first.status_code, first.headers.get("X-Sim-User"), first.headers.get("X-Sim-Connection"), len(first.history)]
 later = session.post(url + "/EWS/Exchange.asmx", data=b"<soap/>")
 out["later"] = [later.status_code, later.headers.get("X-Sim-User"), later.headers.get("X-Sim-Connection"), len(later.history)]
-fresh = requests.Session()
-fresh.verify = verify
+fresh = new_session()
 other = fresh.get(url + "/owa/")
 out["fresh"] = [other.status_code, other.headers.get("X-Sim-User"), other.headers.get("X-Sim-Connection")]
 protected = fresh.get(url + "/mapi/emsmdb/")
