@@ -32,8 +32,9 @@ final class BackendConnection: @unchecked Sendable {
     var isClosed = false
     /// Scheduled close of an idle connection; cancelled when it is borrowed again.
     var idleTimer: Scheduled<Void>?
-    /// Reads held back because the client side cannot take more data (backpressure).
-    fileprivate var handler: BackendChannelHandler!
+    /// The channel's last handler. Weak: the pipeline owns it, and it owns this connection, so the
+    /// connection lives exactly as long as its channel's pipeline.
+    fileprivate weak var handler: BackendChannelHandler?
 
     init(channel: Channel, server: BackendServer) {
         self.channel = channel
@@ -41,7 +42,7 @@ final class BackendConnection: @unchecked Sendable {
     }
 
     /// Stops (`true`) or resumes reading from the backend.
-    func setReadPaused(_ paused: Bool) { handler.setReadPaused(paused) }
+    func setReadPaused(_ paused: Bool) { handler?.setReadPaused(paused) }
 
     var isWritable: Bool { channel.isWritable }
 
@@ -118,7 +119,7 @@ private final class BackendChannelHandler: ChannelDuplexHandler {
     typealias OutboundIn = HTTPClientRequestPart
     typealias OutboundOut = HTTPClientRequestPart
 
-    private unowned let connection: BackendConnection
+    private let connection: BackendConnection
     private var ready: EventLoopPromise<BackendConnection>?
     private var readPaused = false
     private var readPending = false
