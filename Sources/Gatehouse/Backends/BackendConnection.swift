@@ -30,6 +30,8 @@ final class BackendConnection: @unchecked Sendable {
     var requestsServed = 0
     /// True once the connection is known unusable (closed, error, `Connection: close`).
     var isClosed = false
+    /// Called once when the connection closes (pinned-connection accounting).
+    var onClose: (() -> Void)?
     /// Scheduled close of an idle connection; cancelled when it is borrowed again.
     var idleTimer: Scheduled<Void>?
     /// The channel's last handler. Weak: the pipeline owns it, and it owns this connection, so the
@@ -80,6 +82,10 @@ final class BackendConnection: @unchecked Sendable {
 
     /// Closes the connection (idempotent).
     func close() {
+        if let onClose {
+            self.onClose = nil
+            onClose()
+        }
         isClosed = true
         idleTimer?.cancel()
         idleTimer = nil
@@ -184,6 +190,10 @@ private final class BackendChannelHandler: ChannelDuplexHandler {
     }
 
     private func fail(_ error: BackendError) {
+        if let onClose = connection.onClose {
+            connection.onClose = nil
+            onClose()
+        }
         let wasClosed = connection.isClosed
         connection.isClosed = true
         connection.idleTimer?.cancel()

@@ -18,6 +18,7 @@ final class LoopBackendPool: @unchecked Sendable {
         self.eventLoop = eventLoop
         self.idle = Array(repeating: [], count: pool.servers.count)
         self.outstanding = Array(repeating: 0, count: pool.servers.count)
+        self.pinnedCount = Array(repeating: 0, count: pool.servers.count)
     }
 
     /// Chooses a server: fewest outstanding requests on this loop, ties broken round robin so
@@ -71,6 +72,23 @@ final class LoopBackendPool: @unchecked Sendable {
             connection.close()
         }
     }
+
+    /// Ends a lease but keeps the connection out of the shared pool: it stays dedicated to one
+    /// client connection (NTLM/Negotiate) and is closed with it.
+    func keepPinned(_ connection: BackendConnection, serverIndex: Int) {
+        outstanding[serverIndex] = max(0, outstanding[serverIndex] - 1)
+        connection.setReadPaused(false)
+        pinnedCount[serverIndex] += 1
+        connection.onClose = { [weak self] in self?.pinnedCount[serverIndex] -= 1 }
+    }
+
+    /// A pinned connection is lent again to its own client connection.
+    func lendPinned(serverIndex: Int) {
+        outstanding[serverIndex] += 1
+    }
+
+    /// Pinned (client-dedicated) connections per server index.
+    private(set) var pinnedCount: [Int]
 
     /// Ends a lease without returning the connection (failed request).
     func abandon(serverIndex: Int) {

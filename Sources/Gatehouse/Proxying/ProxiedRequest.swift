@@ -43,6 +43,9 @@ final class ProxiedRequest: BackendConnectionDelegate {
     private var responseStatus: UInt = 0
     private var responseBodyBytes: Int64 = 0
     private var backendKeepAlive = true
+    /// This exchange uses (or starts) connection-based authentication: keep the backend
+    /// connection for this client connection only.
+    private var pinnedConnection = false
     /// A local answer was given while the client is still sending a body we will not forward.
     private var discardingBody = false
     private let started = NIODeadline.now()
@@ -55,6 +58,16 @@ final class ProxiedRequest: BackendConnectionDelegate {
         self.stream = stream
         self.clientHead = head
         self.isHTTP2 = head.version.major == 2
+        if !isHTTP2, let authorization = head.headers.first(name: "authorization"),
+           ProxiedRequest.isConnectionAuth(authorization) {
+            pinnedConnection = true
+        }
+    }
+
+    /// NTLM and Negotiate (Kerberos or NTLM inside SPNEGO) authenticate the TCP connection.
+    static func isConnectionAuth(_ value: String) -> Bool {
+        let scheme = value.prefix { $0 != " " }.lowercased()
+        return scheme == "ntlm" || scheme == "negotiate"
     }
 
     private var eventLoop: EventLoop { handler.context!.eventLoop }
@@ -85,6 +98,19 @@ final class ProxiedRequest: BackendConnectionDelegate {
     }
 
     private func connect() {
+        if let pinned = handler.pinned, pinned.pool === loopPool {
+            handler.pinned = nil
+            if !pinned.connection.isClosed && pinned.connection.channel.isActive {
+                // Same client connection, same authenticated backend connection.
+                serverIndex = pinned.serverIndex
+                triedServers.append(pinned.serverIndex)
+                pinnedConnection = true
+                pinned.pool.lendPinned(serverIndex: pinned.serverIndex)
+                attach(pinned.connection, reused: true)
+                return
+            }
+            pinned.connection.close()
+        }
         guard let loopPool, let index = loopPool.pickServer(excluding: triedServers.last) else {
             fail(LocalResponse(status: .serviceUnavailable, reason: "no backend available in the pool"))
             return
@@ -208,6 +234,12 @@ final class ProxiedRequest: BackendConnectionDelegate {
             }
             backendKeepAlive = head.isKeepAlive
             responseStatus = head.status.code
+            if !isHTTP2, head.status == .unauthorized,
+               head.headers["www-authenticate"].contains(where: ProxiedRequest.isConnectionAuth) {
+                // The backend starts a connection-based handshake: the next request of this client
+                // connection must reach this very backend connection.
+                pinnedConnection = true
+            }
             responseHeadSent = true
             var rewritten = environment.router.clientResponseHead(head, policy: policy!)
             rewritten.version = clientHead.version
@@ -379,7 +411,13 @@ final class ProxiedRequest: BackendConnectionDelegate {
     private func releaseConnection(reusable: Bool) {
         guard let connection, let loopPool else { return }
         self.connection = nil
-        loopPool.release(connection, serverIndex: serverIndex, reusable: reusable)
+        if pinnedConnection && reusable && handler.isActive {
+            connection.delegate = nil
+            loopPool.keepPinned(connection, serverIndex: serverIndex)
+            handler.pinned = (connection, loopPool, serverIndex)
+            return
+        }
+        loopPool.release(connection, serverIndex: serverIndex, reusable: reusable && !pinnedConnection)
     }
 
     private func finish() {

@@ -22,6 +22,9 @@ final class ProxyHandler: ChannelDuplexHandler {
     private var readPending = false
     private var clientFlushPending = false
     private(set) var isActive = true
+    /// The backend connection dedicated to this client connection once it used NTLM/Negotiate:
+    /// those schemes authenticate the TCP connection, so it must never serve anyone else.
+    var pinned: (connection: BackendConnection, pool: LoopBackendPool, serverIndex: Int)?
 
     init(environment: ProxyEnvironment, facts: ClientConnectionFacts) {
         self.environment = environment
@@ -165,6 +168,10 @@ final class ProxyHandler: ChannelDuplexHandler {
     private func abortAll() {
         idleTimer?.cancel()
         idleTimer = nil
+        if let pinned {
+            self.pinned = nil
+            pinned.connection.close()
+        }
         let open = requests.values
         requests.removeAll()
         for request in open { request.clientAborted() }
