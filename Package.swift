@@ -10,6 +10,7 @@ let package = Package(
     products: [
         .executable(name: "gatehouse", targets: ["GatehouseCLI"]),
         .executable(name: "mailbox-sim", targets: ["MailboxSim"]),
+        .executable(name: "compression-bench", targets: ["CompressionBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -42,7 +43,10 @@ let package = Package(
             ]),
         .target(
             name: "GatehouseCompression",
-            dependencies: ["CZlib"]),
+            dependencies: [
+                "CZlib",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]),
         .target(
             name: "Gatehouse",
             dependencies: [
@@ -95,7 +99,17 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         .testTarget(name: "GatehouseHTTP2Tests", dependencies: ["GatehouseHTTP2"]),
-        .testTarget(name: "GatehouseCompressionTests", dependencies: ["GatehouseCompression"]),
+        .executableTarget(
+            name: "CompressionBench",
+            dependencies: [
+                "GatehouseCompression",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]),
+
+        .testTarget(name: "GatehouseCompressionTests", dependencies: [
+            "GatehouseCompression",
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
         .testTarget(name: "GatehouseTests", dependencies: ["Gatehouse"]),
         .testTarget(name: "MailboxSimTests", dependencies: [
             "MailboxSimCore", "GatehouseTLS",
