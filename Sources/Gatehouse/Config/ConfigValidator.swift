@@ -79,9 +79,10 @@ struct ConfigValidator {
 // MARK: - Value helpers
 
 extension ConfigValidator {
-    /// The value of a required key, or an error at the section that lacks it.
+    /// The value of a required key, or an error at the section that lacks it. A key that is written
+    /// but whose value failed to decode has been reported already, so it is not called missing.
     func required<T, Section>(_ value: T?, key: String, in section: Located<Section>, hint: String? = nil) -> T? {
-        if value == nil {
+        if value == nil, !section.writtenKeys.contains(key) {
             collector.error("missing key '\(key)' in \(section.place)", at: section.mark, hint: hint)
         }
         return value
