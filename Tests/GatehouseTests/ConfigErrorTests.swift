@@ -99,13 +99,13 @@ import Testing
         let yaml = ConfigFixture.minimal + """
 
               - name: other
-                hosts: [autodiscover.contoso.lab, Mail.Contoso.Lab]
+                hosts: [autodiscover.contoso.lab, Mail.Contoso.Lab.]
                 routes:
                   - { preset: ews, pool: mailbox }
             """
         let error = try onlyError(yaml, in: fixture)
         #expect(error.line == 19 && error.column == 39)
-        #expect(error.message.contains("duplicate host name 'Mail.Contoso.Lab' in service 'other'"))
+        #expect(error.message.contains("duplicate host name 'Mail.Contoso.Lab.' in service 'other'"))
         #expect(error.message.contains("service 'contoso' at line 15"))
     }
 
@@ -252,5 +252,19 @@ import Testing
         #expect(text.contains("exposes /powershell to every client"))
         #expect(text.contains("admin endpoint listens on 0.0.0.0:9090"))
         #expect(text.contains(": warning: "))
+    }
+}
+
+/// Cross-section conflicts.
+@Suite struct ConfigConflictTests {
+    @Test func adminEndpointCannotShareAListenerAddress() throws {
+        let fixture = try ConfigFixture()
+        defer { fixture.remove() }
+        let yaml = ConfigFixture.minimal.replacingOccurrences(of: "address: 127.0.0.1:0", with: "address: 127.0.0.1:8443")
+            + "\nadmin: { address: 127.0.0.1:8443 }\n"
+        let errors = try fixture.errors(yaml)
+        #expect(errors.count == 1)
+        #expect(errors.first?.line == 18)
+        #expect(errors.first?.message.contains("also listener 'https''s address") == true)
     }
 }

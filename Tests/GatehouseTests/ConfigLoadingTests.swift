@@ -194,7 +194,7 @@ import Testing
                 health: { interval: 10s, timeout: 2s, rise: 1, fall: 5 }
             services:
               - name: contoso
-                hosts: [Mail.Contoso.Lab]
+                hosts: [Mail.Contoso.Lab, "[::1]", 127.0.0.1]
                 redirect_root_to: /owa/
                 admin_networks: [10.0.0.0/8]
                 deny_rules: { ecp_admin_only: false, rps_cat: true }
@@ -227,7 +227,7 @@ import Testing
         #expect(pool.idleTimeout == .seconds(30) && pool.connectTimeout == .seconds(2))
         #expect(pool.health == HealthCheckConfiguration(interval: .seconds(10), timeout: .seconds(2), rise: 1, fall: 5))
         let service = config.services[0]
-        #expect(service.hosts == ["mail.contoso.lab"])
+        #expect(service.hosts == ["mail.contoso.lab", "[::1]", "127.0.0.1"])
         #expect(service.redirectRootTo == "/owa/")
         #expect(service.adminNetworks.map(\.description) == ["10.0.0.0/8"])
         #expect(!service.denyRules.contains(.ecpAdminOnly) && service.denyRules.contains(.rpsCAT))

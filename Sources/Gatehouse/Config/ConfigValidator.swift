@@ -29,6 +29,13 @@ struct ConfigValidator {
             }
         }
         let admin = validateAdmin(document.admin)
+        if let admin, admin.address.port != 0, let listener = listeners.first(where: { $0.address == admin.address }),
+            let mark = document.admin?.value.address?.mark
+        {
+            collector.error(
+                "the admin endpoint's address \(admin.address) is also listener '\(listener.name)''s address", at: mark,
+                hint: "give the admin endpoint its own port, e.g. 127.0.0.1:9090")
+        }
         guard collector.errors.isEmpty else { return nil }
         return GatehouseConfiguration(
             sourcePath: sourcePath, listeners: listeners, limits: limits, pools: pools, services: services,
