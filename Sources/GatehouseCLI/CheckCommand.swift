@@ -19,7 +19,7 @@ struct CheckCommand: ParsableCommand {
 
             Examples:
               gatehouse check --config conf/gatehouse.yaml
-              gatehouse check --config /etc/gatehouse/gatehouse.yaml --quiet && systemctl reload gatehouse
+              gatehouse check --quiet --config new.yaml && echo valid
             """)
 
     @OptionGroup var options: ConfigOptions

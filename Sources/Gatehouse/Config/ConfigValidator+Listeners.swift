@@ -73,10 +73,12 @@ extension ConfigValidator {
         case (nil, .some(let redirect)):
             let port = integer(redirect, in: 1...65535, default: 443)
             mode = .redirectToHTTPS(port: port)
-        case (nil, nil):
+        case (nil, nil) where !document.writtenKeys.contains("tls") && !document.writtenKeys.contains("redirect_to_https"):
             collector.error(
                 "\(document.place) has neither 'tls' nor 'redirect_to_https'", at: document.mark,
                 hint: "add a 'tls:' block with certificates, or 'redirect_to_https: 443' for a plain-HTTP redirect listener")
+        case (nil, nil):
+            break  // written, but its value was already reported as invalid
         }
         guard let name, let address, let mode else { return nil }
         return ListenerConfiguration(name: name.value, address: address, proxyProtocol: value.proxyProtocol ?? false, mode: mode)

@@ -66,7 +66,7 @@ extension ConfigValidator {
                         ?? "define it under 'pools:'")
                 return nil
             }
-        } else if !route.blocked {
+        } else if !route.blocked, !document.writtenKeys.contains("pool") {
             collector.error(
                 "missing key 'pool' in \(document.place)", at: document.mark,
                 hint: "name the pool that serves this route, or set 'blocked: true'")

@@ -27,7 +27,7 @@ extension ConfigValidator {
             }
             // Host names are checked across services here, where both positions are known.
             for host in document.value.hosts ?? [] {
-                let key = host.value.lowercased()
+                let key = Self.hostKey(host.value)
                 if let owner = hostOwners[key] {
                     let who = owner.service == serviceName ? "this service" : "service '\(owner.service)'"
                     collector.error(
@@ -101,7 +101,16 @@ extension ConfigValidator {
             denyRules: denyRules, routes: routes)
     }
 
-    /// A host name: lower-cased; exact names or IP literals only (wildcards belong to certificates).
+    /// The form two spellings of one host share: lower case, no trailing dot, no brackets.
+    static func hostKey(_ host: String) -> String {
+        var key = host.lowercased()
+        if key.hasSuffix(".") { key.removeLast() }
+        if key.hasPrefix("["), key.hasSuffix("]") { key = String(key.dropFirst().dropLast()) }
+        return key
+    }
+
+    /// A host name: lower-cased, without a trailing dot; exact names or IP literals only (wildcards
+    /// belong to certificates). IPv6 literals are kept in brackets, the form a Host header carries.
     private func validateHost(_ host: Located<String>) -> String? {
         let text = host.value.lowercased()
         if text.hasPrefix("*.") {
@@ -109,6 +118,10 @@ extension ConfigValidator {
                 "wildcard host '\(host.value)' in \(host.place)", at: host.mark,
                 hint: "list each host name the service answers; wildcards are for certificates")
             return nil
+        }
+        let unbracketed = text.hasPrefix("[") && text.hasSuffix("]") ? String(text.dropFirst().dropLast()) : text
+        if unbracketed.contains(":"), IPAddress(unbracketed) != nil {
+            return "[\(unbracketed)]"
         }
         let trimmed = text.hasSuffix(".") ? String(text.dropLast()) : text
         guard SocketEndpoint.isDNSName(Substring(trimmed)) || IPAddress(trimmed) != nil else {

@@ -29,6 +29,13 @@ struct ConfigValidator {
             }
         }
         let admin = validateAdmin(document.admin)
+        if let admin, admin.address.port != 0, let listener = listeners.first(where: { $0.address == admin.address }),
+            let mark = document.admin?.value.address?.mark
+        {
+            collector.error(
+                "the admin endpoint's address \(admin.address) is also listener '\(listener.name)''s address", at: mark,
+                hint: "give the admin endpoint its own port, e.g. 127.0.0.1:9090")
+        }
         guard collector.errors.isEmpty else { return nil }
         return GatehouseConfiguration(
             sourcePath: sourcePath, listeners: listeners, limits: limits, pools: pools, services: services,
@@ -79,9 +86,10 @@ struct ConfigValidator {
 // MARK: - Value helpers
 
 extension ConfigValidator {
-    /// The value of a required key, or an error at the section that lacks it.
+    /// The value of a required key, or an error at the section that lacks it. A key that is written
+    /// but whose value failed to decode has been reported already, so it is not called missing.
     func required<T, Section>(_ value: T?, key: String, in section: Located<Section>, hint: String? = nil) -> T? {
-        if value == nil {
+        if value == nil, !section.writtenKeys.contains(key) {
             collector.error("missing key '\(key)' in \(section.place)", at: section.mark, hint: hint)
         }
         return value

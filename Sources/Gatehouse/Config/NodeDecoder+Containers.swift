@@ -224,12 +224,16 @@ struct Located<Value: Codable>: Codable {
     var mark: Mark?
     /// The value in words: `'address' in listener 'https'`, `listener 'https'`.
     var place: String
+    /// For a mapping, the keys written in it (including those whose values failed to decode), so
+    /// that a key with a bad value is not also reported as missing.
+    var writtenKeys: Set<String>
 
     init(from decoder: any Decoder) throws {
         value = try Value(from: decoder)
         let nodeDecoder = decoder as? NodeDecoder
         mark = nodeDecoder?.node.mark
         place = nodeDecoder?.place ?? ""
+        writtenKeys = Set((nodeDecoder?.node.mapping?.keys).map { $0.compactMap { $0.scalar?.string } } ?? [])
     }
 
     func encode(to encoder: any Encoder) throws {
