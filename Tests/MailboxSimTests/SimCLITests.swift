@@ -17,7 +17,7 @@ struct SimCLITests {
         return found
     }
 
-    @Test("prints exactly one ready line, serves, and exits 0 on SIGTERM and on SIGINT", arguments: [SIGTERM, SIGINT])
+    @Test("prints exactly one ready line, honours its flags, and exits 0 on SIGTERM and on SIGINT", arguments: [SIGTERM, SIGINT])
     func readyAndSignals(signal: Int32) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mbxsim-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -26,7 +26,8 @@ struct SimCLITests {
         _ = FileManager.default.createFile(atPath: out.path, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try Self.executable())
-        process.arguments = ["--name", "mbx07", "--fqdn", "mbx07.fabrikam.lab", "--listen", "127.0.0.1:0", "--plain"]
+        process.arguments = ["--name", "mbx07", "--fqdn", "mbx07.fabrikam.lab", "--listen", "127.0.0.1:0", "--plain",
+                             "--require-ntlm", "--oab-size", "1234"]
         process.standardOutput = try FileHandle(forWritingTo: out)
         process.standardError = FileHandle.nullDevice
         let exited = AsyncStream<Int32>.makeStream()
@@ -48,6 +49,12 @@ struct SimCLITests {
         let responses = try CurlResponse.parseAll(health.stdout)
         #expect(responses.first?.text == "200 OK<br/>mbx07.fabrikam.lab")
         #expect(responses.first?.header("X-BEServer") == "mbx07")
+        // --require-ntlm and --oab-size reach the server.
+        let ews = try CurlResponse.parseAll(try await ExternalClient.curl(["-i", url + "/EWS/Exchange.asmx"]).stdout).first
+        #expect(ews?.status == 401)
+        let oab = try await ExternalClient.curl(["-o", "/dev/null", "-w", "%{size_download}", "--ntlm", "-u", "CONTOSO\\carol:x",
+                                                 url + "/OAB/g/g-data-1.lzx"])
+        #expect(oab.text == "1234")
 
         kill(process.processIdentifier, signal)
         let timeout = Task { try await Task.sleep(for: .seconds(10)); process.terminate() }
