@@ -286,5 +286,10 @@ import Testing
         #expect(presets == Set(ExchangeService.allCases))
         #expect(service.routes.first { $0.preset == .powershell }?.blocked == true)
         #expect(config.admin?.address.port == 9090)
+        // Every service with a health check is probed on the mailbox pool; PowerShell and the API have none.
+        let probes = config.healthPaths(forPool: "mailbox")
+        #expect(probes.count == 8)
+        #expect(probes.contains("/Microsoft-Server-ActiveSync/healthcheck.htm") && probes.contains("/owa/healthcheck.htm"))
+        #expect(config.tlsListeners.map(\.name) == ["https"])
     }
 }
