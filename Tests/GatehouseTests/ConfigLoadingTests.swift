@@ -143,7 +143,7 @@ import Testing
         let owa = routes[0]
         #expect(owa.timeouts == RouteTimeouts(connect: .milliseconds(250), header: .seconds(30), idle: .seconds(300), total: .seconds(3600)))
         #expect(owa.maxBody == 10 * 1024 * 1024)
-        #expect(owa.compression == CompressionPolicy(enabled: false, level: 9, minSize: 2048, types: ["text/html"]))
+        #expect(owa.compression == CompressionSettings(enabled: false, level: 9, minSize: 2048, types: ["text/html"]))
         #expect(owa.affinity == .anchorMailbox)
         #expect(!owa.http2)
         #expect(owa.healthPath == "/owa/healthcheck.htm")

@@ -1,3 +1,4 @@
+import GatehouseCompression
 import GatehouseHTTP2
 import Logging
 import NIOCore
@@ -43,6 +44,11 @@ final class ProxiedRequest: BackendConnectionDelegate {
     private var responseStatus: UInt = 0
     private var responseBodyBytes: Int64 = 0
     private var backendKeepAlive = true
+    /// Compresses the response body when the route's policy and the client's Accept-Encoding agree.
+    private var deflater: Deflater?
+    /// Bytes given to the deflater since its last flush (a sync flush at each read batch's end
+    /// makes long-poll chunks reach the client promptly).
+    private var deflaterPending = false
     /// This exchange uses (or starts) connection-based authentication: keep the backend
     /// connection for this client connection only.
     private var pinnedConnection = false
@@ -243,18 +249,87 @@ final class ProxiedRequest: BackendConnectionDelegate {
             responseHeadSent = true
             var rewritten = environment.router.clientResponseHead(head, policy: policy!)
             rewritten.version = clientHead.version
+            if let compression = policy?.compression {
+                startCompression(compression, response: &rewritten)
+            }
             handler.writeToClient(.head(rewritten), stream: stream)
         case .body(let buffer):
             responseBodyBytes += Int64(buffer.readableBytes)
-            handler.writeToClient(.body(.byteBuffer(buffer)), stream: stream)
+            if deflater != nil {
+                compress(buffer, flush: .none)
+            } else {
+                handler.writeToClient(.body(.byteBuffer(buffer)), stream: stream)
+            }
         case .end(let trailers):
+            if deflater != nil {
+                compress(handler.context!.channel.allocator.buffer(capacity: 0), flush: .finish)
+                deflater = nil
+            }
             handler.writeToClient(.end(trailers), stream: stream)
             handler.flushClientIfNeeded()
             responseCompleted()
         }
     }
 
+    /// Decides (RFC 9110 negotiation, route policy, response type and size) and, when compressing,
+    /// edits the response head: Content-Encoding, Vary, no Content-Length, weak ETag.
+    private func startCompression(_ policy: GatehouseCompression.CompressionPolicy, response head: inout HTTPResponseHead) {
+        let request = CompressionRequestFacts(
+            method: clientHead.method.rawValue,
+            acceptEncoding: joined(clientHead.headers, "accept-encoding"),
+            hasRange: clientHead.headers.contains(name: "range"),
+            cacheControl: joined(clientHead.headers, "cache-control"),
+            path: clientHead.uri)
+        let response = CompressionResponseFacts(
+            status: Int(head.status.code),
+            contentEncoding: joined(head.headers, "content-encoding"),
+            contentType: head.headers.first(name: "content-type"),
+            contentLength: head.headers.first(name: "content-length").flatMap(Int.init),
+            cacheControl: joined(head.headers, "cache-control"),
+            etag: head.headers.first(name: "etag"),
+            vary: joined(head.headers, "vary"))
+        let decision = policy.decide(request: request, response: response)
+        decision.headerEdits.apply(
+            set: { name, value in head.headers.replaceOrAdd(name: name, value: value) },
+            remove: { name in head.headers.remove(name: name) })
+        guard let coding = decision.coding else { return }
+        do {
+            deflater = try Deflater(coding: coding, level: decision.level)
+        } catch {
+            // Cannot happen with a validated level; send the body as it is rather than fail.
+            environment.logger.error("compression unavailable", metadata: ["error": "\(error)"])
+            head.headers.remove(name: "content-encoding")
+        }
+    }
+
+    private func joined(_ headers: HTTPHeaders, _ name: String) -> String? {
+        let values = headers[name]
+        if values.isEmpty { return nil }
+        return values.count == 1 ? values[0] : values.joined(separator: ", ")
+    }
+
+    /// Compresses one body chunk and writes what zlib produced.
+    private func compress(_ buffer: ByteBuffer, flush: Deflater.Flush) {
+        guard let deflater else { return }
+        var output = handler.context!.channel.allocator.buffer(capacity: flush == .none ? buffer.readableBytes / 2 + 64 : 1024)
+        do {
+            try deflater.compress(buffer, into: &output, flush: flush)
+        } catch {
+            environment.logger.error("compression failed", metadata: ["error": "\(error)"])
+            abortClientStream()
+            return
+        }
+        deflaterPending = flush == .none
+        if output.readableBytes > 0 {
+            handler.writeToClient(.body(.byteBuffer(output)), stream: stream)
+        }
+    }
+
     func backendReadComplete(on connection: BackendConnection) {
+        if deflaterPending {
+            // End of what the backend sent for now: push it out so long polls stay live.
+            compress(handler.context!.channel.allocator.buffer(capacity: 0), flush: .sync)
+        }
         handler.flushClientIfNeeded()
         // The client handler reports stream writability; HTTP/1.1 maps it from channel writability.
         if !clientWritable { setBackendPaused(true) }

@@ -1,3 +1,4 @@
+import GatehouseCompression
 import NIOCore
 import NIOHTTP1
 
@@ -19,9 +20,12 @@ public struct RoutePolicy: Sendable {
     public var preserveHost: Bool
     /// The route exists only to refuse its path at the edge (403), e.g. the powershell preset.
     public var blocked: Bool
+    /// Response compression for this route; nil when off (OAB, RPC, MAPI by default).
+    public var compression: GatehouseCompression.CompressionPolicy?
 
     public init(poolIndex: Int, name: String, idleTimeout: TimeAmount, totalTimeout: TimeAmount? = nil,
-                maxBodyBytes: Int64, preserveHost: Bool = true, blocked: Bool = false) {
+                maxBodyBytes: Int64, preserveHost: Bool = true, blocked: Bool = false,
+                compression: GatehouseCompression.CompressionPolicy? = nil) {
         self.poolIndex = poolIndex
         self.name = name
         self.idleTimeout = idleTimeout
@@ -29,6 +33,7 @@ public struct RoutePolicy: Sendable {
         self.maxBodyBytes = maxBodyBytes
         self.preserveHost = preserveHost
         self.blocked = blocked
+        self.compression = compression
     }
 }
 

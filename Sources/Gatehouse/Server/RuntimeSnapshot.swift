@@ -1,3 +1,4 @@
+import GatehouseCompression
 import GatehouseHTTP2
 import GatehouseTLS
 import Logging
@@ -59,7 +60,12 @@ public struct RuntimeSnapshot: Sendable {
                     idleTimeout: TimeAmount(route.timeouts.idle),
                     totalTimeout: route.timeouts.total.map(TimeAmount.init),
                     maxBodyBytes: Int64(route.maxBody),
-                    blocked: route.blocked || poolIndex < 0))
+                    blocked: route.blocked || poolIndex < 0,
+                    compression: route.compression.enabled
+                        ? GatehouseCompression.CompressionPolicy(
+                            enabled: true, level: route.compression.level, minSize: route.compression.minSize,
+                            types: route.compression.types)
+                        : nil))
                 routes.append(RoutingTable.Route(prefix: route.prefix, id: id))
             }
             services.append(RoutingTable.Service(
