@@ -69,7 +69,7 @@ public final class HTTP2ServerHandler: ChannelDuplexHandler, RemovableChannelHan
         case .ok:
             deliverEvents(context: context)
         case .fatal:
-            // nghttp2 has usually queued a GOAWAY: send what it has, then close.
+            // The session queued a GOAWAY where one helps (queueGoawayAfterFatal): send it, close.
             flushOutput(context: context)
             closeNow(context: context)
         }

@@ -119,11 +119,28 @@ final class HTTP2Session {
             return nghttp2_session_mem_recv(session, base.assumingMemoryBound(to: UInt8.self), count)
         }
         if rv < 0 {
+            queueGoawayAfterFatal(Int32(rv))
             return .fatal(String(cString: nghttp2_strerror(Int32(rv))))
         }
         // Without NGHTTP2_ERR_PAUSE nghttp2 consumes everything or fails (pitfall 2).
         assert(rv == count, "nghttp2_session_mem_recv consumed \(rv) of \(count) bytes")
         return .ok
+    }
+
+    /// nghttp2 queues no GOAWAY for the errors that make `mem_recv` fail; tell the client why
+    /// where a GOAWAY can still help. Not for a bad preface (not an h2 client) or flooding (the
+    /// client is not reading our frames anyway).
+    private func queueGoawayAfterFatal(_ code: Int32) {
+        switch code {
+        case NGHTTP2_ERR_BAD_CLIENT_MAGIC.rawValue, NGHTTP2_ERR_FLOODED.rawValue:
+            return
+        case NGHTTP2_ERR_TOO_MANY_CONTINUATIONS.rawValue:
+            terminate(errorCode: NGHTTP2_ENHANCE_YOUR_CALM.rawValue)
+        case NGHTTP2_ERR_HEADER_COMP.rawValue:
+            terminate(errorCode: NGHTTP2_COMPRESSION_ERROR.rawValue)
+        default:
+            terminate(errorCode: NGHTTP2_PROTOCOL_ERROR.rawValue)
+        }
     }
 
     /// Runs what callbacks deferred: window consumption, RST_STREAMs, 431 responses, pending heads.

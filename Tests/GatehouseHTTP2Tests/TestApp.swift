@@ -8,7 +8,8 @@ import NIOHTTP1
 /// - `POST /sink`: never consumes, answers at the end; `/early`: answers 413 at once, never consumes;
 /// - `/reset`: resets the stream (CANCEL); `/hold`: never answers;
 /// - `/headers`: echoes method, uri, version and headers; `/quiesce`: asks the connection to quiesce,
-///   then finishes its response 300 ms later; `/continue`: sends 100 Continue first.
+///   then finishes its response 300 ms later; `/continue`: sends 100 Continue first;
+///   `OPTIONS *`: answers 200; `/trailers`: a body followed by trailers.
 final class TestApp: ChannelDuplexHandler {
     typealias InboundIn = TaggedRequestPart
     typealias OutboundIn = Never
@@ -78,6 +79,15 @@ final class TestApp: ChannelDuplexHandler {
             var text = "method=\(head.method.rawValue)\nuri=\(head.uri)\nversion=\(head.version.major).\(head.version.minor)\n"
             for (name, value) in head.headers { text += "\(name): \(value)\n" }
             respond(context: context, id: id, status: .ok, body: text)
+        } else if uri.hasPrefix("/trailers") {
+            write(context: context, id: id, part: .head(HTTPResponseHead(version: .http1_1, status: .ok)))
+            var body = context.channel.allocator.buffer(capacity: 4)
+            body.writeString("body")
+            write(context: context, id: id, part: .body(.byteBuffer(body)))
+            write(context: context, id: id, part: .end(["X-Checksum": "abc", "Connection": "close"]))
+            context.flush()
+        } else if uri == "*" {
+            respond(context: context, id: id, status: .ok, body: "options")
         } else if uri.hasPrefix("/continue") {
             write(context: context, id: id, part: .head(HTTPResponseHead(version: .http1_1, status: .continue)))
             respond(context: context, id: id, status: .ok, body: "continued")
@@ -139,7 +149,13 @@ final class TestApp: ChannelDuplexHandler {
     private func write(context: ChannelHandlerContext, id: Int32, part: HTTPServerResponsePart) {
         let recorder = self.recorder
         let promise = context.eventLoop.makePromise(of: Void.self)
-        promise.futureResult.whenFailure { _ in recorder.state.withLockedValue { $0.failedWrites += 1 } }
+        recorder.state.withLockedValue { $0.startedWrites += 1 }
+        promise.futureResult.whenComplete { result in
+            recorder.state.withLockedValue {
+                $0.completedWrites += 1
+                if case .failure = result { $0.failedWrites += 1 }
+            }
+        }
         context.write(wrapOutboundOut(TaggedResponsePart(stream: HTTPStreamID(id), part: part)), promise: promise)
     }
 

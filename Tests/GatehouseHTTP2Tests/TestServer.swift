@@ -11,6 +11,9 @@ final class Recorder: Sendable {
         var heads: [HTTPRequestHead] = []
         var resets: Set<Int32> = []
         var pausedStreams: Set<Int32> = []
+        /// Write promises handed to the handler, completed (either way), and failed.
+        var startedWrites = 0
+        var completedWrites = 0
         var failedWrites = 0
     }
     let state = NIOLockedValueBox(State())
