@@ -107,7 +107,13 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
-        .testTarget(name: "GatehouseHTTP2Tests", dependencies: ["GatehouseHTTP2"]),
+        .testTarget(name: "GatehouseHTTP2Tests", dependencies: [
+            "GatehouseHTTP2",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ]),
         .executableTarget(
             name: "CompressionBench",
             dependencies: [

@@ -100,8 +100,8 @@ public struct RuntimeSnapshot: Sendable {
                         minimumVersion: tls.minVersion == .tls13 ? .tls1_3 : .tls1_2,
                         cipherList: tls.ciphers, cipherSuites: tls.cipherSuites, groups: tls.groups,
                         sessionTickets: tls.sessionTickets, handshakeTimeout: TimeAmount(tls.handshakeTimeout))
-                    let offersH2 = tls.alpn.contains("h2") && HTTP2ServerHandler.isAvailable
-                    let alpn = offersH2 ? tls.alpn : tls.alpn.filter { $0 != "h2" }
+                    let offersH2 = tls.alpn.contains("h2")
+                    let alpn = tls.alpn
                     let store = try CertificateStore(certificates: certified, defaultCertificate: defaultKey,
                                                      policy: policy, alpn: alpn, strictSNI: tls.strictSNI)
                     listeners.append(ListenerSpec(
