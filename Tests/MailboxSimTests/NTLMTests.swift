@@ -133,4 +133,22 @@ struct NTLMTests {
         var auth = NTLMConnectionAuth()
         #expect(auth.process(authorization: "Basic YWxpY2U6cHc=", configuration: configuration, now: 0) == .ignored)
     }
+
+    @Test("SPNEGO: the NTLM token is unwrapped from a NegTokenInit and a NegTokenResp; bad DER is an error")
+    func spnegoWrapping() throws {
+        // pyspnego's protocol="negotiate" first token: InitialContextToken { SPNEGO, NegTokenInit { [NTLM], NTLM type 1 } }.
+        let hex = "604806062b0601050502a03e303ca00e300c060a2b06010401823702020aa22a04284e544c4d5353500001000000378208e200000000280000000000000028000000000c04000000000f"
+        let bytes = stride(from: 0, to: hex.count, by: 2).map { offset -> UInt8 in
+            let start = hex.index(hex.startIndex, offsetBy: offset)
+            return UInt8(hex[start..<hex.index(start, offsetBy: 2)], radix: 16)!
+        }
+        let inner = try SPNEGO.unwrap(bytes)
+        #expect(try ntlmMessageType(inner) == 1)
+        #expect(inner.count == 40)
+        let response = SPNEGO.response(state: .acceptIncomplete, token: [1, 2, 3])
+        #expect(response.first == 0xA1)
+        #expect(try SPNEGO.unwrap(response) == [1, 2, 3])
+        #expect(throws: NTLMError.self) { try SPNEGO.unwrap(Array(bytes.prefix(20))) }
+        #expect(throws: NTLMError.self) { try SPNEGO.unwrap([0x60, 0x84, 0xff, 0xff, 0xff, 0xff]) }
+    }
 }
