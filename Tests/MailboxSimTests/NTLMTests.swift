@@ -152,3 +152,32 @@ struct NTLMTests {
         #expect(throws: NTLMError.self) { try SPNEGO.unwrap([0x60, 0x84, 0xff, 0xff, 0xff, 0xff]) }
     }
 }
+
+/// Random and mutated tokens must never crash the parsers (they come straight from the network).
+@Suite("NTLM robustness")
+struct NTLMRobustnessTests {
+    @Test("thousands of random and truncated NTLM/SPNEGO tokens give outcomes, never traps")
+    func randomTokens() {
+        let configuration = SimConfiguration()
+        var generator = SystemRandomNumberGenerator()
+        for round in 0..<3000 {
+            var auth = NTLMConnectionAuth()
+            _ = auth.process(authorization: "NTLM " + Data(ntlmSignature + le32(1) + le32(1)).base64EncodedString(),
+                             configuration: configuration, now: 0)
+            let length = Int.random(in: 0...120, using: &generator)
+            var bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            switch round % 4 {
+            case 0: bytes = ntlmSignature + le32(3) + bytes
+            case 1: bytes = ntlmSignature + le32(1) + bytes
+            case 2: bytes = [0x60, UInt8(truncatingIfNeeded: length)] + bytes
+            default: bytes = [0xA1] + bytes
+            }
+            let scheme = round % 2 == 0 ? "NTLM" : "Negotiate"
+            let outcome = auth.process(authorization: "\(scheme) " + Data(bytes).base64EncodedString(),
+                                       configuration: configuration, now: 0)
+            if case .authenticated(let user, _) = outcome {
+                #expect(!user.unicodeScalars.contains { $0.value < 0x20 })
+            }
+        }
+    }
+}
