@@ -2,8 +2,9 @@ import NIOCore
 
 /// Outbound: plaintext held and coalesced until flush, encrypted once per flush; close_notify.
 extension OpenSSLHandler {
-    /// Largest slice given to one SSL_write (keeps Int32 lengths safe; records are 16 KiB anyway).
-    private static let writeSlice = 1 << 20
+    /// Largest slice given to one SSL_write; after each, ciphertext beyond `writeSlice` is passed
+    /// on (unflushed) so a huge write never sits in memory twice.
+    private static let writeSlice = 256 * 1024
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         guard state.acceptsWrites else {
@@ -31,14 +32,14 @@ extension OpenSSLHandler {
 
         var outcome = TLSConnection.Outcome.done
         if pending.count == 1 {
-            outcome = encrypt(pending[0].0, connection: connection)
+            outcome = encrypt(pending[0].0, connection: connection, context: context)
         } else {
             // Coalesce (NIOHTTP1 writes head, body and end separately) into the reused scratch.
             var scratch = writeScratch ?? context.channel.allocator.buffer(capacity: 16 * 1024)
             writeScratch = nil
             scratch.clear()
             for (var buffer, _) in pending { scratch.writeBuffer(&buffer) }
-            outcome = encrypt(scratch, connection: connection)
+            outcome = encrypt(scratch, connection: connection, context: context)
             scratch.clear()
             writeScratch = scratch
         }
@@ -60,8 +61,9 @@ extension OpenSSLHandler {
         flushCiphertext(context: context, promise: combined)
     }
 
-    /// SSL_write of one buffer's readable bytes, in slices.
-    private func encrypt(_ buffer: ByteBuffer, connection: TLSConnection) -> TLSConnection.Outcome {
+    /// SSL_write of one buffer's readable bytes, in slices; large outputs are written (not
+    /// flushed) as they accumulate, the rest is left for `flushCiphertext`.
+    private func encrypt(_ buffer: ByteBuffer, connection: TLSConnection, context: ChannelHandlerContext) -> TLSConnection.Outcome {
         buffer.withUnsafeReadableBytes { raw in
             var offset = 0
             while offset < raw.count {
@@ -69,6 +71,9 @@ extension OpenSSLHandler {
                 let outcome = connection.write(UnsafeRawBufferPointer(rebasing: raw[offset..<end]))
                 if case .failed = outcome { return outcome }
                 offset = end
+                if offset < raw.count, let output = connection.takeCiphertext() {
+                    context.write(wrapOutboundOut(output), promise: nil)
+                }
             }
             return .done
         }
@@ -77,17 +82,13 @@ extension OpenSSLHandler {
     /// Writes and flushes whatever ciphertext the SSL produced (handshake records, alerts,
     /// application data). `promise` completes with that write (or at once when there is none).
     func flushCiphertext(context: ChannelHandlerContext, promise: EventLoopPromise<Void>? = nil) {
-        guard let connection else {
-            promise?.succeed(())
+        guard let output = connection?.takeCiphertext() else {
+            // Nothing new to write, but earlier unflushed slices may be waiting.
+            if let promise {
+                context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: promise)
+            }
             return
         }
-        let pending = connection.pendingCiphertext
-        guard pending > 0 else {
-            promise?.succeed(())
-            return
-        }
-        var output = context.channel.allocator.buffer(capacity: pending)
-        connection.drainCiphertext(into: &output)
         context.writeAndFlush(wrapOutboundOut(output), promise: promise)
     }
 

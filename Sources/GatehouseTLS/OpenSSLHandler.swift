@@ -63,8 +63,10 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
     public func handlerAdded(context: ChannelHandlerContext) {
         do {
             switch setup {
-            case .server(let store): connection = try TLSConnection(server: store)
-            case .client(let client, let name): connection = try TLSConnection(client: client, serverName: name)
+            case .server(let store):
+                connection = try TLSConnection(server: store, allocator: context.channel.allocator)
+            case .client(let client, let name):
+                connection = try TLSConnection(client: client, serverName: name, allocator: context.channel.allocator)
             }
         } catch {
             let tlsError = error as? TLSError ?? TLSError(.internalError, "\(error)")
