@@ -15,7 +15,10 @@ extension OpenSSLHandler {
     }
 
     public func flush(context: ChannelHandlerContext) {
-        if !unflushed.isEmpty {
+        if flushed.isEmpty {
+            // The common case: hand the whole batch over without copying the array.
+            swap(&flushed, &unflushed)
+        } else if !unflushed.isEmpty {
             flushed.append(contentsOf: unflushed)
             unflushed.removeAll(keepingCapacity: true)
         }
@@ -23,42 +26,59 @@ extension OpenSSLHandler {
         if state.canEncrypt { encryptFlushed(context: context) }
     }
 
-    /// Encrypts all flushed plaintext with one SSL_write (per MiB) and writes the ciphertext once;
+    /// Encrypts all flushed plaintext with one SSL_write per slice and writes the ciphertext once;
     /// the plaintext promises complete with that ciphertext write.
+    ///
+    /// Not re-entrant: writing ciphertext can trigger events whose handlers flush again; such a
+    /// flush only queues, and the loop here picks the new batch up.
     func encryptFlushed(context: ChannelHandlerContext) {
-        guard let connection, !flushed.isEmpty else { return }
-        let pending = flushed
-        flushed.removeAll(keepingCapacity: true)
-
-        var outcome = TLSConnection.Outcome.done
-        if pending.count == 1 {
-            outcome = encrypt(pending[0].0, connection: connection, context: context)
-        } else {
-            // Coalesce (NIOHTTP1 writes head, body and end separately) into the reused scratch.
-            var scratch = writeScratch ?? context.channel.allocator.buffer(capacity: 16 * 1024)
-            writeScratch = nil
-            scratch.clear()
-            for (var buffer, _) in pending { scratch.writeBuffer(&buffer) }
-            outcome = encrypt(scratch, connection: connection, context: context)
-            scratch.clear()
-            writeScratch = scratch
+        guard let connection, !isEncrypting else { return }
+        isEncrypting = true
+        defer { isEncrypting = false }
+        while !flushed.isEmpty && state.canEncrypt {
+            let count = flushed.count
+            let outcome: TLSConnection.Outcome
+            if count == 1 {
+                outcome = encrypt(flushed[0].0, connection: connection, context: context)
+            } else {
+                // Coalesce (NIOHTTP1 writes head, body and end separately) into the reused scratch.
+                var scratch = writeScratch ?? context.channel.allocator.buffer(capacity: 16 * 1024)
+                writeScratch = nil
+                scratch.clear()
+                for index in 0..<count {
+                    var buffer = flushed[index].0
+                    scratch.writeBuffer(&buffer)
+                }
+                outcome = encrypt(scratch, connection: connection, context: context)
+                scratch.clear()
+                writeScratch = scratch
+            }
+            // One promise for the ciphertext write; a combined one only when several wait.
+            var combined: EventLoopPromise<Void>? = nil
+            var fanOut: EventLoopPromise<Void>? = nil
+            for index in 0..<count {
+                guard let promise = flushed[index].1 else { continue }
+                if case .failed(let error) = outcome {
+                    promise.fail(error)
+                } else if combined == nil {
+                    combined = promise
+                } else {
+                    if fanOut == nil {
+                        let shared = context.eventLoop.makePromise(of: Void.self)
+                        shared.futureResult.cascade(to: combined)
+                        fanOut = shared
+                        combined = shared
+                    }
+                    fanOut!.futureResult.cascade(to: promise)
+                }
+            }
+            if count == flushed.count { flushed.removeAll(keepingCapacity: true) } else { flushed.removeFirst(count) }
+            if case .failed(let error) = outcome {
+                fail(context: context, error: error)
+                return
+            }
+            flushCiphertext(context: context, promise: combined)
         }
-        if case .failed(let error) = outcome {
-            for (_, promise) in pending { promise?.fail(error) }
-            fail(context: context, error: error)
-            return
-        }
-        let promises = pending.compactMap { $0.1 }
-        let combined: EventLoopPromise<Void>?
-        switch promises.count {
-        case 0: combined = nil
-        case 1: combined = promises[0]
-        default:
-            let promise = context.eventLoop.makePromise(of: Void.self)
-            for each in promises { promise.futureResult.cascade(to: each) }
-            combined = promise
-        }
-        flushCiphertext(context: context, promise: combined)
     }
 
     /// SSL_write of one buffer's readable bytes, in slices; large outputs are written (not

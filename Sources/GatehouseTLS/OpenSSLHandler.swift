@@ -43,6 +43,8 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
     var writeScratch: ByteBuffer?
     /// A `read()` from downstream not yet satisfied with plaintext (autoRead off).
     var pendingRead = false
+    /// Guards `encryptFlushed` against re-entry from events fired while writing.
+    var isEncrypting = false
 
     /// Facts about the handshake, available once it completed.
     public internal(set) var connectionInfo: TLSConnectionInfo?
