@@ -10,6 +10,7 @@ let package = Package(
     products: [
         .executable(name: "gatehouse", targets: ["GatehouseCLI"]),
         .executable(name: "mailbox-sim", targets: ["MailboxSim"]),
+        .executable(name: "tls-bench-server", targets: ["TLSBenchServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -85,6 +86,14 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ]),
+        // Benchmark only (loadtest/tls-handshakes.sh): OpenSSLHandler + a minimal HTTP responder.
+        .executableTarget(
+            name: "TLSBenchServer",
+            dependencies: [
+                "GatehouseTLS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]),
 
         .testTarget(name: "GatehouseTLSTests", dependencies: [

@@ -18,6 +18,7 @@ final class EventLog: @unchecked Sendable {
     func withLock<T>(_ body: () -> T) -> T { lock.lock(); defer { lock.unlock() }; return body() }
 
     var bytes: [UInt8] { withLock { _bytes } }
+    var byteCount: Int { withLock { _bytes.count } }
     var errors: [Error] { withLock { _errors } }
     var tlsErrors: [TLSError] { errors.compactMap { $0 as? TLSError } }
     var info: TLSConnectionInfo? { withLock { _info } }
@@ -57,7 +58,7 @@ final class RecordingHandler: ChannelInboundHandler {
         let buffer = unwrapInboundIn(data)
         if !log.handshakeDone { log.record(event: "data-before-handshake") }
         log.append(buffer)
-        if echo { context.write(wrapOutboundOut(buffer), promise: nil) }
+        if echo { context.write(wrapOutboundOut(buffer), promise: nil) } else { context.fireChannelRead(data) }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -71,6 +72,22 @@ final class RecordingHandler: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         log.markInactive()
         context.fireChannelInactive()
+    }
+}
+
+/// Answers every request head with a small 200 response and closes (enough for curl).
+final class TinyHTTPResponder: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    private var received: [UInt8] = []
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        received += unwrapInboundIn(data).readableBytesView
+        guard received.count >= 4, received.suffix(4) == Array("\r\n\r\n".utf8) else { return }
+        var response = context.channel.allocator.buffer(capacity: 128)
+        response.writeString("HTTP/1.1 200 OK\r\nContent-Length: 11\r\nConnection: close\r\n\r\nhello, tls\n")
+        context.writeAndFlush(wrapOutboundOut(response)).whenComplete { _ in }
+        context.close(promise: nil)
     }
 }
 
@@ -92,7 +109,7 @@ final class TLSTestBed: @unchecked Sendable {
     var port: Int { serverChannel?.localAddress?.port ?? 0 }
 
     /// Starts a server on 127.0.0.1:0.
-    func startServer(store: CertificateStore, echo: Bool = true, halfClosure: Bool = false) async throws {
+    func startServer(store: CertificateStore, echo: Bool = true, halfClosure: Bool = false, http: Bool = false) async throws {
         serverChannel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.allowRemoteHalfClosure, value: halfClosure)
@@ -104,7 +121,8 @@ final class TLSTestBed: @unchecked Sendable {
                     let handler = OpenSSLHandler(server: store)
                     handler.allowHalfClosure = halfClosure
                     try channel.pipeline.syncOperations.addHandler(handler)
-                    try channel.pipeline.syncOperations.addHandler(RecordingHandler(log: log, echo: echo))
+                    try channel.pipeline.syncOperations.addHandler(RecordingHandler(log: log, echo: echo && !http))
+                    if http { try channel.pipeline.syncOperations.addHandler(TinyHTTPResponder()) }
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
