@@ -43,6 +43,8 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
     var writeScratch: ByteBuffer?
     /// A `read()` from downstream not yet satisfied with plaintext (autoRead off).
     var pendingRead = false
+    /// Guards `encryptFlushed` against re-entry from events fired while writing.
+    var isEncrypting = false
 
     /// Facts about the handshake, available once it completed.
     public internal(set) var connectionInfo: TLSConnectionInfo?
@@ -63,8 +65,10 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
     public func handlerAdded(context: ChannelHandlerContext) {
         do {
             switch setup {
-            case .server(let store): connection = try TLSConnection(server: store)
-            case .client(let client, let name): connection = try TLSConnection(client: client, serverName: name)
+            case .server(let store):
+                connection = try TLSConnection(server: store, allocator: context.channel.allocator)
+            case .client(let client, let name):
+                connection = try TLSConnection(client: client, serverName: name, allocator: context.channel.allocator)
             }
         } catch {
             let tlsError = error as? TLSError ?? TLSError(.internalError, "\(error)")

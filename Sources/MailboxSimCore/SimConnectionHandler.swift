@@ -111,6 +111,7 @@ final class SimConnectionHandler: ChannelDuplexHandler {
     private func begin(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         state.requestStarted()
         var plan: SimPlan?
+        var finalAuthenticate: String?
         if let authorization = head.headers.first(name: "Authorization") {
             switch auth.process(authorization: authorization, configuration: configuration,
                                 now: Date().timeIntervalSince1970) {
@@ -120,8 +121,9 @@ final class SimConnectionHandler: ChannelDuplexHandler {
                 plan = .respond(SimResponse(.unauthorized, contentType: "text/plain; charset=utf-8",
                                             text: "401 Unauthorized: NTLM challenge\n",
                                             headers: [("WWW-Authenticate", value)]))
-            case .authenticated:
+            case .authenticated(_, let final):
                 state.connectionAuthenticated()
+                finalAuthenticate = final
             case .rejected(let reason):
                 plan = .respond(.unauthorized(reason))
             case .malformed(let reason):
@@ -135,6 +137,7 @@ final class SimConnectionHandler: ChannelDuplexHandler {
             ("X-Sim-Connection", String(connectionID)),
         ]
         if let user = auth.user { headers.append(("X-Sim-User", user)) }
+        if let finalAuthenticate { headers.append(("WWW-Authenticate", finalAuthenticate)) }
         headers.append(("X-Powered-By", "ASP.NET"))
         let keepAlive = head.isKeepAlive && !closeAfterResponse
         if !keepAlive {
