@@ -57,15 +57,7 @@ struct DemoCommand: AsyncParsableCommand {
                 }
             }
 
-            var logger = Logger(label: "gatehouse")
-            logger.logLevel = .info
-            let server: GatehouseServer
-            do {
-                server = try GatehouseServer(configuration: configuration, logger: logger)
-            } catch let error as RuntimeBuildError {
-                StandardError.print(error.description)
-                throw ExitCode(1)
-            }
+            let server = try makeServer(configuration)
             let addresses = try await server.start()
             for (listener, address) in zip(configuration.listeners, addresses) {
                 let scheme = listener.tls == nil ? "http" : "https"
