@@ -67,6 +67,23 @@ import Testing
         })
     }
 
+    @Test func missingNameWithStrictSNIIsOneErrorSayingTheHandshakeIsRefused() async throws {
+        let pki = try CoveragePKI()
+        defer { pki.remove() }
+        try await pki.standardCertificates()
+        let yaml = pki.configuration(hosts: ["mail.contoso.lab", "extra.fabrikam.lab"])
+            .replacingOccurrences(of: "default_certificate: ../certs/mail-rsa.pem", with: "strict_sni: true")
+        let outcome = try await Self.check(pki, yaml)
+        #expect(outcome.status == 1)
+        let errors = Self.lines("error", in: outcome.stderr)
+        #expect(errors.count == 1, "\(outcome.stderr)")
+        #expect(errors.first?.contains("'extra.fabrikam.lab'") == true && errors.first?.contains("strict_sni refuses the handshake") == true,
+                "\(errors)")
+        #expect(outcome.stdout.split(separator: "\n").contains {
+            $0.hasPrefix("    extra.fabrikam.lab") && $0.contains("handshake refused (strict_sni)")
+        })
+    }
+
     @Test func expiredAndNotYetValidAreErrorsAndExpiringSoonIsAWarning() async throws {
         let pki = try CoveragePKI()
         defer { pki.remove() }
