@@ -80,10 +80,11 @@ extension CoverageCheck {
         return Set(names.map(CoverageLocations.normalisedHost).filter { !$0.hasPrefix("*") })
     }
 
-    /// The wildcard name of `certificate` that covers `host` (`*.contoso.com`).
+    /// The wildcard name of `certificate` that covers `host` (`*.contoso.com`), as the certificate writes it.
     static func wildcardName(of certificate: X509Certificate, covering host: String) -> String {
         let normalised = CoverageLocations.normalisedHost(host)
-        guard let dot = normalised.firstIndex(of: ".") else { return "*" }
-        return "*" + normalised[dot...]
+        let parent = normalised.firstIndex(of: ".").map { String(normalised[$0...]) } ?? ""
+        let names = certificate.dnsNames.isEmpty ? [certificate.commonName].compactMap { $0 } : certificate.dnsNames
+        return names.first { CoverageLocations.normalisedHost($0) == "*" + parent } ?? "*" + parent
     }
 }
