@@ -75,11 +75,18 @@ import Testing
                 at: repositoryRoot.appendingPathComponent("conf/\(name)"), to: root.appendingPathComponent("conf/\(name)"))
         }
         let openssl = URL(fileURLWithPath: "/usr/bin/openssl")
+        // The names make-demo-pki.sh gives them: `check` verifies that they cover the configured names.
+        let names = [
+            "mail-ecdsa": "DNS:mail.contoso.lab,DNS:autodiscover.contoso.lab",
+            "mail-rsa": "DNS:mail.contoso.lab,DNS:autodiscover.contoso.lab",
+            "wildcard": "DNS:*.contoso.lab", "mbx01": "DNS:mbx01.contoso.lab", "mbx02": "DNS:mbx02.contoso.lab",
+        ]
         for name in Set(demoFiles.map { String($0.split(separator: ".")[0]) }).sorted() {
             let result = try await run(
                 openssl,
-                ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
-                 "-subj", "/CN=\(name).contoso.lab", "-keyout", "certs-example/\(name).key", "-out", "certs-example/\(name).pem"],
+                ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "365",
+                 "-subj", "/CN=\(name).contoso.lab", "-addext", "subjectAltName=\(names[name] ?? "DNS:\(name).contoso.lab")",
+                 "-keyout", "certs-example/\(name).key", "-out", "certs-example/\(name).pem"],
                 in: root, timeout: 30)
             guard result.status == 0 else { throw CLITestError("openssl failed for \(name): \(result.stderr)") }
         }
@@ -91,9 +98,22 @@ import Testing
         let layout = try await Self.shippedLayout()
         defer { if layout.temporary { try? FileManager.default.removeItem(at: layout.root) } }
         let outcome = try await Self.run(try Self.binary(), ["check", "--config", config], in: layout.root)
-        #expect(outcome.status == 0, "\(outcome.stderr)")
-        #expect(!outcome.stderr.contains("error:"), "\(outcome.stderr)")
-        #expect(outcome.stdout.hasPrefix("\(config): OK"))
+        if config == "conf/exchange-example.yaml" {
+            // Its certificate paths are placeholders (the demo PKI is for contoso.lab): check says
+            // exactly that, once per contoso.com name and once per backend, and nothing else.
+            let errors = outcome.stderr.split(separator: "\n").filter { $0.contains(": error: ") }
+            #expect(outcome.status == 1)
+            #expect(errors.count == 4, "\(outcome.stderr)")
+            for name in ["mail.contoso.com", "autodiscover.contoso.com", "exch01.contoso.local", "exch02.contoso.local"] {
+                #expect(errors.filter { $0.contains("'\(name)'") }.count == 1, "\(name): \(outcome.stderr)")
+            }
+            #expect(outcome.stdout.hasPrefix("\(config): 4 errors"))
+        } else {
+            #expect(outcome.status == 0, "\(outcome.stderr)")
+            #expect(!outcome.stderr.contains("error:"), "\(outcome.stderr)")
+            #expect(outcome.stdout.hasPrefix("\(config): OK"))
+            #expect(outcome.stdout.contains("coverage"))
+        }
         for expected in ["listeners:", "names:", "routes:", "pools:", "/Microsoft-Server-ActiveSync", "/powershell", "blocked"] {
             #expect(outcome.stdout.contains(expected), "\(expected)")
         }
