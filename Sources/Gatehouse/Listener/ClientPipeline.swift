@@ -24,12 +24,14 @@ enum ClientPipeline {
         decoderLimits.maxHeaderListSize = limits.maxHeaderTotal
         decoderLimits.maxHeaderFieldCount = 500
         let sync = channel.pipeline.syncOperations
+        let headerClock = HeaderTimeoutHandler(timeout: TimeAmount(limits.clientHeaderTimeout))
+        try sync.addHandler(headerClock)
         try sync.addHandler(HTTPResponseEncoder(configuration: .init()))
         try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(
             leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop, limitConfiguration: decoderLimits)))
         try sync.addHandler(HTTPServerPipelineHandler())
         try sync.addHandler(HTTPServerProtocolErrorHandler())
-        try sync.addHandler(HTTP1ServerAdapter())
+        try sync.addHandler(HTTP1ServerAdapter(headerTimeout: headerClock))
         try sync.addHandler(ProxyHandler(environment: environment, facts: facts))
     }
 
