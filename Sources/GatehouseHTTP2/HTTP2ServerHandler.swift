@@ -22,6 +22,9 @@ public final class HTTP2ServerHandler: ChannelDuplexHandler, RemovableChannelHan
     var isFlushing = false
     var flushAgain = false
     var isDelivering = false
+    /// Between channelRead and channelReadComplete: flushes requested meanwhile are folded into
+    /// the one at channelReadComplete, so the answers to a read's requests leave in one write.
+    var inReadLoop = false
     var settingsTimer: Scheduled<Void>?
     var idleTimer: Scheduled<Void>?
     /// When the last stream closed; nil while streams are open.
@@ -65,6 +68,7 @@ public final class HTTP2ServerHandler: ChannelDuplexHandler, RemovableChannelHan
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard let session, state.isServing else { return }
+        inReadLoop = true
         switch session.receive(unwrapInboundIn(data)) {
         case .ok:
             deliverEvents(context: context)
@@ -76,7 +80,8 @@ public final class HTTP2ServerHandler: ChannelDuplexHandler, RemovableChannelHan
     }
 
     public func channelReadComplete(context: ChannelHandlerContext) {
-        // SETTINGS/PING acks and WINDOW_UPDATEs of this read go out in one write.
+        // Responses, SETTINGS/PING acks and WINDOW_UPDATEs of this read go out in one write.
+        inReadLoop = false
         flushOutput(context: context)
         context.fireChannelReadComplete()
     }
@@ -98,7 +103,8 @@ public final class HTTP2ServerHandler: ChannelDuplexHandler, RemovableChannelHan
     }
 
     public func flush(context: ChannelHandlerContext) {
-        flushOutput(context: context)
+        // During a read, channelReadComplete flushes for everything the read produced.
+        if !inReadLoop { flushOutput(context: context) }
     }
 
     public func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
@@ -111,8 +117,9 @@ public final class HTTP2ServerHandler: ChannelDuplexHandler, RemovableChannelHan
             case .consumed(let stream, let bytes): session.consumed(stream: stream.rawValue, bytes: bytes)
             case .reset(let stream, let errorCode): session.resetStream(stream.rawValue, errorCode: errorCode)
             }
-            // A WINDOW_UPDATE or RST_STREAM must not wait for an unrelated flush.
-            flushOutput(context: context)
+            // A WINDOW_UPDATE or RST_STREAM must not wait for an unrelated flush (during a read,
+            // channelReadComplete is that flush).
+            if !inReadLoop { flushOutput(context: context) }
         }
         promise?.succeed()
     }
@@ -133,6 +140,7 @@ public final class HTTP2ServerHandler: ChannelDuplexHandler, RemovableChannelHan
 
     public func channelInactive(context: ChannelHandlerContext) {
         state.channelInactive()
+        inReadLoop = false
         cancelTimers()
         if let session {
             // Streams the proxy still works on are aborted; queued writes fail.

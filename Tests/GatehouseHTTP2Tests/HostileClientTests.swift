@@ -157,7 +157,7 @@ struct HostileClientTests {
         #expect(server.recorder.snapshot.pausedStreams.contains(1))
     }
 
-    @Test("100 Continue, response trailers, connection-specific response headers dropped")
+    @Test("100 Continue, trailers both ways, connection-specific response headers dropped")
     func responseShapes() async throws {
         let server = try await TestServer.start()
         defer { Task { try await server.stop() } }
@@ -169,6 +169,11 @@ struct HostileClientTests {
         #expect(trailers["body"] as? String == "body")
         #expect(trailers["trailers"] as? [String: String] == ["x-checksum": "abc"])
         #expect(sub(result, "headers") as? [String: String] == [":status": "200", "content-length": "5"])
+        #expect(result["echo_trailers"] as? String == "len=3 sum=\(97 + 98 + 99)")
+        #expect(result["big_trailers_reset"] as? Int == 0xb, "oversized trailers: RST_STREAM(ENHANCE_YOUR_CALM)")
+        let requestTrailers = server.recorder.snapshot.trailers
+        #expect(requestTrailers.count == 1 && requestTrailers.first?["x-request-checksum"] == ["42"])
+        #expect(goaway(result) == nil)
     }
 
     @Test("quiesce: GOAWAY(NO_ERROR, last stream) first, the open stream finishes, then the connection closes")

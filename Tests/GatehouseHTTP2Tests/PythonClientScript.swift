@@ -262,11 +262,19 @@ def scenario_responses(port):
     c.upload(1, b'hello')
     c.get(3, '/trailers')
     c.get(5, '/bytes?n=5')
-    c.wait(lambda: all(c.done(s)() for s in (1, 3, 5)), 5)
+    # A request with a body and trailers; then one whose trailers exceed the header-list limit.
+    c.get(7, '/echo', method='POST', end=False)
+    c.upload(7, b'abc', end=False)
+    c.request(7, [('x-request-checksum', '42')], end=True)
+    c.get(9, '/echo', method='POST', end=False)
+    c.upload(9, b'abc', end=False)
+    c.request(9, [('x-big-%d' % i, 'a' * 60000) for i in range(5)], end=True)
+    c.wait(lambda: all(c.done(s)() for s in (1, 3, 5, 7, 9)), 5)
     r = c.responses
     return {'continue': {'info': r[1]['info'], 'info_first': info_before_body, 'status': r[1]['status'], 'body': r[1]['body'].decode()},
             'trailers': {'status': r[3]['status'], 'body': r[3]['body'].decode(), 'trailers': r[3].get('trailers')},
-            'headers': r[5]['headers'], 'goaway': c.goaway}
+            'headers': r[5]['headers'], 'echo_trailers': r.get(7, {}).get('body', b'').decode(),
+            'big_trailers_reset': c.resets.get(9), 'goaway': c.goaway}
 
 def scenario_leak(port):
     """Sends far more body bytes than the connection window on streams whose bodies nobody
