@@ -93,6 +93,12 @@ struct HostileClientTests {
         #expect(result["done"] as? Bool == true)
         #expect(result["status"] as? Int == 200)
         #expect(result["body"] as? String == result["expected"] as? String)
+        #expect(result["early_status"] as? Int == 413)
+        // StreamCommand.reset from the proxy becomes RST_STREAM with its code (CANCEL).
+        #expect(result["proxy_resets"] as? [Int] == [8, 8])
+        // The client reset the four /sink streams the proxy knew: StreamEvent.reset for each, and
+        // for no other stream (refused ones never reached the proxy; finished ones are not reset).
+        #expect(server.recorder.snapshot.resets == [1, 3, 5, 7])
         #expect(goaway(result) == nil)
     }
 

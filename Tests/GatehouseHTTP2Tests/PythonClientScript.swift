@@ -289,8 +289,11 @@ def scenario_leak(port):
         log.append(('sink', c.upload(sid, body, end=False)))
         c.send(frame(RST, 0, sid, struct.pack('>I', 8)))
         sid += 2
+    proxy_reset_sids = []
     for path, extra in [('/early', []), ('/early', []), ('/reset', []), ('/reset', []),
                         ('/echo', [('authorization', 'NTLM TlRMTVNTUAAB')]), ('/echo', [('X-Bad', '1')])]:
+        if path == '/reset':
+            proxy_reset_sids.append(sid)
         c.get(sid, path, extra, method='POST', end=False)
         log.append((path, c.upload(sid, body)))
         sid += 2
@@ -310,6 +313,7 @@ def scenario_leak(port):
     r = c.responses.get(sid, {})
     return {'log': log, 'upload': up, 'done': ok, 'status': r.get('status'),
             'body': bytes(r.get('body', b'')).decode('latin1'), 'expected': 'len=%d sum=%d' % (n, sum(data)),
+            'proxy_resets': [c.resets.get(s) for s in proxy_reset_sids], 'early_status': c.responses.get(9, {}).get('status'),
             'goaway': c.goaway}
 
 def scenario_rapid_reset(port, count=3000):
