@@ -51,6 +51,7 @@ struct HostileClientTests {
         for name in invalid {
             #expect(sub(result, name)["reset"] as? Int == 1, "\(name): \(sub(result, name))")
         }
+        #expect(sub(result, "connect")["reset"] as? Int == 7, "CONNECT is refused: \(sub(result, "connect"))")
         for name in ["valid_get", "options_asterisk", "host_only", "host_same", "te_trailers"] {
             #expect(sub(result, name)["status"] as? Int == 200, "\(name): \(sub(result, name))")
         }

@@ -216,6 +216,10 @@ def scenario_invalid(port):
         'host_same': BASE + [('host', '127.0.0.1')],
         'te_trailers': BASE + [('te', 'trailers')],
     }
+    # CONNECT is well-formed but not proxied: REFUSED_STREAM.
+    c.request(sid, [(':method', 'CONNECT'), (':authority', 'backend.contoso.com:443')])
+    sids['connect'] = sid
+    sid += 2
     for name, headers in valid.items():
         c.request(sid, headers)
         sids[name] = sid
