@@ -206,6 +206,19 @@ struct HostileClientTests {
         #expect(result["closed"] as? Bool == true)
     }
 
+    @Test("idle timeout never cuts an open stream (long poll); it closes the connection afterwards")
+    func idleTimeoutSparesOpenStreams() async throws {
+        var settings = HTTP2Settings()
+        settings.idleTimeout = .milliseconds(300)
+        let server = try await TestServer.start(settings: settings)
+        defer { Task { try await server.stop() } }
+        let result = try await runScenario("long_poll", port: server.port)
+        #expect(result["status"] as? Int == 200 && result["body"] as? String == "late", "\(result)")
+        #expect(result["goaway_before"] is NSNull)
+        #expect(goaway(result)?.code == 0)
+        #expect(result["closed"] as? Bool == true)
+    }
+
     @Test("SETTINGS never acknowledged: GOAWAY(SETTINGS_TIMEOUT) and close")
     func settingsAckTimeout() async throws {
         var settings = HTTP2Settings()

@@ -365,6 +365,17 @@ def scenario_big_headers(port):
                    'length': len(c.responses.get(s, {}).get('body', b''))}
     return {'kerberos': r(1), 'too_large': r(3), 'after': r(5), 'goaway': c.goaway}
 
+def scenario_long_poll(port):
+    """An open stream is not idle: the answer after 800 ms arrives despite a 300 ms idle timeout."""
+    c = Conn(port)
+    c.get(1, '/delay')
+    c.wait(c.done(1), 5)
+    r = c.responses.get(1, {})
+    goaway_before = c.goaway
+    closed = c.wait_closed(5)
+    return {'status': r.get('status'), 'body': bytes(r.get('body', b'')).decode(), 'goaway_before': goaway_before,
+            'goaway': c.goaway, 'closed': closed}
+
 def scenario_settings_timeout(port):
     c = Conn(port, ack_settings=False)
     closed = c.wait_closed(5)

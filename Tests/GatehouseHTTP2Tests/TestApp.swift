@@ -9,7 +9,7 @@ import NIOHTTP1
 /// - `/reset`: resets the stream (CANCEL); `/hold`: never answers;
 /// - `/headers`: echoes method, uri, version and headers; `/quiesce`: asks the connection to quiesce,
 ///   then finishes its response 300 ms later; `/continue`: sends 100 Continue first;
-///   `OPTIONS *`: answers 200; `/trailers`: a body followed by trailers.
+///   `OPTIONS *`: answers 200; `/trailers`: a body followed by trailers; `/delay`: answers after 800 ms.
 final class TestApp: ChannelDuplexHandler {
     typealias InboundIn = TaggedRequestPart
     typealias OutboundIn = Never
@@ -90,6 +90,11 @@ final class TestApp: ChannelDuplexHandler {
             write(context: context, id: id, part: .body(.byteBuffer(body)))
             write(context: context, id: id, part: .end(["X-Checksum": "abc", "Connection": "close"]))
             context.flush()
+        } else if uri.hasPrefix("/delay") {
+            // A long poll in miniature: the answer comes after 800 ms.
+            context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(800)) { [self] in
+                respond(context: context, id: id, status: .ok, body: "late")
+            }
         } else if uri == "*" {
             respond(context: context, id: id, status: .ok, body: "options")
         } else if uri.hasPrefix("/continue") {
