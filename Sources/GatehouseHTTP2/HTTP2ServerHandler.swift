@@ -8,7 +8,18 @@ import NIOHTTP1
 /// (`triggerUserOutboundEvent`) and writes h2 frames as `ByteBuffer`s. Requests with NTLM or
 /// Negotiate authorization and malformed requests are answered here and never reach the proxy.
 /// On `ChannelShouldQuiesceEvent` it sends GOAWAY, lets open streams finish, then closes.
-public final class HTTP2ServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
+///
+/// Contract with the proxy behind it:
+/// - Request bodies are flow-controlled by hand: the client's window opens only by the bytes the
+///   proxy reports with `StreamCommand.consumed`. Bytes of streams that close or reset are settled
+///   by the handler, so late or missing `consumed` commands never leak the connection window.
+/// - `StreamEvent.writabilityChanged` is delivered when the handler flushes: write, flush, and the
+///   event (if a watermark was crossed) arrives before `flush` returns, outside of a read.
+/// - Flushes requested while a read is being delivered are folded into `channelReadComplete`, so
+///   all answers to one read leave in one write.
+/// - Writes for a stream that is gone are dropped and their promises fail with
+///   `HTTP2Error.streamClosed`; nothing is queued for it.
+public final class HTTP2ServerHandler: ChannelDuplexHandler {
     public typealias InboundIn = ByteBuffer
     public typealias InboundOut = TaggedRequestPart
     public typealias OutboundIn = TaggedResponsePart
