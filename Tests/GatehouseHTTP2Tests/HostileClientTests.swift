@@ -103,6 +103,20 @@ struct HostileClientTests {
         #expect(goaway(result) == nil)
     }
 
+    @Test("flow control is manual: an unconsumed body stalls at the stream window, a consumed one flows")
+    func manualFlowControl() async throws {
+        var settings = HTTP2Settings()
+        settings.initialStreamWindowSize = 256 << 10
+        let server = try await TestServer.start(settings: settings)
+        defer { Task { try await server.stop() } }
+        let result = try await runScenario("manual_window", port: server.port)
+        #expect(result["stream_window"] as? Int == 256 << 10)
+        #expect(result["sink_state"] as? String == "stalled", "\(result)")
+        #expect(result["sink_sent"] as? Int == 256 << 10)
+        #expect(result["echo_upload"] as? String == "ok")
+        #expect(result["echo"] as? String == "len=\(1 << 20) sum=\(patternSum(0, 1 << 20))")
+    }
+
     @Test("Rapid Reset flood ends in GOAWAY; other connections stay healthy; no write promise leaks")
     func rapidResetFlood() async throws {
         let server = try await TestServer.start()

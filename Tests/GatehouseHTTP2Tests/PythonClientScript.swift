@@ -320,6 +320,20 @@ def scenario_leak(port):
             'proxy_resets': [c.resets.get(s) for s in proxy_reset_sids], 'early_status': c.responses.get(9, {}).get('status'),
             'goaway': c.goaway}
 
+def scenario_manual_window(port):
+    """A body the proxy never consumes stalls at the stream window; a consumed one flows."""
+    c = Conn(port)
+    c.wait(lambda: c.peer_initial != 65535, 5)
+    c.get(1, '/sink', method='POST', end=False)
+    state = c.upload(1, b's' * (1 << 20), end=False, deadline=1.5)
+    sent_unconsumed = c.peer_initial - c.windows[1]
+    c.send(frame(RST, 0, 1, struct.pack('>I', 8)))
+    c.get(3, '/echo', method='POST', end=False)
+    up = c.upload(3, pattern(0, 1 << 20))
+    c.wait(c.done(3), 8)
+    return {'sink_state': state, 'sink_sent': sent_unconsumed, 'stream_window': c.peer_initial,
+            'echo': bytes(c.responses.get(3, {}).get('body', b'')).decode(), 'echo_upload': up}
+
 def scenario_rapid_reset(port, count=3000):
     # /bytes answers at once, so many answers are written for streams already reset.
     c = Conn(port)
