@@ -8,7 +8,18 @@ import NIOHTTP1
 /// (`triggerUserOutboundEvent`) and writes h2 frames as `ByteBuffer`s. Requests with NTLM or
 /// Negotiate authorization and malformed requests are answered here and never reach the proxy.
 /// On `ChannelShouldQuiesceEvent` it sends GOAWAY, lets open streams finish, then closes.
-public final class HTTP2ServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
+///
+/// Contract with the proxy behind it:
+/// - Request bodies are flow-controlled by hand: the client's window opens only by the bytes the
+///   proxy reports with `StreamCommand.consumed`. Bytes of streams that close or reset are settled
+///   by the handler, so late or missing `consumed` commands never leak the connection window.
+/// - `StreamEvent.writabilityChanged` is delivered when the handler flushes: write, flush, and the
+///   event (if a watermark was crossed) arrives before `flush` returns, outside of a read.
+/// - Flushes requested while a read is being delivered are folded into `channelReadComplete`, so
+///   all answers to one read leave in one write.
+/// - Writes for a stream that is gone are dropped and their promises fail with
+///   `HTTP2Error.streamClosed`; nothing is queued for it.
+public final class HTTP2ServerHandler: ChannelDuplexHandler {
     public typealias InboundIn = ByteBuffer
     public typealias InboundOut = TaggedRequestPart
     public typealias OutboundIn = TaggedResponsePart
@@ -22,6 +33,9 @@ public final class HTTP2ServerHandler: ChannelDuplexHandler, RemovableChannelHan
     var isFlushing = false
     var flushAgain = false
     var isDelivering = false
+    /// Between channelRead and channelReadComplete: flushes requested meanwhile are folded into
+    /// the one at channelReadComplete, so the answers to a read's requests leave in one write.
+    var inReadLoop = false
     var settingsTimer: Scheduled<Void>?
     var idleTimer: Scheduled<Void>?
     /// When the last stream closed; nil while streams are open.
@@ -65,6 +79,7 @@ public final class HTTP2ServerHandler: ChannelDuplexHandler, RemovableChannelHan
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard let session, state.isServing else { return }
+        inReadLoop = true
         switch session.receive(unwrapInboundIn(data)) {
         case .ok:
             deliverEvents(context: context)
@@ -76,7 +91,8 @@ public final class HTTP2ServerHandler: ChannelDuplexHandler, RemovableChannelHan
     }
 
     public func channelReadComplete(context: ChannelHandlerContext) {
-        // SETTINGS/PING acks and WINDOW_UPDATEs of this read go out in one write.
+        // Responses, SETTINGS/PING acks and WINDOW_UPDATEs of this read go out in one write.
+        inReadLoop = false
         flushOutput(context: context)
         context.fireChannelReadComplete()
     }
@@ -98,7 +114,8 @@ public final class HTTP2ServerHandler: ChannelDuplexHandler, RemovableChannelHan
     }
 
     public func flush(context: ChannelHandlerContext) {
-        flushOutput(context: context)
+        // During a read, channelReadComplete flushes for everything the read produced.
+        if !inReadLoop { flushOutput(context: context) }
     }
 
     public func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
@@ -111,8 +128,9 @@ public final class HTTP2ServerHandler: ChannelDuplexHandler, RemovableChannelHan
             case .consumed(let stream, let bytes): session.consumed(stream: stream.rawValue, bytes: bytes)
             case .reset(let stream, let errorCode): session.resetStream(stream.rawValue, errorCode: errorCode)
             }
-            // A WINDOW_UPDATE or RST_STREAM must not wait for an unrelated flush.
-            flushOutput(context: context)
+            // A WINDOW_UPDATE or RST_STREAM must not wait for an unrelated flush (during a read,
+            // channelReadComplete is that flush).
+            if !inReadLoop { flushOutput(context: context) }
         }
         promise?.succeed()
     }
@@ -133,6 +151,7 @@ public final class HTTP2ServerHandler: ChannelDuplexHandler, RemovableChannelHan
 
     public func channelInactive(context: ChannelHandlerContext) {
         state.channelInactive()
+        inReadLoop = false
         cancelTimers()
         if let session {
             // Streams the proxy still works on are aborted; queued writes fail.

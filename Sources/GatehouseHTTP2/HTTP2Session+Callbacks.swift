@@ -54,8 +54,9 @@ private let onStreamClose: nghttp2_on_stream_close_callback = { _, streamID, _, 
 // the payload straight from the proxy's buffers: one copy instead of two.
 private let onSendData: nghttp2_send_data_callback = { _, frame, frameHeader, length, _, userData in
     guard let frame, let frameHeader else { return callbackFailure }
-    owner(userData).sendData(stream: frame.pointee.hd.stream_id, frameHeader: frameHeader, length: length)
-    return 0
+    // CALLBACK_FAILURE ends the session: nothing else keeps the framing intact.
+    return owner(userData).sendData(stream: frame.pointee.hd.stream_id, frameHeader: frameHeader, length: length)
+        ? 0 : callbackFailure
 }
 
 /// The data provider's read callback shared by every response body (see `HTTP2Session+Outbound`).

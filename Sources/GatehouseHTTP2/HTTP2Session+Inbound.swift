@@ -29,7 +29,11 @@ extension HTTP2Session {
         case NGHTTP2_HCAT_REQUEST:
             streams[id] = HTTP2Stream(id: id)
         case NGHTTP2_HCAT_HEADERS:
-            streams[id]?.trailers = HTTPHeaders()
+            // Trailers are a header section of their own for the size limit.
+            if let stream = streams[id], stream.rejection == nil {
+                stream.trailers = HTTPHeaders()
+                stream.headerListSize = 0
+            }
         default:
             break
         }
@@ -106,11 +110,15 @@ extension HTTP2Session {
             guard let stream = streams[hd.stream_id] else { return }
             if frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST {
                 finishHead(stream, endStream: endStream)
-            } else if let trailers = stream.trailers {
+            } else {
+                let trailers = stream.trailers
                 stream.trailers = nil
-                if endStream { endRequest(stream, trailers: trailers) }
-            } else if endStream {
-                endRequest(stream, trailers: nil)
+                if stream.rejection != nil {
+                    // Oversized trailers after the head went to the proxy: too late for a 431.
+                    if stream.deliveredHead { pendingResets.append((stream.id, NGHTTP2_ENHANCE_YOUR_CALM.rawValue)) }
+                } else if endStream {
+                    endRequest(stream, trailers: trailers)
+                }
             }
         case NGHTTP2_DATA.rawValue:
             if endStream, let stream = streams[hd.stream_id] { endRequest(stream, trailers: nil) }

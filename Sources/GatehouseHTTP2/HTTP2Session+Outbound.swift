@@ -195,10 +195,12 @@ extension HTTP2Session {
 
     /// The send_data callback: appends the DATA frame header and `length` payload bytes taken from
     /// the stream's queued parts to `output`, completing promises of fully sent parts.
-    func sendData(stream id: Int32, frameHeader: UnsafePointer<UInt8>, length: Int) {
+    /// Returns false (a session failure) if the stream or its bytes are unexpectedly missing, since
+    /// a frame header without its payload would corrupt the connection.
+    func sendData(stream id: Int32, frameHeader: UnsafePointer<UInt8>, length: Int) -> Bool {
+        guard let stream = streams[id], stream.pendingBytes >= length else { return false }
         if output.capacity == 0 { output.reserveCapacity(min(settings.maxOutboundBufferSize, 64 << 10)) }
         output.writeBytes(UnsafeRawBufferPointer(start: frameHeader, count: 9))
-        guard let stream = streams[id] else { return }
         var remaining = length
         while remaining > 0, !stream.chunks.isEmpty {
             let first = stream.chunks.startIndex
@@ -219,6 +221,7 @@ extension HTTP2Session {
             stream.isWritable = true
             events.append(.writabilityChanged(id, true))
         }
+        return true
     }
 
     /// Submits a 431 (Request Header Fields Too Large) for a refused request, body-less.

@@ -76,6 +76,8 @@ final class HTTP2Session {
         nghttp2_option_set_stream_reset_rate_limit(option, UInt64(settings.streamResetBurst), UInt64(settings.streamResetRate))
         nghttp2_option_set_max_continuations(option, settings.maxContinuations)
         nghttp2_option_set_max_settings(option, settings.maxSettingsEntries)
+        // Closed streams are never kept for a priority tree (memory per connection stays flat).
+        nghttp2_option_set_no_closed_streams(option, 1)
 
         var sessionPointer: OpaquePointer?
         // The session's user_data is this object, unretained: the session is deleted in our deinit,
@@ -99,6 +101,9 @@ final class HTTP2Session {
             .init(settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue), value: UInt32(settings.initialStreamWindowSize)),
             .init(settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue), value: UInt32(settings.maxHeaderListSize)),
             .init(settings_id: Int32(NGHTTP2_SETTINGS_ENABLE_PUSH.rawValue), value: 0),
+            // RFC 9218: no RFC 7540 priority tree, so nghttp2 keeps no closed streams for it and
+            // schedules streams by urgency, round robin (fair to long polls and bulk downloads).
+            .init(settings_id: Int32(NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES.rawValue), value: 1),
         ]
         // Return codes: only NOMEM or invalid arguments, which fixed entries cannot be.
         _ = nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), &entries, entries.count)

@@ -51,6 +51,7 @@ struct HostileClientTests {
         for name in invalid {
             #expect(sub(result, name)["reset"] as? Int == 1, "\(name): \(sub(result, name))")
         }
+        #expect(sub(result, "connect")["reset"] as? Int == 7, "CONNECT is refused: \(sub(result, "connect"))")
         for name in ["valid_get", "options_asterisk", "host_only", "host_same", "te_trailers"] {
             #expect(sub(result, name)["status"] as? Int == 200, "\(name): \(sub(result, name))")
         }
@@ -93,7 +94,27 @@ struct HostileClientTests {
         #expect(result["done"] as? Bool == true)
         #expect(result["status"] as? Int == 200)
         #expect(result["body"] as? String == result["expected"] as? String)
+        #expect(result["early_status"] as? Int == 413)
+        // StreamCommand.reset from the proxy becomes RST_STREAM with its code (CANCEL).
+        #expect(result["proxy_resets"] as? [Int] == [8, 8])
+        // The client reset the four /sink streams the proxy knew: StreamEvent.reset for each, and
+        // for no other stream (refused ones never reached the proxy; finished ones are not reset).
+        #expect(server.recorder.snapshot.resets == [1, 3, 5, 7])
         #expect(goaway(result) == nil)
+    }
+
+    @Test("flow control is manual: an unconsumed body stalls at the stream window, a consumed one flows")
+    func manualFlowControl() async throws {
+        var settings = HTTP2Settings()
+        settings.initialStreamWindowSize = 256 << 10
+        let server = try await TestServer.start(settings: settings)
+        defer { Task { try await server.stop() } }
+        let result = try await runScenario("manual_window", port: server.port)
+        #expect(result["stream_window"] as? Int == 256 << 10)
+        #expect(result["sink_state"] as? String == "stalled", "\(result)")
+        #expect(result["sink_sent"] as? Int == 256 << 10)
+        #expect(result["echo_upload"] as? String == "ok")
+        #expect(result["echo"] as? String == "len=\(1 << 20) sum=\(patternSum(0, 1 << 20))")
     }
 
     @Test("Rapid Reset flood ends in GOAWAY; other connections stay healthy; no write promise leaks")
@@ -157,7 +178,7 @@ struct HostileClientTests {
         #expect(server.recorder.snapshot.pausedStreams.contains(1))
     }
 
-    @Test("100 Continue, response trailers, connection-specific response headers dropped")
+    @Test("100 Continue, trailers both ways, connection-specific response headers dropped")
     func responseShapes() async throws {
         let server = try await TestServer.start()
         defer { Task { try await server.stop() } }
@@ -169,6 +190,11 @@ struct HostileClientTests {
         #expect(trailers["body"] as? String == "body")
         #expect(trailers["trailers"] as? [String: String] == ["x-checksum": "abc"])
         #expect(sub(result, "headers") as? [String: String] == [":status": "200", "content-length": "5"])
+        #expect(result["echo_trailers"] as? String == "len=3 sum=\(97 + 98 + 99)")
+        #expect(result["big_trailers_reset"] as? Int == 0xb, "oversized trailers: RST_STREAM(ENHANCE_YOUR_CALM)")
+        let requestTrailers = server.recorder.snapshot.trailers
+        #expect(requestTrailers.count == 1 && requestTrailers.first?["x-request-checksum"] == ["42"])
+        #expect(goaway(result) == nil)
     }
 
     @Test("quiesce: GOAWAY(NO_ERROR, last stream) first, the open stream finishes, then the connection closes")
@@ -191,6 +217,19 @@ struct HostileClientTests {
         let result = try await runScenario("idle", port: server.port)
         #expect(result["status"] as? Int == 200)
         #expect(goaway(result)?.code == 0, "\(result)")
+        #expect(result["closed"] as? Bool == true)
+    }
+
+    @Test("idle timeout never cuts an open stream (long poll); it closes the connection afterwards")
+    func idleTimeoutSparesOpenStreams() async throws {
+        var settings = HTTP2Settings()
+        settings.idleTimeout = .milliseconds(300)
+        let server = try await TestServer.start(settings: settings)
+        defer { Task { try await server.stop() } }
+        let result = try await runScenario("long_poll", port: server.port)
+        #expect(result["status"] as? Int == 200 && result["body"] as? String == "late", "\(result)")
+        #expect(result["goaway_before"] is NSNull)
+        #expect(goaway(result)?.code == 0)
         #expect(result["closed"] as? Bool == true)
     }
 

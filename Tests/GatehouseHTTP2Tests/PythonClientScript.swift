@@ -216,6 +216,10 @@ def scenario_invalid(port):
         'host_same': BASE + [('host', '127.0.0.1')],
         'te_trailers': BASE + [('te', 'trailers')],
     }
+    # CONNECT is well-formed but not proxied: REFUSED_STREAM.
+    c.request(sid, [(':method', 'CONNECT'), (':authority', 'backend.contoso.com:443')])
+    sids['connect'] = sid
+    sid += 2
     for name, headers in valid.items():
         c.request(sid, headers)
         sids[name] = sid
@@ -262,11 +266,19 @@ def scenario_responses(port):
     c.upload(1, b'hello')
     c.get(3, '/trailers')
     c.get(5, '/bytes?n=5')
-    c.wait(lambda: all(c.done(s)() for s in (1, 3, 5)), 5)
+    # A request with a body and trailers; then one whose trailers exceed the header-list limit.
+    c.get(7, '/echo', method='POST', end=False)
+    c.upload(7, b'abc', end=False)
+    c.request(7, [('x-request-checksum', '42')], end=True)
+    c.get(9, '/echo', method='POST', end=False)
+    c.upload(9, b'abc', end=False)
+    c.request(9, [('x-big-%d' % i, 'a' * 60000) for i in range(5)], end=True)
+    c.wait(lambda: all(c.done(s)() for s in (1, 3, 5, 7, 9)), 5)
     r = c.responses
     return {'continue': {'info': r[1]['info'], 'info_first': info_before_body, 'status': r[1]['status'], 'body': r[1]['body'].decode()},
             'trailers': {'status': r[3]['status'], 'body': r[3]['body'].decode(), 'trailers': r[3].get('trailers')},
-            'headers': r[5]['headers'], 'goaway': c.goaway}
+            'headers': r[5]['headers'], 'echo_trailers': r.get(7, {}).get('body', b'').decode(),
+            'big_trailers_reset': c.resets.get(9), 'goaway': c.goaway}
 
 def scenario_leak(port):
     """Sends far more body bytes than the connection window on streams whose bodies nobody
@@ -281,8 +293,11 @@ def scenario_leak(port):
         log.append(('sink', c.upload(sid, body, end=False)))
         c.send(frame(RST, 0, sid, struct.pack('>I', 8)))
         sid += 2
+    proxy_reset_sids = []
     for path, extra in [('/early', []), ('/early', []), ('/reset', []), ('/reset', []),
                         ('/echo', [('authorization', 'NTLM TlRMTVNTUAAB')]), ('/echo', [('X-Bad', '1')])]:
+        if path == '/reset':
+            proxy_reset_sids.append(sid)
         c.get(sid, path, extra, method='POST', end=False)
         log.append((path, c.upload(sid, body)))
         sid += 2
@@ -302,7 +317,22 @@ def scenario_leak(port):
     r = c.responses.get(sid, {})
     return {'log': log, 'upload': up, 'done': ok, 'status': r.get('status'),
             'body': bytes(r.get('body', b'')).decode('latin1'), 'expected': 'len=%d sum=%d' % (n, sum(data)),
+            'proxy_resets': [c.resets.get(s) for s in proxy_reset_sids], 'early_status': c.responses.get(9, {}).get('status'),
             'goaway': c.goaway}
+
+def scenario_manual_window(port):
+    """A body the proxy never consumes stalls at the stream window; a consumed one flows."""
+    c = Conn(port)
+    c.wait(lambda: c.peer_initial != 65535, 5)
+    c.get(1, '/sink', method='POST', end=False)
+    state = c.upload(1, b's' * (1 << 20), end=False, deadline=1.5)
+    sent_unconsumed = c.peer_initial - c.windows[1]
+    c.send(frame(RST, 0, 1, struct.pack('>I', 8)))
+    c.get(3, '/echo', method='POST', end=False)
+    up = c.upload(3, pattern(0, 1 << 20))
+    c.wait(c.done(3), 8)
+    return {'sink_state': state, 'sink_sent': sent_unconsumed, 'stream_window': c.peer_initial,
+            'echo': bytes(c.responses.get(3, {}).get('body', b'')).decode(), 'echo_upload': up}
 
 def scenario_rapid_reset(port, count=3000):
     # /bytes answers at once, so many answers are written for streams already reset.
@@ -348,6 +378,17 @@ def scenario_big_headers(port):
     r = lambda s: {'reset': c.resets.get(s), 'status': c.responses.get(s, {}).get('status'),
                    'length': len(c.responses.get(s, {}).get('body', b''))}
     return {'kerberos': r(1), 'too_large': r(3), 'after': r(5), 'goaway': c.goaway}
+
+def scenario_long_poll(port):
+    """An open stream is not idle: the answer after 800 ms arrives despite a 300 ms idle timeout."""
+    c = Conn(port)
+    c.get(1, '/delay')
+    c.wait(c.done(1), 5)
+    r = c.responses.get(1, {})
+    goaway_before = c.goaway
+    closed = c.wait_closed(5)
+    return {'status': r.get('status'), 'body': bytes(r.get('body', b'')).decode(), 'goaway_before': goaway_before,
+            'goaway': c.goaway, 'closed': closed}
 
 def scenario_settings_timeout(port):
     c = Conn(port, ack_settings=False)

@@ -9,7 +9,7 @@ import NIOHTTP1
 /// - `/reset`: resets the stream (CANCEL); `/hold`: never answers;
 /// - `/headers`: echoes method, uri, version and headers; `/quiesce`: asks the connection to quiesce,
 ///   then finishes its response 300 ms later; `/continue`: sends 100 Continue first;
-///   `OPTIONS *`: answers 200; `/trailers`: a body followed by trailers.
+///   `OPTIONS *`: answers 200; `/trailers`: a body followed by trailers; `/delay`: answers after 800 ms.
 final class TestApp: ChannelDuplexHandler {
     typealias InboundIn = TaggedRequestPart
     typealias OutboundIn = Never
@@ -28,7 +28,7 @@ final class TestApp: ChannelDuplexHandler {
 
     let recorder: Recorder
     var jobs: [Int32: Job] = [:]
-    var pumping = false
+    var pumpScheduled = false
 
     init(recorder: Recorder) { self.recorder = recorder }
 
@@ -37,7 +37,10 @@ final class TestApp: ChannelDuplexHandler {
         let id = tagged.stream.rawValue
         switch tagged.part {
         case .head(let head):
-            recorder.state.withLockedValue { $0.uris.append(head.uri); $0.heads.append(head) }
+            recorder.state.withLockedValue {
+                // Bounded, so that load runs do not grow memory.
+                if $0.uris.count < 10_000 { $0.uris.append(head.uri); $0.heads.append(head) }
+            }
             let job = Job(uri: head.uri)
             jobs[id] = job
             onHead(context: context, id: id, job: job, head: head)
@@ -50,7 +53,8 @@ final class TestApp: ChannelDuplexHandler {
                 }
                 context.triggerUserOutboundEvent(StreamCommand.consumed(tagged.stream, bytes: buffer.readableBytes), promise: nil)
             }
-        case .end:
+        case .end(let trailers):
+            if let trailers { recorder.state.withLockedValue { $0.trailers.append(trailers) } }
             guard let job = jobs[id] else { return }
             if job.uri.hasPrefix("/echo") {
                 respond(context: context, id: id, status: .ok, body: "len=\(job.uploadLength) sum=\(job.uploadSum)")
@@ -86,6 +90,11 @@ final class TestApp: ChannelDuplexHandler {
             write(context: context, id: id, part: .body(.byteBuffer(body)))
             write(context: context, id: id, part: .end(["X-Checksum": "abc", "Connection": "close"]))
             context.flush()
+        } else if uri.hasPrefix("/delay") {
+            // A long poll in miniature: the answer comes after 800 ms.
+            context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(800)) { [self] in
+                respond(context: context, id: id, status: .ok, body: "late")
+            }
         } else if uri == "*" {
             respond(context: context, id: id, status: .ok, body: "options")
         } else if uri.hasPrefix("/continue") {
@@ -105,16 +114,15 @@ final class TestApp: ChannelDuplexHandler {
         }
     }
 
-    /// Writes download parts until the stream pauses or is done. Flushing per part lets the
-    /// handler report the watermark (re-entrantly, which is why `pumping` guards the loop).
+    /// Writes one part of every running download per event-loop tick, as a backend connection
+    /// delivering data would, and flushes once; a paused stream waits for writability.
     private func pump(context: ChannelHandlerContext) {
-        guard !pumping else { return }
-        pumping = true
-        defer { pumping = false }
-        var progressed = true
-        while progressed {
-            progressed = false
-            for (id, job) in jobs where job.uri.hasPrefix("/bytes") && !job.paused && job.remaining > 0 {
+        guard !pumpScheduled else { return }
+        pumpScheduled = true
+        context.eventLoop.assumeIsolated().execute { [self] in
+            pumpScheduled = false
+            var more = false
+            for (id, job) in jobs where job.remaining > 0 && !job.paused {
                 let n = min(16384, job.remaining)
                 var buffer = context.channel.allocator.buffer(capacity: n)
                 buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: n) { raw in
@@ -124,10 +132,15 @@ final class TestApp: ChannelDuplexHandler {
                 job.offset += n
                 job.remaining -= n
                 write(context: context, id: id, part: .body(.byteBuffer(buffer)))
-                if job.remaining == 0 { write(context: context, id: id, part: .end(nil)) }
-                context.flush()
-                progressed = true
+                if job.remaining == 0 {
+                    write(context: context, id: id, part: .end(nil))
+                    jobs[id] = nil
+                } else {
+                    more = true
+                }
             }
+            context.flush()
+            if more { pump(context: context) }
         }
     }
 

@@ -11,6 +11,7 @@ final class Recorder: Sendable {
         var heads: [HTTPRequestHead] = []
         var resets: Set<Int32> = []
         var pausedStreams: Set<Int32> = []
+        var trailers: [HTTPHeaders] = []
         /// Write promises handed to the handler, completed (either way), and failed.
         var startedWrites = 0
         var completedWrites = 0
