@@ -16,12 +16,15 @@ public struct PoolConfiguration: Sendable {
     public var connectTimeout: Duration
     /// Active health checks (per route's health path).
     public var health: HealthCheckConfiguration
+    /// Backend connections dedicated to NTLM/Negotiate clients, per server (503 beyond it).
+    public var maxPinnedPerServer: Int
 
     /// A pool; defaults match the configuration file's.
     public init(
         name: String, servers: [BackendServerConfiguration], trust: BackendTrustConfiguration,
         balance: BalancePolicy = .leastRequests, maxIdlePerServer: Int = 64, idleTimeout: Duration = .seconds(60),
-        connectTimeout: Duration = .seconds(5), health: HealthCheckConfiguration = HealthCheckConfiguration()
+        connectTimeout: Duration = .seconds(5), health: HealthCheckConfiguration = HealthCheckConfiguration(),
+        maxPinnedPerServer: Int = 1000
     ) {
         self.name = name
         self.servers = servers
@@ -31,6 +34,7 @@ public struct PoolConfiguration: Sendable {
         self.idleTimeout = idleTimeout
         self.connectTimeout = connectTimeout
         self.health = health
+        self.maxPinnedPerServer = maxPinnedPerServer
     }
 }
 
@@ -44,13 +48,16 @@ public struct BackendServerConfiguration: Sendable, Hashable {
     public var tlsName: String
     /// Relative share of requests (1 ... 1000).
     public var weight: Int
+    /// Whether the server starts drained: it gets no new requests until undrained (admin endpoint).
+    public var drain: Bool
 
     /// A server.
-    public init(name: String, address: SocketEndpoint, tlsName: String? = nil, weight: Int = 1) {
+    public init(name: String, address: SocketEndpoint, tlsName: String? = nil, weight: Int = 1, drain: Bool = false) {
         self.name = name
         self.address = address
         self.tlsName = tlsName ?? address.host
         self.weight = weight
+        self.drain = drain
     }
 }
 

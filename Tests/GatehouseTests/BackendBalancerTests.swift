@@ -1,0 +1,55 @@
+import Testing
+
+@testable import Gatehouse
+
+/// Round robin and least-outstanding balancing, with weights, over eligible servers.
+@Suite struct BackendBalancerTests {
+    private func counts(_ balancer: inout BackendBalancer, picks: Int, outstanding: [Int],
+                        eligible: (Int) -> Bool = { _ in true }) -> [Int] {
+        var result = Array(repeating: 0, count: balancer.weights.count)
+        for _ in 0..<picks {
+            if let index = balancer.pick(outstanding: outstanding, isEligible: eligible) { result[index] += 1 }
+        }
+        return result
+    }
+
+    @Test func roundRobinAlternatesEqualServers() {
+        var balancer = BackendBalancer(policy: .roundRobin, weights: [1, 1, 1])
+        let picks = (0..<6).compactMap { _ in balancer.pick(outstanding: [0, 0, 0]) { _ in true } }
+        #expect(picks == [0, 1, 2, 0, 1, 2])
+    }
+
+    @Test func roundRobinHonoursWeightsSmoothly() {
+        var balancer = BackendBalancer(policy: .roundRobin, weights: [3, 1])
+        let picks = (0..<4).compactMap { _ in balancer.pick(outstanding: [0, 0]) { _ in true } }
+        #expect(picks.filter { $0 == 0 }.count == 3)
+        // Smooth: the light server is not last in the cycle after three heavy picks in a row.
+        #expect(picks != [0, 0, 0, 1])
+        #expect(counts(&balancer, picks: 400, outstanding: [0, 0]) == [300, 100])
+    }
+
+    @Test func leastRequestsPrefersTheLeastLoaded() {
+        var balancer = BackendBalancer(policy: .leastRequests, weights: [1, 1, 1])
+        #expect(counts(&balancer, picks: 10, outstanding: [5, 1, 3]) == [0, 10, 0])
+    }
+
+    @Test func leastRequestsAlternatesIdleEqualServers() {
+        var balancer = BackendBalancer(policy: .leastRequests, weights: [1, 1])
+        #expect(counts(&balancer, picks: 1000, outstanding: [0, 0]) == [500, 500])
+    }
+
+    @Test func leastRequestsWeighsLoadByWeight() {
+        var balancer = BackendBalancer(policy: .leastRequests, weights: [2, 1])
+        // 2 requests on a weight-2 server is as loaded as 1 on a weight-1 server: both candidates.
+        #expect(counts(&balancer, picks: 300, outstanding: [2, 1]) == [200, 100])
+        #expect(counts(&balancer, picks: 10, outstanding: [3, 1]) == [0, 10])
+    }
+
+    @Test func skipsIneligibleServersAndReportsNone() {
+        var balancer = BackendBalancer(policy: .roundRobin, weights: [1, 1, 1])
+        #expect(counts(&balancer, picks: 10, outstanding: [0, 0, 0]) { $0 != 1 } == [5, 0, 5])
+        #expect(balancer.pick(outstanding: [0, 0, 0]) { _ in false } == nil)
+        var least = BackendBalancer(policy: .leastRequests, weights: [1, 1])
+        #expect(least.pick(outstanding: [0, 9]) { $0 == 1 } == 1)
+    }
+}
