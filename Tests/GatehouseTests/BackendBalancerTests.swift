@@ -25,31 +25,59 @@ import Testing
         #expect(picks.filter { $0 == 0 }.count == 3)
         // Smooth: the light server is not last in the cycle after three heavy picks in a row.
         #expect(picks != [0, 0, 0, 1])
-        #expect(counts(&balancer, picks: 400, outstanding: [0, 0]) == [300, 100])
+        let result1 = counts(&balancer, picks: 400, outstanding: [0, 0])
+        #expect(result1 == [300, 100])
     }
 
     @Test func leastRequestsPrefersTheLeastLoaded() {
         var balancer = BackendBalancer(policy: .leastRequests, weights: [1, 1, 1])
-        #expect(counts(&balancer, picks: 10, outstanding: [5, 1, 3]) == [0, 10, 0])
+        let result2 = counts(&balancer, picks: 10, outstanding: [5, 1, 3])
+        #expect(result2 == [0, 10, 0])
     }
 
     @Test func leastRequestsAlternatesIdleEqualServers() {
         var balancer = BackendBalancer(policy: .leastRequests, weights: [1, 1])
-        #expect(counts(&balancer, picks: 1000, outstanding: [0, 0]) == [500, 500])
+        let result3 = counts(&balancer, picks: 1000, outstanding: [0, 0])
+        #expect(result3 == [500, 500])
     }
 
     @Test func leastRequestsWeighsLoadByWeight() {
         var balancer = BackendBalancer(policy: .leastRequests, weights: [2, 1])
         // 2 requests on a weight-2 server is as loaded as 1 on a weight-1 server: both candidates.
-        #expect(counts(&balancer, picks: 300, outstanding: [2, 1]) == [200, 100])
-        #expect(counts(&balancer, picks: 10, outstanding: [3, 1]) == [0, 10])
+        let result4 = counts(&balancer, picks: 300, outstanding: [2, 1])
+        #expect(result4 == [200, 100])
+        let result5 = counts(&balancer, picks: 10, outstanding: [3, 1])
+        #expect(result5 == [0, 10])
+    }
+
+    @Test func leastRequestsEvensOutSharesAfterBusySpells() {
+        var balancer = BackendBalancer(policy: .leastRequests, weights: [1, 1])
+        // Server 0 was busy for a while: server 1 got 20 requests alone.
+        let result6 = counts(&balancer, picks: 20, outstanding: [1, 0])
+        #expect(result6 == [0, 20])
+        // Equally loaded again: server 0 catches up first, then they alternate.
+        let result7 = counts(&balancer, picks: 20, outstanding: [0, 0])
+        #expect(result7 == [20, 0])
+        let result8 = counts(&balancer, picks: 10, outstanding: [0, 0])
+        #expect(result8 == [5, 5])
+    }
+
+    @Test func aReturningServerCatchesUpOnlyBoundedly() {
+        var balancer = BackendBalancer(policy: .leastRequests, weights: [1, 1])
+        let alone = counts(&balancer, picks: 1000, outstanding: [0, 0]) { $0 == 1 }
+        #expect(alone == [0, 1000])
+        let back = counts(&balancer, picks: 100, outstanding: [0, 0])
+        #expect(back[0] <= 34 + 33 && back[1] >= 33, "\(back)")
     }
 
     @Test func skipsIneligibleServersAndReportsNone() {
         var balancer = BackendBalancer(policy: .roundRobin, weights: [1, 1, 1])
-        #expect(counts(&balancer, picks: 10, outstanding: [0, 0, 0]) { $0 != 1 } == [5, 0, 5])
-        #expect(balancer.pick(outstanding: [0, 0, 0]) { _ in false } == nil)
+        let skipping = counts(&balancer, picks: 10, outstanding: [0, 0, 0]) { $0 != 1 }
+        #expect(skipping == [5, 0, 5])
+        let none = balancer.pick(outstanding: [0, 0, 0]) { _ in false }
+        #expect(none == nil)
         var least = BackendBalancer(policy: .leastRequests, weights: [1, 1])
-        #expect(least.pick(outstanding: [0, 9]) { $0 == 1 } == 1)
+        let only = least.pick(outstanding: [0, 9]) { $0 == 1 }
+        #expect(only == 1)
     }
 }

@@ -7,29 +7,43 @@ import Testing
     @Test func fallAndRiseThresholds() {
         var check = HealthCheck(rise: 2, fall: 3)
         #expect(check.isHealthy)
-        #expect(check.record(success: false) == nil)
-        #expect(check.record(success: false) == nil)
-        #expect(check.record(success: true) == nil)   // a success resets the failure count
-        #expect(check.record(success: false) == nil)
-        #expect(check.record(success: false) == nil)
-        #expect(check.record(success: false) == .wentDown)
+        let step1 = check.record(success: false)
+        #expect(step1 == nil)
+        let step2 = check.record(success: false)
+        #expect(step2 == nil)
+        let step3 = check.record(success: true)   // a success resets the failure count
+        #expect(step3 == nil)
+        let step4 = check.record(success: false)
+        #expect(step4 == nil)
+        let step5 = check.record(success: false)
+        #expect(step5 == nil)
+        let step6 = check.record(success: false)
+        #expect(step6 == .wentDown)
         #expect(!check.isHealthy)
-        #expect(check.record(success: false) == nil)   // logged once, not per probe
-        #expect(check.record(success: true) == nil)
-        #expect(check.record(success: false) == nil)   // a failure resets the success count
-        #expect(check.record(success: true) == nil)
-        #expect(check.record(success: true) == .cameUp)
-        #expect(check.record(success: true) == nil)
+        let step7 = check.record(success: false)   // logged once, not per probe
+        #expect(step7 == nil)
+        let step8 = check.record(success: true)
+        #expect(step8 == nil)
+        let step9 = check.record(success: false)   // a failure resets the success count
+        #expect(step9 == nil)
+        let step10 = check.record(success: true)
+        #expect(step10 == nil)
+        let step11 = check.record(success: true)
+        #expect(step11 == .cameUp)
+        let step12 = check.record(success: true)
+        #expect(step12 == nil)
         #expect(check.isHealthy)
     }
 
     @Test func connectFailuresEjectWithGrowingBackoff() {
         var ejection = PassiveEjection()
         let second: UInt64 = 1_000_000_000
-        #expect(ejection.connectFailed(now: 10 * second))
+        let step13 = ejection.connectFailed(now: 10 * second)
+        #expect(step13)
         #expect(ejection.isSuspect(now: 10 * second + second / 2))
         #expect(!ejection.isSuspect(now: 11 * second + 1))
-        #expect(ejection.connectFailed(now: 12 * second))          // second strike: 2 s
+        let step14 = ejection.connectFailed(now: 12 * second)          // second strike: 2 s
+        #expect(step14)
         #expect(ejection.isSuspect(now: 13 * second + second / 2))
         #expect(!ejection.isSuspect(now: 14 * second + 1))
         ejection.connected()
@@ -39,11 +53,22 @@ import Testing
 
     @Test func aBurstOfGatewayErrorsEjectsButSOAPFaultsDoNot() {
         var ejection = PassiveEjection()
-        for _ in 0..<20 { #expect(!ejection.responded(status: 500, now: 0)) }
-        for _ in 0..<(PassiveEjection.burst - 1) { #expect(!ejection.responded(status: 502, now: 0)) }
-        #expect(!ejection.responded(status: 200, now: 0))   // the streak is broken
-        for _ in 0..<(PassiveEjection.burst - 1) { #expect(!ejection.responded(status: 503, now: 0)) }
-        #expect(ejection.responded(status: 504, now: 0))
+        for _ in 0..<20 {
+            let ejected = ejection.responded(status: 500, now: 0)
+            #expect(!ejected)
+        }
+        for _ in 0..<(PassiveEjection.burst - 1) {
+            let ejected = ejection.responded(status: 502, now: 0)
+            #expect(!ejected)
+        }
+        let step15 = ejection.responded(status: 200, now: 0)   // the streak is broken
+        #expect(!step15)
+        for _ in 0..<(PassiveEjection.burst - 1) {
+            let ejected = ejection.responded(status: 503, now: 0)
+            #expect(!ejected)
+        }
+        let step16 = ejection.responded(status: 504, now: 0)
+        #expect(step16)
         #expect(ejection.isSuspect(now: 1))
     }
 

@@ -6,11 +6,16 @@ struct BackendBalancer {
     let weights: [Int]
     /// Smooth weighted round robin credit per server.
     private var credit: [Int]
+    /// Requests sent to each server by least requests (tie-breaking towards equal shares).
+    private var served: [UInt64]
+    /// How far (requests per weight unit) a server's share may lag behind before it is forgiven.
+    static let catchUp: UInt64 = 32
 
     init(policy: BalancePolicy, weights: [Int]) {
         self.policy = policy
         self.weights = weights.map { max(1, $0) }
         self.credit = Array(repeating: 0, count: weights.count)
+        self.served = Array(repeating: 0, count: weights.count)
     }
 
     /// Picks among the servers for which `isEligible` holds.
@@ -20,22 +25,34 @@ struct BackendBalancer {
         case .roundRobin:
             return pickSmoothRoundRobin { isEligible($0) }
         case .leastRequests:
-            // Fewest requests in flight relative to weight; among the least loaded, weighted round
-            // robin, so idle equal servers still alternate (sequential clients would otherwise all
-            // land on the first server).
+            // Fewest requests in flight relative to weight; among equally loaded servers, the one
+            // that got the smallest weighted share so far. Equal servers thus end up with equal
+            // shares (a server that was briefly busy gets its turns back), while a server that
+            // stays slow keeps more requests in flight and gets fewer.
             var best: Int?
             for index in weights.indices where isEligible(index) {
-                if let current = best {
-                    if outstanding[index] * weights[current] < outstanding[current] * weights[index] { best = index }
-                } else {
+                guard let current = best else {
+                    best = index
+                    continue
+                }
+                let load = outstanding[index] * weights[current], bestLoad = outstanding[current] * weights[index]
+                if load < bestLoad
+                    || (load == bestLoad
+                        && served[index] * UInt64(weights[current]) < served[current] * UInt64(weights[index])) {
                     best = index
                 }
             }
-            guard let least = best else { return nil }
-            let weights = self.weights   // a copy: the closure must not read `self` while it is mutated
-            return pickSmoothRoundRobin { index in
-                isEligible(index) && outstanding[index] * weights[least] == outstanding[least] * weights[index]
+            guard let best else { return nil }
+            served[best] += 1
+            // Bound the catch-up: a server back from maintenance gets at most `catchUp` extra
+            // requests per weight unit, not a flood until its count matches the others'.
+            let floor = served[best] / UInt64(weights[best])
+            if floor > BackendBalancer.catchUp {
+                for index in weights.indices where served[index] / UInt64(weights[index]) + BackendBalancer.catchUp < floor {
+                    served[index] = (floor - BackendBalancer.catchUp) * UInt64(weights[index])
+                }
             }
+            return best
         }
     }
 
