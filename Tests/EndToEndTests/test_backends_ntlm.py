@@ -25,7 +25,6 @@ class _SNIAdapter(HTTPAdapter):
     def init_poolmanager(self, *args, **kwargs):
         kwargs["server_hostname"] = "mail.contoso.lab"
         kwargs["assert_hostname"] = "mail.contoso.lab"
-        kwargs["maxsize"] = 1
         super().init_poolmanager(*args, **kwargs)
 
 

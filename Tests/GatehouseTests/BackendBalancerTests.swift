@@ -62,12 +62,20 @@ import Testing
         #expect(result8 == [5, 5])
     }
 
-    @Test func aReturningServerCatchesUpOnlyBoundedly() {
+    @Test func aServerBackFromBeingDownGetsNoBurst() {
         var balancer = BackendBalancer(policy: .leastRequests, weights: [1, 1])
         let alone = counts(&balancer, picks: 1000, outstanding: [0, 0]) { $0 == 1 }
         #expect(alone == [0, 1000])
         let back = counts(&balancer, picks: 100, outstanding: [0, 0])
-        #expect(back[0] <= 34 + 33 && back[1] >= 33, "\(back)")
+        #expect(back == [50, 50])
+    }
+
+    @Test func aBusyServersDebtIsBounded() {
+        var balancer = BackendBalancer(policy: .leastRequests, weights: [1, 1])
+        let busy = counts(&balancer, picks: 1000, outstanding: [1, 0])
+        #expect(busy == [0, 1000])
+        let back = counts(&balancer, picks: 100, outstanding: [0, 0])
+        #expect(back == [Int(BackendBalancer.catchUp) + 34, 34])
     }
 
     @Test func skipsIneligibleServersAndReportsNone() {

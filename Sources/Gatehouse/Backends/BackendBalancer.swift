@@ -30,7 +30,13 @@ struct BackendBalancer {
             // shares (a server that was briefly busy gets its turns back), while a server that
             // stays slow keeps more requests in flight and gets fewer.
             var best: Int?
-            for index in weights.indices where isEligible(index) {
+            // Servers 0..<64 that were not eligible (down, drained, tried): see below.
+            var ineligible: UInt64 = 0
+            for index in weights.indices {
+                guard isEligible(index) else {
+                    if index < 64 { ineligible |= 1 << UInt64(index) }
+                    continue
+                }
                 guard let current = best else {
                     best = index
                     continue
@@ -44,12 +50,17 @@ struct BackendBalancer {
             }
             guard let best else { return nil }
             served[best] += 1
-            // Bound the catch-up: a server back from maintenance gets at most `catchUp` extra
-            // requests per weight unit, not a flood until its count matches the others'.
-            let floor = served[best] / UInt64(weights[best])
-            if floor > BackendBalancer.catchUp {
-                for index in weights.indices where served[index] / UInt64(weights[index]) + BackendBalancer.catchUp < floor {
-                    served[index] = (floor - BackendBalancer.catchUp) * UInt64(weights[index])
+            let level = served[best] / UInt64(weights[best])
+            for index in weights.indices {
+                let share = served[index] / UInt64(weights[index])
+                if index < 64, ineligible & (1 << UInt64(index)) != 0 {
+                    // A server that could not take this request (down for the service, drained)
+                    // keeps pace, so it gets no burst of catch-up when it returns. Only a server
+                    // that was merely busier falls behind, and gets its turns back.
+                    if share < level { served[index] = level * UInt64(weights[index]) }
+                } else if share + BackendBalancer.catchUp < level {
+                    // And even that debt is bounded.
+                    served[index] = (level - BackendBalancer.catchUp) * UInt64(weights[index])
                 }
             }
             return best
