@@ -175,7 +175,7 @@ final class ProxiedRequest: BackendConnectionDelegate {
                 environment.logger.warning("backend unavailable", metadata: [
                     "route": "\(policy.name)", "error": "\(backendError)"])
                 // A connect or TLS failure sent nothing: try another server, once.
-                if triedServers.count < ProxiedRequest.maxAttempts {
+                if triedServers.count < ResendRule.maxAttempts {
                     connect()
                 } else {
                     fail(LocalResponse(status: backendError.status, reason: backendError.description))
@@ -184,22 +184,13 @@ final class ProxiedRequest: BackendConnectionDelegate {
         }
     }
 
-    /// Backends one request may be sent to: the first choice and one resend.
-    static let maxAttempts = 2
-
-    /// Whether a request whose backend connection failed may be sent again: only when nothing of
-    /// the response arrived, no body byte left Gatehouse (bodies are streamed, not kept), the
-    /// connection was not the client's authenticated (pinned) one, and either the connection was
-    /// a reused idle one the backend had already closed, or the method is idempotent.
+    /// Whether a request whose backend connection failed may be sent again (`ResendRule`).
     private func mayResend(after error: BackendError) -> Bool {
-        guard !responseHeadSent, !requestBodyForwarded, !usesPinnedConnection,
-              triedServers.count < ProxiedRequest.maxAttempts else { return false }
-        if case .protocolError = error { return false }   // response bytes did arrive
-        if connectionWasReused { return true }
-        switch clientHead.method {
-        case .GET, .HEAD, .OPTIONS, .PUT, .DELETE, .TRACE: return true
-        default: return false
-        }
+        var responseStarted = responseHeadSent
+        if case .protocolError = error { responseStarted = true }   // bytes arrived, unparseable
+        return ResendRule.mayResend(ResendRule.Attempt(
+            attempts: triedServers.count, responseStarted: responseStarted, bodyForwarded: requestBodyForwarded,
+            pinned: usesPinnedConnection, reusedConnection: connectionWasReused, method: clientHead.method))
     }
 
     private func attach(_ connection: BackendConnection, reused: Bool) {
