@@ -69,14 +69,29 @@ enum AnchorMailbox {
 
     /// The value of query parameter `name` (case-insensitive), if present and not empty.
     static func parameter(_ name: String, in query: Substring) -> Substring? {
-        for pair in query.split(separator: "&") {
-            guard let equals = pair.firstIndex(of: "=") else { continue }
-            if pair[..<equals].lowercased() == name {
-                let value = pair[pair.index(after: equals)...]
-                return value.isEmpty ? nil : value
-            }
+        var rest = query
+        while !rest.isEmpty {
+            // Walk the `&`-separated pairs in place (no array of pieces).
+            let end = rest.firstIndex(of: "&") ?? rest.endIndex
+            let pair = rest[..<end]
+            rest = end == rest.endIndex ? rest[end...] : rest[rest.index(after: end)...]
+            guard let equals = pair.firstIndex(of: "="),
+                  asciiCaseInsensitiveEquals(pair[..<equals], name) else { continue }
+            let value = pair[pair.index(after: equals)...]
+            return value.isEmpty ? nil : value
         }
         return nil
+    }
+
+    /// Compares without allocating a lower-cased copy (`name` is lower case already).
+    private static func asciiCaseInsensitiveEquals(_ text: Substring, _ name: String) -> Bool {
+        guard text.utf8.count == name.utf8.count else { return false }
+        var pairs = zip(text.utf8, name.utf8).makeIterator()
+        while let (byte, wanted) = pairs.next() {
+            let folded = (byte >= 0x41 && byte <= 0x5A) ? byte | 0x20 : byte
+            if folded != wanted { return false }
+        }
+        return true
     }
 
     /// `mailbox@domain` from an RPC-over-HTTP query `mailbox@domain:6001` (a bare `server:6001`

@@ -110,7 +110,8 @@ final class ProxiedRequest: BackendConnectionDelegate {
         if let pinned = handler.pinned, pinned.pool === loopPool {
             handler.pinned = nil
             if !pinned.connection.isClosed && pinned.connection.channel.isActive {
-                // Same client connection, same authenticated backend connection.
+                // Same client connection, same authenticated backend connection (even when its
+                // server is drained: a graceful drain lets existing sessions finish).
                 serverIndex = pinned.serverIndex
                 triedServers.append(pinned.serverIndex)
                 pinnedConnection = true
