@@ -44,6 +44,7 @@ final class HealthChecker: Sendable {
 
     /// Stops probing.
     func stop() {
+        registry.stop()
         let running = tasks.withLockedValue { tasks in
             defer { tasks.removeAll() }
             return tasks

@@ -15,6 +15,9 @@ final class HealthRegistry: Sendable {
 
     let pools: [BackendPool]
     private let state: NIOLockedValueBox<(generation: UInt64, pools: [PoolState])>
+    /// Set at shutdown: late probe results are dropped instead of being published to loops that
+    /// may already be gone.
+    private let stopped = NIOLockedValueBox(false)
     private let publish: @Sendable ([PoolHealthView]) -> Void
     private let logger: Logger
 
@@ -35,6 +38,7 @@ final class HealthRegistry: Sendable {
 
     /// Records one probe of `pool`'s health path `service` on `server`; logs and publishes a change.
     func record(pool: Int, service: Int, server: Int, success: Bool, detail: String) {
+        guard !stopped.withLockedValue({ $0 }) else { return }
         let (transition, views) = state.withLockedValue { state -> (HealthCheck.Transition?, [PoolHealthView]?) in
             state.pools[pool].lastResult[service][server] = detail
             guard let transition = state.pools[pool].checks[service][server].record(success: success) else {
@@ -73,6 +77,9 @@ final class HealthRegistry: Sendable {
         }
         return true
     }
+
+    /// Stops publishing (shutdown).
+    func stop() { stopped.withLockedValue { $0 = true } }
 
     /// The current views (admin endpoint, start-up).
     func currentViews() -> [PoolHealthView] { state.withLockedValue { Self.views($0) } }
