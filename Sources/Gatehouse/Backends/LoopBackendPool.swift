@@ -233,7 +233,7 @@ final class BackendPoolRegistry: @unchecked Sendable {
             return pool.eventLoop.submit { pool.counters }
         }
         let loop = futures.first?.eventLoop ?? anyEventLoop
-        return EventLoopFuture.reduce(LoopPoolCounters(servers: 0), futures, on: loop) { $0.adding($1) }
+        return EventLoopFuture.reduce(LoopPoolCounters.zero, futures, on: loop) { $0.adding($1) }
     }
 
     /// Closes idle connections on every loop.
@@ -260,10 +260,10 @@ struct LoopPoolCounters: Sendable {
         self.suspect = suspect
     }
 
-    init(servers: Int) {
-        self.init(outstanding: [], idle: [], pinned: [], suspect: [])
-    }
+    /// Nothing counted yet (the start of a sum over loops).
+    static let zero = LoopPoolCounters(outstanding: [], idle: [], pinned: [], suspect: [])
 
+    /// Element-wise sum (an empty side counts as zeros).
     func adding(_ other: LoopPoolCounters) -> LoopPoolCounters {
         func sum(_ a: [Int], _ b: [Int]) -> [Int] {
             a.isEmpty ? b : zip(a, b).map { $0 + $1 }
