@@ -41,19 +41,27 @@ import Testing
         #expect(result3 == [500, 500])
     }
 
+    @Test func oneRequestOfSlackKeepsSharesEven() {
+        // Concurrent clients: one server always has one request more in flight when a pick
+        // happens. Shares still come out even instead of following whichever server freed up.
+        var balancer = BackendBalancer(policy: .leastRequests, weights: [1, 1, 1])
+        let result = counts(&balancer, picks: 300, outstanding: [1, 1, 0])
+        #expect(result == [100, 100, 100])
+    }
+
     @Test func leastRequestsWeighsLoadByWeight() {
         var balancer = BackendBalancer(policy: .leastRequests, weights: [2, 1])
         // 2 requests on a weight-2 server is as loaded as 1 on a weight-1 server: both candidates.
         let result4 = counts(&balancer, picks: 300, outstanding: [2, 1])
         #expect(result4 == [200, 100])
-        let result5 = counts(&balancer, picks: 10, outstanding: [3, 1])
+        let result5 = counts(&balancer, picks: 10, outstanding: [5, 1])
         #expect(result5 == [0, 10])
     }
 
     @Test func leastRequestsEvensOutSharesAfterBusySpells() {
         var balancer = BackendBalancer(policy: .leastRequests, weights: [1, 1])
-        // Server 0 was busy for a while: server 1 got 20 requests alone.
-        let result6 = counts(&balancer, picks: 20, outstanding: [1, 0])
+        // Server 0 was busy for a while (two requests behind): server 1 got 20 requests alone.
+        let result6 = counts(&balancer, picks: 20, outstanding: [2, 0])
         #expect(result6 == [0, 20])
         // Equally loaded again: server 0 catches up first, then they alternate.
         let result7 = counts(&balancer, picks: 20, outstanding: [0, 0])
@@ -72,10 +80,11 @@ import Testing
 
     @Test func aBusyServersDebtIsBounded() {
         var balancer = BackendBalancer(policy: .leastRequests, weights: [1, 1])
-        let busy = counts(&balancer, picks: 1000, outstanding: [1, 0])
+        let busy = counts(&balancer, picks: 1000, outstanding: [2, 0])
         #expect(busy == [0, 1000])
         let back = counts(&balancer, picks: 100, outstanding: [0, 0])
-        #expect(back == [Int(BackendBalancer.catchUp) + 34, 34])
+        let debt = Int(BackendBalancer.catchUp)
+        #expect(back == [debt + (100 - debt) / 2, (100 - debt) / 2])
     }
 
     @Test func skipsIneligibleServersAndReportsNone() {

@@ -9,7 +9,7 @@ struct BackendBalancer {
     /// Requests sent to each server by least requests (tie-breaking towards equal shares).
     private var served: [UInt64]
     /// How far (requests per weight unit) a server's share may lag behind before it is forgiven.
-    static let catchUp: UInt64 = 32
+    static let catchUp: UInt64 = 64
 
     init(policy: BalancePolicy, weights: [Int]) {
         self.policy = policy
@@ -25,11 +25,12 @@ struct BackendBalancer {
         case .roundRobin:
             return pickSmoothRoundRobin { isEligible($0) }
         case .leastRequests:
-            // Fewest requests in flight relative to weight; among equally loaded servers, the one
-            // that got the smallest weighted share so far. Equal servers thus end up with equal
-            // shares (a server that was briefly busy gets its turns back), while a server that
-            // stays slow keeps more requests in flight and gets fewer.
-            var best: Int?
+            // Fewest requests in flight relative to weight, with a slack of one request: among the
+            // servers at most one request above the least loaded, the one with the smallest
+            // weighted share so far. Without the slack, concurrent clients stick to "the server
+            // that just freed up" and shares follow chance; with it, equal servers get equal
+            // shares, while a slow server (two or more requests behind) still gets fewer.
+            var least: Int?
             // Servers 0..<64 that were not eligible (down, drained, tried): see below.
             var ineligible: UInt64 = 0
             for index in weights.indices {
@@ -37,18 +38,21 @@ struct BackendBalancer {
                     if index < 64 { ineligible |= 1 << UInt64(index) }
                     continue
                 }
-                guard let current = best else {
-                    best = index
+                if let current = least, outstanding[index] * weights[current] >= outstanding[current] * weights[index] {
                     continue
                 }
-                let load = outstanding[index] * weights[current], bestLoad = outstanding[current] * weights[index]
-                if load < bestLoad
-                    || (load == bestLoad
-                        && served[index] * UInt64(weights[current]) < served[current] * UInt64(weights[index])) {
-                    best = index
-                }
+                least = index
             }
-            guard let best else { return nil }
+            guard let least else { return nil }
+            var best = least
+            for index in weights.indices where index != least {
+                let eligible = index < 64 ? ineligible & (1 << UInt64(index)) == 0 : isEligible(index)
+                guard eligible, outstanding[index] * weights[least] <= (outstanding[least] + 1) * weights[index] else {
+                    continue
+                }
+                // Equal shares keep the less loaded (earlier) choice.
+                if served[index] * UInt64(weights[best]) < served[best] * UInt64(weights[index]) { best = index }
+            }
             served[best] += 1
             let level = served[best] / UInt64(weights[best])
             for index in weights.indices {
