@@ -98,8 +98,8 @@ def test_backends_ews_offline_leaves_only_the_ews_rotation(cluster):
     assert set(backends(client, "/EWS/Exchange.asmx", 10)) == {"mbx01", "mbx02"}
 
     assert mbx01.client().request("POST", "/_sim/offline?service=ews").status == 200
-    # fall (3) x interval (0.5 s), plus one probe's duration and the first probe's stagger.
-    took = wait_until(lambda: not server_state(gh, "mbx01")["services"]["ews"]["up"], timeout=3.0)
+    # fall (3) x interval (0.5 s) = 1.5 s, plus probe durations (timeout 0.4 s) and polling slack.
+    took = wait_until(lambda: not server_state(gh, "mbx01")["services"]["ews"]["up"], timeout=2.5)
     print(f"EWS on mbx01 left the rotation {took:.2f} s after going offline")
     assert set(backends(client, "/EWS/Exchange.asmx", 20)) == {"mbx02"}
     owa = backends(client, "/owa/", 20)
@@ -109,7 +109,7 @@ def test_backends_ews_offline_leaves_only_the_ews_rotation(cluster):
     assert "503" in state["services"]["ews"]["last"]
 
     assert mbx01.client().request("POST", "/_sim/online?service=ews").status == 200
-    took = wait_until(lambda: server_state(gh, "mbx01")["services"]["ews"]["up"], timeout=2.5)
+    took = wait_until(lambda: server_state(gh, "mbx01")["services"]["ews"]["up"], timeout=2.0)
     print(f"EWS on mbx01 rejoined {took:.2f} s after coming back (rise 2 x 0.5 s)")
     assert set(backends(client, "/EWS/Exchange.asmx", 10)) == {"mbx01", "mbx02"}
     client.close()
