@@ -273,3 +273,14 @@ def test_backends_tls_failure_ejects_passively_and_resends(cluster):
     assert state["suspect_loops"] >= 1 and state["up"] is True
     log = gh.process.output()
     assert "passive ejection after a connect failure" in log and "TLS failed" in log
+
+
+def test_backends_drain_from_configuration(cluster):
+    sims, gh = cluster(edit=lambda text: text.replace("{ name: mbx01,", "{ name: mbx01, drain: true,"))
+    client = gh.client()
+    assert server_state(gh, "mbx01")["draining"] is True
+    assert set(backends(client, "/owa/", 10)) == {"mbx02"}
+    admin(gh, "POST", "/pools/mailbox/servers/mbx01/undrain")
+    time.sleep(0.1)
+    assert backends(client, "/owa/", 10).count("mbx01") == 5
+    client.close()
