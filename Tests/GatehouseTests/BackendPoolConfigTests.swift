@@ -20,13 +20,16 @@ import Testing
         let pool = try #require(config.pools["mailbox"])
         #expect(pool.maxPinnedPerServer == 1000)
         #expect(pool.servers.first?.drain == false)
+        #expect(pool.health.enabled)
     }
 
     @Test func keysAreRead() throws {
         let fixture = try ConfigFixture()
         defer { fixture.remove() }
-        let (config, _) = try fixture.load(Self.yaml(pool: "    max_pinned_per_server: 5", server: ", drain: true"))
+        let (config, _) = try fixture.load(Self.yaml(
+            pool: "    max_pinned_per_server: 5\n    health: { enabled: false }", server: ", drain: true"))
         let pool = try #require(config.pools["mailbox"])
+        #expect(!pool.health.enabled)
         #expect(pool.maxPinnedPerServer == 5)
         #expect(pool.servers.first?.drain == true)
     }

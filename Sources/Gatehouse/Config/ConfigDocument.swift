@@ -140,9 +140,10 @@ struct HealthDocument: Codable {
     var timeout: Located<String>?
     var rise: Located<Int>?
     var fall: Located<Int>?
+    var enabled: Bool?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case interval, timeout, rise, fall
+        case interval, timeout, rise, fall, enabled
     }
 }
 

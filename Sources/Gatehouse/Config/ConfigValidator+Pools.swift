@@ -137,6 +137,7 @@ extension ConfigValidator {
         health.timeout = duration(value.timeout, default: health.timeout)
         health.rise = integer(value.rise, in: 1...100, default: health.rise)
         health.fall = integer(value.fall, in: 1...100, default: health.fall)
+        health.enabled = value.enabled ?? health.enabled
         if health.timeout > health.interval, let mark = value.timeout?.mark ?? document.mark {
             collector.warning(
                 "the health-check timeout (\(ConfigDuration.format(health.timeout))) in \(document.place) is longer "

@@ -100,12 +100,17 @@ public struct HealthCheckConfiguration: Sendable, Hashable {
     public var rise: Int
     /// Consecutive failures that take a healthy server out.
     public var fall: Int
+    /// Whether servers are probed at all (off: only passive ejection, e.g. for backends that
+    /// serve no `healthcheck.htm`).
+    public var enabled: Bool
 
     /// Health-check settings.
-    public init(interval: Duration = .seconds(2), timeout: Duration = .seconds(1), rise: Int = 2, fall: Int = 3) {
+    public init(interval: Duration = .seconds(2), timeout: Duration = .seconds(1), rise: Int = 2, fall: Int = 3,
+                enabled: Bool = true) {
         self.interval = interval
         self.timeout = timeout
         self.rise = rise
         self.fall = fall
+        self.enabled = enabled
     }
 }

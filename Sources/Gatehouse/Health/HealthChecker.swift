@@ -20,7 +20,7 @@ final class HealthChecker: Sendable {
     func start() {
         var started: [RepeatedTask] = []
         let registry = self.registry
-        for (poolIndex, pool) in registry.pools.enumerated() {
+        for (poolIndex, pool) in registry.pools.enumerated() where pool.health.enabled {
             let interval = TimeAmount(pool.health.interval)
             let timeout = TimeAmount(pool.health.timeout)
             let total = pool.healthPaths.count * pool.servers.count
