@@ -30,7 +30,12 @@ final class ProxiedRequest: BackendConnectionDelegate {
     private var serverIndex = 0
     private var connection: BackendConnection?
     private var connectionWasReused = false
+    /// The backend connection is this client connection's pinned (authenticated) one.
+    private var usesPinnedConnection = false
+    /// Servers this request was sent to, in order (at most `maxAttempts`).
     private var triedServers: [Int] = []
+    /// The anchor mailbox's hash, for routes with `affinity: anchor_mailbox`.
+    private var anchor: UInt64?
     /// Request parts received while connecting.
     private var pending: [HTTPServerRequestPart] = []
     private var clientPausedByUs = false
@@ -103,22 +108,55 @@ final class ProxiedRequest: BackendConnectionDelegate {
         }
     }
 
+    /// Sends the request towards a backend: this client connection's pinned (NTLM/Negotiate)
+    /// connection when it has one, else a server chosen by health, drain state, anchor-mailbox
+    /// affinity and the pool's balancing. Called a second time to resend a request that could
+    /// not be delivered (see `mayResend`).
     private func connect() {
         if let pinned = handler.pinned, pinned.pool === loopPool {
             handler.pinned = nil
             if !pinned.connection.isClosed && pinned.connection.channel.isActive {
-                // Same client connection, same authenticated backend connection.
+                // Same client connection, same authenticated backend connection (even when its
+                // server is drained: a graceful drain lets existing sessions finish).
                 serverIndex = pinned.serverIndex
                 triedServers.append(pinned.serverIndex)
                 pinnedConnection = true
+                usesPinnedConnection = true
                 pinned.pool.lendPinned(serverIndex: pinned.serverIndex)
                 attach(pinned.connection, reused: true)
                 return
             }
             pinned.connection.close()
         }
-        guard let loopPool, let index = loopPool.pickServer(excluding: triedServers.last) else {
+        usesPinnedConnection = false
+        guard let loopPool, let policy else {
             fail(LocalResponse(status: .serviceUnavailable, reason: "no backend available in the pool"))
+            return
+        }
+        if policy.affinity == .anchorMailbox, triedServers.isEmpty, let backendHead {
+            anchor = AnchorMailbox.hash(of: backendHead)
+        }
+        var choice = loopPool.choose(service: policy.healthService, anchor: anchor, excluding: triedServers,
+                                     needsPinnedRoom: pinnedConnection)
+        if choice == .noHealthyServer, !triedServers.isEmpty {
+            // A resend with no other healthy server left: the same server, on a new connection.
+            choice = loopPool.choose(service: policy.healthService, anchor: anchor, excluding: [],
+                                     needsPinnedRoom: pinnedConnection)
+        }
+        let index: Int
+        switch choice {
+        case .server(let chosen):
+            index = chosen
+        case .noHealthyServer:
+            fail(LocalResponse(status: .serviceUnavailable, headers: ["Retry-After": "5"],
+                               reason: "no healthy backend in pool \(loopPool.pool.name) for route \(policy.name)"))
+            return
+        case .pinnedLimitReached:
+            fail(LocalResponse(
+                status: .serviceUnavailable, headers: ["Retry-After": "5"],
+                body: "503 Service Unavailable: too many NTLM/Negotiate-authenticated connections\n",
+                reason: "every healthy backend in pool \(loopPool.pool.name) already has "
+                    + "\(loopPool.pool.pinned.limit) pinned NTLM/Negotiate connections (max_pinned_per_server)"))
             return
         }
         serverIndex = index
@@ -134,18 +172,32 @@ final class ProxiedRequest: BackendConnectionDelegate {
                 attach(connection, reused: reused)
             case .failure(let error):
                 loopPool.abandon(serverIndex: index)
+                let server = loopPool.pool.servers[index].name
+                let backendError = error as? BackendError ?? .connectFailed(server: server, reason: "\(error)")
+                if loopPool.connectFailed(serverIndex: index) {
+                    environment.logger.warning("backend suspect: passive ejection after a connect failure", metadata: [
+                        "pool": "\(loopPool.pool.name)", "server": "\(server)", "error": "\(backendError)"])
+                }
                 guard case .connecting = state else { return }
-                let backendError = error as? BackendError ?? .connectFailed(server: loopPool.pool.servers[index].name, reason: "\(error)")
                 environment.logger.warning("backend unavailable", metadata: [
-                    "route": "\(policy?.name ?? "?")", "error": "\(backendError)"])
-                // A connect or TLS failure sent nothing: try another server once.
-                if triedServers.count < 2, loopPool.pool.servers.count > 1 {
+                    "route": "\(policy.name)", "error": "\(backendError)"])
+                // A connect or TLS failure sent nothing: try another server, once.
+                if triedServers.count < ResendRule.maxAttempts {
                     connect()
                 } else {
                     fail(LocalResponse(status: backendError.status, reason: backendError.description))
                 }
             }
         }
+    }
+
+    /// Whether a request whose backend connection failed may be sent again (`ResendRule`).
+    private func mayResend(after error: BackendError) -> Bool {
+        var responseStarted = responseHeadSent
+        if case .protocolError = error { responseStarted = true }   // bytes arrived, unparseable
+        return ResendRule.mayResend(ResendRule.Attempt(
+            attempts: triedServers.count, responseStarted: responseStarted, bodyForwarded: requestBodyForwarded,
+            pinned: usesPinnedConnection, reusedConnection: connectionWasReused, method: clientHead.method))
     }
 
     private func attach(_ connection: BackendConnection, reused: Bool) {
@@ -367,12 +419,13 @@ final class ProxiedRequest: BackendConnectionDelegate {
         let backendError = error as? BackendError ?? .protocolError(server: connection.server.name, reason: "\(error)")
         self.connection = nil
         loopPool?.abandon(serverIndex: serverIndex)
-        // A reused keep-alive connection that the backend had already closed: nothing was
-        // processed, so a request without a streamed body can be sent again on a new connection.
-        if connectionWasReused, !responseHeadSent, !requestBodyForwarded, requestEnded, triedServers.count < 3 {
+        if mayResend(after: backendError) {
+            environment.logger.info("resending request to another backend", metadata: [
+                "route": "\(policy?.name ?? "?")", "error": "\(backendError)"])
             state = .connecting
-            pending = [.end(nil)]
-            triedServers.removeAll()
+            // Nothing of the body was forwarded: what the client still sends queues again.
+            pending = requestEnded ? [.end(nil)] : []
+            setClientPaused(true)
             connect()
             return
         }
@@ -486,10 +539,17 @@ final class ProxiedRequest: BackendConnectionDelegate {
     private func releaseConnection(reusable: Bool) {
         guard let connection, let loopPool else { return }
         self.connection = nil
+        if loopPool.responded(serverIndex: serverIndex, status: responseStatus) {
+            environment.logger.warning("backend suspect: passive ejection after a burst of gateway errors", metadata: [
+                "pool": "\(loopPool.pool.name)", "server": "\(connection.server.name)"])
+        }
         if pinnedConnection && reusable && handler.isActive {
-            connection.delegate = nil
-            loopPool.keepPinned(connection, serverIndex: serverIndex)
-            handler.pinned = (connection, loopPool, serverIndex)
+            if loopPool.keepPinned(connection, serverIndex: serverIndex) {
+                handler.pinned = (connection, loopPool, serverIndex)
+            } else {
+                environment.logger.warning("pinned connection limit reached; connection not kept", metadata: [
+                    "pool": "\(loopPool.pool.name)", "server": "\(connection.server.name)"])
+            }
             return
         }
         loopPool.release(connection, serverIndex: serverIndex, reusable: reusable && !pinnedConnection)

@@ -22,10 +22,16 @@ public struct RoutePolicy: Sendable {
     public var blocked: Bool
     /// Response compression for this route; nil when off (OAB, RPC, MAPI by default).
     public var compression: GatehouseCompression.CompressionPolicy?
+    /// The route's probed service: an index into its pool's `healthPaths`, or nil for
+    /// server-level health.
+    public var healthService: Int?
+    /// Whether the anchor mailbox picks the backend (rendezvous hash) instead of the balancer.
+    public var affinity: AffinityMode
 
     public init(poolIndex: Int, name: String, idleTimeout: TimeAmount, totalTimeout: TimeAmount? = nil,
                 maxBodyBytes: Int64, preserveHost: Bool = true, blocked: Bool = false,
-                compression: GatehouseCompression.CompressionPolicy? = nil) {
+                compression: GatehouseCompression.CompressionPolicy? = nil,
+                healthService: Int? = nil, affinity: AffinityMode = .none) {
         self.poolIndex = poolIndex
         self.name = name
         self.idleTimeout = idleTimeout
@@ -34,6 +40,8 @@ public struct RoutePolicy: Sendable {
         self.preserveHost = preserveHost
         self.blocked = blocked
         self.compression = compression
+        self.healthService = healthService
+        self.affinity = affinity
     }
 }
 

@@ -35,7 +35,8 @@ public struct ListenerSpec: Sendable {
 public final class ProxyServer: Sendable {
     private let group: EventLoopGroup
     private let listeners: [ListenerSpec]
-    private let environment: ProxyEnvironment
+    /// Internal (not private) so the server can hand its pools to health checks and the admin endpoint.
+    let environment: ProxyEnvironment
     private let limits: ClientLimits
     private let channels: NIOLockedValueBox<[Channel]> = .init([])
     /// Open client connections across all listeners, against `limits.maxConnections`.
