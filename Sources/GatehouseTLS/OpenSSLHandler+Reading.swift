@@ -92,7 +92,7 @@ extension OpenSSLHandler {
     private func closeNotifyReceived(context: ChannelHandlerContext) {
         switch state.closeNotifyReceived(allowHalfClosure: allowHalfClosure) {
         case .reportInputClosed:
-            context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+            if state.shouldReportInputClosed() { context.fireUserInboundEventTriggered(ChannelEvent.inputClosed) }
         case .replyAndClose:
             sendCloseNotifyThenClose(context: context, mode: .all, promise: nil)
         case .closeNow:

@@ -123,6 +123,10 @@ extension OpenSSLHandler {
                 return
             }
             encryptFlushed(context: context)
+            guard state.closeOutput() else {
+                promise?.fail(ChannelError.outputClosed)
+                return
+            }
             connection?.shutdown()
             unflushed.forEach { $0.1?.fail(ChannelError.outputClosed) }
             unflushed.removeAll()

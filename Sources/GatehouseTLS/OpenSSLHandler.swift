@@ -120,6 +120,10 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
             context.close(promise: nil)
             return
         }
+        if let channelEvent = event as? ChannelEvent, channelEvent == .inputClosed, !state.shouldReportInputClosed() {
+            // Already reported when the peer's close_notify arrived; TCP EOF adds nothing.
+            return
+        }
         context.fireUserInboundEventTriggered(event)
     }
 

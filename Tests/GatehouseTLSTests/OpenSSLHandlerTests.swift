@@ -285,3 +285,29 @@ import Testing
         await bed.shutdown()
     }
 }
+
+/// strictSNI refuses unknown names in a real handshake, with unrecognized_name.
+@Suite struct StrictSNIHandshakeTests {
+    @Test func unknownNameFailsHandshakeKnownNameWorks() async throws {
+        let pki = try TestPKI()
+        let files = try pki.selfSigned(cn: "mail.contoso.com", dns: ["mail.contoso.com", "other.contoso.com"])
+        let certified = try pki.certified(files)
+        let store = try CertificateStore(certificates: [certified], defaultCertificate: nil, policy: .exchangeDefault,
+                                         alpn: ["http/1.1"], strictSNI: true)
+        let bed = TLSTestBed()
+        try await bed.startServer(store: store)
+        // The client trusts the certificate and accepts any of its names: only SNI decides.
+        let client = try TLSClientContext(trust: BackendTrust(trustedCertificates: [certified.leaf]))
+        let (_, refused) = try await bed.connect(context: client, serverName: "unknown.contoso.com")
+        #expect(await eventually { refused.inactive })
+        #expect(refused.tlsErrors.first?.kind == .handshake)
+        #expect(refused.tlsErrors.first?.message.contains("unrecognized name") == true, "\(refused.errors)")
+        #expect(await eventually { bed.serverLogs.first?.inactive == true })
+        #expect(bed.serverLogs.first?.tlsErrors.first?.message.contains("strict SNI") == true)
+        let (channel, accepted) = try await bed.connect(context: client, serverName: "other.contoso.com")
+        try await send(channel, [1])
+        #expect(await eventually { accepted.bytes == [1] })
+        try await channel.close().get()
+        await bed.shutdown()
+    }
+}
