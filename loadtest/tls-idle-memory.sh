@@ -3,10 +3,11 @@
 # connections (python3 ssl, ECDSA P-256 certificate, one request each so the connection is past
 # the handshake), holds them, and reports (RSS after - RSS before) / N.
 #
-# Usage: loadtest/tls-idle-memory.sh [connections (default 5000)]
+# Usage: loadtest/tls-idle-memory.sh [connections (default 5000)] [--plain: no TLS, for comparison]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${1:-5000}"
+PLAIN="${2:-}"
 WORK=loadtest/work/tls-idle-memory
 mkdir -p "$WORK"
 ulimit -n 20000
@@ -20,7 +21,7 @@ BENCH="$(swift build -c release --show-bin-path)/tls-bench-server"
     -addext subjectAltName=DNS:bench.contoso.com -days 2 -keyout "$WORK/ecdsa.key" -out "$WORK/ecdsa.crt" 2>/dev/null
 chmod 600 "$WORK/ecdsa.key"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
-"$BENCH" --cert "$WORK/ecdsa.crt" --key "$WORK/ecdsa.key" --port "$port" --threads 1 >"$WORK/server.log" 2>&1 &
+"$BENCH" --cert "$WORK/ecdsa.crt" --key "$WORK/ecdsa.key" --port "$port" --threads 1 $PLAIN >"$WORK/server.log" 2>&1 &
 server=$!
 PIDS+=("$server")
 for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.1; done
@@ -28,13 +29,15 @@ sleep 0.5
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
 # Warm up (first connections allocate one-time structures), then measure.
-python3 - "$port" "$WORK/ecdsa.crt" 50 1 <<'PY'
+python3 - "$port" "$WORK/ecdsa.crt" 50 1 "$PLAIN" <<'PY'
 import socket, ssl, sys, time
 port, ca, n, hold = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+plain = sys.argv[5] == "--plain"
 ctx = ssl.create_default_context(cafile=ca)
 conns = []
 for _ in range(n):
-    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10), server_hostname="bench.contoso.com")
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    if not plain: s = ctx.wrap_socket(s, server_hostname="bench.contoso.com")
     s.sendall(b"GET / HTTP/1.1\r\nHost: bench.contoso.com\r\n\r\n")
     got = 0
     while got < 1024: got += len(s.recv(65536))
@@ -43,15 +46,17 @@ time.sleep(hold)
 PY
 before=$(rss "$server")
 rm -f "$WORK/ready"
-python3 - "$port" "$WORK/ecdsa.crt" "$N" "$WORK/ready" <<'PY' &
+python3 - "$port" "$WORK/ecdsa.crt" "$N" "$WORK/ready" "$PLAIN" <<'PY' &
 import socket, ssl, sys, time, os
 port, ca, n, ready = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+plain = sys.argv[5] == "--plain"
 ctx = ssl.create_default_context(cafile=ca)
 conns = []
 deadline = time.time() + 240
 for _ in range(n):
     if time.time() > deadline: sys.exit("too slow: gave up")
-    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10), server_hostname="bench.contoso.com")
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    if not plain: s = ctx.wrap_socket(s, server_hostname="bench.contoso.com")
     s.sendall(b"GET / HTTP/1.1\r\nHost: bench.contoso.com\r\n\r\n")
     got = 0
     while got < 1024: got += len(s.recv(65536))
@@ -65,4 +70,4 @@ for _ in $(seq 1 2400); do [ -f "$WORK/ready" ] && break; kill -0 "$client" 2>/d
 [ -f "$WORK/ready" ] || { echo "timed out opening connections" >&2; exit 1; }
 sleep 1
 after=$(rss "$server")
-awk -v b="$before" -v a="$after" -v n="$N" 'BEGIN{printf "idle TLS connections: %d, server RSS before %d KiB, after %d KiB: %.1f KiB per connection\n", n, b, a, (a-b)/n}'
+awk -v b="$before" -v a="$after" -v n="$N" -v m="${PLAIN:-tls}" 'BEGIN{printf "idle %s connections: %d, server RSS before %d KiB, after %d KiB: %.1f KiB per connection\n", m, n, b, a, (a-b)/n}'

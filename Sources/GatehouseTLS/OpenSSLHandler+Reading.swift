@@ -21,6 +21,9 @@ extension OpenSSLHandler {
     }
 
     public func channelReadComplete(context: ChannelHandlerContext) {
+        // The scratch buffer is reused within one read burst only: an idle connection keeps no
+        // buffer (memory per idle connection is a target).
+        readScratch = nil
         flushCiphertext(context: context)
         context.fireChannelReadComplete()
         // With autoRead off, a read that produced only part of a record must be followed by
@@ -63,10 +66,10 @@ extension OpenSSLHandler {
     /// Decrypts everything available into one buffer and forwards it.
     func readPlaintext(context: ChannelHandlerContext, expected: Int) {
         guard let connection else { return }
-        var buffer = readScratch ?? context.channel.allocator.buffer(capacity: 16 * 1024)
+        // Plaintext never exceeds the ciphertext it came from: size the buffer for that up front.
+        var buffer = readScratch ?? context.channel.allocator.buffer(capacity: max(expected, 1024))
         readScratch = nil
         buffer.clear()
-        // Plaintext never exceeds the ciphertext it came from: one reservation up front.
         if expected > buffer.writableBytes { buffer.reserveCapacity(minimumWritableBytes: expected) }
         let outcome = connection.readPlaintext(into: &buffer)
         if buffer.readableBytes > 0 {

@@ -140,8 +140,10 @@ extension TLSConnection {
         while true {
             OpenSSLErrorQueue.clear()
             var result: Int32 = 0
-            // At least 1 KiB of room per call; plaintext rarely outgrows the up-front reservation.
-            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 1024) { raw in
+            // Use the room there is; grow by a record only when it runs out (plaintext rarely
+            // outgrows the up-front reservation).
+            let minimum = buffer.writableBytes >= 512 ? 0 : 16 * 1024
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: minimum) { raw in
                 result = SSL_read(ssl, raw.baseAddress, Int32(min(raw.count, Int(Int32.max))))
                 return result > 0 ? Int(result) : 0
             }

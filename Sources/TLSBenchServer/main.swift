@@ -81,6 +81,8 @@ guard let certPath = option("cert"), let keyPath = option("key") else {
 let port = Int(option("port", "8443")!) ?? 8443
 let threads = Int(option("threads", "1")!) ?? 1
 let alpn = option("alpn", "http/1.1")!.split(separator: ",").map(String.init)
+// --plain: no TLS at all (to separate NIO's own per-connection cost from TLS's in measurements).
+let plain = CommandLine.arguments.contains("--plain")
 
 do {
     let (certified, warnings) = try CertifiedKey.load(certificatePath: certPath, keyPath: keyPath, strict: false)
@@ -94,7 +96,7 @@ do {
         .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
         .childChannelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(OpenSSLHandler(server: store))
+                if !plain { try channel.pipeline.syncOperations.addHandler(OpenSSLHandler(server: store)) }
                 try channel.pipeline.syncOperations.addHandler(BenchResponder())
             }
         }
