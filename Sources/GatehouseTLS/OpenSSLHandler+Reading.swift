@@ -52,7 +52,10 @@ extension OpenSSLHandler {
             // The event may have closed the channel or changed the pipeline: re-check.
             guard state.state == .active else { return }
             encryptFlushed(context: context)
-            readPlaintext(context: context, expected: 0)
+            // Application data (or a TLS 1.3 ticket) may have come with the peer's last flight.
+            if connection.hasReadableInput {
+                readPlaintext(context: context, expected: connection.bufferedInbound)
+            }
         case .wantRead:
             flushCiphertext(context: context)
             context.read()

@@ -124,6 +124,12 @@ extension TLSConnection {
     /// Bytes of ciphertext waiting for the network.
     var pendingCiphertext: Int { transport.outboundBytes }
 
+    /// Received ciphertext the SSL has not consumed yet.
+    var bufferedInbound: Int { transport.inbound?.readableBytes ?? 0 }
+
+    /// Whether SSL_read could return anything now (bytes in our BIO or records inside the SSL).
+    var hasReadableInput: Bool { bufferedInbound > 0 || SSL_has_pending(ssl) == 1 }
+
     /// Takes all ciphertext produced so far, if any.
     func takeCiphertext() -> ByteBuffer? { transport.takeOutbound() }
 
