@@ -3,6 +3,7 @@ import NIOTLS
 
 /// Inbound: ciphertext in, handshake progress, plaintext out.
 extension OpenSSLHandler {
+    /// Feeds ciphertext to the SSL, then advances the handshake or decrypts.
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         guard let connection, state.state != .closed else { return }
@@ -20,6 +21,7 @@ extension OpenSSLHandler {
         }
     }
 
+    /// Sends any ciphertext the reads produced and passes the event on.
     public func channelReadComplete(context: ChannelHandlerContext) {
         // The scratch buffer is reused within one read burst only: an idle connection keeps no
         // buffer (memory per idle connection is a target).
@@ -31,6 +33,7 @@ extension OpenSSLHandler {
         if pendingRead && state.state != .closed { context.read() }
     }
 
+    /// Remembers that downstream wants data (for autoRead off), then asks the channel.
     public func read(context: ChannelHandlerContext) {
         pendingRead = true
         context.read()

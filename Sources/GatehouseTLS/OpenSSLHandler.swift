@@ -62,6 +62,7 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
         self.handshakeTimeout = context.policy.handshakeTimeout
     }
 
+    /// Creates the `SSL` (errors are reported on the channel) and starts if the channel is active.
     public func handlerAdded(context: ChannelHandlerContext) {
         do {
             switch setup {
@@ -78,12 +79,14 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
         if context.channel.isActive { start(context: context) }
     }
 
+    /// Cancels the timeout and fails writes still held.
     public func handlerRemoved(context: ChannelHandlerContext) {
         timeoutTask?.cancel()
         timeoutTask = nil
         failBufferedWrites(ChannelError.ioOnClosedChannel)
     }
 
+    /// Starts the handshake (the client sends its ClientHello).
     public func channelActive(context: ChannelHandlerContext) {
         start(context: context)
         context.fireChannelActive()
@@ -104,6 +107,7 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
         if case .client = setup { runHandshake(context: context) }
     }
 
+    /// Reports how the connection ended (clean, during the handshake, or without close_notify).
     public func channelInactive(context: ChannelHandlerContext) {
         endOfInput(context: context)
         timeoutTask?.cancel()
@@ -112,6 +116,7 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
         context.fireChannelInactive()
     }
 
+    /// Turns a TCP half-close without close_notify into an unclean-shutdown error; passes the rest on.
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let channelEvent = event as? ChannelEvent, channelEvent == .inputClosed,
            !state.receivedCloseNotify, state.state != .closed {
@@ -149,6 +154,7 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
         }
     }
 
+    /// The backend name in the client role, nil in the server role.
     var clientServerName: String? {
         if case .client(_, let name) = setup { return name }
         return nil
@@ -176,6 +182,7 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
         for (_, promise) in pending { promise?.fail(error) }
     }
 
+    /// "10 s" or "300 ms", for messages.
     static func describe(_ amount: TimeAmount) -> String {
         let milliseconds = amount.nanoseconds / 1_000_000
         return milliseconds % 1000 == 0 ? "\(milliseconds / 1000) s" : "\(milliseconds) ms"
