@@ -311,3 +311,46 @@ import Testing
         await bed.shutdown()
     }
 }
+
+/// Resumption from the server-side session cache (tickets switched off on the server).
+@Suite struct ServerSessionCacheTests {
+    @Test(arguments: [TLSVersion.tls1_2, .tls1_3])
+    func resumesFromTheServerCacheWithoutTickets(version: TLSVersion) async throws {
+        var serverPolicy = TLSPolicy.exchangeDefault
+        serverPolicy.sessionTickets = false
+        let fixture = try Fixture(policy: serverPolicy)
+        let bed = TLSTestBed()
+        try await bed.startServer(store: fixture.store)
+        var clientPolicy = TLSPolicy.exchangeDefault
+        clientPolicy.maximumVersion = version
+        let client = try fixture.client(policy: clientPolicy)
+        for round in 0..<3 {
+            let (channel, log) = try await bed.connect(context: client, serverName: "mail.contoso.com")
+            try await send(channel, [UInt8(round)])
+            #expect(await eventually { log.bytes == [UInt8(round)] })
+            #expect(log.info?.sessionReused == (round > 0), "\(version) round \(round)")
+            try await channel.close().get()
+        }
+        await bed.shutdown()
+    }
+
+    @Test func cacheSizeZeroMeansFullHandshakes() async throws {
+        var serverPolicy = TLSPolicy.exchangeDefault
+        serverPolicy.sessionTickets = false
+        serverPolicy.sessionCacheSize = 0
+        let fixture = try Fixture(policy: serverPolicy)
+        let bed = TLSTestBed()
+        try await bed.startServer(store: fixture.store)
+        var clientPolicy = TLSPolicy.exchangeDefault
+        clientPolicy.maximumVersion = .tls1_2
+        let client = try fixture.client(policy: clientPolicy)
+        for round in 0..<2 {
+            let (channel, log) = try await bed.connect(context: client, serverName: "mail.contoso.com")
+            try await send(channel, [1])
+            #expect(await eventually { log.bytes == [1] })
+            #expect(log.info?.sessionReused == false, "round \(round)")
+            try await channel.close().get()
+        }
+        await bed.shutdown()
+    }
+}
