@@ -7,6 +7,7 @@ extension OpenSSLHandler {
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         guard let connection, state.state != .closed else { return }
+        inReadBurst = true
         connection.feed(buffer)
         switch state.state {
         case .idle:
@@ -26,6 +27,7 @@ extension OpenSSLHandler {
         // The scratch buffer is reused within one read burst only: an idle connection keeps no
         // buffer (memory per idle connection is a target).
         readScratch = nil
+        inReadBurst = false
         flushCiphertext(context: context)
         context.fireChannelReadComplete()
         // With autoRead off, a read that produced only part of a record must be followed by
@@ -45,7 +47,7 @@ extension OpenSSLHandler {
         guard let connection else { return }
         switch connection.handshake() {
         case .done:
-            flushCiphertext(context: context)
+            flushHandshakeOutput(context: context)
             guard state.handshakeCompleted() else { return }
             timeoutTask?.cancel()
             timeoutTask = nil
@@ -60,7 +62,7 @@ extension OpenSSLHandler {
                 readPlaintext(context: context, expected: connection.bufferedInbound)
             }
         case .wantRead:
-            flushCiphertext(context: context)
+            flushHandshakeOutput(context: context)
             context.read()
         case .closeNotify:
             fail(context: context, error: TLSError(.handshake, "TLS handshake failed: \(peerName) sent close_notify during the handshake", serverName: clientServerName))
@@ -86,7 +88,7 @@ extension OpenSSLHandler {
         // Keep the buffer: if downstream let go of it, the next clear() reuses its storage.
         readScratch = buffer
         // Post-handshake messages (key update, tickets) may need an answer.
-        flushCiphertext(context: context)
+        flushHandshakeOutput(context: context)
         switch outcome {
         case .done, .wantRead:
             break
@@ -95,6 +97,12 @@ extension OpenSSLHandler {
         case .failed(let error):
             fail(context: context, error: error)
         }
+    }
+
+    /// Sends protocol output now, or (inside a read burst) leaves it for channelReadComplete or the
+    /// next application write, whichever comes first: both happen in this event-loop tick.
+    func flushHandshakeOutput(context: ChannelHandlerContext) {
+        if !inReadBurst { flushCiphertext(context: context) }
     }
 
     /// The peer ended its direction cleanly.

@@ -45,6 +45,9 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
     var pendingRead = false
     /// Guards `encryptFlushed` against re-entry from events fired while writing.
     var isEncrypting = false
+    /// Between channelRead and channelReadComplete: handshake output waits for readComplete (or for
+    /// the next application write), so a final flight and the first response share one syscall.
+    var inReadBurst = false
 
     /// Facts about the handshake, available once it completed.
     public internal(set) var connectionInfo: TLSConnectionInfo?
@@ -109,6 +112,7 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     /// Reports how the connection ended (clean, during the handshake, or without close_notify).
     public func channelInactive(context: ChannelHandlerContext) {
+        inReadBurst = false
         endOfInput(context: context)
         timeoutTask?.cancel()
         timeoutTask = nil
