@@ -108,6 +108,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOTLS", package: "swift-nio"),
         ]),
         .testTarget(name: "GatehouseHTTP2Tests", dependencies: [
             "GatehouseHTTP2",

@@ -19,6 +19,7 @@ final class ByteBufferBIO {
     /// Ciphertext produced by the SSL, not yet taken by the handler.
     private(set) var outbound: ByteBuffer?
 
+    /// Creates the BIO and points its data at this object (unretained; see the type's doc).
     init(allocator: ByteBufferAllocator) throws {
         guard let bio = BIO_new(ByteBufferBIOMethod.shared.method) else {
             throw TLSError(.internalError, OpenSSLErrorQueue.describe("cannot allocate the ByteBuffer BIO"))
@@ -90,6 +91,7 @@ final class ByteBufferBIOMethod: @unchecked Sendable {
     static let shared = ByteBufferBIOMethod()
     let method: OpaquePointer
 
+    /// Registers the read, write and ctrl callbacks.
     private init() {
         // BIO_get_new_index gives a fresh type number; failure here means OpenSSL is unusable.
         let type = BIO_get_new_index() | BIO_TYPE_SOURCE_SINK

@@ -6,6 +6,7 @@ extension OpenSSLHandler {
     /// on (unflushed) so a huge write never sits in memory twice.
     private static let writeSlice = 256 * 1024
 
+    /// Holds plaintext until `flush()`; refuses it once the connection is closing.
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         guard state.acceptsWrites else {
             promise?.fail(ChannelError.ioOnClosedChannel)
@@ -14,6 +15,7 @@ extension OpenSSLHandler {
         unflushed.append((unwrapOutboundIn(data), promise))
     }
 
+    /// Encrypts everything written so far (or holds it until the handshake completes).
     public func flush(context: ChannelHandlerContext) {
         if flushed.isEmpty {
             // The common case: hand the whole batch over without copying the array.
@@ -112,6 +114,7 @@ extension OpenSSLHandler {
         context.writeAndFlush(wrapOutboundOut(output), promise: promise)
     }
 
+    /// `.all`: close_notify then close; `.output`: close_notify then TCP half-close; `.input`: passed on.
     public func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
         switch mode {
         case .input:
@@ -123,6 +126,10 @@ extension OpenSSLHandler {
                 return
             }
             encryptFlushed(context: context)
+            guard state.closeOutput() else {
+                promise?.fail(ChannelError.outputClosed)
+                return
+            }
             connection?.shutdown()
             unflushed.forEach { $0.1?.fail(ChannelError.outputClosed) }
             unflushed.removeAll()

@@ -124,6 +124,12 @@ extension TLSConnection {
     /// Bytes of ciphertext waiting for the network.
     var pendingCiphertext: Int { transport.outboundBytes }
 
+    /// Received ciphertext the SSL has not consumed yet.
+    var bufferedInbound: Int { transport.inbound?.readableBytes ?? 0 }
+
+    /// Whether SSL_read could return anything now (bytes in our BIO or records inside the SSL).
+    var hasReadableInput: Bool { bufferedInbound > 0 || SSL_has_pending(ssl) == 1 }
+
     /// Takes all ciphertext produced so far, if any.
     func takeCiphertext() -> ByteBuffer? { transport.takeOutbound() }
 
@@ -140,8 +146,10 @@ extension TLSConnection {
         while true {
             OpenSSLErrorQueue.clear()
             var result: Int32 = 0
-            // At least 1 KiB of room per call; plaintext rarely outgrows the up-front reservation.
-            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 1024) { raw in
+            // Use the room there is; grow by a record only when it runs out (plaintext rarely
+            // outgrows the up-front reservation).
+            let minimum = buffer.writableBytes >= 512 ? 0 : 16 * 1024
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: minimum) { raw in
                 result = SSL_read(ssl, raw.baseAddress, Int32(min(raw.count, Int(Int32.max))))
                 return result > 0 ? Int(result) : 0
             }
