@@ -123,7 +123,7 @@ extension HTTP1RequestDecoder {
     static func requestLineError(_ line: UnsafePointer<UInt8>, _ count: Int, at index: Int,
                                  _ reason: HTTP1DecoderError.Reason) -> HTTP1DecoderError {
         let shown = HTTP1Bytes.quote(line, count, limit: 100)
-        if index < count, line[index] == HTTP1Bytes.cr {
+        if HTTP1Bytes.find(HTTP1Bytes.cr, in: line, count: count) != nil {
             return HTTP1DecoderError(.bareCR, "a CR not followed by LF in the request line '\(shown)'")
         }
         switch reason {

@@ -44,10 +44,10 @@ struct HTTP1RequestDecoderLimitTests {
 
     @Test("the whole head is limited, complete or not")
     func total() throws {
-        let four = (1...4).map { field(90, name: "X-\($0)") + "\r\n" }.joined()
-        #expect(decoderError("GET / HTTP/1.1\r\n\(four)\r\n", limits: Self.small)?.reason == .headTooLarge)
+        let five = (1...5).map { field(90, name: "X-\($0)") + "\r\n" }.joined()
+        #expect(decoderError("GET / HTTP/1.1\r\n\(five)\r\n", limits: Self.small)?.reason == .headTooLarge)
         let harness = DecoderHarness(limits: Self.small)
-        #expect { _ = try harness.feed("GET / HTTP/1.1\r\n" + four) } throws: { ($0 as? HTTP1DecoderError)?.reason == .headTooLarge }
+        #expect { _ = try harness.feed("GET / HTTP/1.1\r\n" + five) } throws: { ($0 as? HTTP1DecoderError)?.reason == .headTooLarge }
     }
 
     @Test("field count: at the limit passes, one more is 431")
