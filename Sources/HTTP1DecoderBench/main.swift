@@ -9,16 +9,16 @@ import NIOEmbedded
 import NIOHTTP1
 
 /// A MAPI/HTTP request as Outlook sends it (shortened bearer token), about 500 bytes.
-let outlookHead = "POST /mapi/emsmdb/?MailboxId=5f2c8a9e-1b7d-4e3a-9c61-2d8f0b4a7e15@contoso.com HTTP/1.1\r\n"
+let outlookHead = "POST /mapi/emsmdb/?MailboxId=5f2c8a9e-1b7d-4e3a@contoso.com HTTP/1.1\r\n"
     + "Host: mail.contoso.com\r\n"
     + "User-Agent: Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.17928; Pro)\r\n"
     + "Content-Type: application/mapi-http\r\n"
     + "X-RequestType: Execute\r\n"
     + "X-ClientInfo: {2F94A2BF-A2E6-4CCC-BF98-B5F22C542226}:12\r\n"
     + "X-RequestId: {E2EA6C1C-E61B-49E9-9CFB-38184F907552}:13\r\n"
-    + "X-ClientApplication: Outlook/16.0.17928.20114\r\n"
+    + "X-ClientApplication: Outlook/16.0.17928\r\n"
     + "X-AnchorMailbox: user@contoso.com\r\n"
-    + "Authorization: Bearer eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiIsIng1dCI6Im5PbzNaRHJPRFhF\r\n"
+    + "Authorization: Bearer eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9\r\n"
     + "Accept: */*\r\n"
     + "Connection: Keep-Alive\r\n"
     + "Content-Length: 0\r\n"
@@ -57,7 +57,8 @@ func measure(_ makeDecoder: () -> any ChannelHandler, requestsPerRead: Int, read
     for _ in 0..<reads { try channel.writeInbound(read) }
     let elapsed = clock.now - start
     let expected = (reads + min(reads, 1000)) * requestsPerRead
-    precondition(sink.heads == expected && sink.ends == expected && sink.fields == expected * 13, "decoder lost requests")
+    precondition(sink.heads == expected && sink.ends == expected && sink.fields == expected * 12,
+                 "decoder lost requests: \(sink.heads) heads, \(sink.ends) ends, \(sink.fields) fields for \(expected)")
     _ = try channel.finish()
     let (seconds, attoseconds) = elapsed.components
     let nanoseconds = Double(seconds) * 1e9 + Double(attoseconds) / 1e9
@@ -65,7 +66,7 @@ func measure(_ makeDecoder: () -> any ChannelHandler, requestsPerRead: Int, read
 }
 
 let iterations = CommandLine.arguments.dropFirst().first.flatMap(Int.init) ?? 200_000
-print("request head: \(outlookHead.utf8.count) bytes, 13 fields; \(iterations) requests per run, best of 5 runs")
+print("request head: \(outlookHead.utf8.count) bytes, 12 fields; \(iterations) requests per run, best of 5 runs")
 for requestsPerRead in [1, 16] {
     var ours: [Double] = []
     var nios: [Double] = []
