@@ -65,18 +65,48 @@ func measure(_ makeDecoder: () -> any ChannelHandler, requestsPerRead: Int, read
     return nanoseconds / Double(reads * requestsPerRead)
 }
 
+/// Emits a prebuilt head and end per request without parsing: what the harness itself costs.
+struct NullDecoder: ByteToMessageDecoder {
+    typealias InboundOut = HTTPServerRequestPart
+    let length = outlookHead.utf8.count
+    let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/mapi/emsmdb/",
+                               headers: HTTPHeaders((1...12).map { ("X-Field-\($0)", "value") }))
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard buffer.readableBytes >= length else { return .needMoreData }
+        buffer.moveReaderIndex(forwardBy: length)
+        context.fireChannelRead(Self.wrapInboundOut(.head(head)))
+        context.fireChannelRead(Self.wrapInboundOut(.end(nil)))
+        return .continue
+    }
+}
+
+// Arguments: [iterations] [ours|nio] (one decoder only, e.g. under perf).
 let iterations = CommandLine.arguments.dropFirst().first.flatMap(Int.init) ?? 200_000
+let only = CommandLine.arguments.dropFirst(2).first
 print("request head: \(outlookHead.utf8.count) bytes, 12 fields; \(iterations) requests per run, best of 5 runs")
 for requestsPerRead in [1, 16] {
     var ours: [Double] = []
     var nios: [Double] = []
-    for _ in 0..<5 {   // interleaved, so that both see the same machine load
-        ours.append(try measure({ ByteToMessageHandler(HTTP1RequestDecoder()) },
-                                requestsPerRead: requestsPerRead, reads: iterations / requestsPerRead))
-        nios.append(try measure({ ByteToMessageHandler(HTTPRequestDecoder()) },
-                                requestsPerRead: requestsPerRead, reads: iterations / requestsPerRead))
+    var nulls: [Double] = []
+    for _ in 0..<5 {   // interleaved, so that all see the same machine load
+        if only != "nio" {
+            ours.append(try measure({ ByteToMessageHandler(HTTP1RequestDecoder()) },
+                                    requestsPerRead: requestsPerRead, reads: iterations / requestsPerRead))
+        }
+        if only != "ours" {
+            nios.append(try measure({ ByteToMessageHandler(HTTPRequestDecoder()) },
+                                    requestsPerRead: requestsPerRead, reads: iterations / requestsPerRead))
+        }
+        if only == nil {
+            nulls.append(try measure({ ByteToMessageHandler(NullDecoder()) },
+                                     requestsPerRead: requestsPerRead, reads: iterations / requestsPerRead))
+        }
     }
-    let label = requestsPerRead == 1 ? "1 request per read     " : "\(requestsPerRead) pipelined per read"
-    print("\(label)  HTTP1RequestDecoder: \(Int(ours.min()!)) ns/request   NIO HTTPRequestDecoder: \(Int(nios.min()!)) ns/request"
-          + "   (medians \(Int(ours.sorted()[2])) / \(Int(nios.sorted()[2])))")
+    func show(_ samples: [Double]) -> String {
+        samples.isEmpty ? "-" : "\(Int(samples.min()!)) ns (median \(Int(samples.sorted()[samples.count / 2])))"
+    }
+    let label = requestsPerRead == 1 ? "1 request per read:    " : "\(requestsPerRead) pipelined per read:"
+    print("\(label) HTTP1RequestDecoder \(show(ours)) | NIO HTTPRequestDecoder \(show(nios))"
+          + " | harness alone (no parsing) \(show(nulls))")
 }
