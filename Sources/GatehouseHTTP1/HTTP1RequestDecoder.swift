@@ -21,7 +21,8 @@ import NIOHTTP1
 ///
 /// Bodies are emitted as slices of the received buffers (zero copy) as soon as they arrive, so a
 /// 1 GB `Content-Length` streams through. Chunk extensions are read and ignored; trailers end up in
-/// `.end(trailers)`, minus framing fields (`Content-Length`, `Transfer-Encoding`), which are dropped.
+/// `.end(trailers)`, minus the fields that must not be trailers (`Content-Length`, `Transfer-Encoding`,
+/// `Host`), which are dropped.
 /// At EOF a partial head or body is an error, never a short request passed on as complete.
 /// `Connection: upgrade` gets no special treatment: bytes after a request are the next request.
 public struct HTTP1RequestDecoder: ByteToMessageDecoder {
