@@ -8,6 +8,7 @@ extension HTTP1RequestDecoder {
             // RFC 9112 2.2: ignore empty lines before a request line (some clients send a CRLF after a body).
             while buffer.getInteger(at: buffer.readerIndex, as: UInt16.self) == 0x0D0A {
                 buffer.moveReaderIndex(forwardBy: 2)
+                sectionScan.searched = 0   // it counted from the old reader index
             }
         }
         let limits = self.limits

@@ -6,6 +6,9 @@ struct SectionScan {
     var offset = 0
     /// Complete non-empty lines before `offset` (the request line counts as one).
     var lines = 0
+    /// How far (from the reader index) the incomplete line has been searched for its LF: a client
+    /// sending a long line a byte at a time must not make each read rescan the whole line.
+    var searched = 0
 }
 
 /// Which field section is being scanned; they have different limits.
@@ -26,17 +29,19 @@ extension HTTP1RequestDecoder {
         // In the head the request line is a line too; field lines are limited separately.
         let maxLines = kind == .head ? limits.maxFieldCount + 1 : limits.maxFieldCount
         var lineStart = scan.offset
+        var searchFrom = max(scan.searched, lineStart)
         while true {
-            guard let found = HTTP1Bytes.find(HTTP1Bytes.lf, in: base + lineStart, count: count - lineStart) else {
+            guard let found = HTTP1Bytes.find(HTTP1Bytes.lf, in: base + searchFrom, count: count - searchFrom) else {
                 // The line's CR may already be here with its LF still to come: allow one byte more.
                 if count - lineStart > limits.maxFieldLineBytes + 1 {
                     throw lineTooLong(kind: kind, isRequestLine: kind == .head && scan.lines == 0, limits: limits)
                 }
                 if count > maxTotal { throw sectionTooLarge(kind: kind, limit: maxTotal) }
                 scan.offset = lineStart
+                scan.searched = count
                 return nil
             }
-            let lf = lineStart + found
+            let lf = searchFrom + found
             guard lf > lineStart, base[lf - 1] == HTTP1Bytes.cr else {
                 throw HTTP1DecoderError(.bareLF, "a line ends in LF without CR: '\(HTTP1Bytes.quote(base + lineStart, lf - lineStart))'")
             }
@@ -52,6 +57,7 @@ extension HTTP1RequestDecoder {
                                         + (kind == .trailers ? " in the trailers" : ""))
             }
             lineStart = lf + 1
+            searchFrom = lineStart
         }
     }
 

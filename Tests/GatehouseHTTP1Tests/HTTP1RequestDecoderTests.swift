@@ -151,6 +151,22 @@ struct HTTP1RequestDecoderTests {
         }
     }
 
+    @Test("a CR, then LF and a bare LF: the skipped empty line does not hide the bare LF")
+    func bareLFAfterSkippedLine() throws {
+        let harness = DecoderHarness()
+        #expect(try harness.feed("\r").isEmpty)
+        #expect { _ = try harness.feed("\n\nGET / HTTP/1.1\r\n\r\n") } throws: { ($0 as? HTTP1DecoderError)?.reason == .bareLF }
+    }
+
+    @Test("a long header line sent a byte at a time still parses (the scan resumes where it stopped)")
+    func longLineByteAtATime() throws {
+        let value = String(repeating: "k", count: 20_000)
+        let bytes = Array("GET / HTTP/1.1\r\nAuthorization: Negotiate \(value)\r\nHost: a\r\n\r\n".utf8)
+        let parts = try decodeAll(bytes.map { [$0] })
+        #expect(heads(parts).first?.headers["Authorization"] == ["Negotiate " + value])
+        #expect(heads(parts).first?.headers["Host"] == ["a"])
+    }
+
     @Test("Connection: upgrade gets no special treatment: the bytes after the request are the next request")
     func noUpgrade() throws {
         let parts = try decodeAll(["GET /ws HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\nGET /next HTTP/1.1\r\n\r\n"])
