@@ -37,6 +37,19 @@ enum HTTP1Bytes {
         (byte >= 0x20 && byte != 0x7F) || byte == tab
     }
 
+    /// Whether any of the eight bytes in `word` is below 0x20 or is 0x7F (SWAR: a byte below n sets
+    /// its top bit in `(x - n) & ~x`; obs-text bytes have their top bit set in x and so never count).
+    /// Exact for "any": a false positive in one byte can only follow a true one in a lower byte.
+    @inline(__always)
+    static func mayHoldControl(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let belowSpace = (word &- ones &* 0x20) & ~word & highs
+        let delete = word ^ (ones &* 0x7F)
+        let isDelete = (delete &- ones) & ~delete & highs
+        return belowSpace | isDelete != 0
+    }
+
     /// Whether `byte` may appear in a request target: visible ASCII only (RFC 3986 has no spaces,
     /// controls or raw non-ASCII; rejecting them here keeps the target byte-exact when proxied).
     @inline(__always)

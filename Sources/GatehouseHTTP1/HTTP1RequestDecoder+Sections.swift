@@ -87,7 +87,12 @@ extension HTTP1RequestDecoder {
         while start < count, HTTP1Bytes.isWhitespace(line[start]) { start += 1 }
         var end = count
         while end > start, HTTP1Bytes.isWhitespace(line[end - 1]) { end -= 1 }
+        // Eight bytes at a time while none is a control character or DEL (HTAB, rare, takes the
+        // byte-wise path below), then byte by byte for the rest and for the word that needs a look.
         var scan = start
+        while scan + 8 <= end, !HTTP1Bytes.mayHoldControl(UnsafeRawPointer(line + scan).loadUnaligned(as: UInt64.self)) {
+            scan += 8
+        }
         while scan < end {
             guard HTTP1Bytes.isFieldValueByte(line[scan]) else {
                 let name = HTTP1Bytes.quote(line, index)

@@ -20,6 +20,21 @@ struct HTTP1BytesTests {
         }
     }
 
+    @Test("the eight-byte control check agrees with the byte-wise one, wherever the byte sits")
+    func wordCheck() {
+        for byte in UInt8.min...UInt8.max {
+            for position in 0..<8 {
+                for filler: UInt8 in [0x20, 0x41, 0x7E, 0x80, 0xFF] {
+                    var bytes = [UInt8](repeating: filler, count: 8)
+                    bytes[position] = byte
+                    let word = bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+                    let expected = byte < 0x20 || byte == 0x7F
+                    #expect(HTTP1Bytes.mayHoldControl(word) == expected, "byte \(byte) at \(position) among \(filler)")
+                }
+            }
+        }
+    }
+
     @Test("case-insensitive name comparison")
     func names() {
         for name in ["content-length", "Content-Length", "CONTENT-LENGTH", "cOnTeNt-LeNgTh"] {
