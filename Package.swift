@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "mailbox-sim", targets: ["MailboxSim"]),
         .executable(name: "compression-bench", targets: ["CompressionBench"]),
         .executable(name: "tls-bench-server", targets: ["TLSBenchServer"]),
+        .executable(name: "http1-decoder-bench", targets: ["HTTP1DecoderBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -49,10 +50,17 @@ let package = Package(
                 "CZlib",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]),
+        // HTTP/1.1 request decoding that accepts extension methods (RPC_IN_DATA), no C.
+        .target(
+            name: "GatehouseHTTP1",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]),
         .target(
             name: "Gatehouse",
             dependencies: [
-                "GatehouseTLS", "GatehouseHTTP2", "GatehouseCompression",
+                "GatehouseTLS", "GatehouseHTTP1", "GatehouseHTTP2", "GatehouseCompression",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -77,7 +85,7 @@ let package = Package(
         .target(
             name: "MailboxSimCore",
             dependencies: [
-                "GatehouseTLS",
+                "GatehouseTLS", "GatehouseHTTP1",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -123,6 +131,22 @@ let package = Package(
                 "GatehouseCompression",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]),
+
+        // Benchmark only: HTTP1RequestDecoder against NIO's HTTPRequestDecoder on one request head.
+        .executableTarget(
+            name: "HTTP1DecoderBench",
+            dependencies: [
+                "GatehouseHTTP1",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]),
+        .testTarget(name: "GatehouseHTTP1Tests", dependencies: [
+            "GatehouseHTTP1",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+        ]),
 
         .testTarget(name: "GatehouseCompressionTests", dependencies: [
             "GatehouseCompression",

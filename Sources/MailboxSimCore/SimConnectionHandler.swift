@@ -1,4 +1,5 @@
 import Foundation
+import GatehouseHTTP1
 import GatehouseTLS
 import NIOCore
 import NIOHTTP1
@@ -157,7 +158,7 @@ final class SimConnectionHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        guard let parseError = error as? SimHTTPParseError else {
+        guard let parseError = error as? HTTP1DecoderError else {
             // Resets and TLS failures: nothing useful to say to the client.
             context.close(promise: nil)
             return
@@ -168,7 +169,7 @@ final class SimConnectionHandler: ChannelDuplexHandler {
             return
         }
         current = nil
-        var response = SimResponse.error(.badRequest, parseError.message)
+        var response = SimResponse.error(parseError.status, parseError.message)
         response.headers += [("Server", "Microsoft-IIS/10.0"), ("X-BEServer", configuration.name),
                              ("X-Sim-Connection", String(connectionID)), ("Connection", "close")]
         response.headers.append(("Content-Length", String(response.body.count)))

@@ -116,7 +116,7 @@ public final class ProxyServer: Sendable {
                         try ClientPipeline.configureTLS(channel: channel, store: store, environment: environment,
                                                         limits: limits, http2: http2)
                     case .redirect(let httpsPort):
-                        try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                        try ClientPipeline.addHTTP1Codec(to: channel.pipeline.syncOperations, limits: limits)
                         try channel.pipeline.syncOperations.addHandler(RedirectHandler(httpsPort: httpsPort))
                     }
                     return channel.eventLoop.makeSucceededVoidFuture()
