@@ -15,6 +15,9 @@ PRESET_HEALTH = ["/owa/healthcheck.htm", "/ecp/healthcheck.htm", "/EWS/healthche
                  "/Microsoft-Server-ActiveSync/healthcheck.htm"]
 
 
+h2_processes = {}
+
+
 @pytest.fixture(scope="module")
 def h2_gatehouse(tmp_path_factory):
     """Gatehouse with h2 in ALPN, anonymous sims, plus portal.contoso.lab (covered only by the wildcard)."""
@@ -27,6 +30,7 @@ def h2_gatehouse(tmp_path_factory):
     config.write_text(text)
     process = Process([str(BIN / "gatehouse"), "run", "--config", str(config)], "gatehouse-h2")
     wait_for_port(port, process.proc)
+    h2_processes["gatehouse"] = process
     yield port
     process.stop()
     for sim in sims:
@@ -177,6 +181,8 @@ def test_rapid_reset_flood_is_contained(h2_gatehouse):
     except (BrokenPipeError, ConnectionResetError, OSError):
         pass  # being cut off is an acceptable answer
     client.sock.close()
-    time.sleep(0.5)
+    time.sleep(1.0)
+    gatehouse = h2_processes["gatehouse"]
+    assert gatehouse.proc.poll() is None, "Gatehouse died during the flood:\n" + gatehouse.output()[-3000:]
     version, code, body = curl(h2_gatehouse, "/owa/healthcheck.htm", "--http2")
     assert code == 200 and version == "2"

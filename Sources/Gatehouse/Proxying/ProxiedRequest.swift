@@ -66,6 +66,8 @@ final class ProxiedRequest: BackendConnectionDelegate {
 
     init(handler: ProxyHandler, stream: HTTPStreamID, head: HTTPRequestHead) {
         self.handler = handler
+        self.eventLoop = handler.context!.eventLoop
+        self.environment = handler.environment
         self.stream = stream
         self.clientHead = head
         self.isHTTP2 = head.version.major == 2
@@ -81,8 +83,10 @@ final class ProxiedRequest: BackendConnectionDelegate {
         return scheme == "ntlm" || scheme == "negotiate"
     }
 
-    private var eventLoop: EventLoop { handler.context!.eventLoop }
-    private var environment: ProxyEnvironment { handler.environment }
+    /// Captured at creation: backend futures and timers may complete after the client connection
+    /// (and its handler) is gone, and must never reach through `handler` then.
+    private let eventLoop: EventLoop
+    private let environment: ProxyEnvironment
 
     // MARK: start
 
