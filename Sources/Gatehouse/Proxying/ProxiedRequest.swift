@@ -36,8 +36,11 @@ final class ProxiedRequest: BackendConnectionDelegate {
     private var triedServers: [Int] = []
     /// The anchor mailbox's hash, for routes with `affinity: anchor_mailbox`.
     private var anchor: UInt64?
-    /// Request parts received while connecting.
+    /// Request parts received while connecting, and their body bytes.
     private var pending: [HTTPServerRequestPart] = []
+    private var pendingBytes = 0
+    /// Most body bytes queued while the backend connection is being opened (then reads pause).
+    static let pendingLimit = 64 * 1024
     private var clientPausedByUs = false
     private var backendPausedByUs = false
 
@@ -68,6 +71,7 @@ final class ProxiedRequest: BackendConnectionDelegate {
         self.handler = handler
         self.eventLoop = handler.context!.eventLoop
         self.environment = handler.environment
+        self.clientText = handler.facts.clientIP.map { "\($0)" } ?? "-"
         self.stream = stream
         self.clientHead = head
         self.isHTTP2 = head.version.major == 2
@@ -87,6 +91,8 @@ final class ProxiedRequest: BackendConnectionDelegate {
     /// (and its handler) is gone, and must never reach through `handler` then.
     private let eventLoop: EventLoop
     private let environment: ProxyEnvironment
+    /// The client address as the access log shows it.
+    private let clientText: String
 
     // MARK: start
 
@@ -106,8 +112,9 @@ final class ProxiedRequest: BackendConnectionDelegate {
             self.backendHead = head
             self.loopPool = environment.pools.pool(policy.poolIndex, on: eventLoop)
             armTimers(policy)
-            // Until the backend is connected, stop reading more of this client's body.
-            setClientPaused(true)
+            // Reads are not paused here: for the common bodiless request that would cost two
+            // epoll changes per request. Body bytes that arrive while connecting are queued, and
+            // the client is paused once that queue passes `pendingLimit`.
             connect()
         }
     }
@@ -215,6 +222,7 @@ final class ProxiedRequest: BackendConnectionDelegate {
         channel.write(HTTPClientRequestPart.head(backendHead!), promise: nil)
         for part in pending { forward(part) }
         pending.removeAll()
+        pendingBytes = 0
         channel.flush()
         setClientPaused(!connection.isWritable)
     }
@@ -233,7 +241,10 @@ final class ProxiedRequest: BackendConnectionDelegate {
             return
         }
         switch state {
-        case .connecting: pending.append(.body(buffer))
+        case .connecting:
+            pending.append(.body(buffer))
+            pendingBytes += buffer.readableBytes
+            if pendingBytes > ProxiedRequest.pendingLimit { setClientPaused(true) }
         case .forwarding: forward(.body(buffer))
         case .done:
             if isHTTP2 { handler.sendCommand(.consumed(stream, bytes: buffer.readableBytes)) }
@@ -635,20 +646,12 @@ final class ProxiedRequest: BackendConnectionDelegate {
 
     private func log(status: UInt, reason: String?) {
         guard let access = environment.accessLog else { return }
-        let elapsed = (NIODeadline.now() - started).nanoseconds / 1_000
-        var metadata: Logger.Metadata = [
-            "client": "\(handler.facts.clientIP.map { "\($0)" } ?? "-")",
-            "method": "\(clientHead.method.rawValue)",
-            "uri": "\(clientHead.uri)",
-            "status": "\(status)",
-            "bytes_in": "\(requestBodyBytes)",
-            "bytes_out": "\(responseBodyBytes)",
-            "us": "\(elapsed)",
-            "proto": "\(isHTTP2 ? "h2" : "http/1.1")",
-        ]
-        if let policy { metadata["route"] = "\(policy.name)" }
-        if let loopPool, !triedServers.isEmpty { metadata["backend"] = "\(loopPool.pool.servers[serverIndex].name)" }
-        if let reason { metadata["reason"] = "\(reason)" }
-        access.info("request", metadata: metadata)
+        access.record(AccessLog.Entry(
+            client: clientText, method: clientHead.method.rawValue, uri: clientHead.uri,
+            proto: isHTTP2 ? "HTTP/2.0" : "HTTP/1.1", status: status, bytesIn: requestBodyBytes,
+            bytesOut: responseBodyBytes, microseconds: (NIODeadline.now() - started).nanoseconds / 1_000,
+            route: policy?.name,
+            backend: triedServers.isEmpty ? nil : loopPool.map { $0.pool.servers[serverIndex].name },
+            reason: reason))
     }
 }

@@ -49,11 +49,9 @@ public final class ProxyServer: Sendable {
         self.group = group
         self.listeners = listeners
         self.limits = limits
-        var access = Logger(label: "gatehouse.access")
-        access.logLevel = logger.logLevel
         self.environment = ProxyEnvironment(
             router: router, pools: BackendPoolRegistry(pools: pools, group: group), logger: logger,
-            accessLog: accessLog ? access : nil, clientIdleTimeout: TimeAmount(limits.clientIdleTimeout))
+            accessLog: accessLog ? AccessLog() : nil, clientIdleTimeout: TimeAmount(limits.clientIdleTimeout))
     }
 
     /// Binds every listener; returns the bound addresses in listener order (port 0 → real port).
