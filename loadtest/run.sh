@@ -9,7 +9,7 @@
 #
 # Environment: LOADTEST_PORT_BASE (default 24400; ports BASE+1..BASE+90 on 127.0.0.1 are used),
 # LOADTEST_WORK (default loadtest/work).
-set -euo pipefail
+set -Eeuo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
@@ -54,6 +54,7 @@ cleanup() {
     stop_all_started
 }
 trap cleanup EXIT
+trap 'loud "run.sh stopped by a failing command at ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND"' ERR
 trap 'exit 130' INT TERM
 
 # --- 1. Tools ---------------------------------------------------------------------------------------
@@ -146,12 +147,17 @@ interleave() {   # interleave REPS FUNCTION [ARGS...]: A B C, A B C, ...
     for ((rep = 1; rep <= reps; rep++)); do
         for proxy in "${PROXIES[@]}"; do
             "$@" "$proxy" "$rep"
+            if ! ensure_alive "$proxy" "$* (run $rep)"; then
+                record "$SCEN_KEY" "$proxy" "$rep" errors 1   # a crash counts as an error, loudly
+            fi
             trim_logs
         done
     done
 }
 for scenario in $SCENARIOS; do
     say "=== scenario $scenario"
+    SCEN_KEY=$scenario
+    if [ "$scenario" = transfer ]; then SCEN_KEY=download; fi
     case $scenario in
         h1) interleave "$REPS" scenario_h1 ;;
         h2) interleave "$REPS" scenario_h2 ;;

@@ -25,7 +25,7 @@ parse_wrk() {
     socket=$(awk -F'[ ,]+' '/Socket errors:/ { print $4 + $6 + $8 + $10; exit }' "$file")
     non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $NF; exit }' "$file")
     W_ERRORS=$(( ${socket:-0} + ${non2xx:-0} ))
-    W_ERRTEXT=$(grep -E 'Socket errors|Non-2xx' "$file" | tr -s ' \n' ' ')
+    W_ERRTEXT=$(grep -E 'Socket errors|Non-2xx' "$file" | tr -s ' \n' ' ' || true)
     if [ -z "$W_REQUESTS" ] || [ -z "$W_RPS" ]; then
         W_REQUESTS=0; W_RPS=0; W_ERRORS=$((W_ERRORS + 1)); W_ERRTEXT="wrk produced no result: $(tail -n 3 "$file" | tr '\n' ' ')"
     fi
@@ -158,7 +158,11 @@ scenario_idle() {
     start_bg "$WORK/raw/idle-$proxy-$rep.txt" python3 "$HERE/lib/holdconns.py" idle --port "${PROXY_PORT[$proxy]}" \
         --ca "$WORK/certs/ca.pem" --count "$IDLE_CONNS" --hold 120 --ready-file "$ready" --stop-file "$stop"
     local holder=$BG_PID
-    for ((i = 0; i < 1200 && ! -f $ready; i++)); do sleep 0.1; kill -0 "$holder" 2>/dev/null || break; done
+    for ((i = 0; i < 1200; i++)); do   # up to 120 s to set up every connection
+        [ -f "$ready" ] && break
+        kill -0 "$holder" 2>/dev/null || break
+        sleep 0.1
+    done
     sleep 2
     rss1=$(rss_kib "$pid")
     t1=$(cpu_ticks "$pid")
@@ -185,7 +189,11 @@ scenario_longpoll() {
     start_bg "$holder_out" python3 "$HERE/lib/holdconns.py" longpoll --port "${PROXY_PORT[$proxy]}" \
         --ca "$WORK/certs/ca.pem" --count "$LONGPOLLS" --hold "$hold" --ready-file "$ready"
     local holder=$BG_PID
-    for ((i = 0; i < 600 && ! -f $ready; i++)); do sleep 0.1; kill -0 "$holder" 2>/dev/null || break; done
+    for ((i = 0; i < 600; i++)); do   # up to 60 s to send every long poll
+        [ -f "$ready" ] && break
+        kill -0 "$holder" 2>/dev/null || break
+        sleep 0.1
+    done
     run_wrk "$out" plain -t2 -c64 -d"${DURATION}s" --timeout 2s --latency "$(url_of "$proxy" /owa/healthcheck.htm)"
     for ((i = 0; i < (hold + 60) * 10; i++)); do kill -0 "$holder" 2>/dev/null || break; sleep 0.1; done
     stop_pid "$holder" 5
