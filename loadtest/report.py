@@ -15,29 +15,29 @@ from collections import defaultdict
 PROXIES = ["nginx", "haproxy", "gatehouse"]
 TITLES = {"nginx": "nginx", "haproxy": "HAProxy", "gatehouse": "Gatehouse"}
 
-# (scenario, metric, label, higher_is_better, format)
+# (scenario, metric, label, chart label, higher_is_better, format)
 ROWS = [
-    ("h1", "rps", "1. HTTP/1.1 keep-alive (wrk -t2 -c64): req/s", True, "{:.0f}"),
-    ("h1", "p50_ms", "1. HTTP/1.1 keep-alive: p50 latency, ms", False, "{:.2f}"),
-    ("h1", "p99_ms", "1. HTTP/1.1 keep-alive: p99 latency, ms", False, "{:.2f}"),
-    ("h1", "cpu_us", "1. HTTP/1.1 keep-alive: proxy CPU µs/request", False, "{:.1f}"),
-    ("h2", "rps", "2. HTTP/2 (h2load -c64 -m10): req/s", True, "{:.0f}"),
-    ("h2", "cpu_us", "2. HTTP/2: proxy CPU µs/request", False, "{:.1f}"),
-    ("tls_ecdsa", "rps", "3. new TLS 1.3 connection/request, ECDSA: conn/s", True, "{:.0f}"),
-    ("tls_ecdsa", "cpu_us", "3. full handshake ECDSA: proxy CPU µs/connection", False, "{:.0f}"),
-    ("tls_rsa", "rps", "3. new TLS 1.3 connection/request, RSA-2048: conn/s", True, "{:.0f}"),
-    ("tls_rsa", "cpu_us", "3. full handshake RSA-2048: proxy CPU µs/connection", False, "{:.0f}"),
-    ("tls_resumed", "rps", "3. resumed TLS 1.3 connection/request: conn/s", True, "{:.0f}"),
-    ("tls_resumed", "cpu_us", "3. resumed handshake: proxy CPU µs/connection", False, "{:.0f}"),
-    ("download", "mbps", "4. 100 MiB download, MB/s", True, "{:.0f}"),
-    ("download", "cpu_ms", "4. 100 MiB download: proxy CPU ms", False, "{:.0f}"),
-    ("upload", "mbps", "4. 100 MiB upload, MB/s", True, "{:.0f}"),
-    ("upload", "cpu_ms", "4. 100 MiB upload: proxy CPU ms", False, "{:.0f}"),
-    ("idle", "kib_per_conn", "5. idle keep-alive TLS connections: RSS KiB/connection", False, "{:.1f}"),
-    ("idle", "cpu_us", "5. idle connections: proxy CPU µs to set one up", False, "{:.0f}"),
-    ("longpoll", "rps", "6. keep-alive req/s beside held long polls", True, "{:.0f}"),
-    ("longpoll", "p99_ms", "6. p99 latency beside held long polls, ms", False, "{:.2f}"),
-    ("longpoll", "cpu_us", "6. long polls + load: proxy CPU µs/request", False, "{:.1f}"),
+    ("h1", "rps", "1. HTTP/1.1 keep-alive (wrk -t2 -c64): req/s", "h1 req/s", True, "{:.0f}"),
+    ("h1", "p50_ms", "1. HTTP/1.1 keep-alive: p50 latency, ms", "h1 p50", False, "{:.2f}"),
+    ("h1", "p99_ms", "1. HTTP/1.1 keep-alive: p99 latency, ms", "h1 p99", False, "{:.2f}"),
+    ("h1", "cpu_us", "1. HTTP/1.1 keep-alive: proxy CPU µs/request", "h1 CPU/req", False, "{:.1f}"),
+    ("h2", "rps", "2. HTTP/2 (h2load -c64 -m10): req/s", "h2 req/s", True, "{:.0f}"),
+    ("h2", "cpu_us", "2. HTTP/2: proxy CPU µs/request", "h2 CPU/req", False, "{:.1f}"),
+    ("tls_ecdsa", "rps", "3. new TLS 1.3 connection/request, ECDSA: conn/s", "ECDSA conn/s", True, "{:.0f}"),
+    ("tls_ecdsa", "cpu_us", "3. full handshake ECDSA: proxy CPU µs/connection", "ECDSA CPU/conn", False, "{:.0f}"),
+    ("tls_rsa", "rps", "3. new TLS 1.3 connection/request, RSA-2048: conn/s", "RSA conn/s", True, "{:.0f}"),
+    ("tls_rsa", "cpu_us", "3. full handshake RSA-2048: proxy CPU µs/connection", "RSA CPU/conn", False, "{:.0f}"),
+    ("tls_resumed", "rps", "3. resumed TLS 1.3 connection/request: conn/s", "resumed conn/s", True, "{:.0f}"),
+    ("tls_resumed", "cpu_us", "3. resumed handshake: proxy CPU µs/connection", "resumed CPU/conn", False, "{:.0f}"),
+    ("download", "mbps", "4. 100 MiB download, MB/s", "download MB/s", True, "{:.0f}"),
+    ("download", "cpu_ms", "4. 100 MiB download: proxy CPU ms", "download CPU", False, "{:.0f}"),
+    ("upload", "mbps", "4. 100 MiB upload, MB/s", "upload MB/s", True, "{:.0f}"),
+    ("upload", "cpu_ms", "4. 100 MiB upload: proxy CPU ms", "upload CPU", False, "{:.0f}"),
+    ("idle", "kib_per_conn", "5. idle keep-alive TLS connections: RSS KiB/connection", "idle RSS/conn", False, "{:.1f}"),
+    ("idle", "cpu_us", "5. idle connections: proxy CPU µs to set one up", "idle CPU/conn", False, "{:.0f}"),
+    ("longpoll", "rps", "6. keep-alive req/s beside held long polls", "long polls: req/s", True, "{:.0f}"),
+    ("longpoll", "p99_ms", "6. p99 latency beside held long polls, ms", "long polls: p99", False, "{:.2f}"),
+    ("longpoll", "cpu_us", "6. long polls + load: proxy CPU µs/request", "long polls: CPU/req", False, "{:.1f}"),
 ]
 THROUGHPUT = {"rps", "mbps"}
 SCENARIO_NAMES = {
@@ -81,6 +81,15 @@ def collapses(runs):
     return found
 
 
+def crashed(meta):
+    """True when the run's problem log mentions a crashed proxy."""
+    path = meta.get("loud_log")
+    if not path or not os.path.exists(path):
+        return False
+    with open(path) as f:
+        return any("CRASHED" in line for line in f)
+
+
 def main():
     tsv, meta_path, out = sys.argv[1:4]
     runs, na = load(tsv)
@@ -94,7 +103,7 @@ def main():
     table = []
     behind = []   # (factor, label): how many times worse Gatehouse is than the best other
     chart = []    # (label, [relative to best of three for each proxy])
-    for scenario, metric, label, higher, fmt in ROWS:
+    for scenario, metric, label, short, higher, fmt in ROWS:
         medians = {}
         for proxy in PROXIES:
             values = runs.get((scenario, proxy, metric))
@@ -129,7 +138,7 @@ def main():
             for proxy in PROXIES:
                 v = medians[proxy]
                 rel.append(0.0 if not v else (v / best3 if higher else best3 / v))
-            chart.append((label, rel))
+            chart.append((short, rel))
 
     errors = []
     any_errors = False
@@ -156,9 +165,12 @@ def main():
     quick = meta.get("quick") == "1"
     lines.append(f"# Gatehouse vs nginx vs HAProxy — {meta.get('date', '')}{' (QUICK subset)' if quick else ''}")
     lines.append("")
-    if any_errors or collapsed:
+    if any_errors or collapsed or crashed(meta):
         lines.append("> **WARNING: this run had errors or throughput collapses; see “Errors” below. "
                      "Numbers from a run with errors are not comparable.**")
+    if crashed(meta):
+        lines.append("")
+        lines.append("> **A PROXY CRASHED during this run; see “Problems reported during the run”.**")
         lines.append("")
     lines.append(f"Made by `make bench{' QUICK=1' if quick else ''}` (loadtest/run.sh). Each cell is the median "
                  f"of {meta.get('reps', '?')} interleaved runs (nginx, HAProxy, Gatehouse, nginx, ...; "
@@ -188,6 +200,15 @@ def main():
         for factor, label in sorted(behind, reverse=True)[:3]:
             lines.append(f"- {label}: ×{factor:.2f} worse than the best of nginx/HAProxy")
         lines.append("")
+    problems = []
+    if meta.get("loud_log") and os.path.exists(meta["loud_log"]):
+        with open(meta["loud_log"]) as f:
+            problems = [line.rstrip("\n") for line in f if line.strip()]
+    if problems:
+        lines.append("## Problems reported during the run")
+        lines.append("")
+        lines.extend(f"- `{p[:400]}`" for p in problems[:40])
+        lines.append("")
     lines.append("## Machine and versions")
     lines.append("")
     for key in ("machine", "cpu", "memory", "kernel", "load_before", "load_after", "nginx", "haproxy",
@@ -204,13 +225,13 @@ def main():
 
     # Chart: for each row, each proxy relative to the best of the three (1 = best; higher is better).
     with open(out + ".dat", "w") as f:
-        f.write("label nginx haproxy gatehouse\n")
+        f.write("# label nginx haproxy gatehouse\n")
         for label, rel in chart:
             short = label.replace('"', "'")
             f.write(f"\"{short}\" " + " ".join(f"{v:.3f}" for v in rel) + "\n")
-    height = max(600, 60 + 34 * len(chart))
+    height = 560
     with open(out + ".gp", "w") as f:
-        f.write(f"""set terminal pngcairo size 1300,{height} font ",10"
+        f.write(f"""set terminal pngcairo size {max(900, 70 * len(chart) + 150)},{height} font ",10"
 set output "{out}.png"
 set title "Gatehouse vs nginx vs HAProxy: each proxy relative to the best of the three (1.0 = best; longer is better)"
 set style data histograms
@@ -219,10 +240,11 @@ set style fill solid 0.85 border -1
 set boxwidth 0.9
 set yrange [0:1.1]
 set grid y
-set key outside top center horizontal
-set xtics rotate by -35 left font ",8"
-set bmargin 16
-set rmargin 22
+set key outside top center horizontal samplen 2 spacing 1 width 2
+set xtics rotate by -30 left font ",9"
+set bmargin 8
+set rmargin 8
+set ylabel "relative to the best (1.0)"
 plot "{out}.dat" using 2:xtic(1) title "nginx" lc rgb "#2e8b57", \\
      "" using 3 title "HAProxy" lc rgb "#4169e1", \\
      "" using 4 title "Gatehouse" lc rgb "#ff8c00"

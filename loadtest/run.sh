@@ -54,7 +54,7 @@ cleanup() {
     stop_all_started
 }
 trap cleanup EXIT
-trap 'loud "run.sh stopped by a failing command at ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND"' ERR
+trap 'loud "a command failed at ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND"' ERR
 trap 'exit 130' INT TERM
 
 # --- 1. Tools ---------------------------------------------------------------------------------------
@@ -185,13 +185,14 @@ LOAD_AFTER=$(uptime | sed 's/.*load average: //')
     echo "load_before=$LOAD_BEFORE (1, 5, 15 min; the load generators, the backend and the proxies share the cores)"
     echo "load_after=$LOAD_AFTER"
     echo "nginx=$(nginx -v 2>&1 | sed 's/^nginx version: //')"
-    echo "haproxy=$(haproxy -v | head -n 1)"
-    echo "gatehouse=$("$GATEHOUSE" version 2>&1 | head -n 1)"
+    echo "haproxy=$(haproxy -v 2>&1 | sed -n 1p)"
+    echo "gatehouse=$("$GATEHOUSE" version 2>&1 | sed -n 1p)"
     echo "openssl=$(openssl version)"
-    echo "wrk=$(wrk -v 2>&1 | head -n 1 | cut -c1-40)"
-    echo "h2load=$(h2load --version 2>&1 | head -n 1)"
+    echo "wrk=$( (wrk -v 2>&1 || true) | sed -n 1p | cut -c1-40)"
+    echo "h2load=$(h2load --version 2>&1 | sed -n 1p)"
     echo "python=$(python3 --version 2>&1)"
-    echo "commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    echo "commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$( [ -z "$(git -C "$ROOT" status --porcelain -- Sources Package.swift 2>/dev/null)" ] || echo ' (with uncommitted changes to Sources/)')"
+    echo "loud_log=$WORK/loud.log"
     printf 'method=%s' "$(sed -e 's/$/\\n/' "$HERE/METHOD.md" | tr -d '\n')"
     echo
 } >"$WORK/meta.env"
