@@ -27,14 +27,18 @@ proxy_logs() {
     esac
 }
 
-# trim_logs: keeps notable (non-access) lines, then empties the logs so the disk does not fill up.
+# trim_logs: keeps notable lines (errors, warnings, alerts; never access lines), then empties the
+# logs so the disk does not fill up.
 trim_logs() {
     local proxy file
     for proxy in "${PROXIES[@]}"; do
         for file in $(proxy_logs "$proxy"); do
             [ -f "$file" ] || continue
-            grep -v -E '" [0-9]{3} [0-9]+ "|HTTP/[12]\.?[01]?" |GET /|POST /|access' "$file" 2>/dev/null \
-                | grep -i -E 'error|warn|alert|emerg|fatal|fail' | head -n 100 >>"$WORK/logs/$proxy-notable.log" || true
+            case $file in
+                *-access.log) ;;   # nginx's access lines only
+                *) grep -E '\[(error|warn|alert|emerg|crit)\]|\[(ALERT|WARNING)\]| (error|warning|critical) |Fatal error' "$file" 2>/dev/null \
+                       | head -n 100 >>"$WORK/logs/$proxy-notable.log" || true ;;
+            esac
             : >"$file"
         done
     done
