@@ -59,17 +59,17 @@ OUT=$HERE/results/profile-$SCENARIO.txt
 demangle() { if command -v swift >/dev/null; then swift demangle --simplified; else cat; fi; }
 {
     echo "# perf profile of Gatehouse under '$SCENARIO' ($DURATION s, $(date -u '+%Y-%m-%d %H:%M UTC'), load: $(uptime | sed 's/.*load average: //'))"
-    echo "# result: $(tail -n 5 "$RESULTS_TSV" | tr '\t\n' ' ;')"
+    echo "# result: $(tr '\t\n' ' ;' <"$RESULTS_TSV")"
     echo
     echo "## Self time by shared object"
-    perf report -i "$DATA" --no-children --sort dso --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -n 15
+    perf report -i "$DATA" --no-children --sort dso --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | sed -n 1,15p
     echo
     echo "## Self time by function (top 60)"
     perf report -i "$DATA" --no-children --sort dso,symbol --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' \
-        | head -n 60 | demangle
+        | sed -n 1,60p | demangle
     echo
     echo "## Inclusive time by function (top 40)"
     perf report -i "$DATA" --children --sort symbol --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' \
-        | head -n 40 | demangle
+        | sed -n 1,40p | demangle
 } >"$OUT"
 echo "$OUT"
