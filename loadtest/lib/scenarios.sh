@@ -75,16 +75,17 @@ scenario_h2() {
     client_env plain timeout -k 5 $((DURATION + 30)) h2load -t2 -c64 -m10 -D "$DURATION" \
         "$(url_of "$proxy" /owa/healthcheck.htm)" >"$out" 2>&1 || echo "h2load exit status $?" >>"$out"
     t1=$(cpu_ticks "$pid")
-    local rps done_ ok errors codes2xx
+    local rps done_ ok errors failed non2xx
     rps=$(awk '/^finished in/ { for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^req\/s/) { print $i + 0; exit } }' "$out")
     done_=$(awk '/^requests:/ { for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^done/) print $i }' "$out")
     ok=$(awk '/^requests:/ { for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^succeeded/) print $i }' "$out")
-    codes2xx=$(awk '/^status codes:/ { print $3 }' "$out")
-    errors=$(awk '/^requests:/ { for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^(failed|errored|timeout)/) s += $i; print s + 0 }' "$out")
+    # h2load's "failed" already includes "errored" and "timeout"; a non-2xx answer is an error too.
+    failed=$(awk '/^requests:/ { for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^failed/) print $i }' "$out")
+    non2xx=$(awk '/^status codes:/ { print $5 + $7 + $9 }' "$out")
+    errors=$(( ${failed:-0} > ${non2xx:-0} ? ${failed:-0} : ${non2xx:-0} ))
     if [ -z "$rps" ] || [ -z "$done_" ]; then
         rps=0; done_=0; ok=0; errors=$((errors + 1))
     fi
-    errors=$((errors + ${ok:-0} - ${codes2xx:-0}))
     record h2 "$proxy" "$rep" rps "$rps"
     record h2 "$proxy" "$rep" cpu_us "$(per_request_us $((t1 - t0)) "${ok:-0}")"
     note_errors h2 "$proxy" "$rep" "$errors" "$(grep -E '^requests:|^status codes:' "$out" | tr '\n' ' ')"
