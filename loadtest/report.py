@@ -160,6 +160,8 @@ def main():
         if seen:
             errors.append(f"| {SCENARIO_NAMES[scenario]} | " + " | ".join(cells) + " |")
     collapsed = collapses(runs)
+    for collapse in collapsed:   # loudly on the console too, not only in the report
+        print(f"*** THROUGHPUT COLLAPSE: {collapse}", file=sys.stderr)
 
     lines = []
     quick = meta.get("quick") == "1"
