@@ -29,6 +29,7 @@ def parse_args():
     p.add_argument("--ready-file", required=True)
     p.add_argument("--stop-file", default="")
     p.add_argument("--timeout", type=float, default=30.0, help="limit for one connect+request")
+    p.add_argument("--no-request", action="store_true", help="idle: only the TLS handshake, no request")
     return p.parse_args()
 
 
@@ -86,9 +87,10 @@ async def main():
                 reader, writer = await asyncio.wait_for(
                     asyncio.open_connection("127.0.0.1", args.port, ssl=context, server_hostname=args.host,
                                             limit=1 << 16), args.timeout)
-                writer.write(request)
-                await writer.drain()
-                if args.mode == "idle":
+                if not (args.mode == "idle" and args.no_request):
+                    writer.write(request)
+                    await writer.drain()
+                if args.mode == "idle" and not args.no_request:
                     status = await asyncio.wait_for(read_response(reader), args.timeout)
                     if status != 200:
                         counter.fail(f"status {status}")
