@@ -43,7 +43,7 @@ struct DemoCommand: AsyncParsableCommand {
                     guard let certificate = pool.trust.certificates.first(where: {
                         URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent == server.name
                     }) else {
-                        StandardError.print("demo: pool \(poolName) trusts no certificate named \(server.name).pem; cannot start a simulator for it")
+                        StandardError.say("demo: pool \(poolName) trusts no certificate named \(server.name).pem; cannot start a simulator for it")
                         throw ExitCode(1)
                     }
                     let key = URL(fileURLWithPath: certificate).deletingPathExtension().appendingPathExtension("key").path
@@ -53,7 +53,7 @@ struct DemoCommand: AsyncParsableCommand {
                     let child = try DemoProcesses.Child(name: server.name, executable: simulator, arguments: arguments)
                     children.append(child)
                     try await child.waitUntilReady(timeout: Duration.seconds(30))
-                    print("ready: \(server.name) (mailbox-sim, pid \(child.pid)) on https://\(server.address)")
+                    say("ready: \(server.name) (mailbox-sim, pid \(child.pid)) on https://\(server.address)")
                 }
             }
 
@@ -61,18 +61,18 @@ struct DemoCommand: AsyncParsableCommand {
             let addresses = try await server.start()
             for (listener, address) in zip(configuration.listeners, addresses) {
                 let scheme = listener.tls == nil ? "http" : "https"
-                print("ready: gatehouse listener \(listener.name) on \(scheme)://\(listener.address) (\(address.port ?? 0))")
+                say("ready: gatehouse listener \(listener.name) on \(scheme)://\(listener.address) (\(address.port ?? 0))")
             }
             printTryCommands(configuration)
             await stop.wait()
-            print("stopping...")
+            say("stopping...")
             await server.stop()
         } catch {
             for child in children { child.terminate() }
             throw error
         }
         for child in children { child.terminate() }
-        print("stopped.")
+        say("stopped.")
     }
 
     private func printTryCommands(_ configuration: GatehouseConfiguration) {
@@ -81,7 +81,7 @@ struct DemoCommand: AsyncParsableCommand {
         let port = tls.address.port
         let ca = "certs-example/ca.pem"
         let resolve = "--resolve \(host):\(port):\(tls.address.host)"
-        print("""
+        say("""
 
             Try (Ctrl-C stops the demo):
               curl --cacert \(ca) \(resolve) https://\(host):\(port)/owa/
@@ -95,6 +95,12 @@ struct DemoCommand: AsyncParsableCommand {
     }
 }
 
+/// Writes a line to standard output at once (not stdio-buffered), so "ready" lines show up
+/// immediately even when the output is piped (`make run | tee demo.log`).
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
 /// Child processes and signals for the demo.
 enum DemoProcesses {
     /// `mailbox-sim` next to the running `gatehouse` executable.
@@ -102,7 +108,7 @@ enum DemoProcesses {
         let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let path = URL(fileURLWithPath: me).deletingLastPathComponent().appendingPathComponent("mailbox-sim").path
         guard FileManager.default.isExecutableFile(atPath: path) else {
-            StandardError.print("demo: \(path) not found; build it with `swift build` (make run does)")
+            StandardError.say("demo: \(path) not found; build it with `swift build` (make run does)")
             throw ExitCode(1)
         }
         return path
@@ -162,12 +168,12 @@ enum DemoProcesses {
             while ContinuousClock.now < deadline {
                 if readyLine.with({ $0 }) { return }
                 if !process.isRunning {
-                    StandardError.print("demo: \(name) exited before it was ready (status \(process.terminationStatus))")
+                    StandardError.say("demo: \(name) exited before it was ready (status \(process.terminationStatus))")
                     throw ExitCode(1)
                 }
                 try await Task.sleep(for: .milliseconds(50))
             }
-            StandardError.print("demo: \(name) was not ready within \(timeout)")
+            StandardError.say("demo: \(name) was not ready within \(timeout)")
             throw ExitCode(1)
         }
 
