@@ -43,7 +43,7 @@ struct DemoCommand: AsyncParsableCommand {
                     guard let certificate = pool.trust.certificates.first(where: {
                         URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent == server.name
                     }) else {
-                        StandardError.say("demo: pool \(poolName) trusts no certificate named \(server.name).pem; cannot start a simulator for it")
+                        StandardError.print("demo: pool \(poolName) trusts no certificate named \(server.name).pem; cannot start a simulator for it")
                         throw ExitCode(1)
                     }
                     let key = URL(fileURLWithPath: certificate).deletingPathExtension().appendingPathExtension("key").path
@@ -108,7 +108,7 @@ enum DemoProcesses {
         let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let path = URL(fileURLWithPath: me).deletingLastPathComponent().appendingPathComponent("mailbox-sim").path
         guard FileManager.default.isExecutableFile(atPath: path) else {
-            StandardError.say("demo: \(path) not found; build it with `swift build` (make run does)")
+            StandardError.print("demo: \(path) not found; build it with `swift build` (make run does)")
             throw ExitCode(1)
         }
         return path
@@ -168,12 +168,12 @@ enum DemoProcesses {
             while ContinuousClock.now < deadline {
                 if readyLine.with({ $0 }) { return }
                 if !process.isRunning {
-                    StandardError.say("demo: \(name) exited before it was ready (status \(process.terminationStatus))")
+                    StandardError.print("demo: \(name) exited before it was ready (status \(process.terminationStatus))")
                     throw ExitCode(1)
                 }
                 try await Task.sleep(for: .milliseconds(50))
             }
-            StandardError.say("demo: \(name) was not ready within \(timeout)")
+            StandardError.print("demo: \(name) was not ready within \(timeout)")
             throw ExitCode(1)
         }
 
