@@ -9,7 +9,8 @@ The session's Gatehouse serves two virtual services:
 - `open` (open.contoso.lab, covered by the wildcard certificate, and legacy.example.net, covered by no
   certificate): every preset on pool `open` (mbx03, no NTLM) for streaming tests, plus single-server
   pools for failure tests: /impostor/ (a backend whose certificate is not trusted), /refused/ (a port
-  nobody listens on), /doomed/ (a sim that a test kills mid-response).
+  nobody listens on);
+- `doomed` (doomed.contoso.lab, wildcard certificate): every preset on a sim that tests kill mid-response.
 """
 import os
 import pathlib
@@ -143,11 +144,18 @@ def require_binaries():
 
 
 class Sim:
-    def __init__(self, name, port, process, cert_dir):
+    def __init__(self, name, port, process, cert_dir, args):
         self.name = name
         self.port = port
         self.process = process
         self.cert_dir = cert_dir
+        self.args = args
+
+    def restart(self):
+        """Starts the same sim again on the same port (after a test killed it)."""
+        self.process.stop()
+        self.process = Process(self.args, self.name)
+        wait_for_port(self.port, self.process.proc, log=self.process.output)
 
     @property
     def cert(self):
@@ -164,7 +172,7 @@ def start_sim(name, extra=(), cert_dir=CERTS):
             "--key", str(cert_dir / f"{name}.key"), *extra]
     process = Process(args, name)
     wait_for_port(port, process.proc, log=process.output)
-    return Sim(name, port, process, cert_dir)
+    return Sim(name, port, process, cert_dir, args)
 
 
 def make_self_signed(name, out_dir):
@@ -302,8 +310,11 @@ def gatehouse(sims, tmp_path_factory):
 {routes_yaml("open", extra_routes=[
             "{ path: /impostor/, pool: impostor }",
             "{ path: /refused/, pool: refused }",
-            "{ path: /doomed/, pool: doomed }",
         ], route_options={"api": "max_body: 2GiB"})}
+  - name: doomed
+    hosts: [doomed.contoso.lab]
+    routes:
+{routes_yaml("doomed")}
 """
         port, http_port, admin_port = free_port(), free_port(), free_port()
         config = base / "gatehouse.yaml"
