@@ -192,6 +192,7 @@ class Gatehouse:
         self.admin_port = admin_port
         self.config_path = config_path
         self.backends = backends   # name -> Sim (or None)
+        self.ping = None           # the BackgroundPing, when the Ping test was collected
 
     def context(self):
         return http11_context(str(CERTS / "ca.pem"))
@@ -261,6 +262,54 @@ admin:
 """
 
 
+PING_HOLD_SECONDS = 75
+PING_TEST = "test_activesync_ping_held_75s_succeeds"
+
+
+class BackgroundPing:
+    """An ActiveSync Ping held `PING_HOLD_SECONDS` by the backend, run in a thread from the moment
+    the session's proxy is up, so the long wait overlaps the rest of the suite. The Ping test
+    (sorted last) joins it and checks the outcome."""
+
+    BODY = bytes([0x03, 0x01, 0x6A, 0x00, 0x00, 0x0D, 0x45, 0x48, 0x03, 0x38, 0x30, 0x00, 0x01, 0x01])
+
+    def __init__(self, gatehouse):
+        self.gatehouse = gatehouse
+        self.result = None
+        self.error = None
+        self.elapsed = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        started = time.monotonic()
+        try:
+            with self.gatehouse.client(timeout=PING_HOLD_SECONDS + 60) as client:
+                self.result = client.call(
+                    "POST", "/Microsoft-Server-ActiveSync?Cmd=Ping&User=alice&DeviceId=E2EPING0001"
+                            f"&DeviceType=iPhone&sim-hold={PING_HOLD_SECONDS}",
+                    body=self.BODY, headers={"Content-Type": "application/vnd.ms-sync.wbxml",
+                                             "MS-ASProtocolVersion": "16.1"})
+        except Exception as error:  # reported by the test that joins
+            self.error = error
+        self.elapsed = time.monotonic() - started
+
+    def join(self):
+        self.thread.join(timeout=PING_HOLD_SECONDS + 90)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    # The Ping test joins the Ping started with the proxy: run it last so the wait overlaps.
+    ping = [item for item in items if item.name == PING_TEST]
+    for item in ping:
+        items.remove(item)
+        items.append(item)
+    config.stash[START_PING] = bool(ping)
+
+
+START_PING = pytest.StashKey[bool]()
+
+
 @pytest.fixture(scope="session")
 def sims():
     require_binaries()
@@ -271,7 +320,7 @@ def sims():
 
 
 @pytest.fixture(scope="session")
-def gatehouse(sims, tmp_path_factory):
+def gatehouse(sims, tmp_path_factory, pytestconfig):
     """The session's proxy with the `contoso` and `open` services (see the module docstring)."""
     base = tmp_path_factory.mktemp("gh")
     started = []
@@ -325,6 +374,8 @@ def gatehouse(sims, tmp_path_factory):
         gh = Gatehouse(process, port, http_port, admin_port, config,
                        {"mbx01": sims[0], "mbx02": sims[1], "mbx03": mbx03, "impostor": impostor,
                         "doomed": doomed})
+        if pytestconfig.stash.get(START_PING, False):
+            gh.ping = BackgroundPing(gh)
         yield gh
     finally:
         for item in reversed(started):
