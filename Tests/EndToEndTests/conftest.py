@@ -237,7 +237,10 @@ def routes_yaml(pool, extra_routes=(), route_options=None):
     return "\n".join(lines)
 
 
-def gatehouse_config(port, http_port, admin_port, pools, services, idle_timeout=CLIENT_IDLE_TIMEOUT):
+def gatehouse_config(port, http_port, admin_port, pools, services, idle_timeout=CLIENT_IDLE_TIMEOUT,
+                     limits_extra="", tls_extra=""):
+    """limits_extra / tls_extra: more YAML keys for `limits:` (2 spaces) and the https listener's
+    `tls:` (6 spaces), each line already indented."""
     return f"""
 listeners:
   - name: https
@@ -248,11 +251,13 @@ listeners:
         - {{ cert: {CERTS}/mail-rsa.pem, key: {CERTS}/mail-rsa.key }}
         - {{ cert: {CERTS}/wildcard.pem, key: {CERTS}/wildcard.key }}
       default_certificate: {CERTS}/mail-rsa.pem
+{tls_extra}
   - name: http
     address: 127.0.0.1:{http_port}
     redirect_to_https: {port}
 limits:
   client_idle_timeout: {idle_timeout}s
+{limits_extra}
 pools:
 {pools}
 services:
@@ -260,6 +265,30 @@ services:
 admin:
   address: 127.0.0.1:{admin_port}
 """
+
+
+def start_gatehouse(sims, tmp_path, extra_service_yaml="", pool_extra="", route_overrides="",
+                    idle_timeout=120, limits_extra="", tls_extra=""):
+    """A Gatehouse of its own for a module's special configuration: pool `mailbox` of `sims`, one
+    service (mail./autodiscover.contoso.lab) whose routes are `route_overrides` (YAML list items,
+    six-space indented) followed by every preset. The caller stops it (`gh.process.stop()`)."""
+    pools = pool_yaml("mailbox", [(s.name, s.port, f"{s.name}.contoso.lab") for s in sims],
+                      [s.cert for s in sims]) + pool_extra
+    services = f"""  - name: contoso
+    hosts: [mail.contoso.lab, autodiscover.contoso.lab]
+    redirect_root_to: /owa/
+    admin_networks: [127.0.0.0/8]
+{extra_service_yaml}
+    routes:
+{route_overrides}{routes_yaml("mailbox")}
+"""
+    port, http_port, admin_port = free_port(), free_port(), free_port()
+    config = tmp_path / "gatehouse.yaml"
+    config.write_text(gatehouse_config(port, http_port, admin_port, pools, services, idle_timeout=idle_timeout,
+                                       limits_extra=limits_extra, tls_extra=tls_extra))
+    process = Process([str(BIN / "gatehouse"), "run", "--config", str(config)], "gatehouse")
+    wait_for_port(port, process.proc, log=process.output)
+    return Gatehouse(process, port, http_port, admin_port, config, {s.name: s for s in sims})
 
 
 PING_HOLD_SECONDS = 75

@@ -109,6 +109,41 @@ def test_plain_http_listener_redirects_to_https(gatehouse, host, target, expecte
     assert headers["location"] == expected.format(port=gatehouse.port)
 
 
+def plain_http(gatehouse, request_line, host="mail.contoso.lab"):
+    with socket.create_connection(("127.0.0.1", gatehouse.http_port), timeout=10) as sock:
+        sock.sendall(f"{request_line}\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    lines = data.split(b"\r\n\r\n", 1)[0].decode().split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
+    return int(lines[0].split()[1]), headers
+
+
+@pytest.mark.parametrize("target,expected", [
+    ("http://mail.contoso.lab/owa/?a=1", "https://mail.contoso.lab:{port}/owa/?a=1"),
+    ("HTTP://autodiscover.contoso.lab:80/Autodiscover/Autodiscover.xml",
+     "https://autodiscover.contoso.lab:{port}/Autodiscover/Autodiscover.xml"),
+    ("http://mail.contoso.lab", "https://mail.contoso.lab:{port}/"),
+    ("http://mail.contoso.lab?x=1", "https://mail.contoso.lab:{port}/?x=1"),
+])
+def test_plain_http_listener_redirects_absolute_form_target(gatehouse, target, expected):
+    # RFC 9112 3.2.2: a server MUST accept the absolute form; its authority names the host.
+    status, headers = plain_http(gatehouse, f"GET {target} HTTP/1.1", host="ignored.example")
+    assert status == 301
+    assert headers["location"] == expected.format(port=gatehouse.port)
+
+
+@pytest.mark.parametrize("target", ["http://evil@mail.contoso.lab/owa/", "ftp://mail.contoso.lab/owa/"])
+def test_plain_http_listener_refuses_odd_absolute_forms(gatehouse, target):
+    status, headers = plain_http(gatehouse, f"GET {target} HTTP/1.1")
+    assert status == 400
+    assert "location" not in headers
+
+
 def test_plain_http_listener_never_proxies(gatehouse):
     with socket.create_connection(("127.0.0.1", gatehouse.http_port), timeout=10) as sock:
         sock.sendall(b"GET /owa/echo?sim-echo HTTP/1.1\r\nHost: mail.contoso.lab\r\nConnection: close\r\n\r\n")
