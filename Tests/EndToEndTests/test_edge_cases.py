@@ -187,3 +187,55 @@ def test_concurrent_clients_all_answered(gatehouse):
         results = list(pool.map(one, range(32)))
     for index, answers in enumerate(results):
         assert answers == [(200, f"/owa/c?sim-echo&client={index}&round={r}") for r in range(3)]
+
+
+def test_query_string_reaches_backend_unchanged(gatehouse):
+    query = "sim-echo&a=%2F%2f%20x&b=c+d&e=%E2%82%AC&f=&g"
+    with gatehouse.client(HOST) as client:
+        status, _, body = client.get(f"/owa/q?{query}")
+    assert status == 200
+    assert json.loads(body)["uri"] == f"/owa/q?{query}"
+
+
+def test_connection_close_request_is_answered_then_closed(gatehouse):
+    with gatehouse.raw(HOST, timeout=10) as raw:
+        raw.send(f"GET /owa/bye?sim-echo HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode())
+        response = raw.read_response()
+        assert raw.wait_closed(5)
+    assert response.status == 200
+    assert response.header("Connection").lower() == "close"
+    # The client's Connection header is hop-by-hop: the backend connection stays reusable.
+    assert all(value.lower() != "close" for name, value in json.loads(response.body)["headers"]
+               if name.lower() == "connection")
+
+
+def test_many_pipelined_requests_answered_in_order(gatehouse):
+    count = 60
+    batch = b"".join(f"GET /owa/p?sim-echo&i={i} HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode() for i in range(count))
+    with gatehouse.raw(HOST, timeout=20) as raw:
+        raw.send(batch)
+        uris = [json.loads(raw.read_response().body)["uri"] for _ in range(count)]
+    assert uris == [f"/owa/p?sim-echo&i={i}" for i in range(count)]
+
+
+def test_head_of_local_answer_has_no_body(gatehouse):
+    with gatehouse.raw(timeout=10) as raw:
+        raw.send(b"HEAD /nothing-here HTTP/1.1\r\nHost: mail.contoso.lab\r\n\r\n")
+        head = raw.read_response(method="HEAD")
+        raw.send(b"GET /owa/healthcheck.htm HTTP/1.1\r\nHost: mail.contoso.lab\r\n\r\n")
+        after = raw.read_response()
+    assert head.status == 404 and head.body == b""
+    assert after.status == 200 and after.body.startswith(b"200 OK<br/>")
+
+
+def test_restarted_backend_pooled_connections_not_reused(gatehouse):
+    doomed = gatehouse.backends["doomed"]
+    with gatehouse.client("doomed.contoso.lab") as client:
+        assert client.get("/owa/healthcheck.htm")[0] == 200    # leaves a pooled backend connection
+    doomed.restart()
+    time.sleep(0.5)
+    with gatehouse.client("doomed.contoso.lab") as client:
+        status, _, body = client.call("POST", "/owa/after-restart", body=b"z" * 1000)
+        assert status == 200, body
+        assert json.loads(body)["bytes"] == 1000
+        assert client.get("/owa/healthcheck.htm")[0] == 200
