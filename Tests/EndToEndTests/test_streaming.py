@@ -31,6 +31,7 @@ RPC_METHODS_REFUSED = pytest.mark.xfail(
 
 
 def assert_bounded(rss):
+    print("\n" + rss.describe())
     assert rss.samples >= 5, "too few RSS samples to judge: " + rss.describe()
     assert rss.growth_mib() < RSS_BOUND_MIB, rss.describe()
 
