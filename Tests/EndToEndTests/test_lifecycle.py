@@ -49,9 +49,6 @@ def test_tls_handshake_never_started_is_closed_after_handshake_timeout(limited):
     assert took <= HANDSHAKE_TIMEOUT + 2, f"closed after {took:.1f}s"
 
 
-@pytest.mark.xfail(reason="limits.client_header_timeout is parsed but unused: Server/ProxyServer.swift builds "
-                          "ProxyEnvironment with clientIdleTimeout only and nothing arms a head timer, so a "
-                          "trickled head is cut only by the idle timeout", strict=True)
 def test_request_head_trickled_slowly_is_cut_after_header_timeout(limited):
     with limited.raw(timeout=15) as raw:
         raw.send(b"GET /owa/healthcheck.htm HTTP/1.1\r\nHost: mail.contoso.lab\r\n")
@@ -128,3 +125,34 @@ def test_sigterm_stops_promptly_with_open_client_connections(sims, tmp_path):
             socket.create_connection(("127.0.0.1", gh.port), timeout=2).close()
     finally:
         gh.process.stop()
+
+
+PING = "/Microsoft-Server-ActiveSync?Cmd=Ping&User=a&DeviceId=HEADTO{n}&DeviceType=T&sim-hold={hold}"
+
+
+def test_header_timeout_does_not_cut_slow_responses_or_pipelined_requests(limited):
+    # The head timer runs only while a head is being received: a response held 3 s (> 1 s) with a
+    # second request pipelined behind it must both be answered.
+    first = PING.format(n=1, hold=3)
+    with limited.raw(timeout=15) as raw:
+        raw.send(f"POST {first} HTTP/1.1\r\nHost: mail.contoso.lab\r\nContent-Length: 4\r\n\r\n\x03\x01\x6a\x00".encode())
+        time.sleep(0.3)
+        raw.send(b"GET /owa/healthcheck.htm HTTP/1.1\r\nHost: mail.contoso.lab\r\n\r\n")
+        held = raw.read_response(method="POST")
+        after = raw.read_response()
+    assert held.status == 200
+    assert after.status == 200 and after.body.startswith(b"200 OK<br/>")
+
+
+def test_header_timeout_does_not_cut_slow_bodies_or_idle_keep_alive(limited):
+    with limited.raw(timeout=15) as raw:
+        raw.send(b"POST /owa/slow-body HTTP/1.1\r\nHost: mail.contoso.lab\r\nContent-Length: 30\r\n\r\n")
+        for _ in range(6):            # the body trickles for 3 s after a complete head
+            time.sleep(0.5)
+            raw.send(b"12345")
+        upload = raw.read_response(method="POST")
+        time.sleep(3)                 # idle between requests: the idle timeout (10 s) applies, not 1 s
+        raw.send(b"GET /owa/healthcheck.htm HTTP/1.1\r\nHost: mail.contoso.lab\r\n\r\n")
+        after = raw.read_response()
+    assert upload.status == 200 and b'"bytes":30' in upload.body
+    assert after.status == 200
