@@ -76,7 +76,6 @@ final class ProtocolSwitchHandler: ChannelInboundHandler, RemovableChannelHandle
                 try ClientPipeline.addHTTP2(to: context.channel, environment: environment, facts: facts, settings: http2)
             } else {
                 try ClientPipeline.addHTTP1(to: context.channel, environment: environment, facts: facts, limits: limits)
-                try addRequestHeadTimeout(to: context.channel)
             }
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         } catch {
@@ -84,16 +83,5 @@ final class ProtocolSwitchHandler: ChannelInboundHandler, RemovableChannelHandle
             context.close(promise: nil)
         }
         context.fireUserInboundEventTriggered(event)
-    }
-
-    /// `limits.client_header_timeout`: one watcher after TLS (bytes arriving), one just before the
-    /// HTTP/1.1 adapter (decoded heads, response ends). Found by handler type, not by decoder type,
-    /// so a different request decoder does not change this.
-    private func addRequestHeadTimeout(to channel: Channel) throws {
-        let clock = RequestHeadClock(timeout: TimeAmount(limits.clientHeaderTimeout), logger: environment.logger)
-        let sync = channel.pipeline.syncOperations
-        try sync.addHandler(RequestHeadBytesWatcher(clock: clock), position: .after(tls))
-        let adapter = try sync.context(handlerType: HTTP1ServerAdapter.self)
-        try sync.addHandler(RequestHeadCompletionWatcher(clock: clock), position: .before(adapter.handler))
     }
 }
