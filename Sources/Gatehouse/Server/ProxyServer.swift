@@ -37,14 +37,12 @@ public final class ProxyServer: Sendable {
     private let environment: ProxyEnvironment
     private let limits: ClientLimits
     private let channels: NIOLockedValueBox<[Channel]> = .init([])
-    private let limiter: ConnectionLimiter
 
     public init(group: EventLoopGroup, listeners: [ListenerSpec], pools: [BackendPool],
                 router: any ProxyRouter, limits: ClientLimits, logger: Logger, accessLog: Bool) {
         self.group = group
         self.listeners = listeners
         self.limits = limits
-        self.limiter = ConnectionLimiter(limit: limits.maxConnections)
         var access = Logger(label: "gatehouse.access")
         access.logLevel = logger.logLevel
         self.environment = ProxyEnvironment(
@@ -80,21 +78,12 @@ public final class ProxyServer: Sendable {
     private func bootstrap(for spec: ListenerSpec) -> ServerBootstrap {
         let environment = self.environment
         let limits = self.limits
-        let limiter = self.limiter
         return ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
-                if let (refused, count) = limiter.admit(channel) {
-                    if let count {
-                        environment.logger.warning("client connections refused", metadata: [
-                            "listener": "\(spec.name)", "reason": "\(refused)", "refused": "\(count)"])
-                    }
-                    return channel.eventLoop.makeFailedFuture(refused)
-                }
-
                 do {
                     switch spec.kind {
                     case .tls(let store, let http2):
