@@ -185,13 +185,13 @@ def make_self_signed(name, out_dir):
 
 
 class Gatehouse:
-    def __init__(self, process, port, http_port, admin_port, config_path, backends):
+    def __init__(self, process, port, http_port, admin_port, config_path, backends=None):
         self.process = process
         self.port = port
         self.http_port = http_port
         self.admin_port = admin_port
         self.config_path = config_path
-        self.backends = backends   # name -> Sim (or None)
+        self.backends = backends or {}   # name -> Sim
         self.ping = None           # the BackgroundPing, when the Ping test was collected
 
     def context(self):
@@ -237,10 +237,41 @@ def routes_yaml(pool, extra_routes=(), route_options=None):
     return "\n".join(lines)
 
 
-def gatehouse_config(port, http_port, admin_port, pools, services, idle_timeout=CLIENT_IDLE_TIMEOUT,
-                     limits_extra="", tls_extra=""):
-    """limits_extra / tls_extra: more YAML keys for `limits:` (2 spaces) and the https listener's
-    `tls:` (6 spaces), each line already indented."""
+def session_config(port, http_port, admin_port, pools, services, idle_timeout=CLIENT_IDLE_TIMEOUT):
+    """The session proxy's configuration: `pools` and `services` are YAML blocks (pool_yaml, routes_yaml)."""
+    return f"""
+listeners:
+  - name: https
+    address: 127.0.0.1:{port}
+    tls:
+      certificates:
+        - {{ cert: {CERTS}/mail-ecdsa.pem, key: {CERTS}/mail-ecdsa.key }}
+        - {{ cert: {CERTS}/mail-rsa.pem, key: {CERTS}/mail-rsa.key }}
+        - {{ cert: {CERTS}/wildcard.pem, key: {CERTS}/wildcard.key }}
+      default_certificate: {CERTS}/mail-rsa.pem
+  - name: http
+    address: 127.0.0.1:{http_port}
+    redirect_to_https: {port}
+limits:
+  client_idle_timeout: {idle_timeout}s
+pools:
+{pools}
+services:
+{services}
+admin:
+  address: 127.0.0.1:{admin_port}
+"""
+
+
+def gatehouse_config(port, http_port, admin_port, sims, extra_service_yaml="", pool_extra="",
+                     route_overrides="", limits_yaml="", tls_extra=""):
+    """The single-service configuration other modules build on (and edit as text: keep its format):
+    pool `mailbox` of `sims`, service contoso with `route_overrides` before every preset.
+    `limits_yaml`: a whole `limits:` block; `tls_extra`: more keys of the https listener's `tls:`
+    (6-space indented). Both empty by default."""
+    servers = "\n".join(
+        f"      - {{ name: {s.name}, address: 127.0.0.1:{s.port}, tls_name: {s.name}.contoso.lab }}" for s in sims)
+    trust = ", ".join(str(s.cert) for s in sims)
     return f"""
 listeners:
   - name: https
@@ -255,37 +286,40 @@ listeners:
   - name: http
     address: 127.0.0.1:{http_port}
     redirect_to_https: {port}
-limits:
-  client_idle_timeout: {idle_timeout}s
-{limits_extra}
+{limits_yaml}
 pools:
-{pools}
+  mailbox:
+    servers:
+{servers}
+    trust:
+      certificates: [{trust}]
+{pool_extra}
 services:
-{services}
-admin:
-  address: 127.0.0.1:{admin_port}
-"""
-
-
-def start_gatehouse(sims, tmp_path, extra_service_yaml="", pool_extra="", route_overrides="",
-                    idle_timeout=120, limits_extra="", tls_extra=""):
-    """A Gatehouse of its own for a module's special configuration: pool `mailbox` of `sims`, one
-    service (mail./autodiscover.contoso.lab) whose routes are `route_overrides` (YAML list items,
-    six-space indented) followed by every preset. The caller stops it (`gh.process.stop()`)."""
-    pools = pool_yaml("mailbox", [(s.name, s.port, f"{s.name}.contoso.lab") for s in sims],
-                      [s.cert for s in sims]) + pool_extra
-    services = f"""  - name: contoso
+  - name: contoso
     hosts: [mail.contoso.lab, autodiscover.contoso.lab]
     redirect_root_to: /owa/
     admin_networks: [127.0.0.0/8]
 {extra_service_yaml}
     routes:
-{route_overrides}{routes_yaml("mailbox")}
+{route_overrides}      - {{ preset: autodiscover, pool: mailbox }}
+      - {{ preset: ews, pool: mailbox }}
+      - {{ preset: activesync, pool: mailbox }}
+      - {{ preset: owa, pool: mailbox }}
+      - {{ preset: ecp, pool: mailbox }}
+      - {{ preset: mapi, pool: mailbox }}
+      - {{ preset: oab, pool: mailbox }}
+      - {{ preset: rpc, pool: mailbox }}
+      - {{ preset: api, pool: mailbox }}
+admin:
+  address: 127.0.0.1:{admin_port}
 """
+
+
+def start_gatehouse(sims, tmp_path, **kwargs):
+    """A Gatehouse of its own (gatehouse_config with `kwargs`); the caller stops it."""
     port, http_port, admin_port = free_port(), free_port(), free_port()
     config = tmp_path / "gatehouse.yaml"
-    config.write_text(gatehouse_config(port, http_port, admin_port, pools, services, idle_timeout=idle_timeout,
-                                       limits_extra=limits_extra, tls_extra=tls_extra))
+    config.write_text(gatehouse_config(port, http_port, admin_port, sims, **kwargs))
     process = Process([str(BIN / "gatehouse"), "run", "--config", str(config)], "gatehouse")
     wait_for_port(port, process.proc, log=process.output)
     return Gatehouse(process, port, http_port, admin_port, config, {s.name: s for s in sims})
@@ -396,7 +430,7 @@ def gatehouse(sims, tmp_path_factory, pytestconfig):
 """
         port, http_port, admin_port = free_port(), free_port(), free_port()
         config = base / "gatehouse.yaml"
-        config.write_text(gatehouse_config(port, http_port, admin_port, pools, services))
+        config.write_text(session_config(port, http_port, admin_port, pools, services))
         process = Process([str(BIN / "gatehouse"), "run", "--config", str(config)], "gatehouse")
         started.append(type("P", (), {"process": process})())
         wait_for_port(port, process.proc, log=process.output)

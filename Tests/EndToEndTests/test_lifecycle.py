@@ -20,8 +20,9 @@ HANDSHAKE_TIMEOUT = 2
 @pytest.fixture(scope="module")
 def limited(sims, tmp_path_factory):
     gh = start_gatehouse(
-        sims, tmp_path_factory.mktemp("limited"), idle_timeout=IDLE_TIMEOUT,
-        limits_extra=f"  max_connections: {MAX_CONNECTIONS}\n  client_header_timeout: {HEADER_TIMEOUT}s",
+        sims, tmp_path_factory.mktemp("limited"),
+        limits_yaml=f"limits:\n  client_idle_timeout: {IDLE_TIMEOUT}s\n  max_connections: {MAX_CONNECTIONS}\n"
+                    f"  client_header_timeout: {HEADER_TIMEOUT}s",
         tls_extra=f"      handshake_timeout: {HANDSHAKE_TIMEOUT}s")
     yield gh
     gh.process.stop()
