@@ -60,6 +60,13 @@ demo: run
 
 test: build certs
 	$(SWIFT) test 2>&1 | tee .build/test.log; exit $${PIPESTATUS[0]}
+	python3 -m pytest Tests/EndToEndTests -q -p no:cacheprovider
+
+test-unit: build certs
+	$(SWIFT) test
+
+test-e2e: build certs
+	python3 -m pytest Tests/EndToEndTests -q -p no:cacheprovider
 
 bench: build-release certs
 	@bash loadtest/run.sh $(if $(QUICK),--quick,)

@@ -12,10 +12,12 @@ let package = Package(
         .executable(name: "mailbox-sim", targets: ["MailboxSim"]),
         .executable(name: "compression-bench", targets: ["CompressionBench"]),
         .executable(name: "tls-bench-server", targets: ["TLSBenchServer"]),
+        .executable(name: "http1-decoder-bench", targets: ["HTTP1DecoderBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
@@ -48,16 +50,24 @@ let package = Package(
                 "CZlib",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]),
+        // HTTP/1.1 request decoding that accepts extension methods (RPC_IN_DATA), no C.
+        .target(
+            name: "GatehouseHTTP1",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]),
         .target(
             name: "Gatehouse",
             dependencies: [
-                "GatehouseTLS", "GatehouseHTTP2", "GatehouseCompression",
+                "GatehouseTLS", "GatehouseHTTP1", "GatehouseHTTP2", "GatehouseCompression",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -75,7 +85,7 @@ let package = Package(
         .target(
             name: "MailboxSimCore",
             dependencies: [
-                "GatehouseTLS",
+                "GatehouseTLS", "GatehouseHTTP1",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -106,14 +116,37 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOTLS", package: "swift-nio"),
         ]),
-        .testTarget(name: "GatehouseHTTP2Tests", dependencies: ["GatehouseHTTP2"]),
+        .testTarget(name: "GatehouseHTTP2Tests", dependencies: [
+            "GatehouseHTTP2",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ]),
         .executableTarget(
             name: "CompressionBench",
             dependencies: [
                 "GatehouseCompression",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]),
+
+        // Benchmark only: HTTP1RequestDecoder against NIO's HTTPRequestDecoder on one request head.
+        .executableTarget(
+            name: "HTTP1DecoderBench",
+            dependencies: [
+                "GatehouseHTTP1",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]),
+        .testTarget(name: "GatehouseHTTP1Tests", dependencies: [
+            "GatehouseHTTP1",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+        ]),
 
         .testTarget(name: "GatehouseCompressionTests", dependencies: [
             "GatehouseCompression",

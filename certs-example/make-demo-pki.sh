@@ -26,7 +26,7 @@ mkdir -p "$DIR"
 made() { [ -f "$DIR/$1.pem" ] && [ -f "$DIR/$1.key" ]; }
 
 # A half-made pair (one file without the other) is an error, not something to paper over.
-for name in ca mail-rsa mail-ecdsa wildcard mbx01 mbx02; do
+for name in ca mail-rsa mail-ecdsa wildcard mbx01 mbx02 contoso-com-rsa contoso-com-ecdsa exch01 exch02; do
     if { [ -f "$DIR/$name.pem" ] && [ ! -f "$DIR/$name.key" ]; } || { [ ! -f "$DIR/$name.pem" ] && [ -f "$DIR/$name.key" ]; }; then
         echo "$0: $DIR/$name.pem and $DIR/$name.key must both exist or both be absent; remove the other one" >&2
         exit 1
@@ -47,5 +47,14 @@ made wildcard || "$GATEHOUSE" cert issue --ca "$DIR" --name wildcard --key rsa20
 # Exchange's default self-signed back-end certificates (what mailbox servers present on :444).
 made mbx01 || "$GATEHOUSE" cert new-self-signed --name mbx01 --fqdn mbx01.contoso.lab --out "$DIR"
 made mbx02 || "$GATEHOUSE" cert new-self-signed --name mbx02 --fqdn mbx02.contoso.lab --out "$DIR"
+
+# conf/exchange-example.yaml's names (contoso.com front end, EXCH01/EXCH02 back ends), so that
+# example passes `gatehouse check` too. Same CA; in production these are your real certificates.
+made contoso-com-rsa || "$GATEHOUSE" cert issue --ca "$DIR" --name contoso-com-rsa --key rsa2048 \
+    --dns mail.contoso.com --dns autodiscover.contoso.com --out "$DIR"
+made contoso-com-ecdsa || "$GATEHOUSE" cert issue --ca "$DIR" --name contoso-com-ecdsa --key p256 \
+    --dns mail.contoso.com --dns autodiscover.contoso.com --out "$DIR"
+made exch01 || "$GATEHOUSE" cert new-self-signed --name exch01 --fqdn exch01.contoso.local --out "$DIR"
+made exch02 || "$GATEHOUSE" cert new-self-signed --name exch02 --fqdn exch02.contoso.local --out "$DIR"
 
 echo "demo PKI ready in $DIR"

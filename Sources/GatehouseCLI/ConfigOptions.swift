@@ -12,6 +12,11 @@ struct ConfigOptions: ParsableArguments {
     /// Loads and validates the configuration, printing warnings to standard error. On errors prints
     /// each as `file:line:col: error: ...` to standard error and exits with status 1.
     func load() throws -> (GatehouseConfiguration, warnings: [ConfigDiagnostic]) {
+        try Self.load(path: path)
+    }
+
+    /// `load()` for a path that did not come from this option group.
+    static func load(path: String) throws -> (GatehouseConfiguration, warnings: [ConfigDiagnostic]) {
         do {
             let (configuration, warnings) = try GatehouseConfiguration.load(path: path)
             for warning in warnings { StandardError.print(warning.description) }

@@ -1,15 +1,25 @@
+import Foundation
 import Gatehouse
 
-/// The human-readable summary `gatehouse check` prints: listeners, names, routes, pools, warnings.
+/// The human-readable summary `gatehouse check` prints: listeners, names, certificate coverage,
+/// routes, pools, warnings.
 struct ConfigurationSummary {
     let configuration: GatehouseConfiguration
     /// The configuration path as the user typed it.
     let displayPath: String
     let warnings: [ConfigDiagnostic]
+    /// Which certificate serves each name, and the certificate problems; nil when not checked.
+    var coverage: CoverageReport? = nil
+    /// The moment certificate validity was judged at.
+    var now = Date()
 
     /// The whole summary, one item per line.
     var text: String {
-        var lines = ["\(displayPath): OK (\(warnings.count) warning\(warnings.count == 1 ? "" : "s"))", ""]
+        let warningCount = warnings.count + (coverage?.warnings.count ?? 0)
+        let errorCount = coverage?.errors.count ?? 0
+        let counts = "\(warningCount) warning\(warningCount == 1 ? "" : "s")"
+        let status = errorCount == 0 ? "OK (\(counts))" : "\(errorCount) error\(errorCount == 1 ? "" : "s"), \(counts)"
+        var lines = ["\(displayPath): \(status)", ""]
         lines.append("listeners:")
         let nameWidth = configuration.listeners.map(\.name.count).max() ?? 0
         for listener in configuration.listeners {
@@ -25,6 +35,10 @@ struct ConfigurationSummary {
         }
         lines.append("  \(pad("(other names)", hostWidth))  -> \(configuration.unknownHostStatus.rawValue)")
         lines.append("")
+        if let coverage {
+            lines += coverage.lines(now: now)
+            lines.append("")
+        }
         lines.append("routes:")
         for service in configuration.services {
             lines.append("  service '\(service.name)'" + (service.redirectRootTo.map { " (/ redirects to \($0))" } ?? ""))

@@ -22,7 +22,7 @@ struct GatehouseCommand: AsyncParsableCommand {
             CheckCommand.self,
             VersionCommand.self,
             CertCommand.self,
-            // INTEGRATOR: add `DemoCommand.self` here.
+            DemoCommand.self,
         ]
     )
 }

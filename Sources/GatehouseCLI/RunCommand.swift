@@ -26,14 +26,18 @@ struct RunCommand: AsyncParsableCommand {
 
 /// Starts the proxy for `configuration` and returns when it has shut down (SIGINT/SIGTERM).
 func startProxy(_ configuration: GatehouseConfiguration) async throws {
+    try await makeServer(configuration).runUntilSignalled()
+}
+
+/// Builds the server (loading every certificate and trust anchor); on problems prints each one and
+/// exits with status 1, as configuration errors do.
+func makeServer(_ configuration: GatehouseConfiguration) throws -> GatehouseServer {
     var logger = Logger(label: "gatehouse")
     logger.logLevel = .info
-    let server: GatehouseServer
     do {
-        server = try GatehouseServer(configuration: configuration, logger: logger)
+        return try GatehouseServer(configuration: configuration, logger: logger)
     } catch let error as RuntimeBuildError {
         StandardError.print(error.description)
         throw ExitCode(1)
     }
-    try await server.runUntilSignalled()
 }

@@ -10,6 +10,7 @@ public struct BackendTrust: Sendable {
     /// Also trust the operating system's CA store (off by default: backends use internal PKI).
     public var useSystemStore: Bool
 
+    /// Trust exactly what is given; nothing else (not even the system store unless asked).
     public init(trustedCertificates: [X509Certificate] = [], caBundlePath: String? = nil,
                 pinnedSHA256: [String] = [], useSystemStore: Bool = false) {
         self.trustedCertificates = trustedCertificates

@@ -3,9 +3,11 @@ import NIOTLS
 
 /// Inbound: ciphertext in, handshake progress, plaintext out.
 extension OpenSSLHandler {
+    /// Feeds ciphertext to the SSL, then advances the handshake or decrypts.
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         guard let connection, state.state != .closed else { return }
+        inReadBurst = true
         connection.feed(buffer)
         switch state.state {
         case .idle:
@@ -20,7 +22,12 @@ extension OpenSSLHandler {
         }
     }
 
+    /// Sends any ciphertext the reads produced and passes the event on.
     public func channelReadComplete(context: ChannelHandlerContext) {
+        // The scratch buffer is reused within one read burst only: an idle connection keeps no
+        // buffer (memory per idle connection is a target).
+        readScratch = nil
+        inReadBurst = false
         flushCiphertext(context: context)
         context.fireChannelReadComplete()
         // With autoRead off, a read that produced only part of a record must be followed by
@@ -28,6 +35,7 @@ extension OpenSSLHandler {
         if pendingRead && state.state != .closed { context.read() }
     }
 
+    /// Remembers that downstream wants data (for autoRead off), then asks the channel.
     public func read(context: ChannelHandlerContext) {
         pendingRead = true
         context.read()
@@ -39,7 +47,7 @@ extension OpenSSLHandler {
         guard let connection else { return }
         switch connection.handshake() {
         case .done:
-            flushCiphertext(context: context)
+            flushHandshakeOutput(context: context)
             guard state.handshakeCompleted() else { return }
             timeoutTask?.cancel()
             timeoutTask = nil
@@ -49,9 +57,12 @@ extension OpenSSLHandler {
             // The event may have closed the channel or changed the pipeline: re-check.
             guard state.state == .active else { return }
             encryptFlushed(context: context)
-            readPlaintext(context: context, expected: 0)
+            // Application data (or a TLS 1.3 ticket) may have come with the peer's last flight.
+            if connection.hasReadableInput {
+                readPlaintext(context: context, expected: connection.bufferedInbound)
+            }
         case .wantRead:
-            flushCiphertext(context: context)
+            flushHandshakeOutput(context: context)
             context.read()
         case .closeNotify:
             fail(context: context, error: TLSError(.handshake, "TLS handshake failed: \(peerName) sent close_notify during the handshake", serverName: clientServerName))
@@ -63,10 +74,10 @@ extension OpenSSLHandler {
     /// Decrypts everything available into one buffer and forwards it.
     func readPlaintext(context: ChannelHandlerContext, expected: Int) {
         guard let connection else { return }
-        var buffer = readScratch ?? context.channel.allocator.buffer(capacity: 16 * 1024)
+        // Plaintext never exceeds the ciphertext it came from: size the buffer for that up front.
+        var buffer = readScratch ?? context.channel.allocator.buffer(capacity: max(expected, 1024))
         readScratch = nil
         buffer.clear()
-        // Plaintext never exceeds the ciphertext it came from: one reservation up front.
         if expected > buffer.writableBytes { buffer.reserveCapacity(minimumWritableBytes: expected) }
         let outcome = connection.readPlaintext(into: &buffer)
         if buffer.readableBytes > 0 {
@@ -77,7 +88,7 @@ extension OpenSSLHandler {
         // Keep the buffer: if downstream let go of it, the next clear() reuses its storage.
         readScratch = buffer
         // Post-handshake messages (key update, tickets) may need an answer.
-        flushCiphertext(context: context)
+        flushHandshakeOutput(context: context)
         switch outcome {
         case .done, .wantRead:
             break
@@ -88,11 +99,17 @@ extension OpenSSLHandler {
         }
     }
 
+    /// Sends protocol output now, or (inside a read burst) leaves it for channelReadComplete or the
+    /// next application write, whichever comes first: both happen in this event-loop tick.
+    func flushHandshakeOutput(context: ChannelHandlerContext) {
+        if !inReadBurst { flushCiphertext(context: context) }
+    }
+
     /// The peer ended its direction cleanly.
     private func closeNotifyReceived(context: ChannelHandlerContext) {
         switch state.closeNotifyReceived(allowHalfClosure: allowHalfClosure) {
         case .reportInputClosed:
-            context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+            if state.shouldReportInputClosed() { context.fireUserInboundEventTriggered(ChannelEvent.inputClosed) }
         case .replyAndClose:
             sendCloseNotifyThenClose(context: context, mode: .all, promise: nil)
         case .closeNow:

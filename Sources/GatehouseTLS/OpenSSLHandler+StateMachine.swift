@@ -9,6 +9,10 @@ struct TLSStateMachine {
     private(set) var receivedCloseNotify = false
     /// Application data was decrypted at least once.
     private(set) var sawApplicationData = false
+    /// We sent close_notify for a half-close (`close(mode: .output)`): no more writes.
+    private(set) var outputClosed = false
+    /// `ChannelEvent.inputClosed` was already passed on (it must reach the pipeline once).
+    private(set) var reportedInputClosed = false
 
     /// The channel is usable: start the handshake once.
     mutating func start() -> Bool {
@@ -31,7 +35,21 @@ struct TLSStateMachine {
     var canEncrypt: Bool { state == .active }
 
     /// Whether new writes are accepted (held until the handshake ends, refused after close).
-    var acceptsWrites: Bool { state == .idle || state == .handshaking || state == .active }
+    var acceptsWrites: Bool { !outputClosed && (state == .idle || state == .handshaking || state == .active) }
+
+    /// Our direction was closed with close_notify (half-close). False when not active.
+    mutating func closeOutput() -> Bool {
+        guard state == .active, !outputClosed else { return false }
+        outputClosed = true
+        return true
+    }
+
+    /// Whether an `inputClosed` event should be passed on now (only the first one is).
+    mutating func shouldReportInputClosed() -> Bool {
+        guard !reportedInputClosed else { return false }
+        reportedInputClosed = true
+        return true
+    }
 
     /// What to do when the pipeline asks to close the whole channel.
     enum CloseAction: Equatable {

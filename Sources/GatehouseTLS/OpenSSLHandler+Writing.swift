@@ -2,9 +2,11 @@ import NIOCore
 
 /// Outbound: plaintext held and coalesced until flush, encrypted once per flush; close_notify.
 extension OpenSSLHandler {
-    /// Largest slice given to one SSL_write (keeps Int32 lengths safe; records are 16 KiB anyway).
-    private static let writeSlice = 1 << 20
+    /// Largest slice given to one SSL_write; after each, ciphertext beyond `writeSlice` is passed
+    /// on (unflushed) so a huge write never sits in memory twice.
+    private static let writeSlice = 256 * 1024
 
+    /// Holds plaintext until `flush()`; refuses it once the connection is closing.
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         guard state.acceptsWrites else {
             promise?.fail(ChannelError.ioOnClosedChannel)
@@ -13,8 +15,12 @@ extension OpenSSLHandler {
         unflushed.append((unwrapOutboundIn(data), promise))
     }
 
+    /// Encrypts everything written so far (or holds it until the handshake completes).
     public func flush(context: ChannelHandlerContext) {
-        if !unflushed.isEmpty {
+        if flushed.isEmpty {
+            // The common case: hand the whole batch over without copying the array.
+            swap(&flushed, &unflushed)
+        } else if !unflushed.isEmpty {
             flushed.append(contentsOf: unflushed)
             unflushed.removeAll(keepingCapacity: true)
         }
@@ -22,46 +28,64 @@ extension OpenSSLHandler {
         if state.canEncrypt { encryptFlushed(context: context) }
     }
 
-    /// Encrypts all flushed plaintext with one SSL_write (per MiB) and writes the ciphertext once;
+    /// Encrypts all flushed plaintext with one SSL_write per slice and writes the ciphertext once;
     /// the plaintext promises complete with that ciphertext write.
+    ///
+    /// Not re-entrant: writing ciphertext can trigger events whose handlers flush again; such a
+    /// flush only queues, and the loop here picks the new batch up.
     func encryptFlushed(context: ChannelHandlerContext) {
-        guard let connection, !flushed.isEmpty else { return }
-        let pending = flushed
-        flushed.removeAll(keepingCapacity: true)
-
-        var outcome = TLSConnection.Outcome.done
-        if pending.count == 1 {
-            outcome = encrypt(pending[0].0, connection: connection)
-        } else {
-            // Coalesce (NIOHTTP1 writes head, body and end separately) into the reused scratch.
-            var scratch = writeScratch ?? context.channel.allocator.buffer(capacity: 16 * 1024)
-            writeScratch = nil
-            scratch.clear()
-            for (var buffer, _) in pending { scratch.writeBuffer(&buffer) }
-            outcome = encrypt(scratch, connection: connection)
-            scratch.clear()
-            writeScratch = scratch
+        guard let connection, !isEncrypting else { return }
+        isEncrypting = true
+        defer { isEncrypting = false }
+        while !flushed.isEmpty && state.canEncrypt {
+            let count = flushed.count
+            let outcome: TLSConnection.Outcome
+            if count == 1 {
+                outcome = encrypt(flushed[0].0, connection: connection, context: context)
+            } else {
+                // Coalesce (NIOHTTP1 writes head, body and end separately) into the reused scratch.
+                var scratch = writeScratch ?? context.channel.allocator.buffer(capacity: 16 * 1024)
+                writeScratch = nil
+                scratch.clear()
+                for index in 0..<count {
+                    var buffer = flushed[index].0
+                    scratch.writeBuffer(&buffer)
+                }
+                outcome = encrypt(scratch, connection: connection, context: context)
+                scratch.clear()
+                writeScratch = scratch
+            }
+            // One promise for the ciphertext write; a combined one only when several wait.
+            var combined: EventLoopPromise<Void>? = nil
+            var fanOut: EventLoopPromise<Void>? = nil
+            for index in 0..<count {
+                guard let promise = flushed[index].1 else { continue }
+                if case .failed(let error) = outcome {
+                    promise.fail(error)
+                } else if combined == nil {
+                    combined = promise
+                } else {
+                    if fanOut == nil {
+                        let shared = context.eventLoop.makePromise(of: Void.self)
+                        shared.futureResult.cascade(to: combined)
+                        fanOut = shared
+                        combined = shared
+                    }
+                    fanOut!.futureResult.cascade(to: promise)
+                }
+            }
+            if count == flushed.count { flushed.removeAll(keepingCapacity: true) } else { flushed.removeFirst(count) }
+            if case .failed(let error) = outcome {
+                fail(context: context, error: error)
+                return
+            }
+            flushCiphertext(context: context, promise: combined)
         }
-        if case .failed(let error) = outcome {
-            for (_, promise) in pending { promise?.fail(error) }
-            fail(context: context, error: error)
-            return
-        }
-        let promises = pending.compactMap { $0.1 }
-        let combined: EventLoopPromise<Void>?
-        switch promises.count {
-        case 0: combined = nil
-        case 1: combined = promises[0]
-        default:
-            let promise = context.eventLoop.makePromise(of: Void.self)
-            for each in promises { promise.futureResult.cascade(to: each) }
-            combined = promise
-        }
-        flushCiphertext(context: context, promise: combined)
     }
 
-    /// SSL_write of one buffer's readable bytes, in slices.
-    private func encrypt(_ buffer: ByteBuffer, connection: TLSConnection) -> TLSConnection.Outcome {
+    /// SSL_write of one buffer's readable bytes, in slices; large outputs are written (not
+    /// flushed) as they accumulate, the rest is left for `flushCiphertext`.
+    private func encrypt(_ buffer: ByteBuffer, connection: TLSConnection, context: ChannelHandlerContext) -> TLSConnection.Outcome {
         buffer.withUnsafeReadableBytes { raw in
             var offset = 0
             while offset < raw.count {
@@ -69,6 +93,9 @@ extension OpenSSLHandler {
                 let outcome = connection.write(UnsafeRawBufferPointer(rebasing: raw[offset..<end]))
                 if case .failed = outcome { return outcome }
                 offset = end
+                if offset < raw.count, let output = connection.takeCiphertext() {
+                    context.write(wrapOutboundOut(output), promise: nil)
+                }
             }
             return .done
         }
@@ -77,20 +104,17 @@ extension OpenSSLHandler {
     /// Writes and flushes whatever ciphertext the SSL produced (handshake records, alerts,
     /// application data). `promise` completes with that write (or at once when there is none).
     func flushCiphertext(context: ChannelHandlerContext, promise: EventLoopPromise<Void>? = nil) {
-        guard let connection else {
-            promise?.succeed(())
+        guard let output = connection?.takeCiphertext() else {
+            // Nothing new to write, but earlier unflushed slices may be waiting.
+            if let promise {
+                context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: promise)
+            }
             return
         }
-        let pending = connection.pendingCiphertext
-        guard pending > 0 else {
-            promise?.succeed(())
-            return
-        }
-        var output = context.channel.allocator.buffer(capacity: pending)
-        connection.drainCiphertext(into: &output)
         context.writeAndFlush(wrapOutboundOut(output), promise: promise)
     }
 
+    /// `.all`: close_notify then close; `.output`: close_notify then TCP half-close; `.input`: passed on.
     public func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
         switch mode {
         case .input:
@@ -102,6 +126,10 @@ extension OpenSSLHandler {
                 return
             }
             encryptFlushed(context: context)
+            guard state.closeOutput() else {
+                promise?.fail(ChannelError.outputClosed)
+                return
+            }
             connection?.shutdown()
             unflushed.forEach { $0.1?.fail(ChannelError.outputClosed) }
             unflushed.removeAll()

@@ -43,6 +43,11 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
     var writeScratch: ByteBuffer?
     /// A `read()` from downstream not yet satisfied with plaintext (autoRead off).
     var pendingRead = false
+    /// Guards `encryptFlushed` against re-entry from events fired while writing.
+    var isEncrypting = false
+    /// Between channelRead and channelReadComplete: handshake output waits for readComplete (or for
+    /// the next application write), so a final flight and the first response share one syscall.
+    var inReadBurst = false
 
     /// Facts about the handshake, available once it completed.
     public internal(set) var connectionInfo: TLSConnectionInfo?
@@ -60,11 +65,14 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
         self.handshakeTimeout = context.policy.handshakeTimeout
     }
 
+    /// Creates the `SSL` (errors are reported on the channel) and starts if the channel is active.
     public func handlerAdded(context: ChannelHandlerContext) {
         do {
             switch setup {
-            case .server(let store): connection = try TLSConnection(server: store)
-            case .client(let client, let name): connection = try TLSConnection(client: client, serverName: name)
+            case .server(let store):
+                connection = try TLSConnection(server: store, allocator: context.channel.allocator)
+            case .client(let client, let name):
+                connection = try TLSConnection(client: client, serverName: name, allocator: context.channel.allocator)
             }
         } catch {
             let tlsError = error as? TLSError ?? TLSError(.internalError, "\(error)")
@@ -74,12 +82,14 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
         if context.channel.isActive { start(context: context) }
     }
 
+    /// Cancels the timeout and fails writes still held.
     public func handlerRemoved(context: ChannelHandlerContext) {
         timeoutTask?.cancel()
         timeoutTask = nil
         failBufferedWrites(ChannelError.ioOnClosedChannel)
     }
 
+    /// Starts the handshake (the client sends its ClientHello).
     public func channelActive(context: ChannelHandlerContext) {
         start(context: context)
         context.fireChannelActive()
@@ -100,7 +110,9 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
         if case .client = setup { runHandshake(context: context) }
     }
 
+    /// Reports how the connection ended (clean, during the handshake, or without close_notify).
     public func channelInactive(context: ChannelHandlerContext) {
+        inReadBurst = false
         endOfInput(context: context)
         timeoutTask?.cancel()
         timeoutTask = nil
@@ -108,12 +120,17 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
         context.fireChannelInactive()
     }
 
+    /// Turns a TCP half-close without close_notify into an unclean-shutdown error; passes the rest on.
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let channelEvent = event as? ChannelEvent, channelEvent == .inputClosed,
            !state.receivedCloseNotify, state.state != .closed {
             // TCP half-closed by the peer without close_notify.
             endOfInput(context: context)
             context.close(promise: nil)
+            return
+        }
+        if let channelEvent = event as? ChannelEvent, channelEvent == .inputClosed, !state.shouldReportInputClosed() {
+            // Already reported when the peer's close_notify arrived; TCP EOF adds nothing.
             return
         }
         context.fireUserInboundEventTriggered(event)
@@ -141,6 +158,7 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
         }
     }
 
+    /// The backend name in the client role, nil in the server role.
     var clientServerName: String? {
         if case .client(_, let name) = setup { return name }
         return nil
@@ -168,6 +186,7 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
         for (_, promise) in pending { promise?.fail(error) }
     }
 
+    /// "10 s" or "300 ms", for messages.
     static func describe(_ amount: TimeAmount) -> String {
         let milliseconds = amount.nanoseconds / 1_000_000
         return milliseconds % 1000 == 0 ? "\(milliseconds / 1000) s" : "\(milliseconds) ms"

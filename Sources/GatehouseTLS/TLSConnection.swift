@@ -1,17 +1,16 @@
 import COpenSSL
 import NIOCore
 
-/// Owns one `SSL*` (freed in deinit, which also frees its two memory BIOs) and the per-connection
-/// facts the C callbacks record. Used by exactly one `OpenSSLHandler` on one event loop.
+/// Owns one `SSL*` (freed in deinit, which also frees its BIO) and the per-connection facts the C
+/// callbacks record. Used by exactly one `OpenSSLHandler` on one event loop.
 ///
-/// Ciphertext from the network is written into `readBIO`; ciphertext for the network is read from
-/// `writeBIO`. The SSL never touches a socket (no `SSL_set_fd`).
+/// Ciphertext moves through a `ByteBufferBIO`: received ByteBuffers are read by the SSL directly,
+/// produced ciphertext lands in a ByteBuffer for the channel. The SSL never touches a socket
+/// (no `SSL_set_fd`).
 final class TLSConnection {
     let ssl: OpaquePointer
-    /// Network -> SSL. Borrowed: owned by `ssl` after `SSL_set_bio`.
-    private let readBIO: OpaquePointer
-    /// SSL -> network. Borrowed: owned by `ssl` after `SSL_set_bio`.
-    private let writeBIO: OpaquePointer
+    /// Both directions of the SSL's I/O. Its `BIO*` is owned by `ssl`; this object by us.
+    private let transport: ByteBufferBIO
 
     /// Server role: the store choosing certificates (held strongly: its contexts must outlive us).
     let store: CertificateStore?
@@ -30,11 +29,11 @@ final class TLSConnection {
     var failureReason: String?
 
     /// Server connection starting from the store's initial context.
-    init(server store: CertificateStore) throws {
+    init(server store: CertificateStore, allocator: ByteBufferAllocator) throws {
         self.store = store
         self.clientContext = nil
         self.expectedServerName = nil
-        (ssl, readBIO, writeBIO) = try Self.makeSSL(store.initialContext)
+        (ssl, transport) = try Self.makeSSL(store.initialContext, allocator: allocator)
         finishSetUp()
         SSL_set_accept_state(ssl)
         // Selection normally happens in the client-hello callback; this is what an SSL serves if
@@ -43,37 +42,38 @@ final class TLSConnection {
     }
 
     /// Client connection to the backend named `serverName`.
-    init(client context: TLSClientContext, serverName: String) throws {
+    init(client context: TLSClientContext, serverName: String, allocator: ByteBufferAllocator) throws {
         self.store = nil
         self.clientContext = context
         self.expectedServerName = serverName
-        (ssl, readBIO, writeBIO) = try Self.makeSSL(context.context)
+        (ssl, transport) = try Self.makeSSL(context.context, allocator: allocator)
         finishSetUp()
         SSL_set_connect_state(ssl)
         try configureClient(serverName: serverName, context: context)
     }
 
     deinit {
-        // SSL_free also frees both BIOs (SSL_set_bio transferred ownership).
+        // SSL_free drops both of the BIO's references (read and write side); `transport` itself
+        // is released after this, so no BIO callback can outlive it.
         SSL_free(ssl)
     }
 
-    /// SSL_new plus two memory BIOs owned by the SSL.
-    private static func makeSSL(_ context: TLSContext) throws -> (OpaquePointer, OpaquePointer, OpaquePointer) {
+    /// SSL_new plus one ByteBufferBIO serving as both read and write BIO.
+    private static func makeSSL(_ context: TLSContext, allocator: ByteBufferAllocator) throws -> (OpaquePointer, ByteBufferBIO) {
         OpenSSLErrorQueue.clear()
         guard let ssl = SSL_new(context.ctx) else {
             throw TLSError(.internalError, OpenSSLErrorQueue.describe("SSL_new failed"))
         }
-        guard let readBIO = BIO_new(BIO_s_mem()), let writeBIO = BIO_new(BIO_s_mem()) else {
+        let transport: ByteBufferBIO
+        do { transport = try ByteBufferBIO(allocator: allocator) } catch {
             SSL_free(ssl)
-            throw TLSError(.internalError, "cannot allocate memory BIOs")
+            throw error
         }
-        // Pitfall 4: an empty read BIO must mean "retry later", not EOF.
-        _ = COpenSSL_BIO_set_mem_eof_return(readBIO, -1)
-        _ = COpenSSL_BIO_set_mem_eof_return(writeBIO, -1)
-        // SSL_set_bio takes ownership of both BIOs (one reference each): no BIO_free from us.
-        SSL_set_bio(ssl, readBIO, writeBIO)
-        return (ssl, readBIO, writeBIO)
+        // set0_rbio and set0_wbio each consume one reference: BIO_new gave one, up_ref the other.
+        BIO_up_ref(transport.bio)
+        SSL_set0_rbio(ssl, transport.bio)
+        SSL_set0_wbio(ssl, transport.bio)
+        return (ssl, transport)
     }
 
     /// Makes the connection findable from C callbacks. Unretained: self owns the SSL, so whenever
@@ -118,27 +118,20 @@ extension TLSConnection {
         case failed(TLSError)
     }
 
-    /// Copies ciphertext from the network into the SSL's read BIO.
-    func feed(_ buffer: ByteBuffer) {
-        buffer.withUnsafeReadableBytes { raw in
-            guard let base = raw.baseAddress, raw.count > 0 else { return }
-            // A memory BIO accepts everything (it grows); the return value is the count written.
-            _ = BIO_write(readBIO, base, Int32(raw.count))
-        }
-    }
+    /// Hands ciphertext from the network to the SSL (no copy until the SSL reads it).
+    func feed(_ buffer: ByteBuffer) { transport.receive(buffer) }
 
     /// Bytes of ciphertext waiting for the network.
-    var pendingCiphertext: Int { COpenSSL_BIO_pending(writeBIO) }
+    var pendingCiphertext: Int { transport.outboundBytes }
 
-    /// Moves all pending ciphertext into `buffer` (appending).
-    func drainCiphertext(into buffer: inout ByteBuffer) {
-        let pending = pendingCiphertext
-        guard pending > 0 else { return }
-        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: pending) { raw in
-            // BIO_read returns the bytes copied (all of them: we asked for exactly `pending`).
-            Int(max(0, BIO_read(writeBIO, raw.baseAddress, Int32(pending))))
-        }
-    }
+    /// Received ciphertext the SSL has not consumed yet.
+    var bufferedInbound: Int { transport.inbound?.readableBytes ?? 0 }
+
+    /// Whether SSL_read could return anything now (bytes in our BIO or records inside the SSL).
+    var hasReadableInput: Bool { bufferedInbound > 0 || SSL_has_pending(ssl) == 1 }
+
+    /// Takes all ciphertext produced so far, if any.
+    func takeCiphertext() -> ByteBuffer? { transport.takeOutbound() }
 
     /// Runs the handshake as far as the buffered input allows.
     func handshake() -> Outcome {
@@ -153,7 +146,10 @@ extension TLSConnection {
         while true {
             OpenSSLErrorQueue.clear()
             var result: Int32 = 0
-            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 16 * 1024) { raw in
+            // Use the room there is; grow by a record only when it runs out (plaintext rarely
+            // outgrows the up-front reservation).
+            let minimum = buffer.writableBytes >= 512 ? 0 : 16 * 1024
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: minimum) { raw in
                 result = SSL_read(ssl, raw.baseAddress, Int32(min(raw.count, Int(Int32.max))))
                 return result > 0 ? Int(result) : 0
             }
@@ -165,6 +161,8 @@ extension TLSConnection {
     /// Encrypts all of `plaintext` (the memory BIO never pushes back, so SSL_write writes it all).
     func write(_ plaintext: UnsafeRawBufferPointer) -> Outcome {
         guard let base = plaintext.baseAddress, plaintext.count > 0 else { return .done }
+        // Room for the records up front: 16 KiB per record plus at most ~40 bytes of framing/tag.
+        transport.reserveOutbound(plaintext.count + (plaintext.count / 16_384 + 1) * 40)
         OpenSSLErrorQueue.clear()
         let result = SSL_write(ssl, base, Int32(plaintext.count))
         if result > 0 { return .done }

@@ -14,6 +14,7 @@ public enum TLSVersion: String, Sendable, Codable, CaseIterable, Comparable {
         }
     }
 
+    /// Orders versions by protocol number.
     public static func < (lhs: TLSVersion, rhs: TLSVersion) -> Bool { lhs.openSSLValue < rhs.openSSLValue }
 }
 
@@ -45,6 +46,7 @@ public struct TLSPolicy: Sendable, Equatable {
     /// A handshake that takes longer fails with `TLSError.Kind.handshakeTimeout`.
     public var handshakeTimeout: TimeAmount
 
+    /// Every parameter defaults to the Exchange 2019 posture.
     public init(minimumVersion: TLSVersion = .tls1_2, maximumVersion: TLSVersion = .tls1_3,
                 cipherList: String = TLSPolicy.exchangeCipherList,
                 cipherSuites: String = TLSPolicy.exchangeCipherSuites,

@@ -11,6 +11,7 @@ extension X509Certificate {
     /// Raw SHA-256 digest bytes of the DER encoding.
     var sha256Digest: [UInt8] { digest(EVP_sha256()) }
 
+    /// The digest of the DER encoding with `type` (an EVP_MD).
     private func digest(_ type: OpaquePointer?) -> [UInt8] {
         var buffer = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var length: UInt32 = 0
@@ -19,6 +20,7 @@ extension X509Certificate {
         return Array(buffer.prefix(Int(length)))
     }
 
+    /// `digest` as uppercase hex.
     private func digestHex(_ type: OpaquePointer?) -> String {
         HexText.upper(digest(type))
     }

@@ -48,8 +48,10 @@ extension X509Certificate {
     /// Whether this certificate covers `hostName` under the same rules `CertificateStore` uses:
     /// exact SAN dNSName (or the CN when there are no SAN dNSNames), or a one-label wildcard that is
     /// never directly above a TLD; case-insensitive, trailing dot ignored. An IP literal is compared
-    /// against the SAN iPAddress entries instead.
+    /// against the SAN iPAddress entries instead. A port (`mail.contoso.com:443`, `[::1]:443`), as
+    /// found in a Host header, is ignored.
     public func covers(hostName: String) -> Bool {
+        let hostName = Self.strippingPort(hostName)
         if let address = IPAddressText.canonical(hostName) {
             return ipAddresses.contains { IPAddressText.canonical($0) == address }
         }
@@ -58,6 +60,17 @@ extension X509Certificate {
             guard let pattern = HostNameMatching.normalize(pattern, allowWildcard: true) else { return false }
             return HostNameMatching.matches(normalizedPattern: pattern, normalizedHost: host)
         }
+    }
+
+    /// "name:port" -> "name", "[v6]:port" -> "[v6]"; bare IPv6 literals and names stay as they are.
+    static func strippingPort(_ host: String) -> String {
+        if host.hasPrefix("["), let close = host.firstIndex(of: "]") {
+            return String(host[...close])
+        }
+        guard let colon = host.lastIndex(of: ":"), host.firstIndex(of: ":") == colon else { return host }
+        let port = host[host.index(after: colon)...]
+        guard !port.isEmpty, port.allSatisfy(\.isASCII), port.allSatisfy(\.isNumber) else { return host }
+        return String(host[..<colon])
     }
 
     /// The names used for host matching: the SAN dNSNames, or the CN when there are none

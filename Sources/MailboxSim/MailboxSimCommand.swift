@@ -70,6 +70,9 @@ struct MailboxSimCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("mailbox-sim: \(error)\n".utf8))
             throw ExitCode(1)
         }
+        // Catch the signals before announcing readiness, so a SIGTERM sent right after the ready
+        // line still ends in a clean exit.
+        let termination = TerminationSignals()
         let server: MailboxSimServer
         do {
             server = try await MailboxSimServer.start(configuration: configuration, tls: tls)
@@ -80,38 +83,32 @@ struct MailboxSimCommand: AsyncParsableCommand {
         print(server.readyLine)
         // stdout is a pipe when a test or script starts us: push the ready line out now.
         fflush(nil)
-        await Self.waitForTerminationSignal()
+        await termination.wait()
         await server.close()
-    }
-
-    /// Suspends until SIGINT or SIGTERM arrives.
-    static func waitForTerminationSignal() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let resumed = SignalLatch(continuation)
-            for number in [SIGINT, SIGTERM] {
-                // Ignore the default action so the dispatch source sees the signal instead.
-                signal(number, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: number, queue: .main)
-                source.setEventHandler { resumed.fire() }
-                source.resume()
-                SignalLatch.keep(source)
-            }
-        }
     }
 }
 
-/// Resumes a continuation once, from whichever signal comes first; keeps the signal sources alive.
-final class SignalLatch: @unchecked Sendable {
-    // Only touched on the main dispatch queue (the signal sources' queue), hence unchecked.
-    private var continuation: CheckedContinuation<Void, Never>?
-    nonisolated(unsafe) private static var sources: [any DispatchSourceSignal] = []
+/// SIGINT and SIGTERM as an awaitable event: the default actions are replaced by dispatch sources.
+final class TerminationSignals: Sendable {
+    private let stream: AsyncStream<Int32>
+    /// Kept so the sources stay alive (and installed) for the life of the process.
+    nonisolated(unsafe) private let sources: [any DispatchSourceSignal]
 
-    init(_ continuation: CheckedContinuation<Void, Never>) { self.continuation = continuation }
-
-    func fire() {
-        continuation?.resume()
-        continuation = nil
+    init() {
+        let (stream, continuation) = AsyncStream<Int32>.makeStream()
+        self.stream = stream
+        sources = [SIGINT, SIGTERM].map { number in
+            // Ignore the default action (termination) so the dispatch source sees the signal instead.
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { continuation.yield(number) }
+            source.resume()
+            return source
+        }
     }
 
-    static func keep(_ source: any DispatchSourceSignal) { sources.append(source) }
+    /// Suspends until the first SIGINT or SIGTERM.
+    func wait() async {
+        for await _ in stream { return }
+    }
 }

@@ -1,10 +1,11 @@
+import GatehouseHTTP1
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 
 /// A running simulator: a listening socket whose connections each get
-/// `[TLS] -> SimRequestDecoder -> HTTPResponseEncoder -> SimConnectionHandler`.
+/// `[TLS] -> HTTP1RequestDecoder -> HTTPResponseEncoder -> SimConnectionHandler`.
 public final class MailboxSimServer: Sendable {
     /// Makes the TLS handler for one accepted connection (the first handler in its pipeline).
     public typealias TLSHandlerFactory = @Sendable () throws -> any ChannelHandler
@@ -46,7 +47,7 @@ public final class MailboxSimServer: Sendable {
                     channel.eventLoop.makeCompletedFuture {
                         let pipeline = channel.pipeline.syncOperations
                         if let tls { try pipeline.addHandler(tls()) }
-                        try pipeline.addHandler(ByteToMessageHandler(SimRequestDecoder()))
+                        try pipeline.addHandler(ByteToMessageHandler(HTTP1RequestDecoder()))
                         try pipeline.addHandler(HTTPResponseEncoder())
                         let handler = SimConnectionHandler(router: router)
                         try pipeline.addHandler(handler)

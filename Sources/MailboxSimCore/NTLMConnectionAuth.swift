@@ -17,8 +17,9 @@ struct NTLMConnectionAuth {
         case ignored
         /// Answer 401 with `WWW-Authenticate: <value>` (a CHALLENGE) and keep the connection open.
         case challenge(wwwAuthenticate: String)
-        /// The connection is now authenticated as `user`: answer the request normally.
-        case authenticated(user: String)
+        /// The connection is now authenticated as `user`: answer the request normally, adding
+        /// `WWW-Authenticate: <value>` when there is one (SPNEGO's final accept-completed token).
+        case authenticated(user: String, wwwAuthenticate: String? = nil)
         /// A well-formed AUTHENTICATE that cannot be accepted (no prior challenge, anonymous): 401.
         case rejected(reason: String)
         /// A malformed token: 400 with this message.
@@ -48,11 +49,14 @@ struct NTLMConnectionAuth {
         guard let data = Data(base64Encoded: token) else {
             return .malformed(reason: "Authorization: \(scheme) token is not valid base64")
         }
-        let bytes = [UInt8](data)
+        var bytes = [UInt8](data)
         do {
+            // Negotiate may wrap NTLM in SPNEGO; answers are then wrapped the same way.
+            let wrapped = scheme == "Negotiate" && SPNEGO.isWrapped(bytes)
+            if wrapped { bytes = try SPNEGO.unwrap(bytes) }
             guard bytes.starts(with: ntlmSignature) else {
                 throw NTLMError(scheme == "Negotiate"
-                    ? "Authorization: Negotiate token is not a raw NTLMSSP message (Kerberos and SPNEGO-wrapped tokens are not emulated)"
+                    ? "Authorization: Negotiate token is neither NTLMSSP nor SPNEGO-wrapped NTLM (Kerberos is not emulated)"
                     : "Authorization: NTLM token is not an NTLMSSP message")
             }
             switch try ntlmMessageType(bytes) {
@@ -60,7 +64,8 @@ struct NTLMConnectionAuth {
                 let negotiate = try NTLMNegotiate(parsing: bytes)
                 let challenge = NTLMChallenge(answering: negotiate, configuration: configuration, now: now)
                 state = .challenged(scheme: scheme)
-                return .challenge(wwwAuthenticate: "\(scheme) \(Data(challenge.bytes).base64EncodedString())")
+                let token = wrapped ? SPNEGO.response(state: .acceptIncomplete, token: challenge.bytes) : challenge.bytes
+                return .challenge(wwwAuthenticate: "\(scheme) \(Data(token).base64EncodedString())")
             case 3:
                 let authenticate = try NTLMAuthenticate(parsing: bytes)
                 guard case .challenged = state else {
@@ -72,7 +77,9 @@ struct NTLMConnectionAuth {
                     return .rejected(reason: "anonymous NTLM logon refused")
                 }
                 state = .authenticated(user: authenticate.qualifiedUser)
-                return .authenticated(user: authenticate.qualifiedUser)
+                let final = wrapped
+                    ? "Negotiate \(Data(SPNEGO.response(state: .acceptCompleted, token: nil)).base64EncodedString())" : nil
+                return .authenticated(user: authenticate.qualifiedUser, wwwAuthenticate: final)
             case let type:
                 throw NTLMError("Authorization: \(scheme) carries NTLM message type \(type); a client sends type 1 or 3")
             }

@@ -1,4 +1,5 @@
 import Foundation
+import GatehouseHTTP1
 import GatehouseTLS
 import NIOCore
 import NIOHTTP1
@@ -111,6 +112,7 @@ final class SimConnectionHandler: ChannelDuplexHandler {
     private func begin(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         state.requestStarted()
         var plan: SimPlan?
+        var finalAuthenticate: String?
         if let authorization = head.headers.first(name: "Authorization") {
             switch auth.process(authorization: authorization, configuration: configuration,
                                 now: Date().timeIntervalSince1970) {
@@ -120,8 +122,9 @@ final class SimConnectionHandler: ChannelDuplexHandler {
                 plan = .respond(SimResponse(.unauthorized, contentType: "text/plain; charset=utf-8",
                                             text: "401 Unauthorized: NTLM challenge\n",
                                             headers: [("WWW-Authenticate", value)]))
-            case .authenticated:
+            case .authenticated(_, let final):
                 state.connectionAuthenticated()
+                finalAuthenticate = final
             case .rejected(let reason):
                 plan = .respond(.unauthorized(reason))
             case .malformed(let reason):
@@ -135,6 +138,7 @@ final class SimConnectionHandler: ChannelDuplexHandler {
             ("X-Sim-Connection", String(connectionID)),
         ]
         if let user = auth.user { headers.append(("X-Sim-User", user)) }
+        if let finalAuthenticate { headers.append(("WWW-Authenticate", finalAuthenticate)) }
         headers.append(("X-Powered-By", "ASP.NET"))
         let keepAlive = head.isKeepAlive && !closeAfterResponse
         if !keepAlive {
@@ -154,7 +158,7 @@ final class SimConnectionHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        guard let parseError = error as? SimHTTPParseError else {
+        guard let parseError = error as? HTTP1DecoderError else {
             // Resets and TLS failures: nothing useful to say to the client.
             context.close(promise: nil)
             return
@@ -165,7 +169,7 @@ final class SimConnectionHandler: ChannelDuplexHandler {
             return
         }
         current = nil
-        var response = SimResponse.error(.badRequest, parseError.message)
+        var response = SimResponse.error(parseError.status, parseError.message)
         response.headers += [("Server", "Microsoft-IIS/10.0"), ("X-BEServer", configuration.name),
                              ("X-Sim-Connection", String(connectionID)), ("Connection", "close")]
         response.headers.append(("Content-Length", String(response.body.count)))

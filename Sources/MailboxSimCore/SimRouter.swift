@@ -62,6 +62,8 @@ struct SimRouter {
                            contentType: "application/octet-stream", headers: [])
         }
         guard let service else {
+            // Any POST is hashed, even outside the virtual directories: tests may use any path.
+            if method == .POST || method == .PUT { return .hashBody }
             if path == "/" {
                 return .respond(SimResponse(.found, contentType: "text/html", text: "<html><body>Moved to /owa/</body></html>",
                                             headers: [("Location", "/owa/")]))

@@ -8,44 +8,62 @@ import NIOCore
 import NIOPosix
 
 /// Answers each request head ("...\r\n\r\n") with a 1 KiB body; closes after HTTP/1.0 or
-/// `Connection: close` requests, keeps the connection otherwise.
+/// `Connection: close` requests, keeps the connection otherwise. Kept lean (byte scans, prebuilt
+/// responses) so the benchmark measures TLS, not this responder.
 final class BenchResponder: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
-    private var pending: [UInt8] = []
+    private var pending: ByteBuffer?
     private static let body = String(repeating: "x", count: 1024)
+    private static let keepAlive = ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1024\r\n\r\n" + body)
+    private static let closing = ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1024\r\nConnection: close\r\n\r\n" + body)
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        pending += unwrapInboundIn(data).readableBytesView
-        while let end = headEnd() {
-            let head = String(decoding: pending[..<end], as: UTF8.self).lowercased()
-            pending.removeFirst(end)
-            let close = head.contains("http/1.0") || head.contains("connection: close")
-            var response = context.channel.allocator.buffer(capacity: 1200)
-            response.writeString("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1024\r\n")
-            response.writeString(close ? "Connection: close\r\n\r\n" : "\r\n")
-            response.writeString(Self.body)
-            context.write(wrapOutboundOut(response), promise: nil)
+        var incoming = unwrapInboundIn(data)
+        if pending == nil { pending = incoming } else { pending!.writeBuffer(&incoming) }
+        while let (length, close) = pending.flatMap(Self.scanHead) {
+            pending!.moveReaderIndex(forwardBy: length)
+            context.write(wrapOutboundOut(close ? Self.closing : Self.keepAlive), promise: nil)
             if close {
                 context.flush()
                 context.close(promise: nil)
                 return
             }
         }
+        if pending?.readableBytes == 0 { pending = nil }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) { context.flush() }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) { context.close(promise: nil) }
 
-    /// Index just past the first "\r\n\r\n", if any.
-    private func headEnd() -> Int? {
-        guard pending.count >= 4 else { return nil }
-        for index in 3..<pending.count where pending[index] == 10 && pending[index - 1] == 13
-            && pending[index - 2] == 10 && pending[index - 3] == 13 {
-            return index + 1
+    /// Length of the first complete head and whether the connection should close after it.
+    private static func scanHead(_ buffer: ByteBuffer) -> (Int, Bool)? {
+        buffer.withUnsafeReadableBytes { bytes -> (Int, Bool)? in
+            guard bytes.count >= 4 else { return nil }
+            var end = -1
+            for index in 3..<bytes.count where bytes[index] == 10 && bytes[index - 1] == 13
+                && bytes[index - 2] == 10 && bytes[index - 3] == 13 {
+                end = index + 1
+                break
+            }
+            guard end > 0 else { return nil }
+            let head = UnsafeRawBufferPointer(rebasing: bytes[0..<end])
+            let http10 = contains(head, "HTTP/1.0\r\n")
+            let close = contains(head, "onnection: close") || contains(head, "onnection: Close")
+            return (end, http10 || close)
         }
-        return nil
+    }
+
+    private static func contains(_ haystack: UnsafeRawBufferPointer, _ needle: StaticString) -> Bool {
+        let count = needle.utf8CodeUnitCount
+        guard haystack.count >= count else { return false }
+        let pattern = UnsafeBufferPointer(start: needle.utf8Start, count: count)
+        outer: for start in 0...(haystack.count - count) {
+            for offset in 0..<count where haystack[start + offset] != pattern[offset] { continue outer }
+            return true
+        }
+        return false
     }
 }
 
@@ -63,6 +81,8 @@ guard let certPath = option("cert"), let keyPath = option("key") else {
 let port = Int(option("port", "8443")!) ?? 8443
 let threads = Int(option("threads", "1")!) ?? 1
 let alpn = option("alpn", "http/1.1")!.split(separator: ",").map(String.init)
+// --plain: no TLS at all (to separate NIO's own per-connection cost from TLS's in measurements).
+let plain = CommandLine.arguments.contains("--plain")
 
 do {
     let (certified, warnings) = try CertifiedKey.load(certificatePath: certPath, keyPath: keyPath, strict: false)
@@ -76,7 +96,7 @@ do {
         .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
         .childChannelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(OpenSSLHandler(server: store))
+                if !plain { try channel.pipeline.syncOperations.addHandler(OpenSSLHandler(server: store)) }
                 try channel.pipeline.syncOperations.addHandler(BenchResponder())
             }
         }

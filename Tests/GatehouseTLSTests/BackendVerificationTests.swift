@@ -116,6 +116,19 @@ import Testing
         #expect(noIP.tlsErrors.first?.kind == .verification)
     }
 
+    @Test func serverSendsItsIntermediateChain() async throws {
+        let pki = try TestPKI()
+        let (root, leafFiles) = try pki.intermediateChain(cn: "mail.contoso.com", dns: ["mail.contoso.com"])
+        let certified = try pki.certified(leafFiles)
+        #expect(certified.chain.count == 2)
+        #expect(certified.chain[1].commonName == "Gatehouse Test Intermediate")
+        // The client knows only the root: verification succeeds only if the intermediate is sent.
+        let log = try await handshake(serverFiles: leafFiles, pki: pki, trust: BackendTrust(caBundlePath: root.certificate),
+                                      serverName: "mail.contoso.com")
+        #expect(log.errors.isEmpty, "\(log.errors)")
+        #expect(log.bytes == [42])
+    }
+
     @Test func untrustedByDefaultAndBadTrustRefused() async throws {
         let pki = try TestPKI()
         let files = try mailboxCertificate(pki)

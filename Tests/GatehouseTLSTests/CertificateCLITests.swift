@@ -306,7 +306,8 @@ import GatehouseTLS
         _ = try CertificateTestTools.gatehouse(["--help"])   // fails clearly if the binary is missing
         let first = try CertificateTestTools.run("/bin/sh", [script, CertificateTestTools.gatehouseBinary, dir])
         #expect(first.status == 0, "\(first.stderr)")
-        let names = ["ca", "mail-rsa", "mail-ecdsa", "wildcard", "mbx01", "mbx02"]
+        let names = ["ca", "mail-rsa", "mail-ecdsa", "wildcard", "mbx01", "mbx02",
+                     "contoso-com-rsa", "contoso-com-ecdsa", "exch01", "exch02"]
         let expected = Set(names.flatMap { ["\($0).pem", "\($0).key"] })
         #expect(Set(try FileManager.default.contentsOfDirectory(atPath: dir)) == expected)
         for name in names {

@@ -18,6 +18,7 @@ final class EventLog: @unchecked Sendable {
     func withLock<T>(_ body: () -> T) -> T { lock.lock(); defer { lock.unlock() }; return body() }
 
     var bytes: [UInt8] { withLock { _bytes } }
+    var byteCount: Int { withLock { _bytes.count } }
     var errors: [Error] { withLock { _errors } }
     var tlsErrors: [TLSError] { errors.compactMap { $0 as? TLSError } }
     var info: TLSConnectionInfo? { withLock { _info } }

@@ -106,6 +106,32 @@ final class TestPKI: @unchecked Sendable {
         return (ca, leaf)
     }
 
+    /// Root CA -> intermediate CA -> leaf. `leaf.certificate` holds the leaf followed by the
+    /// intermediate (what a server must send); `root.certificate` is the trust anchor.
+    func intermediateChain(cn: String, dns: [String]) throws -> (root: Files, leaf: Files) {
+        let base = nextName(cn + "-chain")
+        let root = Files(certificate: base + "-root.crt", key: base + "-root.key")
+        try Self.openssl(["req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                          "-subj", "/CN=Gatehouse Test Root", "-days", "2", "-keyout", root.key, "-out", root.certificate,
+                          "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+        try Self.openssl(["req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                          "-subj", "/CN=Gatehouse Test Intermediate", "-keyout", base + "-int.key", "-out", base + "-int.csr"])
+        try "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n"
+            .write(toFile: base + "-int.ext", atomically: true, encoding: .utf8)
+        try Self.openssl(["x509", "-req", "-in", base + "-int.csr", "-CA", root.certificate, "-CAkey", root.key,
+                          "-CAcreateserial", "-days", "2", "-extfile", base + "-int.ext", "-out", base + "-int.crt"])
+        try Self.openssl(["req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                          "-subj", "/CN=\(cn)", "-keyout", base + ".key", "-out", base + ".csr"])
+        let ext = "subjectAltName=" + dns.map { "DNS:\($0)" }.joined(separator: ",") + "\nbasicConstraints=critical,CA:FALSE\n"
+        try ext.write(toFile: base + ".ext", atomically: true, encoding: .utf8)
+        try Self.openssl(["x509", "-req", "-in", base + ".csr", "-CA", base + "-int.crt", "-CAkey", base + "-int.key",
+                          "-CAcreateserial", "-days", "2", "-extfile", base + ".ext", "-out", base + "-leaf.crt"])
+        let chain = try String(contentsOfFile: base + "-leaf.crt", encoding: .utf8)
+            + String(contentsOfFile: base + "-int.crt", encoding: .utf8)
+        try chain.write(toFile: base + ".crt", atomically: true, encoding: .utf8)
+        return (root, Files(certificate: base + ".crt", key: base + ".key"))
+    }
+
     /// Loads a generated certificate + key as a `CertifiedKey` (non-strict).
     func certified(_ files: Files) throws -> CertifiedKey {
         try CertifiedKey.load(certificatePath: files.certificate, keyPath: files.key, strict: false).0

@@ -16,6 +16,10 @@ import Testing
         #expect(cert.covers(hostName: "10.0.0.5"))
         #expect(cert.covers(hostName: "[0:0::1]"))
         #expect(!cert.covers(hostName: "10.0.0.6"))
+        #expect(cert.covers(hostName: "mbx01.contoso.local:444"))
+        #expect(cert.covers(hostName: "10.0.0.5:443"))
+        #expect(cert.covers(hostName: "[::1]:443"))
+        #expect(!cert.covers(hostName: "mbx01.contoso.local:x"))
         #expect(!cert.covers(hostName: "mbx02.contoso.local"))
     }
 

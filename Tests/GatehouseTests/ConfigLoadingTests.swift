@@ -143,7 +143,7 @@ import Testing
         let owa = routes[0]
         #expect(owa.timeouts == RouteTimeouts(connect: .milliseconds(250), header: .seconds(30), idle: .seconds(300), total: .seconds(3600)))
         #expect(owa.maxBody == 10 * 1024 * 1024)
-        #expect(owa.compression == CompressionPolicy(enabled: false, level: 9, minSize: 2048, types: ["text/html"]))
+        #expect(owa.compression == CompressionSettings(enabled: false, level: 9, minSize: 2048, types: ["text/html"]))
         #expect(owa.affinity == .anchorMailbox)
         #expect(!owa.http2)
         #expect(owa.healthPath == "/owa/healthcheck.htm")
@@ -286,5 +286,10 @@ import Testing
         #expect(presets == Set(ExchangeService.allCases))
         #expect(service.routes.first { $0.preset == .powershell }?.blocked == true)
         #expect(config.admin?.address.port == 9090)
+        // Every service with a health check is probed on the mailbox pool; PowerShell and the API have none.
+        let probes = config.healthPaths(forPool: "mailbox")
+        #expect(probes.count == 8)
+        #expect(probes.contains("/Microsoft-Server-ActiveSync/healthcheck.htm") && probes.contains("/owa/healthcheck.htm"))
+        #expect(config.tlsListeners.map(\.name) == ["https"])
     }
 }

@@ -64,10 +64,11 @@ enum ExternalClient {
         guard let python = which("python3") ?? fallback else {
             throw ClientMissing("python3 is not installed")
         }
-        for module in modules {
-            let check = try await run(python, ["-c", "import \(module)"], timeout: 20)
+        if !modules.isEmpty {
+            let check = try await run(python, ["-c", "import " + modules.joined(separator: ", ")], timeout: 20)
             if check.status != 0 {
-                throw ClientMissing("python3 module '\(module)' is missing: `make deps` installs it (pip install pyspnego requests-ntlm h2)")
+                let reason = check.stderr.split(separator: "\n").last.map(String.init) ?? "import failed"
+                throw ClientMissing("python3 cannot import \(modules.joined(separator: ", ")) (\(reason)): `make deps` installs them (pip install pyspnego requests-ntlm h2)")
             }
         }
         return try await run(python, ["-c", script] + arguments, timeout: timeout)

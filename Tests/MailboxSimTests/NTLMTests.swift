@@ -133,4 +133,51 @@ struct NTLMTests {
         var auth = NTLMConnectionAuth()
         #expect(auth.process(authorization: "Basic YWxpY2U6cHc=", configuration: configuration, now: 0) == .ignored)
     }
+
+    @Test("SPNEGO: the NTLM token is unwrapped from a NegTokenInit and a NegTokenResp; bad DER is an error")
+    func spnegoWrapping() throws {
+        // pyspnego's protocol="negotiate" first token: InitialContextToken { SPNEGO, NegTokenInit { [NTLM], NTLM type 1 } }.
+        let hex = "604806062b0601050502a03e303ca00e300c060a2b06010401823702020aa22a04284e544c4d5353500001000000378208e200000000280000000000000028000000000c04000000000f"
+        let bytes = stride(from: 0, to: hex.count, by: 2).map { offset -> UInt8 in
+            let start = hex.index(hex.startIndex, offsetBy: offset)
+            return UInt8(hex[start..<hex.index(start, offsetBy: 2)], radix: 16)!
+        }
+        let inner = try SPNEGO.unwrap(bytes)
+        #expect(try ntlmMessageType(inner) == 1)
+        #expect(inner.count == 40)
+        let response = SPNEGO.response(state: .acceptIncomplete, token: [1, 2, 3])
+        #expect(response.first == 0xA1)
+        #expect(try SPNEGO.unwrap(response) == [1, 2, 3])
+        #expect(throws: NTLMError.self) { try SPNEGO.unwrap(Array(bytes.prefix(20))) }
+        #expect(throws: NTLMError.self) { try SPNEGO.unwrap([0x60, 0x84, 0xff, 0xff, 0xff, 0xff]) }
+    }
+}
+
+/// Random and mutated tokens must never crash the parsers (they come straight from the network).
+@Suite("NTLM robustness")
+struct NTLMRobustnessTests {
+    @Test("thousands of random and truncated NTLM/SPNEGO tokens give outcomes, never traps")
+    func randomTokens() {
+        let configuration = SimConfiguration()
+        var generator = SystemRandomNumberGenerator()
+        for round in 0..<3000 {
+            var auth = NTLMConnectionAuth()
+            _ = auth.process(authorization: "NTLM " + Data(ntlmSignature + le32(1) + le32(1)).base64EncodedString(),
+                             configuration: configuration, now: 0)
+            let length = Int.random(in: 0...120, using: &generator)
+            var bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            switch round % 4 {
+            case 0: bytes = ntlmSignature + le32(3) + bytes
+            case 1: bytes = ntlmSignature + le32(1) + bytes
+            case 2: bytes = [0x60, UInt8(truncatingIfNeeded: length)] + bytes
+            default: bytes = [0xA1] + bytes
+            }
+            let scheme = round % 2 == 0 ? "NTLM" : "Negotiate"
+            let outcome = auth.process(authorization: "\(scheme) " + Data(bytes).base64EncodedString(),
+                                       configuration: configuration, now: 0)
+            if case .authenticated(let user, _) = outcome {
+                #expect(!user.unicodeScalars.contains { $0.value < 0x20 })
+            }
+        }
+    }
 }

@@ -72,4 +72,50 @@ print(json.dumps(out))
             #expect(state["authenticatedConnections"] as? Int == 1)
         }
     }
+
+    /// A SPNEGO-wrapped NTLM handshake with pyspnego (`protocol="negotiate"`) on one connection.
+    static let spnegoScript = #"""
+import base64, http.client, json, ssl, sys, urllib.parse
+import spnego
+url, cafile = sys.argv[1], sys.argv[2]
+parts = urllib.parse.urlsplit(url)
+if parts.scheme == "https":
+    connection = http.client.HTTPSConnection(parts.hostname, parts.port, context=ssl.create_default_context(cafile=cafile), timeout=10)
+else:
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+client = spnego.client("CONTOSO\\dave", "pw", hostname="mbx01", service="http", protocol="negotiate")
+def send(token):
+    headers = {"Authorization": "Negotiate " + base64.b64encode(token).decode()} if token else {}
+    connection.request("GET", "/mapi/emsmdb/", headers=headers)
+    response = connection.getresponse()
+    response.read()
+    return response
+first = client.step()
+challenge = send(first)
+value = challenge.getheader("WWW-Authenticate", "")
+answer = client.step(base64.b64decode(value.split(" ", 1)[1]))
+final = send(answer)
+again = send(None)
+print(json.dumps({"wrapped": first[:1].hex(), "challenge": [challenge.status, value[:10]],
+                  "final": [final.status, final.getheader("X-Sim-User")], "again": [again.status, again.getheader("X-Sim-User")]}))
+"""#
+
+    @Test("Negotiate with SPNEGO-wrapped NTLM (pyspnego) authenticates the connection too")
+    func spnego() async throws {
+        try await SimHarness.withSim(requireNTLM: true) { sim in
+            let result = try await sim.python(Self.spnegoScript, modules: ["spnego"], timeout: 30)
+            #expect(result.status == 0, "\(result.stderr)")
+            let json = try SimHarness.json(result.stdout)
+            #expect(json["wrapped"] as? String == "60", "the client's first token is SPNEGO, not raw NTLMSSP")
+            let challenge = json["challenge"] as? [Any] ?? []
+            #expect(challenge.first as? Int == 401)
+            #expect(challenge.last as? String == "Negotiate ")
+            let final = json["final"] as? [Any] ?? []
+            #expect(final.first as? Int == 200)
+            #expect(final.last as? String == "CONTOSO\\dave")
+            let again = json["again"] as? [Any] ?? []
+            #expect(again.first as? Int == 200)
+            #expect(again.last as? String == "CONTOSO\\dave")
+        }
+    }
 }

@@ -11,17 +11,21 @@ public struct BackendServer: Sendable, Hashable {
     /// The name sent as SNI and verified against the backend's certificate.
     public var tlsName: String
     public var weight: Int
+    /// Whether it starts drained (no new requests until undrained through the admin endpoint).
+    public var drain: Bool
 
-    public init(name: String, host: String, port: Int, tlsName: String, weight: Int = 1) {
+    public init(name: String, host: String, port: Int, tlsName: String, weight: Int = 1, drain: Bool = false) {
         self.name = name
         self.host = host
         self.port = port
         self.tlsName = tlsName
         self.weight = weight
+        self.drain = drain
     }
 }
 
-/// A pool of backend servers that share one TLS client profile (the trust for their certificates).
+/// A pool of backend servers that share one TLS client profile (the trust for their certificates),
+/// a balancing policy and active health checks.
 public final class BackendPool: Sendable {
     public let name: String
     public let servers: [BackendServer]
@@ -30,14 +34,35 @@ public final class BackendPool: Sendable {
     public let connectTimeout: TimeAmount
     public let idleTimeout: TimeAmount
     public let maxIdlePerServer: Int
+    public let balance: BalancePolicy
+    public let health: HealthCheckConfiguration
+    /// The distinct health-check paths of the routes using this pool (`/EWS/healthcheck.htm`...);
+    /// a route's `RoutePolicy.healthService` indexes this list.
+    public let healthPaths: [String]
+    /// The service name of each health path (its first path segment, lower case), for logs and state.
+    let healthLabels: [String]
+    /// Connections dedicated to NTLM/Negotiate clients per server, over all event loops.
+    let pinned: PinnedBudget
+    /// Rendezvous-hash seed per server (from its name).
+    let hashSeeds: [UInt64]
 
     public init(name: String, servers: [BackendServer], tls: TLSClientContext,
-                connectTimeout: TimeAmount, idleTimeout: TimeAmount, maxIdlePerServer: Int) {
+                connectTimeout: TimeAmount, idleTimeout: TimeAmount, maxIdlePerServer: Int,
+                balance: BalancePolicy = .leastRequests, health: HealthCheckConfiguration = HealthCheckConfiguration(),
+                healthPaths: [String] = [], maxPinnedPerServer: Int = 1000) {
         self.name = name
         self.servers = servers
         self.tls = tls
         self.connectTimeout = connectTimeout
         self.idleTimeout = idleTimeout
         self.maxIdlePerServer = maxIdlePerServer
+        self.balance = balance
+        self.health = health
+        self.healthPaths = healthPaths
+        self.healthLabels = healthPaths.map { path in
+            String(path.split(separator: "/").first ?? Substring(path)).lowercased()
+        }
+        self.pinned = PinnedBudget(servers: servers.count, limit: maxPinnedPerServer)
+        self.hashSeeds = servers.map { RendezvousHash.seed(serverName: $0.name) }
     }
 }

@@ -94,10 +94,12 @@ struct PoolDocument: Codable {
     var idleTimeout: Located<String>?
     var connectTimeout: Located<String>?
     var health: Located<HealthDocument>?
+    var maxPinnedPerServer: Located<Int>?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case servers, trust, balance, health
         case maxIdlePerServer = "max_idle_per_server"
+        case maxPinnedPerServer = "max_pinned_per_server"
         case idleTimeout = "idle_timeout"
         case connectTimeout = "connect_timeout"
     }
@@ -109,9 +111,10 @@ struct ServerDocument: Codable {
     var address: Located<String>?
     var tlsName: Located<String>?
     var weight: Located<Int>?
+    var drain: Bool?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, address, weight
+        case name, address, weight, drain
         case tlsName = "tls_name"
     }
 }
@@ -137,9 +140,10 @@ struct HealthDocument: Codable {
     var timeout: Located<String>?
     var rise: Located<Int>?
     var fall: Located<Int>?
+    var enabled: Bool?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case interval, timeout, rise, fall
+        case interval, timeout, rise, fall, enabled
     }
 }
 

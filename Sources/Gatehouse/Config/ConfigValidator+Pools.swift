@@ -46,6 +46,7 @@ extension ConfigValidator {
             pool.balance = BalancePolicy(rawValue: chosen) ?? pool.balance
         }
         pool.maxIdlePerServer = integer(value.maxIdlePerServer, in: 0...100_000, default: pool.maxIdlePerServer)
+        pool.maxPinnedPerServer = integer(value.maxPinnedPerServer, in: 1...1_000_000, default: pool.maxPinnedPerServer)
         pool.idleTimeout = duration(value.idleTimeout, default: pool.idleTimeout)
         pool.connectTimeout = duration(value.connectTimeout, default: pool.connectTimeout)
         if let health = value.health {
@@ -78,7 +79,8 @@ extension ConfigValidator {
         }
         let weight = integer(value.weight, in: 1...1000, default: 1)
         guard let name, let address else { return nil }
-        return BackendServerConfiguration(name: name.value, address: address, tlsName: tlsName, weight: weight)
+        return BackendServerConfiguration(
+            name: name.value, address: address, tlsName: tlsName, weight: weight, drain: value.drain ?? false)
     }
 
     /// A pool's `trust:` block. It must trust something: Gatehouse never talks to an unverified backend.
@@ -135,6 +137,7 @@ extension ConfigValidator {
         health.timeout = duration(value.timeout, default: health.timeout)
         health.rise = integer(value.rise, in: 1...100, default: health.rise)
         health.fall = integer(value.fall, in: 1...100, default: health.fall)
+        health.enabled = value.enabled ?? health.enabled
         if health.timeout > health.interval, let mark = value.timeout?.mark ?? document.mark {
             collector.warning(
                 "the health-check timeout (\(ConfigDuration.format(health.timeout))) in \(document.place) is longer "

@@ -78,7 +78,7 @@ struct NodeDecoder: Decoder {
     /// What kind of YAML node this is, in words.
     var kindDescription: String {
         switch node {
-        case .scalar(let scalar): return "'\(scalar.string)'"
+        case .scalar(let scalar): return node.isNull ? "nothing" : "'\(scalar.string)'"
         case .mapping: return "a mapping"
         case .sequence: return "a list"
         case .alias: return "an alias"

@@ -16,12 +16,15 @@ public struct PoolConfiguration: Sendable {
     public var connectTimeout: Duration
     /// Active health checks (per route's health path).
     public var health: HealthCheckConfiguration
+    /// Backend connections dedicated to NTLM/Negotiate clients, per server (503 beyond it).
+    public var maxPinnedPerServer: Int
 
     /// A pool; defaults match the configuration file's.
     public init(
         name: String, servers: [BackendServerConfiguration], trust: BackendTrustConfiguration,
         balance: BalancePolicy = .leastRequests, maxIdlePerServer: Int = 64, idleTimeout: Duration = .seconds(60),
-        connectTimeout: Duration = .seconds(5), health: HealthCheckConfiguration = HealthCheckConfiguration()
+        connectTimeout: Duration = .seconds(5), health: HealthCheckConfiguration = HealthCheckConfiguration(),
+        maxPinnedPerServer: Int = 1000
     ) {
         self.name = name
         self.servers = servers
@@ -31,6 +34,7 @@ public struct PoolConfiguration: Sendable {
         self.idleTimeout = idleTimeout
         self.connectTimeout = connectTimeout
         self.health = health
+        self.maxPinnedPerServer = maxPinnedPerServer
     }
 }
 
@@ -44,13 +48,16 @@ public struct BackendServerConfiguration: Sendable, Hashable {
     public var tlsName: String
     /// Relative share of requests (1 ... 1000).
     public var weight: Int
+    /// Whether the server starts drained: it gets no new requests until undrained (admin endpoint).
+    public var drain: Bool
 
     /// A server.
-    public init(name: String, address: SocketEndpoint, tlsName: String? = nil, weight: Int = 1) {
+    public init(name: String, address: SocketEndpoint, tlsName: String? = nil, weight: Int = 1, drain: Bool = false) {
         self.name = name
         self.address = address
         self.tlsName = tlsName ?? address.host
         self.weight = weight
+        self.drain = drain
     }
 }
 
@@ -93,12 +100,17 @@ public struct HealthCheckConfiguration: Sendable, Hashable {
     public var rise: Int
     /// Consecutive failures that take a healthy server out.
     public var fall: Int
+    /// Whether servers are probed at all (off: only passive ejection, e.g. for backends that
+    /// serve no `healthcheck.htm`).
+    public var enabled: Bool
 
     /// Health-check settings.
-    public init(interval: Duration = .seconds(2), timeout: Duration = .seconds(1), rise: Int = 2, fall: Int = 3) {
+    public init(interval: Duration = .seconds(2), timeout: Duration = .seconds(1), rise: Int = 2, fall: Int = 3,
+                enabled: Bool = true) {
         self.interval = interval
         self.timeout = timeout
         self.rise = rise
         self.fall = fall
+        self.enabled = enabled
     }
 }

@@ -47,7 +47,7 @@ public struct RouteConfiguration: Sendable {
     /// The largest request body accepted, in bytes (413 above it).
     public var maxBody: Int
     /// Response compression policy.
-    public var compression: CompressionPolicy
+    public var compression: CompressionSettings
     /// How a backend is chosen among the pool's healthy servers.
     public var affinity: AffinityMode
     /// Whether requests for this route may arrive over HTTP/2 (otherwise HTTP_1_1_REQUIRED).
@@ -65,7 +65,7 @@ public struct RouteConfiguration: Sendable {
     /// A route; unspecified values take the generic defaults.
     public init(
         prefix: String, pool: String?, preset: ExchangeService? = nil, timeouts: RouteTimeouts = RouteTimeouts(),
-        maxBody: Int = RouteConfiguration.defaultMaxBody, compression: CompressionPolicy = CompressionPolicy(),
+        maxBody: Int = RouteConfiguration.defaultMaxBody, compression: CompressionSettings = CompressionSettings(),
         affinity: AffinityMode = .none, http2: Bool = true, healthPath: String? = nil, blocked: Bool = false,
         adminOnly: Bool = false
     ) {
@@ -116,7 +116,7 @@ public struct RouteTimeouts: Sendable, Hashable {
 }
 
 /// When responses are gzip-compressed.
-public struct CompressionPolicy: Sendable, Hashable {
+public struct CompressionSettings: Sendable, Hashable {
     /// Whether compression is on for the route.
     public var enabled: Bool
     /// zlib level 1 (fastest) ... 9 (smallest).
@@ -133,7 +133,7 @@ public struct CompressionPolicy: Sendable, Hashable {
     ]
 
     /// A policy; defaults are level 6, 1 KiB minimum and the common text types.
-    public init(enabled: Bool = true, level: Int = 6, minSize: Int = 1024, types: [String] = CompressionPolicy.defaultTypes) {
+    public init(enabled: Bool = true, level: Int = 6, minSize: Int = 1024, types: [String] = CompressionSettings.defaultTypes) {
         self.enabled = enabled
         self.level = level
         self.minSize = minSize

@@ -44,8 +44,8 @@ extension ExchangeService {
     }
 
     /// The default compression policy for this service's responses.
-    public var defaultCompression: CompressionPolicy {
-        var policy = CompressionPolicy(enabled: compressesByDefault)
+    public var defaultCompression: CompressionSettings {
+        var policy = CompressionSettings(enabled: compressesByDefault)
         if self == .activesync {
             // ActiveSync bodies are WBXML, which compresses well and is not text/*.
             policy.types.append("application/vnd.ms-sync.wbxml")

@@ -1,3 +1,4 @@
+import GatehouseHTTP1
 import GatehouseHTTP2
 import GatehouseTLS
 import NIOCore
@@ -19,18 +20,33 @@ enum ClientPipeline {
     /// The HTTP/1.1 handlers, added after `position`'s handler (or at the end).
     static func addHTTP1(to channel: Channel, environment: ProxyEnvironment, facts: ClientConnectionFacts,
                          limits: ClientLimits) throws {
-        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
-        decoderLimits.maxHeaderFieldSize = limits.maxHeaderLine
-        decoderLimits.maxHeaderListSize = limits.maxHeaderTotal
-        decoderLimits.maxHeaderFieldCount = 500
         let sync = channel.pipeline.syncOperations
-        try sync.addHandler(HTTPResponseEncoder(configuration: .init()))
-        try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(
-            leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop, limitConfiguration: decoderLimits)))
-        try sync.addHandler(HTTPServerPipelineHandler())
-        try sync.addHandler(HTTPServerProtocolErrorHandler())
-        try sync.addHandler(HTTP1ServerAdapter())
+        let headerClock = HeaderTimeoutHandler(timeout: TimeAmount(limits.clientHeaderTimeout))
+        try sync.addHandler(headerClock)
+        let logger = environment.logger
+        let client = facts.clientIP.map { "\($0)" } ?? "?"
+        try addHTTP1Codec(to: sync, limits: limits) { error in
+            logger.debug("malformed request", metadata: [
+                "client": "\(client)", "reason": "\(error.reason.rawValue)", "error": "\(error.message)"])
+        }
+        try sync.addHandler(HTTP1ServerAdapter(headerTimeout: headerClock))
         try sync.addHandler(ProxyHandler(environment: environment, facts: facts))
+    }
+
+    /// The HTTP/1.1 server codec, shared by TLS and redirect listeners: the response encoder, our
+    /// request decoder (which accepts extension methods such as RPC_IN_DATA, unlike NIO's llhttp
+    /// one), the translator that lets `HTTPServerPipelineHandler` hold a decoder error back until
+    /// earlier pipelined responses are out, and the handler that answers it (400, 431 or 505, with
+    /// `Connection: close`). `onError` sees each decoder error in detail, for logs.
+    static func addHTTP1Codec(to sync: ChannelPipeline.SynchronousOperations, limits: ClientLimits,
+                              onError: (@Sendable (HTTP1DecoderError) -> Void)? = nil) throws {
+        let decoderLimits = HTTP1RequestDecoder.Limits(
+            maxFieldLineBytes: limits.maxHeaderLine, maxHeadBytes: limits.maxHeaderTotal, maxFieldCount: 500)
+        try sync.addHandler(HTTPResponseEncoder(configuration: .init()))
+        try sync.addHandler(ByteToMessageHandler(HTTP1RequestDecoder(limits: decoderLimits)))
+        try sync.addHandler(HTTP1DecoderErrorTranslator(onError: onError))
+        try sync.addHandler(HTTPServerPipelineHandler())
+        try sync.addHandler(HTTP1ProtocolErrorHandler())
     }
 
     /// The HTTP/2 handlers.

@@ -13,13 +13,20 @@ final class HTTP1ServerAdapter: ChannelDuplexHandler {
     typealias OutboundIn = TaggedResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
+    /// The connection's header clock (nil when no header timeout is configured).
+    private let headerTimeout: HeaderTimeoutHandler?
     private var nextStream: Int32 = 1
     private var current = HTTPStreamID(0)
     private var closeAfterResponse = false
 
+    init(headerTimeout: HeaderTimeoutHandler? = nil) {
+        self.headerTimeout = headerTimeout
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
         if case .head(let head) = part {
+            headerTimeout?.headReceived()
             current = HTTPStreamID(nextStream)
             // Stream numbers only need to be unique per connection; wrap long before overflow.
             nextStream = nextStream == Int32.max ? 1 : nextStream + 1
@@ -53,6 +60,7 @@ final class HTTP1ServerAdapter: ChannelDuplexHandler {
         case .body, .end:
             let isEnd: Bool
             if case .end = tagged.part { isEnd = true } else { isEnd = false }
+            if isEnd { headerTimeout?.responseFinished() }
             if isEnd && closeAfterResponse {
                 // Close once the last byte is written.
                 let written = promise ?? context.eventLoop.makePromise()

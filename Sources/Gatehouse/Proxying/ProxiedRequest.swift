@@ -1,3 +1,4 @@
+import GatehouseCompression
 import GatehouseHTTP2
 import Logging
 import NIOCore
@@ -29,9 +30,17 @@ final class ProxiedRequest: BackendConnectionDelegate {
     private var serverIndex = 0
     private var connection: BackendConnection?
     private var connectionWasReused = false
+    /// The backend connection is this client connection's pinned (authenticated) one.
+    private var usesPinnedConnection = false
+    /// Servers this request was sent to, in order (at most `maxAttempts`).
     private var triedServers: [Int] = []
-    /// Request parts received while connecting.
+    /// The anchor mailbox's hash, for routes with `affinity: anchor_mailbox`.
+    private var anchor: UInt64?
+    /// Request parts received while connecting, and their body bytes.
     private var pending: [HTTPServerRequestPart] = []
+    private var pendingBytes = 0
+    /// Most body bytes queued while the backend connection is being opened (then reads pause).
+    static let pendingLimit = 64 * 1024
     private var clientPausedByUs = false
     private var backendPausedByUs = false
 
@@ -43,6 +52,11 @@ final class ProxiedRequest: BackendConnectionDelegate {
     private var responseStatus: UInt = 0
     private var responseBodyBytes: Int64 = 0
     private var backendKeepAlive = true
+    /// Compresses the response body when the route's policy and the client's Accept-Encoding agree.
+    private var deflater: Deflater?
+    /// Bytes given to the deflater since its last flush (a sync flush at each read batch's end
+    /// makes long-poll chunks reach the client promptly).
+    private var deflaterPending = false
     /// This exchange uses (or starts) connection-based authentication: keep the backend
     /// connection for this client connection only.
     private var pinnedConnection = false
@@ -55,6 +69,9 @@ final class ProxiedRequest: BackendConnectionDelegate {
 
     init(handler: ProxyHandler, stream: HTTPStreamID, head: HTTPRequestHead) {
         self.handler = handler
+        self.eventLoop = handler.context!.eventLoop
+        self.environment = handler.environment
+        self.clientText = handler.facts.clientIP.map { "\($0)" } ?? "-"
         self.stream = stream
         self.clientHead = head
         self.isHTTP2 = head.version.major == 2
@@ -70,8 +87,12 @@ final class ProxiedRequest: BackendConnectionDelegate {
         return scheme == "ntlm" || scheme == "negotiate"
     }
 
-    private var eventLoop: EventLoop { handler.context!.eventLoop }
-    private var environment: ProxyEnvironment { handler.environment }
+    /// Captured at creation: backend futures and timers may complete after the client connection
+    /// (and its handler) is gone, and must never reach through `handler` then.
+    private let eventLoop: EventLoop
+    private let environment: ProxyEnvironment
+    /// The client address as the access log shows it.
+    private let clientText: String
 
     // MARK: start
 
@@ -91,28 +112,62 @@ final class ProxiedRequest: BackendConnectionDelegate {
             self.backendHead = head
             self.loopPool = environment.pools.pool(policy.poolIndex, on: eventLoop)
             armTimers(policy)
-            // Until the backend is connected, stop reading more of this client's body.
-            setClientPaused(true)
+            // Reads are not paused here: for the common bodiless request that would cost two
+            // epoll changes per request. Body bytes that arrive while connecting are queued, and
+            // the client is paused once that queue passes `pendingLimit`.
             connect()
         }
     }
 
+    /// Sends the request towards a backend: this client connection's pinned (NTLM/Negotiate)
+    /// connection when it has one, else a server chosen by health, drain state, anchor-mailbox
+    /// affinity and the pool's balancing. Called a second time to resend a request that could
+    /// not be delivered (see `mayResend`).
     private func connect() {
         if let pinned = handler.pinned, pinned.pool === loopPool {
             handler.pinned = nil
             if !pinned.connection.isClosed && pinned.connection.channel.isActive {
-                // Same client connection, same authenticated backend connection.
+                // Same client connection, same authenticated backend connection (even when its
+                // server is drained: a graceful drain lets existing sessions finish).
                 serverIndex = pinned.serverIndex
                 triedServers.append(pinned.serverIndex)
                 pinnedConnection = true
+                usesPinnedConnection = true
                 pinned.pool.lendPinned(serverIndex: pinned.serverIndex)
                 attach(pinned.connection, reused: true)
                 return
             }
             pinned.connection.close()
         }
-        guard let loopPool, let index = loopPool.pickServer(excluding: triedServers.last) else {
+        usesPinnedConnection = false
+        guard let loopPool, let policy else {
             fail(LocalResponse(status: .serviceUnavailable, reason: "no backend available in the pool"))
+            return
+        }
+        if policy.affinity == .anchorMailbox, triedServers.isEmpty, let backendHead {
+            anchor = AnchorMailbox.hash(of: backendHead)
+        }
+        var choice = loopPool.choose(service: policy.healthService, anchor: anchor, excluding: triedServers,
+                                     needsPinnedRoom: pinnedConnection)
+        if choice == .noHealthyServer, !triedServers.isEmpty {
+            // A resend with no other healthy server left: the same server, on a new connection.
+            choice = loopPool.choose(service: policy.healthService, anchor: anchor, excluding: [],
+                                     needsPinnedRoom: pinnedConnection)
+        }
+        let index: Int
+        switch choice {
+        case .server(let chosen):
+            index = chosen
+        case .noHealthyServer:
+            fail(LocalResponse(status: .serviceUnavailable, headers: ["Retry-After": "5"],
+                               reason: "no healthy backend in pool \(loopPool.pool.name) for route \(policy.name)"))
+            return
+        case .pinnedLimitReached:
+            fail(LocalResponse(
+                status: .serviceUnavailable, headers: ["Retry-After": "5"],
+                body: "503 Service Unavailable: too many NTLM/Negotiate-authenticated connections\n",
+                reason: "every healthy backend in pool \(loopPool.pool.name) already has "
+                    + "\(loopPool.pool.pinned.limit) pinned NTLM/Negotiate connections (max_pinned_per_server)"))
             return
         }
         serverIndex = index
@@ -128,18 +183,32 @@ final class ProxiedRequest: BackendConnectionDelegate {
                 attach(connection, reused: reused)
             case .failure(let error):
                 loopPool.abandon(serverIndex: index)
+                let server = loopPool.pool.servers[index].name
+                let backendError = error as? BackendError ?? .connectFailed(server: server, reason: "\(error)")
+                if loopPool.connectFailed(serverIndex: index) {
+                    environment.logger.warning("backend suspect: passive ejection after a connect failure", metadata: [
+                        "pool": "\(loopPool.pool.name)", "server": "\(server)", "error": "\(backendError)"])
+                }
                 guard case .connecting = state else { return }
-                let backendError = error as? BackendError ?? .connectFailed(server: loopPool.pool.servers[index].name, reason: "\(error)")
                 environment.logger.warning("backend unavailable", metadata: [
-                    "route": "\(policy?.name ?? "?")", "error": "\(backendError)"])
-                // A connect or TLS failure sent nothing: try another server once.
-                if triedServers.count < 2, loopPool.pool.servers.count > 1 {
+                    "route": "\(policy.name)", "error": "\(backendError)"])
+                // A connect or TLS failure sent nothing: try another server, once.
+                if triedServers.count < ResendRule.maxAttempts {
                     connect()
                 } else {
                     fail(LocalResponse(status: backendError.status, reason: backendError.description))
                 }
             }
         }
+    }
+
+    /// Whether a request whose backend connection failed may be sent again (`ResendRule`).
+    private func mayResend(after error: BackendError) -> Bool {
+        var responseStarted = responseHeadSent
+        if case .protocolError = error { responseStarted = true }   // bytes arrived, unparseable
+        return ResendRule.mayResend(ResendRule.Attempt(
+            attempts: triedServers.count, responseStarted: responseStarted, bodyForwarded: requestBodyForwarded,
+            pinned: usesPinnedConnection, reusedConnection: connectionWasReused, method: clientHead.method))
     }
 
     private func attach(_ connection: BackendConnection, reused: Bool) {
@@ -153,6 +222,7 @@ final class ProxiedRequest: BackendConnectionDelegate {
         channel.write(HTTPClientRequestPart.head(backendHead!), promise: nil)
         for part in pending { forward(part) }
         pending.removeAll()
+        pendingBytes = 0
         channel.flush()
         setClientPaused(!connection.isWritable)
     }
@@ -171,7 +241,10 @@ final class ProxiedRequest: BackendConnectionDelegate {
             return
         }
         switch state {
-        case .connecting: pending.append(.body(buffer))
+        case .connecting:
+            pending.append(.body(buffer))
+            pendingBytes += buffer.readableBytes
+            if pendingBytes > ProxiedRequest.pendingLimit { setClientPaused(true) }
         case .forwarding: forward(.body(buffer))
         case .done:
             if isHTTP2 { handler.sendCommand(.consumed(stream, bytes: buffer.readableBytes)) }
@@ -243,18 +316,87 @@ final class ProxiedRequest: BackendConnectionDelegate {
             responseHeadSent = true
             var rewritten = environment.router.clientResponseHead(head, policy: policy!)
             rewritten.version = clientHead.version
+            if let compression = policy?.compression {
+                startCompression(compression, response: &rewritten)
+            }
             handler.writeToClient(.head(rewritten), stream: stream)
         case .body(let buffer):
             responseBodyBytes += Int64(buffer.readableBytes)
-            handler.writeToClient(.body(.byteBuffer(buffer)), stream: stream)
+            if deflater != nil {
+                compress(buffer, flush: .none)
+            } else {
+                handler.writeToClient(.body(.byteBuffer(buffer)), stream: stream)
+            }
         case .end(let trailers):
+            if deflater != nil {
+                compress(handler.context!.channel.allocator.buffer(capacity: 0), flush: .finish)
+                deflater = nil
+            }
             handler.writeToClient(.end(trailers), stream: stream)
             handler.flushClientIfNeeded()
             responseCompleted()
         }
     }
 
+    /// Decides (RFC 9110 negotiation, route policy, response type and size) and, when compressing,
+    /// edits the response head: Content-Encoding, Vary, no Content-Length, weak ETag.
+    private func startCompression(_ policy: GatehouseCompression.CompressionPolicy, response head: inout HTTPResponseHead) {
+        let request = CompressionRequestFacts(
+            method: clientHead.method.rawValue,
+            acceptEncoding: joined(clientHead.headers, "accept-encoding"),
+            hasRange: clientHead.headers.contains(name: "range"),
+            cacheControl: joined(clientHead.headers, "cache-control"),
+            path: clientHead.uri)
+        let response = CompressionResponseFacts(
+            status: Int(head.status.code),
+            contentEncoding: joined(head.headers, "content-encoding"),
+            contentType: head.headers.first(name: "content-type"),
+            contentLength: head.headers.first(name: "content-length").flatMap(Int.init),
+            cacheControl: joined(head.headers, "cache-control"),
+            etag: head.headers.first(name: "etag"),
+            vary: joined(head.headers, "vary"))
+        let decision = policy.decide(request: request, response: response)
+        decision.headerEdits.apply(
+            set: { name, value in head.headers.replaceOrAdd(name: name, value: value) },
+            remove: { name in head.headers.remove(name: name) })
+        guard let coding = decision.coding else { return }
+        do {
+            deflater = try Deflater(coding: coding, level: decision.level)
+        } catch {
+            // Cannot happen with a validated level; send the body as it is rather than fail.
+            environment.logger.error("compression unavailable", metadata: ["error": "\(error)"])
+            head.headers.remove(name: "content-encoding")
+        }
+    }
+
+    private func joined(_ headers: HTTPHeaders, _ name: String) -> String? {
+        let values = headers[name]
+        if values.isEmpty { return nil }
+        return values.count == 1 ? values[0] : values.joined(separator: ", ")
+    }
+
+    /// Compresses one body chunk and writes what zlib produced.
+    private func compress(_ buffer: ByteBuffer, flush: Deflater.Flush) {
+        guard let deflater else { return }
+        var output = handler.context!.channel.allocator.buffer(capacity: flush == .none ? buffer.readableBytes / 2 + 64 : 1024)
+        do {
+            try deflater.compress(buffer, into: &output, flush: flush)
+        } catch {
+            environment.logger.error("compression failed", metadata: ["error": "\(error)"])
+            abortClientStream()
+            return
+        }
+        deflaterPending = flush == .none
+        if output.readableBytes > 0 {
+            handler.writeToClient(.body(.byteBuffer(output)), stream: stream)
+        }
+    }
+
     func backendReadComplete(on connection: BackendConnection) {
+        if deflaterPending {
+            // End of what the backend sent for now: push it out so long polls stay live.
+            compress(handler.context!.channel.allocator.buffer(capacity: 0), flush: .sync)
+        }
         handler.flushClientIfNeeded()
         // The client handler reports stream writability; HTTP/1.1 maps it from channel writability.
         if !clientWritable { setBackendPaused(true) }
@@ -292,12 +434,13 @@ final class ProxiedRequest: BackendConnectionDelegate {
         let backendError = error as? BackendError ?? .protocolError(server: connection.server.name, reason: "\(error)")
         self.connection = nil
         loopPool?.abandon(serverIndex: serverIndex)
-        // A reused keep-alive connection that the backend had already closed: nothing was
-        // processed, so a request without a streamed body can be sent again on a new connection.
-        if connectionWasReused, !responseHeadSent, !requestBodyForwarded, requestEnded, triedServers.count < 3 {
+        if mayResend(after: backendError) {
+            environment.logger.info("resending request to another backend", metadata: [
+                "route": "\(policy?.name ?? "?")", "error": "\(backendError)"])
             state = .connecting
-            pending = [.end(nil)]
-            triedServers.removeAll()
+            // Nothing of the body was forwarded: what the client still sends queues again.
+            pending = requestEnded ? [.end(nil)] : []
+            setClientPaused(true)
             connect()
             return
         }
@@ -411,10 +554,17 @@ final class ProxiedRequest: BackendConnectionDelegate {
     private func releaseConnection(reusable: Bool) {
         guard let connection, let loopPool else { return }
         self.connection = nil
+        if loopPool.responded(serverIndex: serverIndex, status: responseStatus) {
+            environment.logger.warning("backend suspect: passive ejection after a burst of gateway errors", metadata: [
+                "pool": "\(loopPool.pool.name)", "server": "\(connection.server.name)"])
+        }
         if pinnedConnection && reusable && handler.isActive {
-            connection.delegate = nil
-            loopPool.keepPinned(connection, serverIndex: serverIndex)
-            handler.pinned = (connection, loopPool, serverIndex)
+            if loopPool.keepPinned(connection, serverIndex: serverIndex) {
+                handler.pinned = (connection, loopPool, serverIndex)
+            } else {
+                environment.logger.warning("pinned connection limit reached; connection not kept", metadata: [
+                    "pool": "\(loopPool.pool.name)", "server": "\(connection.server.name)"])
+            }
             return
         }
         loopPool.release(connection, serverIndex: serverIndex, reusable: reusable && !pinnedConnection)
@@ -496,20 +646,12 @@ final class ProxiedRequest: BackendConnectionDelegate {
 
     private func log(status: UInt, reason: String?) {
         guard let access = environment.accessLog else { return }
-        let elapsed = (NIODeadline.now() - started).nanoseconds / 1_000
-        var metadata: Logger.Metadata = [
-            "client": "\(handler.facts.clientIP.map { "\($0)" } ?? "-")",
-            "method": "\(clientHead.method.rawValue)",
-            "uri": "\(clientHead.uri)",
-            "status": "\(status)",
-            "bytes_in": "\(requestBodyBytes)",
-            "bytes_out": "\(responseBodyBytes)",
-            "us": "\(elapsed)",
-            "proto": "\(isHTTP2 ? "h2" : "http/1.1")",
-        ]
-        if let policy { metadata["route"] = "\(policy.name)" }
-        if let loopPool, !triedServers.isEmpty { metadata["backend"] = "\(loopPool.pool.servers[serverIndex].name)" }
-        if let reason { metadata["reason"] = "\(reason)" }
-        access.info("request", metadata: metadata)
+        access.record(AccessLog.Entry(
+            client: clientText, method: clientHead.method.rawValue, uri: clientHead.uri,
+            proto: isHTTP2 ? "HTTP/2.0" : "HTTP/1.1", status: status, bytesIn: requestBodyBytes,
+            bytesOut: responseBodyBytes, microseconds: (NIODeadline.now() - started).nanoseconds / 1_000,
+            route: policy?.name,
+            backend: triedServers.isEmpty ? nil : loopPool.map { $0.pool.servers[serverIndex].name },
+            reason: reason))
     }
 }

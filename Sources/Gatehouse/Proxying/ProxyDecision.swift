@@ -1,3 +1,4 @@
+import GatehouseCompression
 import NIOCore
 import NIOHTTP1
 
@@ -19,9 +20,18 @@ public struct RoutePolicy: Sendable {
     public var preserveHost: Bool
     /// The route exists only to refuse its path at the edge (403), e.g. the powershell preset.
     public var blocked: Bool
+    /// Response compression for this route; nil when off (OAB, RPC, MAPI by default).
+    public var compression: GatehouseCompression.CompressionPolicy?
+    /// The route's probed service: an index into its pool's `healthPaths`, or nil for
+    /// server-level health.
+    public var healthService: Int?
+    /// Whether the anchor mailbox picks the backend (rendezvous hash) instead of the balancer.
+    public var affinity: AffinityMode
 
     public init(poolIndex: Int, name: String, idleTimeout: TimeAmount, totalTimeout: TimeAmount? = nil,
-                maxBodyBytes: Int64, preserveHost: Bool = true, blocked: Bool = false) {
+                maxBodyBytes: Int64, preserveHost: Bool = true, blocked: Bool = false,
+                compression: GatehouseCompression.CompressionPolicy? = nil,
+                healthService: Int? = nil, affinity: AffinityMode = .none) {
         self.poolIndex = poolIndex
         self.name = name
         self.idleTimeout = idleTimeout
@@ -29,6 +39,9 @@ public struct RoutePolicy: Sendable {
         self.maxBodyBytes = maxBodyBytes
         self.preserveHost = preserveHost
         self.blocked = blocked
+        self.compression = compression
+        self.healthService = healthService
+        self.affinity = affinity
     }
 }
 

@@ -7,13 +7,13 @@ final class ProxyEnvironment: Sendable {
     let router: any ProxyRouter
     let pools: BackendPoolRegistry
     let logger: Logger
-    /// Emit one access-log line per request (info level, label gatehouse.access).
-    let accessLog: Logger?
+    /// One access-log line per request on standard output; nil when switched off.
+    let accessLog: AccessLog?
     /// How long a client connection may sit with no request in progress (between keep-alive
     /// requests, or while a request head trickles in) before it is closed.
     let clientIdleTimeout: TimeAmount
 
-    init(router: any ProxyRouter, pools: BackendPoolRegistry, logger: Logger, accessLog: Logger?,
+    init(router: any ProxyRouter, pools: BackendPoolRegistry, logger: Logger, accessLog: AccessLog?,
          clientIdleTimeout: TimeAmount) {
         self.router = router
         self.pools = pools

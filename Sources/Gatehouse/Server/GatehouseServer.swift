@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
@@ -11,6 +12,11 @@ public final class GatehouseServer: Service, Sendable {
     private let logger: Logger
     private let group: MultiThreadedEventLoopGroup
     private let proxy: ProxyServer
+    /// Active health and drain state of every pool (control plane).
+    let health: HealthRegistry
+    private let checker: HealthChecker
+    private let admin: AdminServer
+    private let adminChannel = NIOLockedValueBox<Channel?>(nil)
 
     /// Loads certificates and trust; throws `RuntimeBuildError` naming each problem.
     /// - Parameter eventLoops: threads for the data path (default: one per core).
@@ -23,6 +29,10 @@ public final class GatehouseServer: Service, Sendable {
         self.proxy = ProxyServer(group: group, listeners: snapshot.listeners, pools: snapshot.pools,
                                  router: snapshot.router, limits: configuration.limits, logger: logger,
                                  accessLog: accessLog)
+        let pools = proxy.environment.pools
+        self.health = HealthRegistry(pools: snapshot.pools, logger: logger) { views in pools.publish(views) }
+        self.checker = HealthChecker(registry: health, group: group)
+        self.admin = AdminServer(health: health, pools: pools, group: group, logger: logger)
     }
 
     /// Binds the listeners; returns their addresses (useful with port 0).
@@ -30,11 +40,19 @@ public final class GatehouseServer: Service, Sendable {
         for warning in snapshot.warnings {
             logger.warning("\(warning)")
         }
-        return try await proxy.start()
+        let addresses = try await proxy.start()
+        checker.start()
+        if let address = configuration.admin?.address {
+            let channel = try await admin.start(host: address.host, port: address.port)
+            adminChannel.withLockedValue { $0 = channel }
+        }
+        return addresses
     }
 
     /// Stops listening and releases the event loops.
     public func stop() async {
+        checker.stop()
+        if let channel = adminChannel.withLockedValue({ $0 }) { try? await channel.close() }
         await proxy.stop()
         try? await group.shutdownGracefully()
     }

@@ -1,3 +1,4 @@
+import Atomics
 import GatehouseHTTP2
 import GatehouseTLS
 import Logging
@@ -34,20 +35,23 @@ public struct ListenerSpec: Sendable {
 public final class ProxyServer: Sendable {
     private let group: EventLoopGroup
     private let listeners: [ListenerSpec]
-    private let environment: ProxyEnvironment
+    /// Internal (not private) so the server can hand its pools to health checks and the admin endpoint.
+    let environment: ProxyEnvironment
     private let limits: ClientLimits
     private let channels: NIOLockedValueBox<[Channel]> = .init([])
+    /// Open client connections across all listeners, against `limits.maxConnections`.
+    private let openConnections = ManagedAtomic<Int>(0)
+    /// Refused connections since the last warning (one warning per burst, not per connection).
+    private let refusedConnections = ManagedAtomic<Int>(0)
 
     public init(group: EventLoopGroup, listeners: [ListenerSpec], pools: [BackendPool],
                 router: any ProxyRouter, limits: ClientLimits, logger: Logger, accessLog: Bool) {
         self.group = group
         self.listeners = listeners
         self.limits = limits
-        var access = Logger(label: "gatehouse.access")
-        access.logLevel = logger.logLevel
         self.environment = ProxyEnvironment(
             router: router, pools: BackendPoolRegistry(pools: pools, group: group), logger: logger,
-            accessLog: accessLog ? access : nil, clientIdleTimeout: TimeAmount(limits.clientIdleTimeout))
+            accessLog: accessLog ? AccessLog() : nil, clientIdleTimeout: TimeAmount(limits.clientIdleTimeout))
     }
 
     /// Binds every listener; returns the bound addresses in listener order (port 0 → real port).
@@ -75,22 +79,42 @@ public final class ProxyServer: Sendable {
         environment.pools.closeAll()
     }
 
+    /// Open client connections right now (admin endpoint, tests).
+    public var connectionCount: Int { openConnections.load(ordering: .relaxed) }
+
     private func bootstrap(for spec: ListenerSpec) -> ServerBootstrap {
         let environment = self.environment
         let limits = self.limits
+        let openConnections = self.openConnections
+        let refusedConnections = self.refusedConnections
         return ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
+                // The connection cap: count every accepted connection until it closes; beyond the
+                // limit, close at once (before any TLS work) so a flood cannot exhaust memory or fds.
+                if openConnections.wrappingIncrementThenLoad(ordering: .relaxed) > limits.maxConnections {
+                    openConnections.wrappingDecrement(ordering: .relaxed)
+                    if refusedConnections.wrappingIncrementThenLoad(ordering: .relaxed) == 1 {
+                        environment.logger.warning("connection limit reached; refusing new connections", metadata: [
+                            "max_connections": "\(limits.maxConnections)"])
+                    }
+                    return channel.close()
+                }
+                channel.closeFuture.whenComplete { _ in
+                    if openConnections.wrappingDecrementThenLoad(ordering: .relaxed) < limits.maxConnections {
+                        refusedConnections.store(0, ordering: .relaxed)
+                    }
+                }
                 do {
                     switch spec.kind {
                     case .tls(let store, let http2):
                         try ClientPipeline.configureTLS(channel: channel, store: store, environment: environment,
                                                         limits: limits, http2: http2)
                     case .redirect(let httpsPort):
-                        try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                        try ClientPipeline.addHTTP1Codec(to: channel.pipeline.syncOperations, limits: limits)
                         try channel.pipeline.syncOperations.addHandler(RedirectHandler(httpsPort: httpsPort))
                     }
                     return channel.eventLoop.makeSucceededVoidFuture()

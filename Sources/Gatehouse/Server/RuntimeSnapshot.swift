@@ -1,3 +1,4 @@
+import GatehouseCompression
 import GatehouseHTTP2
 import GatehouseTLS
 import Logging
@@ -22,6 +23,14 @@ public struct RuntimeSnapshot: Sendable {
 
         // Pools, in name order; routes refer to them by index.
         let poolNames = configuration.pools.keys.sorted()
+        // Each pool probes the distinct health paths of the routes it serves (sorted, so a
+        // route's `healthService` index is stable).
+        var healthPaths: [String: [String]] = [:]
+        for route in configuration.services.flatMap(\.routes) {
+            guard let pool = route.pool, let path = route.healthPath, !route.blocked else { continue }
+            if !(healthPaths[pool, default: []].contains(path)) { healthPaths[pool, default: []].append(path) }
+        }
+        for key in healthPaths.keys { healthPaths[key]?.sort() }
         var pools: [BackendPool] = []
         for name in poolNames {
             let config = configuration.pools[name]!
@@ -35,11 +44,13 @@ public struct RuntimeSnapshot: Sendable {
                 let context = try TLSClientContext(trust: trust)
                 let servers = config.servers.map {
                     BackendServer(name: $0.name, host: $0.address.host, port: $0.address.port,
-                                  tlsName: $0.tlsName, weight: $0.weight)
+                                  tlsName: $0.tlsName, weight: $0.weight, drain: $0.drain)
                 }
                 pools.append(BackendPool(
                     name: name, servers: servers, tls: context, connectTimeout: TimeAmount(config.connectTimeout),
-                    idleTimeout: TimeAmount(config.idleTimeout), maxIdlePerServer: config.maxIdlePerServer))
+                    idleTimeout: TimeAmount(config.idleTimeout), maxIdlePerServer: config.maxIdlePerServer,
+                    balance: config.balance, health: config.health, healthPaths: healthPaths[name] ?? [],
+                    maxPinnedPerServer: config.maxPinnedPerServer))
             } catch {
                 problems.append("pool \(name): \(error)")
             }
@@ -59,7 +70,16 @@ public struct RuntimeSnapshot: Sendable {
                     idleTimeout: TimeAmount(route.timeouts.idle),
                     totalTimeout: route.timeouts.total.map(TimeAmount.init),
                     maxBodyBytes: Int64(route.maxBody),
-                    blocked: route.blocked || poolIndex < 0))
+                    blocked: route.blocked || poolIndex < 0,
+                    compression: route.compression.enabled
+                        ? GatehouseCompression.CompressionPolicy(
+                            enabled: true, level: route.compression.level, minSize: route.compression.minSize,
+                            types: route.compression.types)
+                        : nil,
+                    healthService: route.pool.flatMap { healthPaths[$0] }.flatMap { paths in
+                        route.healthPath.flatMap { paths.firstIndex(of: $0) }
+                    },
+                    affinity: route.affinity))
                 routes.append(RoutingTable.Route(prefix: route.prefix, id: id))
             }
             services.append(RoutingTable.Service(
@@ -95,8 +115,9 @@ public struct RuntimeSnapshot: Sendable {
                         cipherList: tls.ciphers, cipherSuites: tls.cipherSuites, groups: tls.groups,
                         sessionTickets: tls.sessionTickets, handshakeTimeout: TimeAmount(tls.handshakeTimeout))
                     let offersH2 = tls.alpn.contains("h2")
+                    let alpn = tls.alpn
                     let store = try CertificateStore(certificates: certified, defaultCertificate: defaultKey,
-                                                     policy: policy, alpn: tls.alpn, strictSNI: tls.strictSNI)
+                                                     policy: policy, alpn: alpn, strictSNI: tls.strictSNI)
                     listeners.append(ListenerSpec(
                         name: listener.name, host: listener.address.host, port: listener.address.port,
                         kind: .tls(store: store, http2: offersH2 ? HTTP2Settings() : nil)))

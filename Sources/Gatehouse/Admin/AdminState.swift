@@ -1,0 +1,63 @@
+import NIOCore
+
+/// The JSON the admin endpoint serves: per pool its servers with drain state, active health per
+/// service, and connection counters summed over the event loops.
+enum AdminState {
+    static func render(server: AdminServer) -> EventLoopFuture<String> {
+        let health = server.health
+        let views = health.currentViews()
+        let futures = health.pools.indices.map { server.pools.counters(pool: $0) }
+        let loop = futures.first?.eventLoop ?? server.pools.anyEventLoop
+        return EventLoopFuture.whenAllSucceed(futures, on: loop).map { counters in
+            var pools: [String] = []
+            for (index, pool) in health.pools.enumerated() {
+                let view = views[index]
+                let results = health.lastResults(pool: index)
+                let count = counters[index]
+                var servers: [String] = []
+                for (serverIndex, backend) in pool.servers.enumerated() {
+                    var services: [String] = []
+                    for (serviceIndex, label) in pool.healthLabels.enumerated() {
+                        services.append("\(quote(label)):{\"up\":\(view.serviceUp[serviceIndex][serverIndex]),"
+                            + "\"path\":\(quote(pool.healthPaths[serviceIndex])),"
+                            + "\"last\":\(quote(results[serviceIndex][serverIndex]))}")
+                    }
+                    func counter(_ values: [Int]) -> Int { serverIndex < values.count ? values[serverIndex] : 0 }
+                    servers.append("{\"name\":\(quote(backend.name)),"
+                        + "\"address\":\(quote("\(backend.host):\(backend.port)")),"
+                        + "\"weight\":\(backend.weight),\"draining\":\(view.draining[serverIndex]),"
+                        + "\"up\":\(view.serverUp[serverIndex]),"
+                        + "\"services\":{\(services.joined(separator: ","))},"
+                        + "\"outstanding\":\(counter(count.outstanding)),\"idle\":\(counter(count.idle)),"
+                        + "\"pinned\":\(counter(count.pinned)),\"suspect_loops\":\(counter(count.suspect))}")
+                }
+                pools.append("{\"name\":\(quote(pool.name)),\"balance\":\(quote(pool.balance.rawValue)),"
+                    + "\"max_pinned_per_server\":\(pool.pinned.limit),"
+                    + "\"servers\":[\(servers.joined(separator: ","))]}")
+            }
+            return "{\"pools\":[\(pools.joined(separator: ","))]}"
+        }
+    }
+
+    /// A JSON string literal.
+    static func quote(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 {
+                    let hex = String(scalar.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+}

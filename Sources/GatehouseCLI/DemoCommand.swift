@@ -1,0 +1,216 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Gatehouse
+import Logging
+import NIOCore
+
+/// `gatehouse demo`: the whole demo in one process tree — a `mailbox-sim` for every loopback server
+/// of the configuration's pools, then Gatehouse itself — until Ctrl-C or SIGTERM stops all of it.
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Run the demo: simulated mailbox servers behind Gatehouse.",
+        discussion: """
+            Reads the configuration, starts one `mailbox-sim` (found next to this executable) for each \
+            pool server whose address is on 127.0.0.1, using the certificate the pool trusts for it \
+            (<dir>/<name>.pem with its key <dir>/<name>.key, as certs-example/ lays them out), then \
+            starts Gatehouse with the configuration. It prints one line per component when it is \
+            ready and the commands to try. Ctrl-C (SIGINT) or SIGTERM stops everything.
+
+            The simulated servers require NTLM on /EWS/, /mapi/, /OAB/ and /rpc/ as Exchange does \
+            (any password): curl --ntlm -u 'CONTOSO\\alice:x' ...
+
+            Example:
+              gatehouse demo --config conf/gatehouse.yaml
+            """)
+
+    @Option(name: [.customLong("config"), .customShort("c")], help: "The demo configuration.")
+    var config: String = "conf/gatehouse.yaml"
+
+    @Flag(help: "Do not require NTLM on the simulated servers' protected paths.")
+    var anonymous = false
+
+    func run() async throws {
+        let (configuration, _) = try ConfigOptions.load(path: config)
+        let simulator = try DemoProcesses.simulatorPath()
+        var children: [DemoProcesses.Child] = []
+        let stop = DemoProcesses.SignalWaiter()
+
+        do {
+            for (poolName, pool) in configuration.pools.sorted(by: { $0.key < $1.key }) {
+                for server in pool.servers where DemoProcesses.isLoopback(server.address.host) {
+                    guard let certificate = pool.trust.certificates.first(where: {
+                        URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent == server.name
+                    }) else {
+                        StandardError.print("demo: pool \(poolName) trusts no certificate named \(server.name).pem; cannot start a simulator for it")
+                        throw ExitCode(1)
+                    }
+                    let key = URL(fileURLWithPath: certificate).deletingPathExtension().appendingPathExtension("key").path
+                    var arguments = ["--name", server.name, "--fqdn", server.tlsName,
+                                     "--listen", "\(server.address)", "--cert", certificate, "--key", key]
+                    if !anonymous { arguments.append("--require-ntlm") }
+                    let child = try DemoProcesses.Child(name: server.name, executable: simulator, arguments: arguments)
+                    children.append(child)
+                    try await child.waitUntilReady(timeout: Duration.seconds(30))
+                    print("ready: \(server.name) (mailbox-sim, pid \(child.pid)) on https://\(server.address)")
+                }
+            }
+
+            let server = try makeServer(configuration)
+            let addresses = try await server.start()
+            for (listener, address) in zip(configuration.listeners, addresses) {
+                let scheme = listener.tls == nil ? "http" : "https"
+                print("ready: gatehouse listener \(listener.name) on \(scheme)://\(listener.address) (\(address.port ?? 0))")
+            }
+            printTryCommands(configuration)
+            await stop.wait()
+            print("stopping...")
+            await server.stop()
+        } catch {
+            for child in children { child.terminate() }
+            throw error
+        }
+        for child in children { child.terminate() }
+        print("stopped.")
+    }
+
+    private func printTryCommands(_ configuration: GatehouseConfiguration) {
+        guard let tls = configuration.listeners.first(where: { $0.tls != nil }),
+              let host = configuration.services.first?.hosts.first else { return }
+        let port = tls.address.port
+        let ca = "certs-example/ca.pem"
+        let resolve = "--resolve \(host):\(port):\(tls.address.host)"
+        print("""
+
+            Try (Ctrl-C stops the demo):
+              curl --cacert \(ca) \(resolve) https://\(host):\(port)/owa/
+              curl --cacert \(ca) \(resolve) https://\(host):\(port)/owa/healthcheck.htm
+              curl --cacert \(ca) \(resolve) 'https://\(host):\(port)/autodiscover/autodiscover.json?Email=alice@contoso.lab&Protocol=EWS'
+              curl --cacert \(ca) \(resolve) --http1.1 --ntlm -u 'CONTOSO\\alice:x' 'https://\(host):\(port)/EWS/exchange.asmx?sim-echo=1'
+              curl --cacert \(ca) \(resolve) 'https://\(host):\(port)/autodiscover/autodiscover.json?@evil.com/mapi/nspi/?&Email=autodiscover/autodiscover.json%3F@evil.com'   # ProxyShell: 403
+              openssl s_client -connect \(tls.address.host):\(port) -servername \(host) -sigalgs ECDSA+SHA256 </dev/null | grep -E 'subject|Peer signature type'
+
+            """)
+    }
+}
+
+/// Child processes and signals for the demo.
+enum DemoProcesses {
+    /// `mailbox-sim` next to the running `gatehouse` executable.
+    static func simulatorPath() throws -> String {
+        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let path = URL(fileURLWithPath: me).deletingLastPathComponent().appendingPathComponent("mailbox-sim").path
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            StandardError.print("demo: \(path) not found; build it with `swift build` (make run does)")
+            throw ExitCode(1)
+        }
+        return path
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host.hasPrefix("127.") || host == "::1" || host == "localhost"
+    }
+
+    /// A child process whose output lines are echoed with its name, and whose "ready" line is awaited.
+    final class Child: @unchecked Sendable {
+        let name: String
+        private let process = Process()
+        private let readyLine = NIOLockedBox(false)
+
+        init(name: String, executable: String, arguments: [String]) throws {
+            self.name = name
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = pipe
+            let readyLine = self.readyLine
+            let buffer = NIOLockedBox(Data())
+            pipe.fileHandleForReading.readabilityHandler = { handle in
+                let data = handle.availableData
+                guard !data.isEmpty else {
+                    handle.readabilityHandler = nil
+                    return
+                }
+                let lines: [String] = buffer.with { pending in
+                    pending.append(data)
+                    var out: [String] = []
+                    while let newline = pending.firstIndex(of: 0x0A) {
+                        out.append(String(decoding: pending[pending.startIndex..<newline], as: UTF8.self))
+                        pending.removeSubrange(pending.startIndex...newline)
+                    }
+                    return out
+                }
+                for line in lines {
+                    if line.contains(" ready on ") { readyLine.with { $0 = true } }
+                    else { FileHandle.standardOutput.write(Data("[\(name)] \(line)\n".utf8)) }
+                }
+            }
+            process.terminationHandler = { process in
+                if process.terminationReason == .uncaughtSignal || process.terminationStatus != 0 {
+                    FileHandle.standardOutput.write(Data("[\(name)] exited (status \(process.terminationStatus))\n".utf8))
+                }
+            }
+            try process.run()
+        }
+
+        var pid: Int32 { process.processIdentifier }
+
+        func waitUntilReady(timeout: Duration) async throws {
+            let deadline = ContinuousClock.now + timeout
+            while ContinuousClock.now < deadline {
+                if readyLine.with({ $0 }) { return }
+                if !process.isRunning {
+                    StandardError.print("demo: \(name) exited before it was ready (status \(process.terminationStatus))")
+                    throw ExitCode(1)
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            StandardError.print("demo: \(name) was not ready within \(timeout)")
+            throw ExitCode(1)
+        }
+
+        /// Sends SIGTERM to this child (only ours, by PID) and waits for it.
+        func terminate() {
+            guard process.isRunning else { return }
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+
+    /// Waits for SIGINT or SIGTERM.
+    final class SignalWaiter: @unchecked Sendable {
+        private var sources: [DispatchSourceSignal] = []
+        private let stream: AsyncStream<Void>
+        private let continuation: AsyncStream<Void>.Continuation
+
+        init() {
+            (stream, continuation) = AsyncStream<Void>.makeStream()
+            for signalNumber in [SIGINT, SIGTERM] {
+                signal(signalNumber, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+                let continuation = self.continuation
+                source.setEventHandler { continuation.yield() }
+                source.resume()
+                sources.append(source)
+            }
+        }
+
+        func wait() async {
+            for await _ in stream { return }
+        }
+    }
+}
+
+/// A tiny lock-protected box (Foundation's NSLock), for state shared with pipe callbacks.
+final class NIOLockedBox<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+    init(_ value: Value) { self.value = value }
+    func with<T>(_ body: (inout Value) -> T) -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&value)
+    }
+}
