@@ -50,11 +50,6 @@ def test_tls_handshake_never_started_is_closed_after_handshake_timeout(limited):
     assert took <= HANDSHAKE_TIMEOUT + 2, f"closed after {took:.1f}s"
 
 
-# Both limits are parsed but unused on this branch's base (Server/ProxyServer.swift passes only
-# clientIdleTimeout on; nothing counts connections or arms a head timer); branch `proxy` implements
-# both (HeaderTimeoutHandler; a connection counter in ProxyServer). Strict: remove when it merges.
-@pytest.mark.xfail(reason="limits.client_header_timeout unused (no head timer; a trickled head is cut only by "
-                          "client_idle_timeout); implemented on branch proxy", strict=True)
 def test_request_head_trickled_slowly_is_cut_after_header_timeout(limited):
     with limited.raw(timeout=15) as raw:
         raw.send(b"GET /owa/healthcheck.htm HTTP/1.1\r\nHost: mail.contoso.lab\r\n")
@@ -74,8 +69,6 @@ def test_request_head_trickled_slowly_is_cut_after_header_timeout(limited):
     assert closed_at <= HEADER_TIMEOUT + 2
 
 
-@pytest.mark.xfail(reason="limits.max_connections unused: Server/ProxyServer.swift accepts every connection; "
-                          "implemented on branch proxy", strict=True)
 def test_max_connections_enforced(limited):
     extra = 3
     clients = []

@@ -19,15 +19,6 @@ HOST = "open.contoso.lab"
 
 pytestmark = pytest.mark.usefixtures("proxy_log_on_failure")
 
-# Found by these tests: Sources/Gatehouse/Listener/ClientPipeline.swift:27-29 decodes client requests
-# with NIOHTTP1's HTTPRequestDecoder, whose llhttp parser knows a fixed method table; RPC_IN_DATA and
-# RPC_OUT_DATA are not in it, so HTTPServerProtocolErrorHandler answers a bare "400 Bad Request" and
-# closes before ProxyHandler sees the request (no access-log line). Outlook Anywhere cannot work.
-# Branch `http1` (177495e, HTTP1RequestDecoder) fixes it: with it merged these three tests pass (checked
-# on a scratch merge), so strict xfail will then report XPASS: remove this mark when it lands.
-RPC_METHODS_REFUSED = pytest.mark.xfail(
-    reason="client HTTP/1.1 decoder (NIOHTTP1/llhttp, ClientPipeline.swift:27-29) rejects extension methods "
-           "RPC_IN_DATA/RPC_OUT_DATA with 400 before routing", strict=True)
 
 
 def assert_bounded(rss):
@@ -73,7 +64,6 @@ def test_1gib_chunked_post_upload_intact_with_bounded_memory(gatehouse):
     assert_bounded(rss)
 
 
-@RPC_METHODS_REFUSED
 def test_rpc_in_data_1gib_content_length_streams_to_backend(gatehouse):
     # Outlook Anywhere's RPC_IN_DATA declares ~1 GB and trickles RPC PDUs into it for the life of
     # the channel: the proxy must stream, never wait for the whole body.
@@ -89,7 +79,6 @@ def test_rpc_in_data_1gib_content_length_streams_to_backend(gatehouse):
     assert_bounded(rss)
 
 
-@RPC_METHODS_REFUSED
 def test_rpc_in_data_reaches_backend_before_body_ends(gatehouse):
     # The backend must see the head (and answer 100-continue-free channels) while the client is
     # still sending: send half the body, pause, check the sim counted the request, then finish.
@@ -128,7 +117,6 @@ def test_rpc_in_data_reaches_backend_before_body_ends(gatehouse):
     assert json.loads(body) == {"bytes": size, "sha256": upload_sha256(size)}
 
 
-@RPC_METHODS_REFUSED
 def test_rpc_out_data_streams_out(gatehouse):
     size = 256 * MIB
     digest = hashlib.sha256()
