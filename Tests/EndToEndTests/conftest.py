@@ -214,8 +214,9 @@ def server_line(name, port, tls_name):
     return f"      - {{ name: {name}, address: 127.0.0.1:{port}, tls_name: {tls_name} }}"
 
 
-def pool_yaml(name, servers, trust):
-    """servers: [(name, port, tls_name)]; trust: [path]."""
+def pool_yaml(name, servers, trust, health=True):
+    """servers: [(name, port, tls_name)]; trust: [path]; health=False switches active probes off
+    (failure tests exercise the data path, not the health checker's verdict)."""
     lines = "\n".join(server_line(*s) for s in servers)
     return f"""  {name}:
     servers:
@@ -223,7 +224,7 @@ def pool_yaml(name, servers, trust):
     trust:
       certificates: [{", ".join(str(t) for t in trust)}]
     connect_timeout: 2s
-"""
+{"" if health else "    health: { enabled: false }" + chr(10)}"""
 
 
 def routes_yaml(pool, extra_routes=(), route_options=None):
@@ -405,9 +406,9 @@ def gatehouse(sims, tmp_path_factory, pytestconfig):
             pool_yaml("mailbox", [(s.name, s.port, f"{s.name}.contoso.lab") for s in sims],
                       [CERTS / f"{s.name}.pem" for s in sims]),
             pool_yaml("open", [("mbx03", mbx03.port, "mbx03.contoso.lab")], [mbx03_dir / "mbx03.pem"]),
-            pool_yaml("impostor", [("mbx01", impostor.port, "mbx01.contoso.lab")], [CERTS / "mbx01.pem"]),
-            pool_yaml("refused", [("mbx09", refused_port, "mbx01.contoso.lab")], [CERTS / "mbx01.pem"]),
-            pool_yaml("doomed", [("mbx02", doomed.port, "mbx02.contoso.lab")], [CERTS / "mbx02.pem"]),
+            pool_yaml("impostor", [("mbx01", impostor.port, "mbx01.contoso.lab")], [CERTS / "mbx01.pem"], health=False),
+            pool_yaml("refused", [("mbx09", refused_port, "mbx01.contoso.lab")], [CERTS / "mbx01.pem"], health=False),
+            pool_yaml("doomed", [("mbx02", doomed.port, "mbx02.contoso.lab")], [CERTS / "mbx02.pem"], health=False),
         ])
         services = f"""  - name: contoso
     hosts: [mail.contoso.lab, autodiscover.contoso.lab]
