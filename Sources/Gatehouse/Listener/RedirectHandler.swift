@@ -55,8 +55,11 @@ final class RedirectHandler: ChannelInboundHandler {
 
     /// The HTTPS URL for a request, or nil when its Host is missing or not a plain host name
     /// (never redirect to something a client smuggled into Host).
+    ///
+    /// An absolute-form target (`GET http://mail.contoso.com/owa/ HTTP/1.1`) must be accepted by
+    /// servers (RFC 9112 3.2.2); its authority then names the host, whatever the Host header says.
     static func location(for head: HTTPRequestHead, httpsPort: Int) -> String? {
-        guard let hostHeader = head.headers.first(name: "host"), !hostHeader.isEmpty else { return nil }
+        guard let (hostHeader, path) = hostAndPath(of: head), !hostHeader.isEmpty else { return nil }
         var host = Substring(hostHeader)
         if host.hasPrefix("[") {
             guard let close = host.firstIndex(of: "]") else { return nil }
@@ -68,8 +71,27 @@ final class RedirectHandler: ChannelInboundHandler {
             (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
                 || byte == 0x2D || byte == 0x2E || byte == 0x3A || byte == 0x5B || byte == 0x5D
         }
-        guard allowed, !host.isEmpty, head.uri.hasPrefix("/") else { return nil }
+        guard allowed, !host.isEmpty, path.hasPrefix("/") else { return nil }
         let port = httpsPort == 443 ? "" : ":\(httpsPort)"
-        return "https://\(host)\(port)\(head.uri)"
+        return "https://\(host)\(port)\(path)"
+    }
+
+    /// The host (authority, or Host header) and origin-form path of a request; nil for an
+    /// absolute-form target with a scheme other than http(s).
+    private static func hostAndPath(of head: HTTPRequestHead) -> (host: String, path: Substring)? {
+        let uri = Substring(head.uri)
+        guard !uri.hasPrefix("/"), let schemeEnd = uri.range(of: "://") else {
+            return head.headers.first(name: "host").map { ($0, uri) }
+        }
+        let scheme = uri[..<schemeEnd.lowerBound].lowercased()
+        guard scheme == "http" || scheme == "https" else { return nil }
+        let rest = uri[schemeEnd.upperBound...]
+        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
+        let authority = rest[..<authorityEnd]
+        // Userinfo (`user@host`) has no place in a redirect target.
+        guard !authority.contains("@") else { return nil }
+        let tail = rest[authorityEnd...]
+        let path: Substring = tail.isEmpty ? "/" : tail.hasPrefix("?") ? Substring("/" + tail) : tail
+        return (String(authority), path)
     }
 }
