@@ -10,6 +10,9 @@ final class LoopBackendPool: @unchecked Sendable {
     let eventLoop: EventLoop
     /// Idle connections per server index, most recently used last (reused first: warm TLS state).
     private var idle: [[BackendConnection]]
+    /// Connects in flight per server index, and the leases waiting for one of them to finish.
+    private var connecting: [Int]
+    private var waiters: [[EventLoopPromise<(BackendConnection, reused: Bool)>]]
     /// Requests in flight per server index (least-outstanding balancing).
     private(set) var outstanding: [Int]
     private var balancer: BackendBalancer
@@ -23,6 +26,8 @@ final class LoopBackendPool: @unchecked Sendable {
         self.eventLoop = eventLoop
         self.idle = Array(repeating: [], count: pool.servers.count)
         self.outstanding = Array(repeating: 0, count: pool.servers.count)
+        self.connecting = Array(repeating: 0, count: pool.servers.count)
+        self.waiters = Array(repeating: [], count: pool.servers.count)
         self.pinnedCount = Array(repeating: 0, count: pool.servers.count)
         self.balancer = BackendBalancer(policy: pool.balance, weights: pool.servers.map(\.weight))
         self.ejection = Array(repeating: PassiveEjection(), count: pool.servers.count)
@@ -94,18 +99,59 @@ final class LoopBackendPool: @unchecked Sendable {
     /// The second value tells whether it was reused (a reused connection may turn out stale).
     func lease(serverIndex: Int) -> EventLoopFuture<(BackendConnection, reused: Bool)> {
         outstanding[serverIndex] += 1
+        if let connection = takeIdle(serverIndex) {
+            return eventLoop.makeSucceededFuture((connection, true))
+        }
+        if connecting[serverIndex] < LoopBackendPool.maxConnectingPerServer {
+            return startConnect(serverIndex)
+        }
+        // Enough connects to this server are in flight: wait for one of them, or for a released
+        // connection. A client cannot make Gatehouse open backend connections faster than this
+        // (an HTTP/2 Rapid Reset flood would otherwise turn into a connection flood on the backend).
+        let promise = eventLoop.makePromise(of: (BackendConnection, reused: Bool).self)
+        waiters[serverIndex].append(promise)
+        return promise.futureResult
+    }
+
+    /// Most connects in flight to one server from one event loop.
+    static let maxConnectingPerServer = 32
+
+    private func takeIdle(_ serverIndex: Int) -> BackendConnection? {
         while let connection = idle[serverIndex].popLast() {
             connection.idleTimer?.cancel()
             connection.idleTimer = nil
-            if !connection.isClosed && connection.channel.isActive {
-                return eventLoop.makeSucceededFuture((connection, true))
-            }
+            if !connection.isClosed && connection.channel.isActive { return connection }
         }
+        return nil
+    }
+
+    private func startConnect(_ serverIndex: Int) -> EventLoopFuture<(BackendConnection, reused: Bool)> {
+        connecting[serverIndex] += 1
         let server = pool.servers[serverIndex]
-        return BackendConnection.connect(to: server, pool: pool, on: eventLoop).map { connection in
+        let future = BackendConnection.connect(to: server, pool: pool, on: eventLoop).map {
+            connection -> (BackendConnection, reused: Bool) in
             connection.pool = self
             self.ejection[serverIndex].connected()
-            return (connection, false)
+            return (connection, reused: false)
+        }
+        future.whenComplete { _ in
+            self.connecting[serverIndex] -= 1
+            self.serveWaiters(serverIndex)
+        }
+        return future
+    }
+
+    /// Gives waiting leases what is available: idle connections first, then free connect slots.
+    private func serveWaiters(_ serverIndex: Int) {
+        while !waiters[serverIndex].isEmpty {
+            if let connection = takeIdle(serverIndex) {
+                waiters[serverIndex].removeFirst().succeed((connection, true))
+            } else if connecting[serverIndex] < LoopBackendPool.maxConnectingPerServer {
+                let promise = waiters[serverIndex].removeFirst()
+                startConnect(serverIndex).cascade(to: promise)
+            } else {
+                return
+            }
         }
     }
 
@@ -125,6 +171,11 @@ final class LoopBackendPool: @unchecked Sendable {
             guard let self, let connection else { return }
             self.remove(connection)
             connection.close()
+        }
+        if !waiters[serverIndex].isEmpty {
+            // On the next loop turn: a waiter that releases at once (its client left) would
+            // otherwise hand the connection on recursively, one stack frame per waiter.
+            eventLoop.execute { self.serveWaiters(serverIndex) }
         }
     }
 
