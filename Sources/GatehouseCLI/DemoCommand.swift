@@ -122,7 +122,7 @@ enum DemoProcesses {
     final class Child: @unchecked Sendable {
         let name: String
         private let process = Process()
-        private let readyLine = NIOLockedBox(false)
+        private let readyLine = LockedBox(false)
 
         init(name: String, executable: String, arguments: [String]) throws {
             self.name = name
@@ -132,7 +132,7 @@ enum DemoProcesses {
             process.standardOutput = pipe
             process.standardError = pipe
             let readyLine = self.readyLine
-            let buffer = NIOLockedBox(Data())
+            let buffer = LockedBox(Data())
             pipe.fileHandleForReading.readabilityHandler = { handle in
                 let data = handle.availableData
                 guard !data.isEmpty else {
@@ -210,7 +210,7 @@ enum DemoProcesses {
 }
 
 /// A tiny lock-protected box (Foundation's NSLock), for state shared with pipe callbacks.
-final class NIOLockedBox<Value>: @unchecked Sendable {
+final class LockedBox<Value>: @unchecked Sendable {
     private let lock = NSLock()
     private var value: Value
     init(_ value: Value) { self.value = value }

@@ -26,8 +26,6 @@ final class BackendConnection: @unchecked Sendable {
     /// The pool on this loop that lent it; nil once it may no longer be reused (pinned or closing).
     weak var pool: LoopBackendPool?
     weak var delegate: BackendConnectionDelegate?
-    /// How many requests this connection has carried (for reuse decisions in logs and tests).
-    var requestsServed = 0
     /// True once the connection is known unusable (closed, error, `Connection: close`).
     var isClosed = false
     /// Called once when the connection closes (pinned-connection accounting).

@@ -52,6 +52,8 @@ final class ProxiedRequest: BackendConnectionDelegate {
     private var responseStatus: UInt = 0
     private var responseBodyBytes: Int64 = 0
     private var backendKeepAlive = true
+    /// Already queued for a backend flush at the end of this read batch.
+    var backendFlushScheduled = false
     /// Compresses the response body when the route's policy and the client's Accept-Encoding agree.
     private var deflater: Deflater?
     /// Bytes given to the deflater since its last flush (a sync flush at each read batch's end
@@ -71,7 +73,8 @@ final class ProxiedRequest: BackendConnectionDelegate {
         self.handler = handler
         self.eventLoop = handler.context!.eventLoop
         self.environment = handler.environment
-        self.clientText = handler.facts.clientIP.map { "\($0)" } ?? "-"
+        // Formatted only when there is an access log to write it to.
+        self.clientText = handler.environment.accessLog == nil ? "" : handler.facts.clientIP.map { "\($0)" } ?? "-"
         self.stream = stream
         self.clientHead = head
         self.isHTTP2 = head.version.major == 2
@@ -215,7 +218,6 @@ final class ProxiedRequest: BackendConnectionDelegate {
         self.connection = connection
         self.connectionWasReused = reused
         connection.delegate = self
-        connection.requestsServed += 1
         state = .forwarding
         touch()
         let channel = connection.channel
@@ -289,7 +291,10 @@ final class ProxiedRequest: BackendConnectionDelegate {
         }
     }
 
-    func flushBackend() { connection?.channel.flush() }
+    func flushBackend() {
+        backendFlushScheduled = false
+        connection?.channel.flush()
+    }
 
     // MARK: backend -> client
 
@@ -459,13 +464,8 @@ final class ProxiedRequest: BackendConnectionDelegate {
 
     func clientAborted() {
         guard state != .done || connection != nil else { return }
-        if let connection {
-            // Mid-exchange: the backend connection is in an unknown state; close it.
-            self.connection = nil
-            connection.delegate = nil
-            connection.close()
-            loopPool?.abandon(serverIndex: serverIndex)
-        }
+        // Mid-exchange: the backend connection is in an unknown state; close it.
+        dropConnection()
         finish()
     }
 
@@ -516,23 +516,24 @@ final class ProxiedRequest: BackendConnectionDelegate {
     }
 
     private func fail(_ local: LocalResponse) {
-        releaseNothing()
+        pending.removeAll()
+        connection = nil
         respondLocally(local)
     }
 
-    private func releaseNothing() {
-        pending.removeAll()
-        connection = nil
+    /// Closes the backend connection this request holds, if any, and ends its lease: used when the
+    /// exchange is abandoned midway (client gone, limit exceeded, timeout), so it cannot be reused.
+    private func dropConnection() {
+        guard let connection else { return }
+        self.connection = nil
+        connection.delegate = nil
+        connection.close()
+        loopPool?.abandon(serverIndex: serverIndex)
     }
 
     private func abortForLimit(_ policy: RoutePolicy) {
         let reason = "request body exceeded the route's limit of \(policy.maxBodyBytes) bytes"
-        if let connection {
-            self.connection = nil
-            connection.delegate = nil
-            connection.close()
-            loopPool?.abandon(serverIndex: serverIndex)
-        }
+        dropConnection()
         if responseHeadSent {
             environment.logger.warning("request aborted", metadata: ["reason": "\(reason)"])
             abortClientStream()
@@ -622,12 +623,7 @@ final class ProxiedRequest: BackendConnectionDelegate {
         guard state != .done else { return }
         let server = loopPool.map { $0.pool.servers[serverIndex].name } ?? "?"
         let error = BackendError.timeout(server: server, phase: phase)
-        if let connection {
-            self.connection = nil
-            connection.delegate = nil
-            connection.close()
-            loopPool?.abandon(serverIndex: serverIndex)
-        }
+        dropConnection()
         environment.logger.warning("request timed out", metadata: ["route": "\(policy?.name ?? "?")", "error": "\(error)"])
         if responseHeadSent {
             abortClientStream()

@@ -15,9 +15,6 @@ public struct RoutePolicy: Sendable {
     public var totalTimeout: TimeAmount?
     /// Largest request body accepted (413 beyond it; checked on Content-Length and while streaming).
     public var maxBodyBytes: Int64
-    /// Whether the original Host header is passed to the backend (true) or replaced with the
-    /// backend's TLS name.
-    public var preserveHost: Bool
     /// The route exists only to refuse its path at the edge (403), e.g. the powershell preset.
     public var blocked: Bool
     /// Response compression for this route; nil when off (OAB, RPC, MAPI by default).
@@ -29,7 +26,7 @@ public struct RoutePolicy: Sendable {
     public var affinity: AffinityMode
 
     public init(poolIndex: Int, name: String, idleTimeout: TimeAmount, totalTimeout: TimeAmount? = nil,
-                maxBodyBytes: Int64, preserveHost: Bool = true, blocked: Bool = false,
+                maxBodyBytes: Int64, blocked: Bool = false,
                 compression: GatehouseCompression.CompressionPolicy? = nil,
                 healthService: Int? = nil, affinity: AffinityMode = .none) {
         self.poolIndex = poolIndex
@@ -37,7 +34,6 @@ public struct RoutePolicy: Sendable {
         self.idleTimeout = idleTimeout
         self.totalTimeout = totalTimeout
         self.maxBodyBytes = maxBodyBytes
-        self.preserveHost = preserveHost
         self.blocked = blocked
         self.compression = compression
         self.healthService = healthService

@@ -31,20 +31,35 @@ final class ProxyHandler: ChannelDuplexHandler {
         self.facts = facts
     }
 
-    /// Closes the connection when it sits with no request in progress for too long.
+    /// Closes the connection when it sits with no request in progress for too long. A timestamp
+    /// and one self-rescheduling check rather than a timer per request: busy keep-alive
+    /// connections schedule about one task per idle-timeout period.
     private var idleTimer: Scheduled<Void>?
+    /// Since when no request has been in progress; nil while one is.
+    private var idleSince: NIODeadline?
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        armIdleTimer()
+        becameIdle()
     }
 
-    private func armIdleTimer() {
-        idleTimer?.cancel()
+    private func becameIdle() {
+        idleSince = .now()
+        if idleTimer == nil { scheduleIdleCheck(after: environment.clientIdleTimeout) }
+    }
+
+    private func scheduleIdleCheck(after delay: TimeAmount) {
         guard let context else { return }
-        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        idleTimer = context.eventLoop.scheduleTask(in: environment.clientIdleTimeout) {
-            loopBound.value.close(promise: nil)
+        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: delay) { [self] in
+            idleTimer = nil
+            // Busy: stop; the connection's next idle moment arms the check again.
+            guard let since = idleSince else { return }
+            let elapsed = NIODeadline.now() - since
+            if elapsed >= environment.clientIdleTimeout {
+                self.context?.close(promise: nil)
+            } else {
+                scheduleIdleCheck(after: environment.clientIdleTimeout - elapsed)
+            }
         }
     }
 
@@ -59,8 +74,7 @@ final class ProxyHandler: ChannelDuplexHandler {
         let tagged = unwrapInboundIn(data)
         switch tagged.part {
         case .head(let head):
-            idleTimer?.cancel()
-            idleTimer = nil
+            idleSince = nil
             let request = ProxiedRequest(handler: self, stream: tagged.stream, head: head)
             requests[tagged.stream] = request
             request.start()
@@ -147,7 +161,10 @@ final class ProxyHandler: ChannelDuplexHandler {
         context?.triggerUserOutboundEvent(command, promise: nil)
     }
 
+    /// Flushes `request`'s backend once at the end of this read batch, however many parts it wrote.
     func scheduleBackendFlush(_ request: ProxiedRequest) {
+        guard !request.backendFlushScheduled else { return }
+        request.backendFlushScheduled = true
         backendsToFlush.append(request)
     }
 
@@ -161,7 +178,7 @@ final class ProxyHandler: ChannelDuplexHandler {
     func requestFinished(_ request: ProxiedRequest) {
         if requests[request.stream] === request {
             requests[request.stream] = nil
-            if requests.isEmpty && isActive { armIdleTimer() }
+            if requests.isEmpty && isActive { becameIdle() }
         }
     }
 

@@ -79,9 +79,6 @@ public final class ProxyServer: Sendable {
         environment.pools.closeAll()
     }
 
-    /// Open client connections right now (admin endpoint, tests).
-    public var connectionCount: Int { openConnections.load(ordering: .relaxed) }
-
     private func bootstrap(for spec: ListenerSpec) -> ServerBootstrap {
         let environment = self.environment
         let limits = self.limits
