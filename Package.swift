@@ -41,6 +41,8 @@ let package = Package(
             name: "GatehouseHTTP2",
             dependencies: [
                 "CNGHTTP2",
+                // HTTP semantics shared with the HTTP/1.1 side (connection-bound authentication).
+                "GatehouseHTTP1",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]),
@@ -152,7 +154,10 @@ let package = Package(
             "GatehouseCompression",
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
-        .testTarget(name: "GatehouseTests", dependencies: ["Gatehouse"]),
+        .testTarget(name: "GatehouseTests", dependencies: [
+            "Gatehouse", "GatehouseHTTP2",
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+        ]),
         .testTarget(name: "MailboxSimTests", dependencies: [
             "MailboxSimCore", "GatehouseTLS",
             .product(name: "NIOCore", package: "swift-nio"),

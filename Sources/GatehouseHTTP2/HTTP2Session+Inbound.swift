@@ -1,4 +1,5 @@
 import CNGHTTP2
+import GatehouseHTTP1
 import NIOCore
 import NIOHTTP1
 
@@ -11,13 +12,16 @@ func bytesEqual(_ bytes: UnsafeBufferPointer<UInt8>, _ literal: StaticString) ->
     return true
 }
 
-/// True if `value` starts with the auth scheme `scheme` (lowercase ASCII), case-insensitively,
-/// followed by a space or the end: `NTLM TlRM...`, `Negotiate YII...`.
-func hasAuthScheme(_ value: UnsafeBufferPointer<UInt8>, _ scheme: StaticString) -> Bool {
-    let n = scheme.utf8CodeUnitCount
-    guard value.count >= n else { return false }
-    for i in 0..<n where value[i] | 0x20 != scheme.utf8Start[i] { return false }
-    return value.count == n || value[n] == UInt8(ascii: " ")
+/// Whether `bytes` are valid UTF-8. nghttp2 lets obs-text (0x80-0xFF) through in values; bytes that
+/// are not UTF-8 would turn into U+FFFD in a Swift String, so the backend would see other bytes than
+/// the client sent. Such requests are refused instead. All-ASCII input, the common case, is
+/// recognised by the first loop alone.
+@inline(__always)
+func isValidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+    for byte in bytes where byte >= 0x80 {
+        return String(validating: bytes, as: UTF8.self) != nil
+    }
+    return true
 }
 
 extension HTTP2Session {
@@ -47,6 +51,10 @@ extension HTTP2Session {
         stream.headerListSize += name.count + value.count + 32
         if stream.headerListSize > settings.maxHeaderListSize {
             reject(stream, .headersTooLarge)
+            return
+        }
+        if !isValidUTF8(value) || !isValidUTF8(name) {
+            reject(stream, .malformed)
             return
         }
         if stream.trailers != nil {
@@ -87,7 +95,10 @@ extension HTTP2Session {
             // RFC 9113 §8.2.3: crumbs are rejoined with "; " into one field for HTTP/1.1.
             let crumb = String(decoding: value, as: UTF8.self)
             if let existing = stream.cookie { stream.cookie = existing + "; " + crumb } else { stream.cookie = crumb }
-        } else if bytesEqual(name, "authorization"), hasAuthScheme(value, "ntlm") || hasAuthScheme(value, "negotiate") {
+        } else if bytesEqual(name, "authorization"), ConnectionAuthentication.isConnectionBound(value) {
+            // NTLM and Negotiate authenticate a connection, which HTTP/2 multiplexes: the client
+            // must retry over HTTP/1.1 (RFC 9113 8.1.1, HTTP_1_1_REQUIRED). Every Authorization
+            // field is looked at, with the same rule the HTTP/1.1 side pins by.
             reject(stream, .http11Required)
         } else {
             stream.headers.add(name: String(decoding: name, as: UTF8.self), value: String(decoding: value, as: UTF8.self))
@@ -166,6 +177,12 @@ extension HTTP2Session {
             stream.headers.add(name: "host", value: authority)
         }
         if let cookie = stream.cookie { stream.headers.add(name: "cookie", value: cookie) }
+        if !endStream && !stream.headers.contains(name: "content-length") {
+            // A body of unknown length follows (DATA frames without content-length): described as
+            // HTTP/1.1 would, so whoever frames the request for a backend knows there is a body.
+            // nghttp2 refuses a client's own transfer-encoding, so this one is always ours.
+            stream.headers.add(name: "transfer-encoding", value: "chunked")
+        }
         let head = HTTPRequestHead(
             version: HTTPVersion(major: 2, minor: 0),
             method: HTTPMethod(rawValue: stream.method!),

@@ -7,8 +7,10 @@ public struct HTTP2Settings: Sendable, Hashable {
     /// SETTINGS_MAX_CONCURRENT_STREAMS advertised to the client; nghttp2 refuses streams beyond it.
     public var maxConcurrentStreams: Int = 100
     /// SETTINGS_INITIAL_WINDOW_SIZE: how many request-body bytes a client may send on one stream
-    /// before the proxy has consumed them (`StreamCommand.consumed`).
-    public var initialStreamWindowSize: Int = 1 << 20
+    /// before the proxy has consumed them (`StreamCommand.consumed`). 64 KiB, the most an HTTP/1.1
+    /// request queues while its backend connection opens: the proxy credits a stream only as its
+    /// backend takes the bytes, so this bounds what one stream can make the proxy hold.
+    public var initialStreamWindowSize: Int = 64 << 10
     /// The connection-level receive window, opened with a WINDOW_UPDATE right after the preface.
     /// Larger than the stream window so that several uploads can progress at once.
     public var connectionWindowSize: Int = 16 << 20

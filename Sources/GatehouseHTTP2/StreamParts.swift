@@ -12,7 +12,9 @@ public struct HTTPStreamID: Hashable, Sendable, CustomStringConvertible {
 /// A request part tagged with its stream: the one shape that both the HTTP/1.1 path and
 /// `HTTP2ServerHandler` deliver inbound to the proxy, so the proxy is protocol-agnostic.
 /// For HTTP/2 the head's `version` is 2.0, pseudo-headers are already mapped (`:method`,
-/// `:path` to method and uri; `:authority` to a `Host` header) and `cookie` crumbs are joined.
+/// `:path` to method and uri; `:authority` to a `Host` header), `cookie` crumbs are joined, and a
+/// request whose body has no declared length (DATA without content-length) carries
+/// `transfer-encoding: chunked`, so its framing headers describe its body as on HTTP/1.1.
 public struct TaggedRequestPart {
     public var stream: HTTPStreamID
     public var part: HTTPServerRequestPart

@@ -11,7 +11,7 @@ struct HTTP2UnitTests {
         let settings = HTTP2Settings()
         #expect(settings.maxConcurrentStreams == 100)
         #expect(settings.maxHeaderListSize == 256 * 1024)
-        #expect(settings.initialStreamWindowSize == 1 << 20)
+        #expect(settings.initialStreamWindowSize == 64 << 10)   // what an HTTP/1.1 request may queue
         #expect(settings.connectionWindowSize > settings.initialStreamWindowSize)
         #expect(settings.streamBufferLowWatermark < settings.streamBufferHighWatermark)
         #expect(settings.maxContinuations > 0 && settings.streamResetBurst > 0)
@@ -58,19 +58,5 @@ struct HTTP2UnitTests {
         #expect(rv == 0)
         #expect(seen.map(\.0) == [":status", "content-type", "set-cookie", "x-backendcookie"])
         #expect(seen.map(\.1) == ["404", "text/html", "a=1", "S-1=abc"])
-    }
-
-    @Test("auth scheme detection is case-insensitive and needs a token boundary")
-    func authScheme() {
-        func check(_ value: String, _ scheme: StaticString) -> Bool {
-            Array(value.utf8).withUnsafeBufferPointer { hasAuthScheme($0, scheme) }
-        }
-        #expect(check("NTLM TlRMTVNTUAAB", "ntlm"))
-        #expect(check("ntlm abc", "ntlm"))
-        #expect(check("Negotiate YII", "negotiate"))
-        #expect(check("NTLM", "ntlm"))
-        #expect(!check("NTLMX abc", "ntlm"))
-        #expect(!check("Basic abc", "ntlm"))
-        #expect(!check("Bearer x", "negotiate"))
     }
 }

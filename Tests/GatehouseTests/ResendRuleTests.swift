@@ -6,9 +6,9 @@ import Testing
 /// Which failed requests are sent to another backend, and which never are.
 @Suite struct ResendRuleTests {
     private func attempt(_ method: HTTPMethod = .GET, attempts: Int = 1, responseStarted: Bool = false,
-                         bodyForwarded: Bool = false, pinned: Bool = false, reused: Bool = false) -> ResendRule.Attempt {
+                         bodyForwarded: Bool = false, pinned: Bool = false) -> ResendRule.Attempt {
         ResendRule.Attempt(attempts: attempts, responseStarted: responseStarted, bodyForwarded: bodyForwarded,
-                           pinned: pinned, reusedConnection: reused, method: method)
+                           pinned: pinned, method: method)
     }
 
     @Test func anUnansweredIdempotentRequestIsResentOnce() {
@@ -17,20 +17,24 @@ import Testing
         #expect(!ResendRule.mayResend(attempt(.GET, attempts: 2)))
     }
 
-    @Test func aPostIsResentOnlyFromAStaleIdleConnection() {
+    @Test func aNonIdempotentRequestIsNeverResent() {
+        // Not even from a reused keep-alive connection: the backend may have processed it.
         #expect(!ResendRule.mayResend(attempt(.POST)))
-        #expect(ResendRule.mayResend(attempt(.POST, reused: true)))
+        #expect(!ResendRule.mayResend(attempt(.PATCH)))
         #expect(!ResendRule.mayResend(attempt(.RAW(value: "RPC_IN_DATA"))))
+        #expect(!ResendRule.mayResend(attempt(.TRACE)))
+        #expect(ResendRule.mayResend(attempt(.PUT)))
+        #expect(ResendRule.mayResend(attempt(.DELETE)))
     }
 
     @Test func neverAfterResponseBytesOrAStreamedBody() {
         #expect(!ResendRule.mayResend(attempt(.GET, responseStarted: true)))
-        #expect(!ResendRule.mayResend(attempt(.POST, responseStarted: true, reused: true)))
+        #expect(!ResendRule.mayResend(attempt(.POST, responseStarted: true)))
         #expect(!ResendRule.mayResend(attempt(.PUT, bodyForwarded: true)))
-        #expect(!ResendRule.mayResend(attempt(.POST, bodyForwarded: true, reused: true)))
+        #expect(!ResendRule.mayResend(attempt(.DELETE, bodyForwarded: true)))
     }
 
     @Test func neverTheClientsAuthenticatedConnection() {
-        #expect(!ResendRule.mayResend(attempt(.GET, pinned: true, reused: true)))
+        #expect(!ResendRule.mayResend(attempt(.GET, pinned: true)))
     }
 }

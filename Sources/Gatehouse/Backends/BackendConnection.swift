@@ -28,6 +28,10 @@ final class BackendConnection: @unchecked Sendable {
     weak var delegate: BackendConnectionDelegate?
     /// True once the connection is known unusable (closed, error, `Connection: close`).
     var isClosed = false
+    /// The connection carried NTLM or Negotiate (a request's Authorization, or a backend's
+    /// challenge): its identity belongs to one client connection, so the shared pool never takes
+    /// it back; it is kept pinned to that client or closed.
+    var carriesConnectionAuth = false
     /// Called once when the connection closes (pinned-connection accounting).
     var onClose: (() -> Void)?
     /// Scheduled close of an idle connection; cancelled when it is borrowed again.
@@ -63,7 +67,12 @@ final class BackendConnection: @unchecked Sendable {
                     connection.handler = handler
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(tls)
-                    try sync.addHandler(HTTPRequestEncoder())
+                    // Gatehouse sets every request's framing headers itself (RequestFraming.apply):
+                    // NIO's defaults would drop a GET's or DELETE's body framing and leave the
+                    // body's bytes to be parsed by the backend as the next request.
+                    var encoding = HTTPRequestEncoder.Configuration()
+                    encoding.automaticallySetFramingHeaders = false
+                    try sync.addHandler(HTTPRequestEncoder(configuration: encoding))
                     try sync.addHandler(ByteToMessageHandler(HTTPResponseDecoder(
                         leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .forward)))
                     try sync.addHandler(handler)

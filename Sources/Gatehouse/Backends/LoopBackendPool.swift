@@ -161,7 +161,7 @@ final class LoopBackendPool: @unchecked Sendable {
         outstanding[serverIndex] = max(0, outstanding[serverIndex] - 1)
         connection.delegate = nil
         connection.setReadPaused(false)
-        guard reusable, !connection.isClosed, connection.pool === self,
+        guard reusable, !connection.isClosed, !connection.carriesConnectionAuth, connection.pool === self,
               idle[serverIndex].count < pool.maxIdlePerServer else {
             connection.close()
             return

@@ -17,25 +17,23 @@ enum ResendRule {
         /// The connection was the client's authenticated (NTLM/Negotiate) one: its identity
         /// cannot move to another connection.
         var pinned: Bool
-        /// The connection was a reused keep-alive one (the backend may have closed it while idle,
-        /// before it read anything).
-        var reusedConnection: Bool
         var method: HTTPMethod
     }
 
     /// Whether the request may be resent: nothing of the response arrived, no body byte left,
-    /// not pinned, attempts left, and either the connection was a reused idle one (nothing was
-    /// processed) or the method is idempotent (processing twice is harmless).
+    /// not pinned, attempts left, and the method is idempotent (processing twice is harmless).
+    /// A reused keep-alive connection is no excuse for resending a POST: the backend may have
+    /// read and processed it before the connection failed, and a second copy would act twice.
     static func mayResend(_ attempt: Attempt) -> Bool {
         guard !attempt.responseStarted, !attempt.bodyForwarded, !attempt.pinned,
               attempt.attempts < maxAttempts else { return false }
-        return attempt.reusedConnection || isIdempotent(attempt.method)
+        return isIdempotent(attempt.method)
     }
 
     /// RFC 9110 9.2.2: methods whose repetition has the effect of one.
     static func isIdempotent(_ method: HTTPMethod) -> Bool {
         switch method {
-        case .GET, .HEAD, .OPTIONS, .PUT, .DELETE, .TRACE: return true
+        case .GET, .HEAD, .OPTIONS, .PUT, .DELETE: return true
         default: return false
         }
     }

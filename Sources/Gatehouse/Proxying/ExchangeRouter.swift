@@ -22,8 +22,19 @@ public struct ExchangeRouter: ProxyRouter {
     }
 
     public func decide(head: HTTPRequestHead, connection: ClientConnectionFacts) -> ProxyDecision {
+        switch head.method {
+        case .TRACE, .CONNECT:
+            // TRACE echoes a request back (cookies and credentials included) and its body framing
+            // is undefined; CONNECT asks for a tunnel, after which a backend connection carries
+            // bytes Gatehouse cannot account for. Neither ever reaches a backend.
+            return .respond(LocalResponse(status: .methodNotAllowed,
+                                          reason: "\(head.method.rawValue) is never forwarded"))
+        default:
+            break
+        }
+        let framing: RequestBodyFraming
         do {
-            _ = try RequestFraming.check(head.headers)
+            framing = try RequestFraming.check(head.headers)
         } catch {
             return .respond(LocalResponse(status: .badRequest, reason: "\(error)"))
         }
@@ -69,7 +80,9 @@ public struct ExchangeRouter: ProxyRouter {
             forwarded.uri = target.forwardTarget
             forwarded.version = .http1_1
             rewriter.rewriteRequest(&forwarded.headers, client: client, originalHost: host)
-            return .forward(policy: policy, head: forwarded)
+            // Gatehouse frames the backend request itself, never a codec default (issue #12).
+            RequestFraming.apply(framing, to: &forwarded.headers)
+            return .forward(policy: policy, head: forwarded, framing: framing)
         }
     }
 

@@ -2,37 +2,88 @@ import GatehouseHTTP2
 import NIOCore
 import NIOHTTP1
 
-/// Adapts the NIOHTTP1 server codec to the stream-tagged shape the proxy speaks: each request gets
+/// Adapts the HTTP/1.1 server codec to the stream-tagged shape the proxy speaks: each request gets
 /// the next stream number; response parts lose their tag; channel writability becomes a
 /// `StreamEvent` for the current stream; `StreamCommand.reset` closes the connection (HTTP/1.1 has
-/// no other way to abort one exchange). Keep-alive: a request that asked to close is closed after
-/// its response; `HTTPServerPipelineHandler` in front keeps pipelined requests in order.
+/// no other way to abort one exchange). `HTTPServerPipelineHandler` in front keeps pipelined
+/// requests in order.
+///
+/// It owns two HTTP/1.1 rules the proxy must not get wrong:
+/// - **Keep-alive.** After the request that asks to close (`Connection: close`, HTTP/1.0 without
+///   keep-alive) or a response that announces it, nothing more is read or forwarded: bytes
+///   pipelined behind it are never parsed as requests, and the connection closes after that
+///   response.
+/// - **Response framing.** The response encoder adds nothing by itself; `frame` decides here,
+///   knowing the request: no body for HEAD, 1xx, 204 and 304 (a HEAD response keeps its
+///   Content-Length and never gets `Transfer-Encoding`), else Content-Length, else chunked for
+///   HTTP/1.1 clients, else the body runs until the connection closes.
 final class HTTP1ServerAdapter: ChannelDuplexHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = TaggedRequestPart
     typealias OutboundIn = TaggedResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
+    /// How a response body is delimited towards the client.
+    enum ResponseFraming: Equatable {
+        /// No body at all (HEAD, 1xx, 204, 304): body parts are dropped.
+        case none
+        case contentLength
+        case chunked
+        /// HTTP/1.0 client, unknown length: the body ends when the connection closes.
+        case untilClose
+    }
+
     /// The connection's header clock (nil when no header timeout is configured).
     private let headerTimeout: HeaderTimeoutHandler?
     private var nextStream: Int32 = 1
     private var current = HTTPStreamID(0)
+    /// The current request's method and version, which the response's framing depends on.
+    private var requestMethod = HTTPMethod.GET
+    private var requestVersion = HTTPVersion.http1_1
+    /// The connection closes after the current response.
     private var closeAfterResponse = false
+    /// The request that ends this connection was read in full: later input is dropped unparsed
+    /// by the proxy, and reading stops.
+    private var acceptsNoMoreRequests = false
+    private var responseFraming = ResponseFraming.none
+    /// The current request's end has been read.
+    private var requestEnded = false
 
     init(headerTimeout: HeaderTimeoutHandler? = nil) {
         self.headerTimeout = headerTimeout
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if acceptsNoMoreRequests { return }
         let part = unwrapInboundIn(data)
-        if case .head(let head) = part {
+        switch part {
+        case .head(let head):
+            if closeAfterResponse {
+                // The previous response announced the close: this request is never forwarded.
+                acceptsNoMoreRequests = true
+                return
+            }
             headerTimeout?.headReceived()
             current = HTTPStreamID(nextStream)
             // Stream numbers only need to be unique per connection; wrap long before overflow.
             nextStream = nextStream == Int32.max ? 1 : nextStream + 1
             closeAfterResponse = !head.isKeepAlive
+            requestEnded = false
+            requestMethod = head.method
+            requestVersion = head.version
+            context.fireChannelRead(wrapInboundOut(TaggedRequestPart(stream: current, part: part)))
+        case .body:
+            context.fireChannelRead(wrapInboundOut(TaggedRequestPart(stream: current, part: part)))
+        case .end:
+            requestEnded = true
+            if closeAfterResponse { acceptsNoMoreRequests = true }
+            context.fireChannelRead(wrapInboundOut(TaggedRequestPart(stream: current, part: part)))
         }
-        context.fireChannelRead(wrapInboundOut(TaggedRequestPart(stream: current, part: part)))
+    }
+
+    func read(context: ChannelHandlerContext) {
+        // Nothing after the closing request is wanted: let the socket's buffer hold it until close.
+        if !acceptsNoMoreRequests { context.read() }
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -50,18 +101,26 @@ final class HTTP1ServerAdapter: ChannelDuplexHandler {
         switch tagged.part {
         case .head(var head):
             if head.status.code >= 200 {
+                responseFraming = Self.frame(&head, requestMethod: requestMethod, requestVersion: requestVersion)
+                if responseFraming == .untilClose { closeAfterResponse = true }
                 if closeAfterResponse {
                     head.headers.replaceOrAdd(name: "connection", value: "close")
                 } else if head.headers.first(name: "connection")?.lowercased() == "close" {
                     closeAfterResponse = true
                 }
+                if closeAfterResponse && requestEnded { acceptsNoMoreRequests = true }
             }
             context.write(wrapOutboundOut(.head(head)), promise: promise)
-        case .body, .end:
-            let isEnd: Bool
-            if case .end = tagged.part { isEnd = true } else { isEnd = false }
-            if isEnd { headerTimeout?.responseFinished() }
-            if isEnd && closeAfterResponse {
+        case .body:
+            if responseFraming == .none {
+                // A body where none may be (HEAD, 204, 304) would be read as the next response.
+                promise?.succeed()
+                return
+            }
+            context.write(wrapOutboundOut(tagged.part), promise: promise)
+        case .end:
+            headerTimeout?.responseFinished()
+            if closeAfterResponse {
                 // Close once the last byte is written.
                 let written = promise ?? context.eventLoop.makePromise()
                 written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
@@ -70,6 +129,32 @@ final class HTTP1ServerAdapter: ChannelDuplexHandler {
                 context.write(wrapOutboundOut(tagged.part), promise: promise)
             }
         }
+    }
+
+    /// Sets the framing headers of a final response head for a request with `requestMethod` and
+    /// `requestVersion`, and says how its body is delimited.
+    static func frame(_ head: inout HTTPResponseHead, requestMethod: HTTPMethod,
+                      requestVersion: HTTPVersion) -> ResponseFraming {
+        let status = head.status.code
+        if status < 200 || status == 204 || status == 304 {
+            head.headers.remove(name: "transfer-encoding")
+            if status == 204 { head.headers.remove(name: "content-length") }
+            return .none
+        }
+        if requestMethod == .HEAD {
+            // Content-Length describes what a GET would return; a HEAD response has no body, ever.
+            head.headers.remove(name: "transfer-encoding")
+            return .none
+        }
+        if head.headers.contains(name: "content-length") {
+            // Backend responses lost Transfer-Encoding as hop-by-hop; local ones never set it.
+            return .contentLength
+        }
+        if requestVersion.major == 1 && requestVersion.minor >= 1 {
+            head.headers.replaceOrAdd(name: "transfer-encoding", value: "chunked")
+            return .chunked
+        }
+        return .untilClose
     }
 
     func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {

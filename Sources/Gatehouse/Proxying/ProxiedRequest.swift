@@ -1,4 +1,5 @@
 import GatehouseCompression
+import GatehouseHTTP1
 import GatehouseHTTP2
 import Logging
 import NIOCore
@@ -29,7 +30,6 @@ final class ProxiedRequest: BackendConnectionDelegate {
     private var loopPool: LoopBackendPool?
     private var serverIndex = 0
     private var connection: BackendConnection?
-    private var connectionWasReused = false
     /// The backend connection is this client connection's pinned (authenticated) one.
     private var usesPinnedConnection = false
     /// Servers this request was sent to, in order (at most `maxAttempts`).
@@ -64,10 +64,18 @@ final class ProxiedRequest: BackendConnectionDelegate {
     private var pinnedConnection = false
     /// A local answer was given while the client is still sending a body we will not forward.
     private var discardingBody = false
+    /// How the request body is delimited, as decided at routing: the backend request is framed
+    /// by it, and no body byte beyond it is ever forwarded.
+    private var framing = RequestBodyFraming.none
+    /// The backend's response said where it ends (Content-Length, chunked, or no body by status or
+    /// method). A response delimited only by the connection closing leaves nothing to reuse.
+    private var responseFramingKnown = true
     private let started = NIODeadline.now()
-    private var lastActivity = NIODeadline.now()
-    private var idleTimer: Scheduled<Void>?
-    private var totalTimer: Scheduled<Void>?
+    /// The request's timeouts (connect, response head, idle, total), set once it is routed.
+    private var deadlines: RequestDeadlines?
+    /// One scheduled check, at `deadlineCheckAt`, re-armed only when a nearer limit starts.
+    private var deadlineTimer: Scheduled<Void>?
+    private var deadlineCheckAt = NIODeadline.distantFuture
 
     init(handler: ProxyHandler, stream: HTTPStreamID, head: HTTPRequestHead) {
         self.handler = handler
@@ -78,16 +86,11 @@ final class ProxiedRequest: BackendConnectionDelegate {
         self.stream = stream
         self.clientHead = head
         self.isHTTP2 = head.version.major == 2
-        if !isHTTP2, let authorization = head.headers.first(name: "authorization"),
-           ProxiedRequest.isConnectionAuth(authorization) {
+        // NTLM and Negotiate authenticate the TCP connection: any Authorization line naming one
+        // pins the backend connection (HTTP/2 refuses such requests before they get here).
+        if !isHTTP2, ConnectionAuthentication.anyConnectionBound(head.headers, name: "authorization") {
             pinnedConnection = true
         }
-    }
-
-    /// NTLM and Negotiate (Kerberos or NTLM inside SPNEGO) authenticate the TCP connection.
-    static func isConnectionAuth(_ value: String) -> Bool {
-        let scheme = value.prefix { $0 != " " }.lowercased()
-        return scheme == "ntlm" || scheme == "negotiate"
     }
 
     /// Captured at creation: backend futures and timers may complete after the client connection
@@ -104,17 +107,18 @@ final class ProxiedRequest: BackendConnectionDelegate {
         switch environment.router.decide(head: clientHead, connection: handler.facts) {
         case .respond(let local):
             respondLocally(local)
-        case .forward(let policy, let head):
-            if let length = head.headers.first(name: "content-length").flatMap(Int64.init),
-               length > policy.maxBodyBytes {
+        case .forward(let policy, let head, let framing):
+            if case .contentLength(let length) = framing, length > policy.maxBodyBytes {
                 respondLocally(LocalResponse(status: .payloadTooLarge,
                     reason: "request body of \(length) bytes exceeds the route's limit of \(policy.maxBodyBytes)"))
                 return
             }
             self.policy = policy
             self.backendHead = head
+            self.framing = framing
             self.loopPool = environment.pools.pool(policy.poolIndex, on: eventLoop)
-            armTimers(policy)
+            deadlines = RequestDeadlines(idle: policy.idleTimeout, connect: policy.connectTimeout,
+                                         header: policy.headerTimeout, total: policy.totalTimeout, now: .now())
             // Reads are not paused here: for the common bodiless request that would cost two
             // epoll changes per request. Body bytes that arrive while connecting are queued, and
             // the client is paused once that queue passes `pendingLimit`.
@@ -127,6 +131,8 @@ final class ProxiedRequest: BackendConnectionDelegate {
     /// affinity and the pool's balancing. Called a second time to resend a request that could
     /// not be delivered (see `mayResend`).
     private func connect() {
+        deadlines?.connecting(at: .now())
+        rearmDeadlineCheck()
         if let pinned = handler.pinned, pinned.pool === loopPool {
             handler.pinned = nil
             if !pinned.connection.isClosed && pinned.connection.channel.isActive {
@@ -137,7 +143,7 @@ final class ProxiedRequest: BackendConnectionDelegate {
                 pinnedConnection = true
                 usesPinnedConnection = true
                 pinned.pool.lendPinned(serverIndex: pinned.serverIndex)
-                attach(pinned.connection, reused: true)
+                attach(pinned.connection)
                 return
             }
             pinned.connection.close()
@@ -177,13 +183,13 @@ final class ProxiedRequest: BackendConnectionDelegate {
         triedServers.append(index)
         loopPool.lease(serverIndex: index).assumeIsolated().whenComplete { [self] result in
             switch result {
-            case .success(let (connection, reused)):
+            case .success(let (connection, _)):
                 guard case .connecting = state else {
                     // The client went away meanwhile: give the connection back untouched.
                     loopPool.release(connection, serverIndex: index, reusable: true)
                     return
                 }
-                attach(connection, reused: reused)
+                attach(connection)
             case .failure(let error):
                 loopPool.abandon(serverIndex: index)
                 let server = loopPool.pool.servers[index].name
@@ -211,15 +217,18 @@ final class ProxiedRequest: BackendConnectionDelegate {
         if case .protocolError = error { responseStarted = true }   // bytes arrived, unparseable
         return ResendRule.mayResend(ResendRule.Attempt(
             attempts: triedServers.count, responseStarted: responseStarted, bodyForwarded: requestBodyForwarded,
-            pinned: usesPinnedConnection, reusedConnection: connectionWasReused, method: clientHead.method))
+            pinned: usesPinnedConnection, method: clientHead.method))
     }
 
-    private func attach(_ connection: BackendConnection, reused: Bool) {
+    private func attach(_ connection: BackendConnection) {
         self.connection = connection
-        self.connectionWasReused = reused
         connection.delegate = self
+        if pinnedConnection {
+            // This connection now carries (or will carry) a connection-bound identity.
+            connection.carriesConnectionAuth = true
+        }
         state = .forwarding
-        touch()
+        deadlines?.connected(at: .now())
         let channel = connection.channel
         channel.write(HTTPClientRequestPart.head(backendHead!), promise: nil)
         for part in pending { forward(part) }
@@ -239,7 +248,14 @@ final class ProxiedRequest: BackendConnectionDelegate {
             return
         }
         if let policy, requestBodyBytes > policy.maxBodyBytes {
-            abortForLimit(policy)
+            abortRequest(status: .payloadTooLarge,
+                         reason: "request body exceeded the route's limit of \(policy.maxBodyBytes) bytes")
+            return
+        }
+        if policy != nil, !framing.allows(bodyBytes: requestBodyBytes) {
+            // The client decoders enforce the framing already; this guard makes sure no byte
+            // beyond it can ever reach a shared backend connection as the start of a request.
+            abortRequest(status: .badRequest, reason: "request body bytes beyond the request's framing (\(framing))")
             return
         }
         switch state {
@@ -271,12 +287,20 @@ final class ProxiedRequest: BackendConnectionDelegate {
         case .body(let buffer):
             requestBodyForwarded = true
             if isHTTP2 {
-                // HTTP/2 flow control: open the client's window only once the backend took the bytes.
+                // HTTP/2 flow control follows the backend: while its connection takes bytes
+                // (writable), the client's window reopens at once; once it is full, only when the
+                // bytes are written. A stream holds at most its window (64 KiB) beyond the backend
+                // connection's write buffer, as an HTTP/1.1 client does with paused reads.
                 let count = buffer.readableBytes
-                let promise = channel.eventLoop.makePromise(of: Void.self)
-                channel.write(HTTPClientRequestPart.body(.byteBuffer(buffer)), promise: promise)
-                promise.futureResult.assumeIsolated().whenSuccess { [weak handler, stream] in
-                    handler?.sendCommand(.consumed(stream, bytes: count))
+                if channel.isWritable {
+                    channel.write(HTTPClientRequestPart.body(.byteBuffer(buffer)), promise: nil)
+                    handler.sendCommand(.consumed(stream, bytes: count))
+                } else {
+                    let promise = channel.eventLoop.makePromise(of: Void.self)
+                    channel.write(HTTPClientRequestPart.body(.byteBuffer(buffer)), promise: promise)
+                    promise.futureResult.assumeIsolated().whenSuccess { [weak handler, stream] in
+                        handler?.sendCommand(.consumed(stream, bytes: count))
+                    }
                 }
             } else {
                 channel.write(HTTPClientRequestPart.body(.byteBuffer(buffer)), promise: nil)
@@ -286,6 +310,10 @@ final class ProxiedRequest: BackendConnectionDelegate {
         case .end(let trailers):
             channel.write(HTTPClientRequestPart.end(trailers), promise: nil)
             handler.scheduleBackendFlush(self)
+            if !responseHeadSent {
+                deadlines?.requestSent(at: .now())
+                rearmDeadlineCheck()
+            }
         case .head:
             break
         }
@@ -302,21 +330,28 @@ final class ProxiedRequest: BackendConnectionDelegate {
         touch()
         switch part {
         case .head(let head):
-            if head.status.code < 200 {
-                // 100 Continue and friends: relay (Outlook waits for 100 before sending its body);
-                // 101 would switch protocols, which Gatehouse does not tunnel.
-                if head.status.code != 101 {
-                    handler.writeToClient(.head(HTTPResponseHead(version: clientHead.version, status: head.status)), stream: stream)
-                }
+            if head.status == .switchingProtocols {
+                // Gatehouse tunnels no upgraded protocol: what follows on this connection is not
+                // HTTP it can frame, so the connection must never serve another request.
+                backendProtocolFailure(BackendError.protocolError(
+                    server: connection.server.name, reason: "101 Switching Protocols, which Gatehouse does not proxy"))
                 return
             }
+            if head.status.code < 200 {
+                // 100 Continue and friends: relay (Outlook waits for 100 before sending its body).
+                handler.writeToClient(.head(HTTPResponseHead(version: clientHead.version, status: head.status)), stream: stream)
+                return
+            }
+            deadlines?.responseHeadReceived(at: .now())
             backendKeepAlive = head.isKeepAlive
             responseStatus = head.status.code
+            responseFramingKnown = ProxiedRequest.responseFramingIsKnown(head, requestMethod: clientHead.method)
             if !isHTTP2, head.status == .unauthorized,
-               head.headers["www-authenticate"].contains(where: ProxiedRequest.isConnectionAuth) {
+               ConnectionAuthentication.anyConnectionBound(head.headers, name: "www-authenticate") {
                 // The backend starts a connection-based handshake: the next request of this client
-                // connection must reach this very backend connection.
+                // connection must reach this very backend connection, and no one else may use it.
                 pinnedConnection = true
+                connection.carriesConnectionAuth = true
             }
             responseHeadSent = true
             var rewritten = environment.router.clientResponseHead(head, policy: policy!)
@@ -337,11 +372,31 @@ final class ProxiedRequest: BackendConnectionDelegate {
                 compress(handler.context!.channel.allocator.buffer(capacity: 0), flush: .finish)
                 deflater = nil
             }
-            handler.writeToClient(.end(trailers), stream: stream)
-            handler.flushClientIfNeeded()
-            responseCompleted()
+            responseCompleted(trailers: trailers)
         }
     }
+
+    /// Whether a response head says where its body ends: no body (HEAD, 204, 304), exactly one
+    /// Content-Length, or chunked as the only coding. Anything else is read until the backend
+    /// closes, and such a connection is never reused.
+    static func responseFramingIsKnown(_ head: HTTPResponseHead, requestMethod: HTTPMethod) -> Bool {
+        if requestMethod == .HEAD || head.status == .noContent || head.status == .notModified { return true }
+        var lengths = 0
+        var codings = 0
+        var chunked = false
+        for (name, value) in head.headers {
+            if ASCII.nameEquals(name, "content-length") {
+                lengths += 1
+            } else if ASCII.nameEquals(name, "transfer-encoding") {
+                codings += 1
+                chunked = ASCII.equalsIgnoringCase(ASCII.trimmingOWS(value.utf8), chunkedToken)
+            }
+        }
+        if codings > 0 { return codings == 1 && chunked && lengths == 0 }
+        return lengths == 1
+    }
+
+    private static let chunkedToken = Array("chunked".utf8)
 
     /// Decides (RFC 9110 negotiation, route policy, response type and size) and, when compressing,
     /// edits the response head: Content-Encoding, Vary, no Content-Length, weak ETag.
@@ -418,8 +473,14 @@ final class ProxiedRequest: BackendConnectionDelegate {
         setBackendPaused(!isWritable)
     }
 
-    private func responseCompleted() {
-        let reusable = backendKeepAlive && requestEnded
+    /// The response is complete. The backend connection is released *before* the end reaches the
+    /// client: a pipelined request that the end releases must find this client connection's pinned
+    /// (NTLM) connection, or the idle one, already in place.
+    private func responseCompleted(trailers: HTTPHeaders?) {
+        let reusable = backendKeepAlive && requestEnded && responseFramingKnown
+        releaseConnection(reusable: reusable)
+        handler.writeToClient(.end(trailers), stream: stream)
+        handler.flushClientIfNeeded()
         if !requestEnded {
             // The backend answered before the request body was complete (e.g. 401 or 413): the
             // backend connection cannot carry another request, and on HTTP/1.1 neither can the
@@ -430,8 +491,21 @@ final class ProxiedRequest: BackendConnectionDelegate {
                 handler.closeClient()
             }
         }
-        releaseConnection(reusable: reusable)
         finish()
+    }
+
+    /// The backend sent something Gatehouse cannot carry on (e.g. a protocol switch): the
+    /// connection is closed, and the client gets a 502 or, after a response head, an abort.
+    private func backendProtocolFailure(_ error: BackendError) {
+        environment.logger.warning("backend failed", metadata: [
+            "route": "\(policy?.name ?? "?")", "error": "\(error)"])
+        dropConnection()
+        if responseHeadSent {
+            abortClientStream()
+            finish()
+        } else {
+            fail(LocalResponse(status: error.status, reason: error.description))
+        }
     }
 
     func backendDidFail(_ error: Error, on connection: BackendConnection) {
@@ -531,8 +605,10 @@ final class ProxiedRequest: BackendConnectionDelegate {
         loopPool?.abandon(serverIndex: serverIndex)
     }
 
-    private func abortForLimit(_ policy: RoutePolicy) {
-        let reason = "request body exceeded the route's limit of \(policy.maxBodyBytes) bytes"
+    /// Abandons the request midway because of what the client sent (a body over the limit or
+    /// beyond its framing): the backend connection is closed, and the client gets `status` or,
+    /// once a response head went out, an aborted stream.
+    private func abortRequest(status: HTTPResponseStatus, reason: String) {
         dropConnection()
         if responseHeadSent {
             environment.logger.warning("request aborted", metadata: ["reason": "\(reason)"])
@@ -540,7 +616,7 @@ final class ProxiedRequest: BackendConnectionDelegate {
             finish()
         } else {
             state = .forwarding   // let respondLocally run its body-pending logic
-            respondLocally(LocalResponse(status: .payloadTooLarge, reason: reason))
+            respondLocally(LocalResponse(status: status, reason: reason))
         }
     }
 
@@ -561,6 +637,11 @@ final class ProxiedRequest: BackendConnectionDelegate {
         }
         if pinnedConnection && reusable && handler.isActive {
             if loopPool.keepPinned(connection, serverIndex: serverIndex) {
+                if let previous = handler.pinned, previous.connection !== connection {
+                    // One pinned connection per client connection: an older one (another pool's,
+                    // or from a request that overlapped) is closed, which frees its slot.
+                    previous.connection.close()
+                }
                 handler.pinned = (connection, loopPool, serverIndex)
             } else {
                 environment.logger.warning("pinned connection limit reached; connection not kept", metadata: [
@@ -596,32 +677,37 @@ final class ProxiedRequest: BackendConnectionDelegate {
         connection.setReadPaused(paused)
     }
 
-    private func touch() { lastActivity = .now() }
+    private func touch() { deadlines?.activity(at: .now()) }
 
-    private func armTimers(_ policy: RoutePolicy) {
-        scheduleIdleCheck(after: policy.idleTimeout)
-        if let total = policy.totalTimeout {
-            totalTimer = eventLoop.assumeIsolated().scheduleTask(in: total) { [weak self] in self?.timedOut(phase: "(total time)") }
+    /// Schedules the one deadline check earlier when a nearer limit has started (connect, or the
+    /// response-head clock shorter than the idle one); otherwise the running check stays.
+    private func rearmDeadlineCheck() {
+        guard let deadlines, state != .done else { return }
+        let next = deadlines.nextDeadline
+        guard next < deadlineCheckAt else { return }
+        deadlineTimer?.cancel()
+        deadlineCheckAt = next
+        deadlineTimer = eventLoop.assumeIsolated().scheduleTask(deadline: next) { [weak self] in
+            self?.checkDeadlines()
         }
     }
 
-    private func scheduleIdleCheck(after delay: TimeAmount) {
-        idleTimer = eventLoop.assumeIsolated().scheduleTask(in: delay) { [weak self] in
-            guard let self, let policy = self.policy, self.state != .done else { return }
-            // Re-arm from the last activity rather than on every byte: one timer per idle period.
-            let deadline = self.lastActivity + policy.idleTimeout
-            let now = NIODeadline.now()
-            if now >= deadline {
-                self.timedOut(phase: "(no data for \(policy.idleTimeout.nanoseconds / 1_000_000_000) s)")
-            } else {
-                self.scheduleIdleCheck(after: deadline - now)
-            }
+    /// The scheduled check: a limit ran out (504 or abort), or the next one is scheduled. Activity
+    /// only moves a timestamp, so a busy request re-arms about once per idle period.
+    private func checkDeadlines() {
+        deadlineTimer = nil
+        deadlineCheckAt = .distantFuture
+        guard let deadlines, state != .done else { return }
+        if let expiry = deadlines.expired(at: .now()) {
+            timedOut(phase: deadlines.describe(expiry))
+        } else {
+            rearmDeadlineCheck()
         }
     }
 
     private func timedOut(phase: String) {
         guard state != .done else { return }
-        let server = loopPool.map { $0.pool.servers[serverIndex].name } ?? "?"
+        let server = triedServers.isEmpty ? "?" : loopPool.map { $0.pool.servers[serverIndex].name } ?? "?"
         let error = BackendError.timeout(server: server, phase: phase)
         dropConnection()
         environment.logger.warning("request timed out", metadata: ["route": "\(policy?.name ?? "?")", "error": "\(error)"])
@@ -634,10 +720,9 @@ final class ProxiedRequest: BackendConnectionDelegate {
     }
 
     private func cancelTimers() {
-        idleTimer?.cancel()
-        idleTimer = nil
-        totalTimer?.cancel()
-        totalTimer = nil
+        deadlineTimer?.cancel()
+        deadlineTimer = nil
+        deadlineCheckAt = .distantFuture
     }
 
     private func log(status: UInt, reason: String?) {

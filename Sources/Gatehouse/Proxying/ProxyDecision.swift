@@ -11,6 +11,13 @@ public struct RoutePolicy: Sendable {
     /// Longest silence (no byte either way) before the request is abandoned (504 before the
     /// response head, connection close after).
     public var idleTimeout: TimeAmount
+    /// Longest wait for a backend connection (a pooled one, or TCP connect plus TLS handshake)
+    /// before the request is answered 504.
+    public var connectTimeout: TimeAmount
+    /// Longest wait for the backend's response head once the whole request was sent (504). Long
+    /// polls (ActiveSync Ping) need it above their hold time; an upload still streaming is bounded
+    /// by `idleTimeout` instead.
+    public var headerTimeout: TimeAmount
     /// Optional cap on the whole exchange.
     public var totalTimeout: TimeAmount?
     /// Largest request body accepted (413 beyond it; checked on Content-Length and while streaming).
@@ -25,13 +32,16 @@ public struct RoutePolicy: Sendable {
     /// Whether the anchor mailbox picks the backend (rendezvous hash) instead of the balancer.
     public var affinity: AffinityMode
 
-    public init(poolIndex: Int, name: String, idleTimeout: TimeAmount, totalTimeout: TimeAmount? = nil,
+    public init(poolIndex: Int, name: String, idleTimeout: TimeAmount, connectTimeout: TimeAmount = .seconds(5),
+                headerTimeout: TimeAmount = .seconds(120), totalTimeout: TimeAmount? = nil,
                 maxBodyBytes: Int64, blocked: Bool = false,
                 compression: GatehouseCompression.CompressionPolicy? = nil,
                 healthService: Int? = nil, affinity: AffinityMode = .none) {
         self.poolIndex = poolIndex
         self.name = name
         self.idleTimeout = idleTimeout
+        self.connectTimeout = connectTimeout
+        self.headerTimeout = headerTimeout
         self.totalTimeout = totalTimeout
         self.maxBodyBytes = maxBodyBytes
         self.blocked = blocked
@@ -59,8 +69,9 @@ public struct LocalResponse: Sendable {
 
 /// What to do with a request, decided once from its head.
 public enum ProxyDecision: Sendable {
-    /// Send it to a backend of `policy.poolIndex` with this head (already canonicalised and rewritten).
-    case forward(policy: RoutePolicy, head: HTTPRequestHead)
+    /// Send it to a backend of `policy.poolIndex` with this head (already canonicalised and
+    /// rewritten, its framing headers set from `framing`); the body is delimited by `framing`.
+    case forward(policy: RoutePolicy, head: HTTPRequestHead, framing: RequestBodyFraming)
     /// Answer it locally.
     case respond(LocalResponse)
 }

@@ -10,6 +10,18 @@ public enum RequestBodyFraming: Sendable, Hashable {
     case chunked
 }
 
+extension RequestBodyFraming {
+    /// Whether a body of `bodyBytes` bytes so far fits this framing: none for `.none`, at most the
+    /// declared length for `.contentLength`, any amount for `.chunked`.
+    func allows(bodyBytes: Int64) -> Bool {
+        switch self {
+        case .none: return bodyBytes == 0
+        case .contentLength(let length): return bodyBytes <= length
+        case .chunked: return true
+        }
+    }
+}
+
 /// Why a request's framing was refused (the proxy answers 400 and closes the connection).
 public struct RequestFramingRejection: Error, Sendable, Hashable, CustomStringConvertible {
     /// The stable, loggable reasons.
@@ -74,6 +86,24 @@ public enum RequestFraming {
     }
 
     private static let chunked = Array("chunked".utf8)
+
+    /// Writes the framing Gatehouse itself decided into the headers of a request it sends to a
+    /// backend: exactly one normalised `Content-Length` (`5, 5` becomes `5`), or
+    /// `Transfer-Encoding: chunked`, or neither when the request has no body. Every method gets
+    /// the same treatment (GET, HEAD, DELETE, PROPFIND, RPC_IN_DATA...): the backend must find
+    /// the body where Gatehouse ends it, or bytes of one request would be parsed as the next.
+    /// Run it after `HeaderRewriter.rewriteRequest`, which drops the client's `Transfer-Encoding`.
+    public static func apply(_ framing: RequestBodyFraming, to headers: inout HTTPHeaders) {
+        switch framing {
+        case .none:
+            // `check` found neither header, so there is nothing to remove.
+            break
+        case .contentLength(let length):
+            headers.replaceOrAdd(name: "Content-Length", value: String(length))
+        case .chunked:
+            headers.replaceOrAdd(name: "Transfer-Encoding", value: "chunked")
+        }
+    }
 
     /// Parses one Content-Length element: optional spaces/tabs around 1-18 decimal digits.
     private static func parseLength(_ element: Substring.UTF8View.SubSequence) throws(RequestFramingRejection) -> Int64 {

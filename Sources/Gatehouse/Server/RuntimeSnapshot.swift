@@ -68,6 +68,8 @@ public struct RuntimeSnapshot: Sendable {
                 policies.append(RoutePolicy(
                     poolIndex: poolIndex, name: "\(service.name)/\(label)",
                     idleTimeout: TimeAmount(route.timeouts.idle),
+                    connectTimeout: TimeAmount(route.timeouts.connect),
+                    headerTimeout: TimeAmount(route.timeouts.header),
                     totalTimeout: route.timeouts.total.map(TimeAmount.init),
                     maxBodyBytes: Int64(route.maxBody),
                     blocked: route.blocked || poolIndex < 0,
