@@ -13,6 +13,7 @@ assert what a backend *would* have understood (one request or two, which framing
   `/rb-close-on-post` -> the first request for that exact target is read, then the connection is
   closed without an answer (later requests for the same target get the default answer);
   `/rb-silent` -> never answered; `/rb-ntlm401` -> 401 with `WWW-Authenticate: NTLM <challenge>`;
+  `/rb-delay-<ms>` -> the answer is held for <ms> milliseconds (at most 9999);
   anything else -> 200 with a small body and `X-RB-Conn`, `X-RB-Seq` (request number on that
   connection), `X-RB-Target` and `X-RB-Method`.
   `.../healthcheck.htm` gets 200 and is not recorded.
@@ -493,6 +494,9 @@ class RecordingBackend:
         if "/rb-silent" in target:
             record.silent = True
             return True
+        delay = re.search(r"/rb-delay-([0-9]{1,4})", target)
+        if delay:
+            self.stopping.wait(int(delay.group(1)) / 1000.0)
         if "/rb-close-on-post" in target:
             with self.lock:
                 first = target not in self.closed_targets
@@ -582,10 +586,50 @@ def start_recording_gatehouse(tmp_path, pools, services, idle_timeout=10):
     port, http_port, admin_port = free_port(), free_port(), free_port()
     config = tmp_path / "gatehouse-rb.yaml"
     config.write_text(session_config(port, http_port, admin_port, pools, services, idle_timeout=idle_timeout))
-    process = Process([str(BIN / "gatehouse"), "run", "--config", str(config)], "gatehouse-rb")
+    process = _start_proxy(config)
     wait_for_port(port, process.proc, log=process.output)
     wait_for_port(admin_port, process.proc, log=process.output)
     return Gatehouse(process, port, http_port, admin_port, config)
+
+
+def _start_proxy(config):
+    """`gatehouse run` with Swift's crash backtracer off (unless GATEHOUSE_E2E_BACKTRACE is set): a
+    crashing proxy then exits at once instead of staying frozen for seconds while it symbolicates,
+    so the test that crashed it is the one that reports it. The assertion message stays in the log."""
+    saved = os.environ.get("SWIFT_BACKTRACE")
+    if not os.environ.get("GATEHOUSE_E2E_BACKTRACE"):
+        os.environ["SWIFT_BACKTRACE"] = "enable=no"
+    try:
+        return Process([str(BIN / "gatehouse"), "run", "--config", str(config)], "gatehouse-rb")
+    finally:
+        if saved is None:
+            os.environ.pop("SWIFT_BACKTRACE", None)
+        else:
+            os.environ["SWIFT_BACKTRACE"] = saved
+
+
+def check_proxy(gatehouse, request):
+    """For an autouse fixture: restarts a proxy an earlier test crashed, and after the test fails
+    it if the proxy exited meanwhile (printing the log tail on any failure)."""
+    ensure_running(gatehouse)
+    yield
+    status = gatehouse.process.proc.poll()
+    report = getattr(request.node, "rep_call", None)
+    if status is not None or (report is not None and report.failed):
+        print("---- gatehouse log (tail) ----\n" + gatehouse.log()[-6000:])
+    assert status is None, f"the proxy exited with status {status} during this test (a crash: see its log)"
+
+
+def ensure_running(gatehouse):
+    """Starts the proxy again (same configuration, same ports) if it exited, e.g. after a crash a
+    test provoked; returns the exit status it had, or None when it was running."""
+    status = gatehouse.process.proc.poll()
+    if status is None:
+        return None
+    gatehouse.process = _start_proxy(gatehouse.config_path)
+    wait_for_port(gatehouse.port, gatehouse.process.proc, log=gatehouse.process.output)
+    wait_for_port(gatehouse.admin_port, gatehouse.process.proc, log=gatehouse.process.output)
+    return status
 
 
 def admin_state(gatehouse):

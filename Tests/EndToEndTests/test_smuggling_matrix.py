@@ -27,7 +27,7 @@ import pytest
 from conftest import CERTS
 from gatehouse_client import RawHTTPS, http11_context
 from h2_raw import H2Raw
-from recording_backend import RecordingBackend, event_loop_count, pool_yaml, start_recording_gatehouse
+from recording_backend import RecordingBackend, check_proxy, event_loop_count, pool_yaml, start_recording_gatehouse
 
 METHODS = ["GET", "HEAD", "OPTIONS", "DELETE", "PROPFIND", "POST", "PUT", "PATCH", "RPC_IN_DATA"]
 FRAMINGS = ["chunked", "content-length", "both", "neither"]
@@ -68,6 +68,12 @@ def matrix(tmp_path_factory):
         if gatehouse is not None:
             gatehouse.process.stop()
         backend.stop()
+
+
+@pytest.fixture(autouse=True)
+def proxy_alive(matrix, request):
+    """Restarts a proxy an earlier case crashed; fails the case during which it exits."""
+    yield from check_proxy(matrix[0], request)
 
 
 def smuggled_request(tag):
