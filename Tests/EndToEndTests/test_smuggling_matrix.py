@@ -153,6 +153,10 @@ def check_backend(backend, tag, method, main_target, framing, body, followup_tar
     mains = [r for r in requests if r.target == main_target]
     if len(mains) != 1:
         problems.append(f"the backend parsed {len(mains)} requests for {main_target} (expected exactly one)")
+    for target in followup_targets:
+        count = sum(1 for r in requests if r.target == target)
+        if count != 1:
+            problems.append(f"the backend parsed {count} requests for the follow-up {target} (expected one)")
     unexpected = [r for r in requests if r.target != main_target and r.target not in followup_targets]
     if unexpected:
         problems.append("the backend parsed requests nobody sent: "
