@@ -203,9 +203,10 @@ def test_backend_101_gives_502_and_the_backend_connection_is_closed(sec):
     closed = backend.wait_for(lambda: backend.record(upgraded.conn_id).peer_closed.is_set(), timeout=5)
     after = one_request(sec, get("/t-up/after"))
     exited = wait_until(lambda: sec.process.proc.poll() is not None, timeout=0.3)
-    assert not exited, (f"the proxy crashed (status {sec.process.proc.poll()}) once the client of the 101 left; "
+    assert not exited, (f"the proxy crashed (status {sec.process.proc.poll()}) after the backend's 101; "
                         f"the client's answer had been {response!r}")
-    assert not isinstance(response, Exception), f"no answer {waited:.1f} s after the backend's 101 (expected 502): {response!r}"
+    assert not isinstance(response, Exception), (
+        f"no answer {waited:.1f} s after the backend's 101 (expected 502): {response!r}")
     assert response.status == 502, (response.status, response.headers, response.body[:200])
     assert closed, f"the proxy kept backend connection {upgraded.conn_id} open after its 101"
     assert not isinstance(after, Exception) and after.status == 200, after
