@@ -17,9 +17,10 @@ public enum DenyRule: String, Sendable, Hashable, CaseIterable {
     case anonResourceBackend = "anon_resource_backend"
     /// Cookie `X-BEResource` carrying more than `server~version` (a `/` path, userinfo, query).
     case beResource = "be_resource"
-    /// `/powershell` anywhere in the canonical path, from a client outside the admin networks.
+    /// A remote PowerShell directory (`powershell`, `powershell-liveid`) as a whole path segment: at
+    /// the root from a client outside the admin networks, anywhere below the root from every client.
     case externalPowershell = "external_powershell"
-    /// `/ecp` (the admin centre) from a client outside the admin networks.
+    /// `/ecp` (the admin centre) at the root from a client outside the admin networks.
     case ecpAdminOnly = "ecp_admin_only"
 
     /// This rule's bit in a `DenyRuleSet`.
