@@ -80,9 +80,9 @@ import Testing
               client: admin, fires: [.autodiscoverPowershell, .externalPowershell]),
         // OWASSRF (CVE-2022-41080) and other PowerShell paths.
         .init(label: "OWASSRF", method: .POST, target: "/owa/mastermailbox%40outlook.com/powershell",
-              fires: [.externalPowershell]),
+              fires: [.explicitLogonVdir, .externalPowershell]),
         .init(label: "OWASSRF from an admin network", method: .POST, target: "/owa/mastermailbox%40outlook.com/powershell",
-              client: admin, fires: [.externalPowershell]),
+              client: admin, fires: [.explicitLogonVdir, .externalPowershell]),
         .init(label: "PowerShell direct", target: "/PowerShell/?serializationLevel=Full;clientApplication=x",
               fires: [.externalPowershell]),
         .init(label: "PowerShell behind encoded dot-segments", target: "/owa/%2e%2e/%50owershell", fires: [.externalPowershell]),
@@ -205,7 +205,7 @@ import Testing
     @Test func ruleNamesAreStable() {
         #expect(DenyRule.allCases.map(\.rawValue) == [
             "autodiscover_powershell", "proxyshell_autodiscover", "rps_cat", "anon_resource_backend", "be_resource",
-            "external_powershell", "ecp_admin_only",
+            "explicit_logon_vdir", "external_powershell", "ecp_admin_only",
         ])
     }
 }

@@ -88,6 +88,8 @@ struct RequestInspection {
             return headerFacts().anonResourceBackend
         case .beResource:
             return headerFacts().beResourceCarriesPath
+        case .explicitLogonVdir:
+            return Self.isExplicitLogonToDirectory(path)
         case .externalPowershell:
             return Self.namesPowershell(path, isAdminClient: { adminNetworks.containsAddress(client) })
         case .ecpAdminOnly:

@@ -18,4 +18,26 @@ extension RequestInspection {
         }
         return false
     }
+
+    /// `explicit_logon_vdir`: under `/owa` or `/ecp`, a segment holding an address (an explicit
+    /// logon, `/owa/u@contoso.com/`) followed later by a segment that is a virtual directory's name
+    /// (`/owa/u@contoso.com/powershell`, `/ecp/u%40contoso.com/ews/exchange.asmx`). Exchange's front
+    /// end proxied what followed the address to that service with its own machine credentials
+    /// (OWASSRF, CVE-2022-41080), so no client, admin networks included, may send this shape.
+    /// A mailbox whose address merely starts like a directory (`/owa/powershell-team@contoso.com/`)
+    /// is the address segment itself and is not matched.
+    static func isExplicitLogonToDirectory(_ path: UnsafeBufferPointer<UInt8>) -> Bool {
+        var segments = PathSegments(path)
+        guard let application = segments.next(),
+            ExchangeService.names(ExchangeService.explicitLogonApplicationNames, contain: application.name)
+        else { return false }
+        var afterAddress = false
+        while let segment = segments.next() {
+            if afterAddress, ExchangeService.names(ExchangeService.proxiedDirectoryNames, contain: segment.name) {
+                return true
+            }
+            if segment.holdsAddress { afterAddress = true }
+        }
+        return false
+    }
 }
