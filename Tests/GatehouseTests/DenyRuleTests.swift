@@ -75,11 +75,14 @@ import Testing
               fires: [.autodiscoverPowershell, .proxyshellAutodiscover]),
         .init(label: "autodiscover + powershell in the path", target: "/Autodiscover/x/../PowerShell/",
               fires: [.autodiscoverPowershell, .externalPowershell]),
+        // PowerShell below the root is no admin's path: the admin-network exemption is for `/powershell` only.
         .init(label: "autodiscover + powershell in the path, from an admin network", target: "/Autodiscover/x/../PowerShell/",
-              client: admin, fires: [.autodiscoverPowershell]),
+              client: admin, fires: [.autodiscoverPowershell, .externalPowershell]),
         // OWASSRF (CVE-2022-41080) and other PowerShell paths.
         .init(label: "OWASSRF", method: .POST, target: "/owa/mastermailbox%40outlook.com/powershell",
-              fires: [.externalPowershell]),
+              fires: [.explicitLogonVdir, .externalPowershell]),
+        .init(label: "OWASSRF from an admin network", method: .POST, target: "/owa/mastermailbox%40outlook.com/powershell",
+              client: admin, fires: [.explicitLogonVdir, .externalPowershell]),
         .init(label: "PowerShell direct", target: "/PowerShell/?serializationLevel=Full;clientApplication=x",
               fires: [.externalPowershell]),
         .init(label: "PowerShell behind encoded dot-segments", target: "/owa/%2e%2e/%50owershell", fires: [.externalPowershell]),
@@ -140,6 +143,7 @@ import Testing
         .init(label: "ECP from an IPv4-mapped admin", target: "/ecp/", client: adminMapped, fires: []),
         .init(label: "ECP from an IPv6 admin", target: "/ecp/", client: IPAddress("2001:db8:ad::7")!, fires: []),
         .init(label: "PowerShell from an admin network", target: "/PowerShell/", client: admin, fires: []),
+        .init(label: "mailbox whose address starts with powershell", target: "/owa/powershell-team@contoso.com/", fires: []),
         .init(label: "ActiveSync Ping", method: .POST,
               target: "/Microsoft-Server-ActiveSync?Cmd=Ping&User=user%40contoso.com&DeviceId=ABC&DeviceType=iPhone", fires: []),
     ]
@@ -201,7 +205,7 @@ import Testing
     @Test func ruleNamesAreStable() {
         #expect(DenyRule.allCases.map(\.rawValue) == [
             "autodiscover_powershell", "proxyshell_autodiscover", "rps_cat", "anon_resource_backend", "be_resource",
-            "external_powershell", "ecp_admin_only",
+            "explicit_logon_vdir", "external_powershell", "ecp_admin_only",
         ])
     }
 }

@@ -17,9 +17,14 @@ public enum DenyRule: String, Sendable, Hashable, CaseIterable {
     case anonResourceBackend = "anon_resource_backend"
     /// Cookie `X-BEResource` carrying more than `server~version` (a `/` path, userinfo, query).
     case beResource = "be_resource"
-    /// `/powershell` anywhere in the canonical path, from a client outside the admin networks.
+    /// OWASSRF (CVE-2022-41080): an OWA or ECP explicit logon followed by a virtual directory
+    /// (`/owa/<address>/powershell`, `/ecp/<address>/ews/...`), from every client, admin networks
+    /// included. Matches whole path segments.
+    case explicitLogonVdir = "explicit_logon_vdir"
+    /// A remote PowerShell directory (`powershell`, `powershell-liveid`) as a whole path segment: at
+    /// the root from a client outside the admin networks, anywhere below the root from every client.
     case externalPowershell = "external_powershell"
-    /// `/ecp` (the admin centre) from a client outside the admin networks.
+    /// `/ecp` (the admin centre) at the root from a client outside the admin networks.
     case ecpAdminOnly = "ecp_admin_only"
 
     /// This rule's bit in a `DenyRuleSet`.
@@ -32,6 +37,7 @@ public enum DenyRule: String, Sendable, Hashable, CaseIterable {
         case .beResource: return 1 << 4
         case .externalPowershell: return 1 << 5
         case .ecpAdminOnly: return 1 << 6
+        case .explicitLogonVdir: return 1 << 7
         }
     }
 }

@@ -88,8 +88,10 @@ struct RequestInspection {
             return headerFacts().anonResourceBackend
         case .beResource:
             return headerFacts().beResourceCarriesPath
+        case .explicitLogonVdir:
+            return Self.isExplicitLogonToDirectory(path)
         case .externalPowershell:
-            return ASCII.containsLowercased(path, Words.slashPowershell) && !adminNetworks.containsAddress(client)
+            return Self.namesPowershell(path, isAdminClient: { adminNetworks.containsAddress(client) })
         case .ecpAdminOnly:
             return Self.isUnder(path, Words.slashECP) && !adminNetworks.containsAddress(client)
         }
@@ -162,6 +164,5 @@ enum Words {
     static let autodiscoverJSON = Array("autodiscover.json".utf8)
     static let rpsCAT = Array("x-rps-cat".utf8)
     static let emailEquals = Array("email=".utf8)
-    static let slashPowershell = Array("/powershell".utf8)
     static let slashECP = Array("/ecp".utf8)
 }
