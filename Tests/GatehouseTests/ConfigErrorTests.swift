@@ -243,13 +243,14 @@ import Testing
                   - { preset: owa, pool: mailbox }
                   - { preset: activesync, pool: mailbox, timeouts: { idle: 10m } }
                   - { preset: powershell, pool: mailbox, blocked: false }
-                deny_rules: { external_powershell: false }
+                deny_rules: { external_powershell: false, explicit_logon_vdir: false }
             """) + "\nadmin: { address: 0.0.0.0:9090 }\n"
         let (_, warnings) = try fixture.load(yaml)
         let text = warnings.map(\.description).joined(separator: "\n")
         #expect(warnings.allSatisfy { $0.severity == .warning && $0.line > 0 })
         #expect(text.contains("ActiveSync Ping holds a request for up to 3540 s"))
         #expect(text.contains("exposes /powershell to every client"))
+        #expect(text.contains("lets an OWA or ECP explicit logon reach other services"))
         #expect(text.contains("admin endpoint listens on 0.0.0.0:9090"))
         #expect(text.contains(": warning: "))
     }

@@ -144,6 +144,12 @@ extension ConfigValidator {
                 "\(document.place) exposes /powershell to every client", at: mark,
                 hint: "keep 'external_powershell: true' so only admin networks reach it")
         }
+        if !denyRules.contains(.explicitLogonVdir), routes.contains(where: { $0.preset == .owa || $0.preset == .ecp }) {
+            collector.warning(
+                "\(document.place) lets an OWA or ECP explicit logon reach other services "
+                    + "(/owa/<address>/powershell, the OWASSRF request)", at: mark,
+                hint: "keep 'explicit_logon_vdir: true'")
+        }
         if routes.contains(where: { $0.adminOnly }), !denyRules.contains(.ecpAdminOnly) {
             collector.warning(
                 "\(document.place) exposes the admin centre (/ecp) to every client", at: mark,
