@@ -15,7 +15,6 @@ import Testing
         let listener = try #require(config.listeners.first)
         #expect(listener.name == "https")
         #expect(listener.address == SocketEndpoint(host: "127.0.0.1", port: 0))
-        #expect(listener.proxyProtocol == false)
         let tls = try #require(listener.tls)
         #expect(tls.minVersion == .tls12)
         #expect(tls.alpn == ["h2", "http/1.1"])
@@ -164,7 +163,7 @@ import Testing
             listeners:
               - name: https
                 address: "[::1]:8443"
-                proxy_protocol: true
+                proxy_protocol: false
                 tls:
                   certificates:
                     - { cert: ../certs/mail.pem, key: ../certs/mail.key }
@@ -208,7 +207,6 @@ import Testing
         let https = config.listeners[0]
         #expect(https.address == SocketEndpoint(host: "::1", port: 8443))
         #expect(https.address.description == "[::1]:8443")
-        #expect(https.proxyProtocol)
         let tls = try #require(https.tls)
         #expect(tls.defaultCertificate == fixture.path("certs/rsa.pem"))
         #expect(tls.strictSNI && tls.minVersion == .tls13 && !tls.sessionTickets)

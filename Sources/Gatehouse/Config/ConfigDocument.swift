@@ -23,7 +23,8 @@ struct ConfigDocument: Codable {
 struct ListenerDocument: Codable {
     var name: Located<String>?
     var address: Located<String>?
-    var proxyProtocol: Bool?
+    /// Read so that `true` can be refused at its line (PROXY protocol is not implemented yet).
+    var proxyProtocol: Located<Bool>?
     var tls: Located<TLSDocument>?
     var redirectToHTTPS: Located<Int>?
 
