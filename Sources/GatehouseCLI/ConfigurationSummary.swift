@@ -76,7 +76,6 @@ struct ConfigurationSummary {
             var text = "TLS \(tls.minVersion.rawValue)+, ALPN \(tls.alpn.joined(separator: ",")), "
                 + "\(tls.certificates.count) certificate\(tls.certificates.count == 1 ? "" : "s") (default \(defaultName))"
             if tls.strictSNI { text += ", strict SNI" }
-            if listener.proxyProtocol { text += ", PROXY protocol" }
             return text
         }
     }

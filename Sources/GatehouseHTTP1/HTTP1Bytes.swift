@@ -50,6 +50,52 @@ enum HTTP1Bytes {
         return belowSpace | isDelete != 0
     }
 
+    /// Whether any of the eight bytes in `word` is above 0x7F (obs-text, or part of a UTF-8 sequence).
+    @inline(__always)
+    static func holdsNonASCII(_ word: UInt64) -> Bool {
+        word & 0x8080_8080_8080_8080 != 0
+    }
+
+    /// Whether the `count` bytes at `start` are well-formed UTF-8 (RFC 3629, Unicode table 3-7): no
+    /// overlong forms, no surrogates (U+D800...U+DFFF), nothing above U+10FFFF, no truncated or
+    /// stray continuation bytes. Exactly the byte strings a Swift `String` keeps unchanged.
+    static func isValidUTF8(_ start: UnsafePointer<UInt8>, _ count: Int) -> Bool {
+        var index = 0
+        while index < count {
+            let lead = start[index]
+            if lead < 0x80 {
+                index += 1
+                continue
+            }
+            // The sequence length, and the range its second byte must fall in: the lead bytes E0,
+            // ED, F0 and F4 narrow it to rule out overlong forms, surrogates and code points
+            // beyond U+10FFFF; every other continuation byte is 80...BF.
+            let length: Int
+            var low: UInt8 = 0x80
+            var high: UInt8 = 0xBF
+            switch lead {
+            case 0xC2...0xDF: length = 2
+            case 0xE0: length = 3; low = 0xA0
+            case 0xE1...0xEC, 0xEE...0xEF: length = 3
+            case 0xED: length = 3; high = 0x9F
+            case 0xF0: length = 4; low = 0x90
+            case 0xF1...0xF3: length = 4
+            case 0xF4: length = 4; high = 0x8F
+            default: return false   // 80...C1 (continuation or overlong lead), F5...FF
+            }
+            guard count - index >= length else { return false }
+            let second = start[index + 1]
+            guard second >= low, second <= high else { return false }
+            var offset = 2
+            while offset < length {
+                guard start[index + offset] & 0xC0 == 0x80 else { return false }
+                offset += 1
+            }
+            index += length
+        }
+        return true
+    }
+
     /// Whether `byte` may appear in a request target: visible ASCII only (RFC 3986 has no spaces,
     /// controls or raw non-ASCII; rejecting them here keeps the target byte-exact when proxied).
     @inline(__always)

@@ -23,6 +23,10 @@ public struct HTTP1DecoderError: Error, Sendable, Hashable, CustomStringConverti
         case obsoleteLineFolding = "obsolete_line_folding"
         /// A field value holding NUL, DEL or another control character other than HTAB.
         case invalidFieldValue = "invalid_field_value"
+        /// A field value (header or trailer) with bytes above 0x7F that are not well-formed UTF-8:
+        /// turned into a Swift `String` they would silently become U+FFFD, so what the backend saw
+        /// would differ from what the client sent.
+        case invalidUTF8 = "invalid_utf8"
         /// A CR not followed by LF.
         case bareCR = "bare_cr"
         /// An LF not preceded by CR (this decoder accepts only CRLF line endings).
@@ -90,7 +94,7 @@ public struct HTTP1DecoderError: Error, Sendable, Hashable, CustomStringConverti
         case .invalidTarget, .requestLineTooLong: .invalidURL
         case .unsupportedVersion: .invalidVersion
         case .invalidFieldName, .whitespaceBeforeColon, .obsoleteLineFolding: .invalidHeaderToken
-        case .invalidFieldValue: .invalidCharactersUsed
+        case .invalidFieldValue, .invalidUTF8: .invalidCharactersUsed
         case .bareCR: .lfExpected
         case .bareLF: .invalidCharactersUsed
         case .fieldLineTooLong, .headTooLarge, .tooManyFields: .headerOverflow

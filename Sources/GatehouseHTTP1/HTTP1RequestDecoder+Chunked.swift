@@ -115,6 +115,7 @@ extension HTTP1RequestDecoder {
                 || HTTP1Bytes.tokenEqualsLowercase(line, nameLength, "host") {
                 continue
             }
+            // Lossless: the name is a token (ASCII) and `parseFieldLine` refused malformed UTF-8.
             fields.append((String(decoding: UnsafeBufferPointer(start: line, count: nameLength), as: UTF8.self),
                            String(decoding: UnsafeBufferPointer(start: line + valueStart, count: valueEnd - valueStart), as: UTF8.self)))
         }

@@ -47,6 +47,7 @@ extension HTTP1RequestDecoder {
             let (nameLength, valueStart, valueEnd) = try parseFieldLine(line, lineEnd - lineStart)
             let value = UnsafeBufferPointer(start: line + valueStart, count: valueEnd - valueStart)
             try framing.note(name: line, nameLength: nameLength, value: value)
+            // Lossless: the name is a token (ASCII) and `parseFieldLine` refused malformed UTF-8.
             fields.append((String(decoding: UnsafeBufferPointer(start: line, count: nameLength), as: UTF8.self),
                            String(decoding: value, as: UTF8.self)))
             lineStart = lineEnd + 2
@@ -71,6 +72,7 @@ extension HTTP1RequestDecoder {
         }
         let version = try parseVersion(line + targetEnd + 1, count - targetEnd - 1, requestLine: line, count)
         let method = parseMethod(line, methodEnd)
+        // Lossless: `isTargetByte` admits visible ASCII only, so no byte can turn into U+FFFD.
         let uri = String(decoding: UnsafeBufferPointer(start: line + targetStart, count: targetEnd - targetStart), as: UTF8.self)
         return (method, uri, version)
     }

@@ -75,7 +75,8 @@ extension HTTP1RequestDecoder {
     }
 
     /// Parses one field line (without its CRLF) into the name's length and the value's bounds
-    /// (surrounding whitespace excluded).
+    /// (surrounding whitespace excluded). The name is a token (ASCII); the value is checked for
+    /// control characters and, when it has bytes above 0x7F, for well-formed UTF-8.
     @inline(__always)
     static func parseFieldLine(_ line: UnsafePointer<UInt8>, _ count: Int) throws -> (nameLength: Int, valueStart: Int, valueEnd: Int) {
         var index = 0
@@ -89,20 +90,34 @@ extension HTTP1RequestDecoder {
         while end > start, HTTP1Bytes.isWhitespace(line[end - 1]) { end -= 1 }
         // Eight bytes at a time while none is a control character or DEL (HTAB, rare, takes the
         // byte-wise path below), then byte by byte for the rest and for the word that needs a look.
+        // The bytes are OR-ed together on the way, so the common all-ASCII value is known to be
+        // valid UTF-8 without a second pass; only a value with a byte above 0x7F is validated.
         var scan = start
-        while scan + 8 <= end, !HTTP1Bytes.mayHoldControl(UnsafeRawPointer(line + scan).loadUnaligned(as: UInt64.self)) {
+        var seen: UInt64 = 0
+        while scan + 8 <= end {
+            let word = UnsafeRawPointer(line + scan).loadUnaligned(as: UInt64.self)
+            if HTTP1Bytes.mayHoldControl(word) { break }
+            seen |= word
             scan += 8
         }
         while scan < end {
-            guard HTTP1Bytes.isFieldValueByte(line[scan]) else {
+            let byte = line[scan]
+            guard HTTP1Bytes.isFieldValueByte(byte) else {
                 let name = HTTP1Bytes.quote(line, index)
-                if line[scan] == HTTP1Bytes.cr {
+                if byte == HTTP1Bytes.cr {
                     throw HTTP1DecoderError(.bareCR, "field '\(name)' has a CR not followed by LF in its value")
                 }
                 throw HTTP1DecoderError(.invalidFieldValue, "field '\(name)' has a control character "
-                                        + "(0x\(String(line[scan], radix: 16))) in its value")
+                                        + "(0x\(String(byte, radix: 16))) in its value")
             }
+            seen |= UInt64(byte)
             scan += 1
+        }
+        // The decoder hands values on as Strings, which would replace malformed UTF-8 with U+FFFD:
+        // refuse instead, so the backend sees exactly what the client sent or nothing at all.
+        if HTTP1Bytes.holdsNonASCII(seen), !HTTP1Bytes.isValidUTF8(line + start, end - start) {
+            throw HTTP1DecoderError(.invalidUTF8, "field '\(HTTP1Bytes.quote(line, index))' has bytes above 0x7F "
+                                    + "that are not valid UTF-8 in its value")
         }
         return (index, start, end)
     }

@@ -15,7 +15,6 @@ import Testing
         let listener = try #require(config.listeners.first)
         #expect(listener.name == "https")
         #expect(listener.address == SocketEndpoint(host: "127.0.0.1", port: 0))
-        #expect(listener.proxyProtocol == false)
         let tls = try #require(listener.tls)
         #expect(tls.minVersion == .tls12)
         #expect(tls.alpn == ["h2", "http/1.1"])
@@ -31,6 +30,7 @@ import Testing
         #expect(config.limits.maxHeaderLine == 64 * 1024)
         #expect(config.limits.maxHeaderTotal == 256 * 1024)
         #expect(config.limits.maxConnections == 20_000)
+        #expect(config.limits.maxRedirectConnections == 1024)
         #expect(config.limits.clientHeaderTimeout == .seconds(30))
         #expect(config.limits.clientIdleTimeout == .seconds(120))
 
@@ -164,7 +164,7 @@ import Testing
             listeners:
               - name: https
                 address: "[::1]:8443"
-                proxy_protocol: true
+                proxy_protocol: false
                 tls:
                   certificates:
                     - { cert: ../certs/mail.pem, key: ../certs/mail.key }
@@ -181,7 +181,7 @@ import Testing
               - name: http
                 address: 127.0.0.1:8080
                 redirect_to_https: 8443
-            limits: { max_header_line: 16KiB, max_header_total: 32KiB, max_connections: 10, client_header_timeout: 5, client_idle_timeout: 1m }
+            limits: { max_header_line: 16KiB, max_header_total: 32KiB, max_connections: 10, max_redirect_connections: 3, client_header_timeout: 5, client_idle_timeout: 1m }
             pools:
               mailbox:
                 servers:
@@ -208,7 +208,6 @@ import Testing
         let https = config.listeners[0]
         #expect(https.address == SocketEndpoint(host: "::1", port: 8443))
         #expect(https.address.description == "[::1]:8443")
-        #expect(https.proxyProtocol)
         let tls = try #require(https.tls)
         #expect(tls.defaultCertificate == fixture.path("certs/rsa.pem"))
         #expect(tls.strictSNI && tls.minVersion == .tls13 && !tls.sessionTickets)
@@ -217,7 +216,7 @@ import Testing
         #expect(config.listeners[1].redirectToHTTPSPort == 8443)
         #expect(config.limits == ClientLimits(
             maxHeaderLine: 16384, maxHeaderTotal: 32768, maxConnections: 10, clientHeaderTimeout: .seconds(5),
-            clientIdleTimeout: .seconds(60)))
+            clientIdleTimeout: .seconds(60), maxRedirectConnections: 3))
         let pool = try #require(config.pools["mailbox"])
         #expect(pool.servers == [BackendServerConfiguration(
             name: "mbx01", address: SocketEndpoint(host: "mbx01.contoso.local", port: 444), tlsName: "mbx01.contoso.local", weight: 3)])

@@ -23,7 +23,8 @@ struct ConfigDocument: Codable {
 struct ListenerDocument: Codable {
     var name: Located<String>?
     var address: Located<String>?
-    var proxyProtocol: Bool?
+    /// Read so that `true` can be refused at its line (PROXY protocol is not implemented yet).
+    var proxyProtocol: Located<Bool>?
     var tls: Located<TLSDocument>?
     var redirectToHTTPS: Located<Int>?
 
@@ -73,6 +74,7 @@ struct LimitsDocument: Codable {
     var maxHeaderLine: Located<String>?
     var maxHeaderTotal: Located<String>?
     var maxConnections: Located<Int>?
+    var maxRedirectConnections: Located<Int>?
     var clientHeaderTimeout: Located<String>?
     var clientIdleTimeout: Located<String>?
 
@@ -80,6 +82,7 @@ struct LimitsDocument: Codable {
         case maxHeaderLine = "max_header_line"
         case maxHeaderTotal = "max_header_total"
         case maxConnections = "max_connections"
+        case maxRedirectConnections = "max_redirect_connections"
         case clientHeaderTimeout = "client_header_timeout"
         case clientIdleTimeout = "client_idle_timeout"
     }

@@ -54,16 +54,25 @@ struct ConfigValidator {
                     + "(\(ByteSize.format(limits.maxHeaderTotal)))", at: line.mark,
                 hint: "a single header line cannot exceed the whole head; raise max_header_total")
         }
-        if let connections = document.maxConnections {
-            if connections.value > 0 {
-                limits.maxConnections = connections.value
-            } else {
-                collector.error("\(connections.place) must be at least 1", at: connections.mark)
-            }
-        }
+        limits.maxConnections = connectionCount(document.maxConnections, default: limits.maxConnections)
+        limits.maxRedirectConnections = connectionCount(
+            document.maxRedirectConnections, default: limits.maxRedirectConnections)
         limits.clientHeaderTimeout = duration(document.clientHeaderTimeout, default: limits.clientHeaderTimeout)
         limits.clientIdleTimeout = duration(document.clientIdleTimeout, default: limits.clientIdleTimeout)
         return limits
+    }
+
+    /// A connection cap (`max_connections`, `max_redirect_connections`): a whole number of at least
+    /// 1, or `fallback` with an error.
+    private func connectionCount(_ value: Located<Int>?, default fallback: Int) -> Int {
+        guard let value else { return fallback }
+        guard value.value > 0 else {
+            collector.error(
+                "\(value.place) must be at least 1, not \(value.value)", at: value.mark,
+                hint: "it caps the connections open at once; leave the key out for the default, \(fallback)")
+            return fallback
+        }
+        return value.value
     }
 
     /// The optional `admin:` endpoint. Warns when it listens beyond loopback: it serves metrics and

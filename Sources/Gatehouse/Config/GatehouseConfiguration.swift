@@ -25,22 +25,27 @@ public struct ClientLimits: Sendable, Hashable {
     public var maxHeaderLine: Int
     /// The largest request head (all header lines), in bytes.
     public var maxHeaderTotal: Int
-    /// Client connections accepted at once, over all listeners.
+    /// Client connections accepted at once over all TLS listeners.
     public var maxConnections: Int
-    /// How long a client may take to send a complete request head.
+    /// Client connections accepted at once over all plain-HTTP redirect listeners: a cap of their
+    /// own, so idle sockets on the redirect port can never use up the TLS listeners' `maxConnections`.
+    public var maxRedirectConnections: Int
+    /// How long a client may take to send a complete request head (on redirect listeners: the
+    /// whole request, whose body is read and dropped).
     public var clientHeaderTimeout: Duration
-    /// How long a keep-alive client connection may stay idle between requests.
+    /// How long a client connection may stay idle with no request in progress.
     public var clientIdleTimeout: Duration
 
     /// Limits; defaults are the configuration file's.
     public init(
         maxHeaderLine: Int = 64 * ByteSize.kibibyte, maxHeaderTotal: Int = 256 * ByteSize.kibibyte,
         maxConnections: Int = 20_000, clientHeaderTimeout: Duration = .seconds(30),
-        clientIdleTimeout: Duration = .seconds(120)
+        clientIdleTimeout: Duration = .seconds(120), maxRedirectConnections: Int = 1024
     ) {
         self.maxHeaderLine = maxHeaderLine
         self.maxHeaderTotal = maxHeaderTotal
         self.maxConnections = maxConnections
+        self.maxRedirectConnections = maxRedirectConnections
         self.clientHeaderTimeout = clientHeaderTimeout
         self.clientIdleTimeout = clientIdleTimeout
     }

@@ -4,16 +4,13 @@ public struct ListenerConfiguration: Sendable {
     public var name: String
     /// Where to listen; port 0 asks the kernel for a free port (tests).
     public var address: SocketEndpoint
-    /// Whether connections start with a PROXY protocol (v1/v2) header from a load balancer.
-    public var proxyProtocol: Bool
     /// What the listener does with connections.
     public var mode: ListenerMode
 
-    /// A listener.
-    public init(name: String, address: SocketEndpoint, proxyProtocol: Bool = false, mode: ListenerMode) {
+    /// A listener. (PROXY protocol is not implemented: the configuration refuses `proxy_protocol: true`.)
+    public init(name: String, address: SocketEndpoint, mode: ListenerMode) {
         self.name = name
         self.address = address
-        self.proxyProtocol = proxyProtocol
         self.mode = mode
     }
 

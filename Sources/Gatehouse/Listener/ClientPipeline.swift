@@ -17,7 +17,19 @@ enum ClientPipeline {
         try sync.addHandler(ProtocolSwitchHandler(tls: tls, environment: environment, limits: limits, http2: http2))
     }
 
-    /// The HTTP/1.1 handlers, added after `position`'s handler (or at the end).
+    /// The plain-HTTP redirect listener's pipeline: the header and idle clocks (the same
+    /// `client_header_timeout` and `client_idle_timeout` as the TLS listeners), the HTTP/1.1 codec
+    /// with the same size limits, and the redirect answer.
+    static func configureRedirect(channel: Channel, policy: RedirectPolicy, limits: ClientLimits) throws {
+        let sync = channel.pipeline.syncOperations
+        let clock = HeaderTimeoutHandler(timeout: TimeAmount(limits.clientHeaderTimeout),
+                                         idleTimeout: TimeAmount(limits.clientIdleTimeout))
+        try sync.addHandler(clock)
+        try addHTTP1Codec(to: sync, limits: limits)
+        try sync.addHandler(RedirectHandler(policy: policy, clock: clock))
+    }
+
+    /// The HTTP/1.1 handlers, added at the end of the pipeline once TLS is up.
     static func addHTTP1(to channel: Channel, environment: ProxyEnvironment, facts: ClientConnectionFacts,
                          limits: ClientLimits) throws {
         let sync = channel.pipeline.syncOperations

@@ -1,66 +1,85 @@
 import NIOCore
 
 /// Enforces `limits.client_header_timeout` on HTTP/1.1: once the first byte of a request arrives,
-/// its whole head must arrive within the timeout, or the connection is closed (slowloris). Between
-/// requests the proxy's idle timeout applies instead. Sits before the request decoder and sees raw
-/// bytes; `HTTP1ServerAdapter` tells it when a head was decoded and when a response finished.
+/// its whole head must arrive within the timeout, or the connection is closed (slowloris). Sits
+/// before the request decoder and sees raw bytes; whoever answers requests (`HTTP1ServerAdapter`,
+/// `RedirectHandler`) tells it when a head was received and when a response finished.
 ///
-/// The clock is a timestamp, not a timer per request: one scheduled check re-arms itself only while
-/// a head is in progress, so busy keep-alive connections schedule about one task per timeout period.
+/// With an idle timeout it also closes connections that sit with no request in progress for that
+/// long (the redirect listener, which has no proxy handler to do it). Without one, between requests
+/// the proxy's idle timeout applies instead.
+///
+/// The clocks are timestamps in `StateMachine`, not a timer per request: one scheduled check
+/// re-arms itself only while a clock runs, so busy keep-alive connections schedule about one task
+/// per timeout period.
 final class HeaderTimeoutHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
-    private let timeout: TimeAmount
-    private var awaitingHead = true
-    /// When the first byte of the head in progress arrived; nil when no head is in progress.
-    private var headStartedAt: NIODeadline?
+    private var machine: StateMachine
+    /// The one scheduled check, and when it runs.
     private var timer: Scheduled<Void>?
+    private var timerDeadline: NIODeadline?
     private var context: ChannelHandlerContext?
 
-    init(timeout: TimeAmount) {
-        self.timeout = timeout
+    /// - Parameter idleTimeout: when set, this handler also closes idle connections.
+    init(timeout: TimeAmount, idleTimeout: TimeAmount? = nil) {
+        machine = StateMachine(headerTimeout: timeout, idleTimeout: idleTimeout, now: .now())
     }
 
-    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        arm()
+    }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         timer?.cancel()
         timer = nil
+        timerDeadline = nil
         self.context = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if awaitingHead && headStartedAt == nil {
-            headStartedAt = .now()
-            if timer == nil { scheduleCheck(after: timeout) }
-        }
+        machine.bytesReceived(now: .now())
+        arm()
         context.fireChannelRead(data)
     }
 
-    /// A request head was decoded: the header clock stops.
+    /// A request head was decoded (on the redirect listener: the whole request): the clocks stop.
     func headReceived() {
-        awaitingHead = false
-        headStartedAt = nil
+        machine.headReceived()
     }
 
-    /// The response was sent: the next bytes start a new head.
+    /// The response was sent: the next bytes start a new head; the idle clock starts.
     func responseFinished() {
-        awaitingHead = true
+        machine.responseFinished(now: .now())
+        arm()
     }
 
-    private func scheduleCheck(after delay: TimeAmount) {
+    /// Makes sure a check runs by the machine's deadline. A check already scheduled no later than
+    /// that stays (it re-arms itself when it finds nothing due); one scheduled later is replaced,
+    /// which happens only when a head starts on an idle connection whose idle check lies beyond it.
+    private func arm() {
+        guard let deadline = machine.deadline else { return }
+        if timer != nil, let scheduled = timerDeadline, scheduled <= deadline { return }
+        timer?.cancel()
+        schedule(at: deadline)
+    }
+
+    private func schedule(at deadline: NIODeadline) {
         guard let context else { return }
-        timer = context.eventLoop.assumeIsolated().scheduleTask(in: delay) { [self] in
+        timerDeadline = deadline
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
             timer = nil
-            // No head in progress: stop; the next request's first byte arms the check again.
-            guard let started = headStartedAt else { return }
-            let elapsed = NIODeadline.now() - started
-            if elapsed >= timeout {
-                // The head did not complete in time: drop the connection without an answer.
+            timerDeadline = nil
+            switch machine.check(now: .now()) {
+            case .close:
+                // A clock ran out: drop the connection without an answer.
                 self.context?.close(promise: nil)
-            } else {
-                scheduleCheck(after: timeout - elapsed)
+            case .checkAgain(let next):
+                schedule(at: next)
+            case .stop:
+                break   // the next event that starts a clock arms the check again
             }
         }
     }

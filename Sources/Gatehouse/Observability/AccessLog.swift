@@ -7,11 +7,13 @@ import Darwin
 /// One line per request on standard output, in the spirit of nginx's `combined` format plus the
 /// proxy's own facts:
 ///
-///     2026-11-25T21:40:00Z 127.0.0.1 "GET /owa/ HTTP/1.1" 200 in=0 out=20600 us=850 proto=http/1.1 route=contoso/owa backend=mbx01
+///     2026-11-25T21:40:00Z 127.0.0.1 "GET /owa/ HTTP/1.1" 200 in=0 out=20600 us=850 route=contoso/owa backend=mbx01
 ///
 /// Built for the hot path: the line is formatted straight into one string (no metadata
 /// dictionary), the UTC timestamp comes from `gmtime_r` (no time-zone file look-ups), and it is
 /// written with a single `write(2)`, which keeps lines from different event loops whole.
+///
+/// Fields are escaped (see `appendEscaped`): the line is printable ASCII whatever the client sent.
 public final class AccessLog: Sendable {
     private let fileDescriptor: Int32
 
@@ -34,41 +36,9 @@ public final class AccessLog: Sendable {
         var reason: String?
     }
 
+    /// Writes the line for `entry` (one `write(2)` unless the kernel takes it in parts).
     func record(_ entry: Entry) {
-        var line = ""
-        line.reserveCapacity(128 + entry.uri.utf8.count)
-        appendTimestamp(to: &line)
-        line += " "
-        line += entry.client
-        line += " \""
-        line += entry.method
-        line += " "
-        appendSanitised(entry.uri, to: &line)
-        line += " "
-        line += entry.proto
-        line += "\" "
-        line += String(entry.status)
-        line += " in="
-        line += String(entry.bytesIn)
-        line += " out="
-        line += String(entry.bytesOut)
-        line += " us="
-        line += String(entry.microseconds)
-        if let route = entry.route {
-            line += " route="
-            line += route
-        }
-        if let backend = entry.backend {
-            line += " backend="
-            line += backend
-        }
-        if let reason = entry.reason {
-            line += " reason=\""
-            appendSanitised(reason, to: &line)
-            line += "\""
-        }
-        line += "\n"
-        var bytes = line
+        var bytes = Self.line(for: entry, at: time(nil))
         bytes.withUTF8 { buffer in
             var offset = 0
             while offset < buffer.count {
@@ -83,9 +53,52 @@ public final class AccessLog: Sendable {
         }
     }
 
+    /// The line for `entry` finished at `now` (seconds since the epoch), ending in a newline.
+    ///
+    /// Every field goes through `appendEscaped`, so whatever a client puts into a method, target
+    /// or Host cannot end the line, start a field or close a quoted one: the line always has the
+    /// shape above, in printable ASCII only.
+    static func line(for entry: Entry, at now: time_t) -> String {
+        var line = ""
+        line.reserveCapacity(128 + entry.uri.utf8.count + (entry.reason?.utf8.count ?? 0))
+        appendTimestamp(now, to: &line)
+        line += " "
+        appendEscaped(entry.client, to: &line, escapingSpace: true)
+        line += " \""
+        appendEscaped(entry.method, to: &line, escapingSpace: true)
+        line += " "
+        appendEscaped(entry.uri, to: &line, escapingSpace: true)
+        line += " "
+        appendEscaped(entry.proto, to: &line, escapingSpace: true)
+        line += "\" "
+        line += String(entry.status)
+        line += " in="
+        line += String(entry.bytesIn)
+        line += " out="
+        line += String(entry.bytesOut)
+        line += " us="
+        line += String(entry.microseconds)
+        if let route = entry.route {
+            line += " route="
+            appendEscaped(route, to: &line, escapingSpace: true)
+        }
+        if let backend = entry.backend {
+            line += " backend="
+            appendEscaped(backend, to: &line, escapingSpace: true)
+        }
+        if let reason = entry.reason {
+            // Prose: spaces stay, inside quotes.
+            line += " reason=\""
+            appendEscaped(reason, to: &line, escapingSpace: false)
+            line += "\""
+        }
+        line += "\n"
+        return line
+    }
+
     /// `YYYY-MM-DDTHH:MM:SSZ` in UTC.
-    private func appendTimestamp(to line: inout String) {
-        var now = time(nil)
+    private static func appendTimestamp(_ now: time_t, to line: inout String) {
+        var now = now
         var parts = tm()
         gmtime_r(&now, &parts)
         func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : String(value) }
@@ -94,21 +107,38 @@ public final class AccessLog: Sendable {
         line += "T" + two(parts.tm_hour) + ":" + two(parts.tm_min) + ":" + two(parts.tm_sec) + "Z"
     }
 
-    /// Client-controlled text (the URI) never breaks the line format: controls, quotes and
-    /// backslashes are escaped.
-    private func appendSanitised(_ text: String, to line: inout String) {
-        let clean = text.utf8.allSatisfy { $0 >= 0x20 && $0 != 0x7F && $0 != 0x22 && $0 != 0x5C }
+    /// Appends `text` with every byte of its UTF-8 form outside printable ASCII (0x20...0x7E)
+    /// written as `\xHH`, and so are the field delimiters `"` (`\x22`) and `\` (`\x5c`), and, for
+    /// fields that are not quoted prose, the space (`\x20`). Line breaks of every kind (CR, LF,
+    /// U+0085, U+2028, U+2029) therefore never reach the log as such, and neither does anything
+    /// a terminal or log viewer would interpret.
+    ///
+    /// The usual field is printable already: one scan, then a plain append into the line's
+    /// reserved capacity; escaping happens only when the scan finds something.
+    static func appendEscaped(_ text: String, to line: inout String, escapingSpace: Bool) {
+        let lowest: UInt8 = escapingSpace ? 0x21 : 0x20
+        let clean = text.utf8.allSatisfy { byte in
+            byte >= lowest && byte <= 0x7E && byte != 0x22 && byte != 0x5C
+        }
         if clean {
             line += text
             return
         }
         for byte in text.utf8 {
-            switch byte {
-            case 0x22: line += "\\\""
-            case 0x5C: line += "\\\\"
-            case 0..<0x20, 0x7F: line += "\\x" + String(byte, radix: 16)
-            default: line.unicodeScalars.append(Unicode.Scalar(byte))
+            if byte >= lowest && byte <= 0x7E && byte != 0x22 && byte != 0x5C {
+                line.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                line.unicodeScalars.append("\\")
+                line.unicodeScalars.append("x")
+                line.unicodeScalars.append(hexDigit(byte >> 4))
+                line.unicodeScalars.append(hexDigit(byte & 0x0F))
             }
         }
+    }
+
+    /// The lower-case hex digit for a value 0...15.
+    @inline(__always)
+    private static func hexDigit(_ value: UInt8) -> Unicode.Scalar {
+        Unicode.Scalar(value < 10 ? 0x30 + value : 0x57 + value)   // '0'...'9', 'a'...'f'
     }
 }

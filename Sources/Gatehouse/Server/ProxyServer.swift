@@ -1,4 +1,3 @@
-import Atomics
 import GatehouseHTTP2
 import GatehouseTLS
 import Logging
@@ -12,8 +11,8 @@ public struct ListenerSpec: Sendable {
         /// TLS termination with SNI certificate selection, then HTTP/1.1 or (when `http2` is set
         /// and the client offers it by ALPN) HTTP/2.
         case tls(store: CertificateStore, http2: HTTP2Settings?)
-        /// Plain HTTP that only redirects to HTTPS on `httpsPort`.
-        case redirect(httpsPort: Int)
+        /// Plain HTTP that only redirects to HTTPS, for the hosts the policy's routing table lists.
+        case redirect(RedirectPolicy)
     }
 
     public var name: String
@@ -39,16 +38,19 @@ public final class ProxyServer: Sendable {
     let environment: ProxyEnvironment
     private let limits: ClientLimits
     private let channels: NIOLockedValueBox<[Channel]> = .init([])
-    /// Open client connections across all listeners, against `limits.maxConnections`.
-    private let openConnections = ManagedAtomic<Int>(0)
-    /// Refused connections since the last warning (one warning per burst, not per connection).
-    private let refusedConnections = ManagedAtomic<Int>(0)
+    /// Open client connections across all TLS listeners, against `limits.maxConnections`.
+    private let tlsConnections: ConnectionCap
+    /// Open client connections across all redirect listeners, against `limits.maxRedirectConnections`:
+    /// a cap of their own, so plain-HTTP sockets cannot lock HTTPS clients out.
+    private let redirectConnections: ConnectionCap
 
     public init(group: EventLoopGroup, listeners: [ListenerSpec], pools: [BackendPool],
                 router: any ProxyRouter, limits: ClientLimits, logger: Logger, accessLog: Bool) {
         self.group = group
         self.listeners = listeners
         self.limits = limits
+        self.tlsConnections = ConnectionCap(limit: limits.maxConnections, key: "max_connections")
+        self.redirectConnections = ConnectionCap(limit: limits.maxRedirectConnections, key: "max_redirect_connections")
         self.environment = ProxyEnvironment(
             router: router, pools: BackendPoolRegistry(pools: pools, group: group), logger: logger,
             accessLog: accessLog ? AccessLog() : nil, clientIdleTimeout: TimeAmount(limits.clientIdleTimeout))
@@ -82,8 +84,11 @@ public final class ProxyServer: Sendable {
     private func bootstrap(for spec: ListenerSpec) -> ServerBootstrap {
         let environment = self.environment
         let limits = self.limits
-        let openConnections = self.openConnections
-        let refusedConnections = self.refusedConnections
+        let cap: ConnectionCap
+        switch spec.kind {
+        case .tls: cap = tlsConnections
+        case .redirect: cap = redirectConnections
+        }
         return ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -92,27 +97,21 @@ public final class ProxyServer: Sendable {
             .childChannelInitializer { channel in
                 // The connection cap: count every accepted connection until it closes; beyond the
                 // limit, close at once (before any TLS work) so a flood cannot exhaust memory or fds.
-                if openConnections.wrappingIncrementThenLoad(ordering: .relaxed) > limits.maxConnections {
-                    openConnections.wrappingDecrement(ordering: .relaxed)
-                    if refusedConnections.wrappingIncrementThenLoad(ordering: .relaxed) == 1 {
+                if case .refused(let firstOfBurst) = cap.admit() {
+                    if firstOfBurst {
                         environment.logger.warning("connection limit reached; refusing new connections", metadata: [
-                            "max_connections": "\(limits.maxConnections)"])
+                            "listener": "\(spec.name)", "\(cap.key)": "\(cap.limit)"])
                     }
                     return channel.close()
                 }
-                channel.closeFuture.whenComplete { _ in
-                    if openConnections.wrappingDecrementThenLoad(ordering: .relaxed) < limits.maxConnections {
-                        refusedConnections.store(0, ordering: .relaxed)
-                    }
-                }
+                channel.closeFuture.whenComplete { _ in cap.release() }
                 do {
                     switch spec.kind {
                     case .tls(let store, let http2):
                         try ClientPipeline.configureTLS(channel: channel, store: store, environment: environment,
                                                         limits: limits, http2: http2)
-                    case .redirect(let httpsPort):
-                        try ClientPipeline.addHTTP1Codec(to: channel.pipeline.syncOperations, limits: limits)
-                        try channel.pipeline.syncOperations.addHandler(RedirectHandler(httpsPort: httpsPort))
+                    case .redirect(let policy):
+                        try ClientPipeline.configureRedirect(channel: channel, policy: policy, limits: limits)
                     }
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {

@@ -95,13 +95,19 @@ public struct RuntimeSnapshot: Sendable {
             problems.append("routing: \(error)")
         }
 
+        let unknownHostStatus: HTTPResponseStatus =
+            configuration.unknownHostStatus == .notFound ? .notFound : .misdirectedRequest
+
         // Listeners and their certificate stores.
         var listeners: [ListenerSpec] = []
         for listener in configuration.listeners {
             switch listener.mode {
             case .redirectToHTTPS(let port):
+                // Without a table a routing problem is already recorded and nothing will listen.
+                guard let table else { continue }
+                let policy = RedirectPolicy(httpsPort: port, table: table, unknownHostStatus: unknownHostStatus)
                 listeners.append(ListenerSpec(name: listener.name, host: listener.address.host,
-                                              port: listener.address.port, kind: .redirect(httpsPort: port)))
+                                              port: listener.address.port, kind: .redirect(policy)))
             case .tls(let tls):
                 do {
                     var certified: [CertifiedKey] = []
@@ -132,9 +138,7 @@ public struct RuntimeSnapshot: Sendable {
         guard problems.isEmpty, let table else { throw RuntimeBuildError(problems: problems) }
         self.listeners = listeners
         self.pools = pools
-        self.router = ExchangeRouter(
-            table: table, policies: policies,
-            unknownHostStatus: configuration.unknownHostStatus == .notFound ? .notFound : .misdirectedRequest)
+        self.router = ExchangeRouter(table: table, policies: policies, unknownHostStatus: unknownHostStatus)
         self.warnings = warnings
     }
 }
