@@ -189,4 +189,24 @@ import Testing
         if case .end = parts.last {} else { Issue.record("expected the end last, got \(parts)") }
         _ = try? channel.finish()
     }
+
+    @Test func aPipelinedRequestStartsOnlyAfterThePreviousOneFinished() throws {
+        // HTTPServerPipelineHandler hands the next request over from inside the previous response's
+        // end write; the adapter holds it until the next loop tick, when that request is done.
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(HTTPServerPipelineHandler())
+        try channel.pipeline.syncOperations.addHandler(HTTP1ServerAdapter())
+        try channel.writeInbound(requestHead("/a"))
+        try channel.writeInbound(HTTPServerRequestPart.end(nil))
+        try channel.writeInbound(requestHead("/b"))
+        try channel.writeInbound(HTTPServerRequestPart.end(nil))
+        #expect(try uris(channel) == ["/a"])
+        let stream = HTTPStreamID(1)
+        try channel.writeOutbound(TaggedResponsePart(stream: stream, part: .head(response(.ok, [("Content-Length", "0")]))))
+        try channel.writeOutbound(TaggedResponsePart(stream: stream, part: .end(nil)))
+        #expect(try uris(channel) == [], "the next request started inside the previous one's end")
+        channel.embeddedEventLoop.run()
+        #expect(try uris(channel) == ["/b"])
+        _ = try? channel.finish()
+    }
 }

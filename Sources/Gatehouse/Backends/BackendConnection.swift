@@ -73,8 +73,7 @@ final class BackendConnection: @unchecked Sendable {
                     var encoding = HTTPRequestEncoder.Configuration()
                     encoding.automaticallySetFramingHeaders = false
                     try sync.addHandler(HTTPRequestEncoder(configuration: encoding))
-                    try sync.addHandler(ByteToMessageHandler(HTTPResponseDecoder(
-                        leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .forward)))
+                    try sync.addHandler(ByteToMessageHandler(BackendResponseDecoder(connection: connection)))
                     try sync.addHandler(handler)
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {
@@ -221,7 +220,7 @@ private final class BackendChannelHandler: ChannelDuplexHandler {
         if let tls = error as? TLSError {
             return .tlsFailed(server: server, reason: tls.message)
         }
-        if error is HTTPParserError {
+        if error is HTTPParserError || error is NIOHTTPDecoderError || error is BackendResponseDecoder.UnsolicitedBytes {
             return .protocolError(server: server, reason: "\(error)")
         }
         return .connectFailed(server: server, reason: "\(error)")

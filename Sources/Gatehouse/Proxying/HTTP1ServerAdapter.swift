@@ -48,14 +48,52 @@ final class HTTP1ServerAdapter: ChannelDuplexHandler {
     private var responseFraming = ResponseFraming.none
     /// The current request's end has been read.
     private var requestEnded = false
+    /// A response end is being written: `HTTPServerPipelineHandler` hands over the next pipelined
+    /// request from inside that write, while the previous request (and its backend connection's
+    /// decoder) is still finishing. Such parts wait here and are delivered on the next event-loop
+    /// tick, so a request never starts inside another one's completion: it then finds the pinned
+    /// connection in place, and never a backend connection whose last read is still being parsed.
+    private var writingEnd = false
+    private var deferredParts: [HTTPServerRequestPart] = []
+    private var isActive = true
 
     init(headerTimeout: HeaderTimeoutHandler? = nil) {
         self.headerTimeout = headerTimeout
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if acceptsNoMoreRequests { return }
         let part = unwrapInboundIn(data)
+        if writingEnd || !deferredParts.isEmpty {
+            if deferredParts.isEmpty { scheduleDeferredDelivery(context: context) }
+            deferredParts.append(part)
+            return
+        }
+        process(part, context: context)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        // Deferred parts get their own read-complete once delivered.
+        if deferredParts.isEmpty { context.fireChannelReadComplete() }
+    }
+
+    private func scheduleDeferredDelivery(context: ChannelHandlerContext) {
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            let (adapter, context) = bound.value
+            adapter.deliverDeferred(context: context)
+        }
+    }
+
+    private func deliverDeferred(context: ChannelHandlerContext) {
+        let parts = deferredParts
+        deferredParts.removeAll()
+        guard isActive else { return }
+        for part in parts { process(part, context: context) }
+        context.fireChannelReadComplete()
+    }
+
+    private func process(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        if acceptsNoMoreRequests { return }
         switch part {
         case .head(let head):
             if closeAfterResponse {
@@ -92,6 +130,8 @@ final class HTTP1ServerAdapter: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        isActive = false
+        deferredParts.removeAll()
         context.fireUserInboundEventTriggered(StreamEvent.reset(current))
         context.fireChannelInactive()
     }
@@ -120,6 +160,8 @@ final class HTTP1ServerAdapter: ChannelDuplexHandler {
             context.write(wrapOutboundOut(tagged.part), promise: promise)
         case .end:
             headerTimeout?.responseFinished()
+            writingEnd = true
+            defer { writingEnd = false }
             if closeAfterResponse {
                 // Close once the last byte is written.
                 let written = promise ?? context.eventLoop.makePromise()

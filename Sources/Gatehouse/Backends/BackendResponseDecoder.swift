@@ -1,0 +1,56 @@
+import NIOCore
+import NIOHTTP1
+
+/// NIO's HTTP/1.1 response decoder with one rule added: a backend connection carries nothing
+/// Gatehouse did not ask for. Bytes that arrive while no request uses the connection (it sits in
+/// the pool, or pinned between requests), or that follow the end of a response in the same read,
+/// would otherwise wait in the decoder and be read as the answer to the *next* request, possibly
+/// another user's (response-queue poisoning). Such a connection is failed and closed instead.
+///
+/// A wrapper rather than a copy: NIO's decoder does all the parsing; this only looks at what it
+/// leaves in the buffer and at whether a request is attached (`BackendConnection.delegate`).
+final class BackendResponseDecoder: ByteToMessageDecoder, WriteObservingByteToMessageDecoder {
+    typealias InboundOut = HTTPClientResponsePart
+    typealias OutboundIn = HTTPClientRequestPart
+
+    /// Why the connection was given up.
+    struct UnsolicitedBytes: Error, CustomStringConvertible {
+        var count: Int
+        var description: String { "\(count) bytes the backend sent without a request waiting for them" }
+    }
+
+    private let inner = HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .forward)
+    /// Weak: the connection owns the channel whose pipeline owns this decoder.
+    private weak var connection: BackendConnection?
+
+    init(connection: BackendConnection) {
+        self.connection = connection
+    }
+
+    private var isIdle: Bool { connection?.delegate == nil }
+
+    func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        if isIdle && buffer.readableBytes > 0 { throw UnsolicitedBytes(count: buffer.readableBytes) }
+        let state = try inner.decode(context: context, buffer: &buffer)
+        // A response ended during this call (its request let go of the connection) and bytes are
+        // left over: the start of a response nobody asked for.
+        if isIdle && buffer.readableBytes > 0 { throw UnsolicitedBytes(count: buffer.readableBytes) }
+        return state
+    }
+
+    func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+        try inner.decodeLast(context: context, buffer: &buffer, seenEOF: seenEOF)
+    }
+
+    func write(data: HTTPClientRequestPart) {
+        inner.write(data: data)
+    }
+
+    func decoderAdded(context: ChannelHandlerContext) {
+        inner.decoderAdded(context: context)
+    }
+
+    func decoderRemoved(context: ChannelHandlerContext) {
+        inner.decoderRemoved(context: context)
+    }
+}
