@@ -121,3 +121,19 @@ def test_http11_header_value_in_utf8_reaches_the_backend_unchanged(proxy, backen
     assert response.status == 200, response.body
     headers = {name.lower(): value for name, value in json.loads(response.body)["headers"]}
     assert headers["x-name"] == "Jürgen Müller \u2014 日本"
+
+
+def test_http2_header_value_with_0xff_is_refused_and_never_reaches_the_backend(proxy, backend):
+    """HTTP/2 carries header bytes that are not UTF-8 as they are (nghttp2 allows obs-text); the proxy
+    refuses the stream (PROTOCOL_ERROR) rather than turn them into U+FFFD on the way to the backend."""
+    from h2_raw import H2Raw
+    before = backend_requests(backend)
+    with H2Raw(proxy.port, HOST, str(CERTS / "ca.pem"), timeout=10) as client:
+        sid = client.request("GET", "/owa/never-h2?sim-echo", HOST, headers=[(b"x-name", b"J\xffrgen")])
+        stream = client.wait_stream(sid)
+        ok = client.request("GET", "/owa/after-h2?sim-echo", HOST, headers=[("x-name", "Jürgen")])
+        after = client.wait_stream(ok)
+    assert stream.reset == 1, f"expected RST_STREAM PROTOCOL_ERROR, got {stream!r}"
+    assert after.status == 200, after
+    # The valid request and the state request reached the backend; the refused one never did.
+    assert backend_requests(backend) == before + 2
