@@ -60,9 +60,6 @@ extension LoopBackendPool {
                                 now: NIODeadline.now().uptimeNanoseconds)
     }
 
-    /// Requests in flight per server index.
-    var outstanding: [Int] { machine.outstanding }
-
     /// Idle connection count per server (state endpoint, tests).
     var idleCounts: [Int] { pool.servers.indices.map { machine.idleCount(ServerID($0)) } }
 
