@@ -30,6 +30,8 @@ final class ProxiedRequest: BackendConnectionDelegate {
     private var loopPool: LoopBackendPool?
     private var serverIndex = 0
     private var connection: BackendConnection?
+    /// This request's claim on `serverIndex` in `loopPool`, ended exactly once (release, keepPinned, abandon).
+    private var lease: BackendLease?
     /// The backend connection is this client connection's pinned (authenticated) one.
     private var usesPinnedConnection = false
     /// Servers this request was sent to, in order (at most `maxAttempts`).
@@ -142,7 +144,7 @@ final class ProxiedRequest: BackendConnectionDelegate {
                 triedServers.append(pinned.serverIndex)
                 pinnedConnection = true
                 usesPinnedConnection = true
-                pinned.pool.lendPinned(serverIndex: pinned.serverIndex)
+                lease = pinned.pool.lendPinned(pinned.connection, serverIndex: pinned.serverIndex)
                 attach(pinned.connection)
                 return
             }
@@ -181,19 +183,36 @@ final class ProxiedRequest: BackendConnectionDelegate {
         }
         serverIndex = index
         triedServers.append(index)
-        loopPool.lease(serverIndex: index).assumeIsolated().whenComplete { [self] result in
+        let lease = loopPool.lease(serverIndex: index)
+        let leased = lease.connection!
+        self.lease = consume lease
+        leased.assumeIsolated().whenComplete { [self] result in
             switch result {
             case .success(let (connection, _)):
                 guard case .connecting = state else {
                     // The client went away meanwhile: give the connection back untouched.
-                    loopPool.release(connection, serverIndex: index, reusable: true)
+                    if let lease = self.lease.take() {
+                        loopPool.release(lease, connection: connection, reusable: true)
+                    } else {
+                        connection.close()
+                    }
                     return
                 }
                 attach(connection)
             case .failure(let error):
-                loopPool.abandon(serverIndex: index)
+                if let lease = self.lease.take() { loopPool.abandon(lease) }
                 let server = loopPool.pool.servers[index].name
                 let backendError = error as? BackendError ?? .connectFailed(server: server, reason: "\(error)")
+                if case .queueTimeout = backendError {
+                    // Queued behind max_connecting_per_server connects for queue_timeout: the pool
+                    // is overloaded, not the server broken (no ejection, no resend).
+                    guard case .connecting = state else { return }
+                    environment.logger.warning("backend unavailable", metadata: [
+                        "route": "\(policy.name)", "pool": "\(loopPool.pool.name)", "error": "\(backendError)"])
+                    fail(LocalResponse(status: backendError.status, headers: ["Retry-After": "5"],
+                                       reason: backendError.description))
+                    return
+                }
                 if loopPool.connectFailed(serverIndex: index) {
                     environment.logger.warning("backend suspect: passive ejection after a connect failure", metadata: [
                         "pool": "\(loopPool.pool.name)", "server": "\(server)", "error": "\(backendError)"])
@@ -512,7 +531,7 @@ final class ProxiedRequest: BackendConnectionDelegate {
         guard case .forwarding = state else { return }
         let backendError = error as? BackendError ?? .protocolError(server: connection.server.name, reason: "\(error)")
         self.connection = nil
-        loopPool?.abandon(serverIndex: serverIndex)
+        if let loopPool, let lease = self.lease.take() { loopPool.abandon(lease) }
         if mayResend(after: backendError) {
             environment.logger.info("resending request to another backend", metadata: [
                 "route": "\(policy?.name ?? "?")", "error": "\(backendError)"])
@@ -602,7 +621,7 @@ final class ProxiedRequest: BackendConnectionDelegate {
         self.connection = nil
         connection.delegate = nil
         connection.close()
-        loopPool?.abandon(serverIndex: serverIndex)
+        if let loopPool, let lease = self.lease.take() { loopPool.abandon(lease) }
     }
 
     /// Abandons the request midway because of what the client sent (a body over the limit or
@@ -631,12 +650,17 @@ final class ProxiedRequest: BackendConnectionDelegate {
     private func releaseConnection(reusable: Bool) {
         guard let connection, let loopPool else { return }
         self.connection = nil
-        if loopPool.responded(serverIndex: serverIndex, status: responseStatus) {
+        guard let lease = self.lease.take() else {
+            connection.close()
+            return
+        }
+        if loopPool.responded(serverIndex: serverIndex, service: policy?.healthService, status: responseStatus) {
             environment.logger.warning("backend suspect: passive ejection after a burst of gateway errors", metadata: [
-                "pool": "\(loopPool.pool.name)", "server": "\(connection.server.name)"])
+                "pool": "\(loopPool.pool.name)", "server": "\(connection.server.name)",
+                "service": "\(policy?.healthService.map { loopPool.pool.healthLabels[$0] } ?? "(server)")"])
         }
         if pinnedConnection && reusable && handler.isActive {
-            if loopPool.keepPinned(connection, serverIndex: serverIndex) {
+            if loopPool.keepPinned(lease, connection: connection) {
                 if let previous = handler.pinned, previous.connection !== connection {
                     // One pinned connection per client connection: an older one (another pool's,
                     // or from a request that overlapped) is closed, which frees its slot.
@@ -649,7 +673,7 @@ final class ProxiedRequest: BackendConnectionDelegate {
             }
             return
         }
-        loopPool.release(connection, serverIndex: serverIndex, reusable: reusable && !pinnedConnection)
+        loopPool.release(lease, connection: connection, reusable: reusable && !pinnedConnection)
     }
 
     private func finish() {
