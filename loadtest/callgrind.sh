@@ -28,9 +28,10 @@
 #    opens a listening socket per configured worker even without a master, so worker_processes must
 #    be 1 or the kernel hands half the connections to a socket no one accepts on).
 #  - valgrind 3.19 and Swift: the release binary is run from a copy with its debug sections
-#    stripped (objcopy --strip-debug; valgrind otherwise spends minutes reading Swift's DWARF and
-#    mis-reads parts of it; symbols stay, so callgrind_annotate still names functions), and under
-#    LD_PRELOAD=loadtest/shim/vgsigsuspend.so (see that file) for libdispatch's sigsuspend.
+#    stripped (objcopy --strip-debug: valgrind 3.19 cannot read the toolchain's DWARF 5, "unhandled
+#    dwarf2 abbrev form code 0x25 ... Possibly corrupted debuginfo file ... Giving up"; symbols stay,
+#    so callgrind_annotate still names functions), and under LD_PRELOAD=loadtest/shim/vgsigsuspend.so:
+#    without it valgrind itself dies with SIGSEGV in libdispatch's sigsuspend (see that file).
 #
 # Environment: CALLGRIND_REQUESTS (N under callgrind, default 200), CALLGRIND_ALLOC_REQUESTS (N for
 # the allocation count, default 1000), CALLGRIND_THRESHOLD (percent, default 10), CALLGRIND_PORT_BASE

@@ -2,9 +2,10 @@
  * vgsigsuspend.so: an LD_PRELOAD shim that lets Gatehouse run under valgrind 3.19
  * (loadtest/callgrind.sh).
  *
- * libdispatch (linked by the Swift runtime) parks a thread in sigsuspend() with a signal mask that
- * lives in read-only memory. The kernel only reads that mask, but valgrind's wrapper for
- * rt_sigsuspend writes to it (it adjusts the mask in place), so the thread faults under valgrind.
+ * libdispatch (linked by the Swift runtime) parks the main thread of an async Swift program in
+ * sigsuspend() (_dispatch_sig_thread) with a signal mask in read-only memory. The kernel only reads
+ * that mask, but valgrind's handling of rt_sigsuspend writes to it, and valgrind 3.19 dies
+ * ("VALGRIND INTERNAL ERROR: Valgrind received a signal 11 (SIGSEGV)", thread in syscall 130).
  * This shim hands the kernel a writable copy of the mask instead; outside valgrind the behaviour is
  * the same as glibc's sigsuspend (minus being a cancellation point, which nothing here relies on).
  *
