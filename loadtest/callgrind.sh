@@ -35,7 +35,10 @@
 #
 # Environment: CALLGRIND_REQUESTS (N under callgrind, default 200), CALLGRIND_ALLOC_REQUESTS (N for
 # the allocation count, default 1000), CALLGRIND_THRESHOLD (percent, default 10), CALLGRIND_PORT_BASE
-# (default 24600: ports BASE+1..BASE+90 on 127.0.0.1), CALLGRIND_WORK (default loadtest/work/callgrind).
+# (ports BASE+1, +3, +44, +90 on 127.0.0.1; default: the first free of 24600, 24700, ..., 25500),
+# CALLGRIND_WORK (default loadtest/work/callgrind), CALLGRIND_BASELINE (default
+# loadtest/baseline/callgrind.json), CALLGRIND_BIN_DIR (default .build/release: where gatehouse and
+# mailbox-sim are).
 set -Eeuo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -47,11 +50,24 @@ case $MODE in
 esac
 
 WORK=${CALLGRIND_WORK:-$HERE/work/callgrind}
-PORT_BASE=${CALLGRIND_PORT_BASE:-24600}
+# The first of 24600, 24700, ... 25500 whose ports are all free (several worktrees on one machine may
+# run the check at once), unless CALLGRIND_PORT_BASE says which.
+ports_free_at() {
+    local port
+    for port in $(($1 + 1)) $(($1 + 3)) $(($1 + 44)) $(($1 + 90)); do
+        ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || return 1
+    done
+}
+if [ -n "${CALLGRIND_PORT_BASE:-}" ]; then
+    PORT_BASE=$CALLGRIND_PORT_BASE
+else
+    PORT_BASE=24600
+    while ! ports_free_at "$PORT_BASE" && [ "$PORT_BASE" -lt 25500 ]; do PORT_BASE=$((PORT_BASE + 100)); done
+fi
 N=${CALLGRIND_REQUESTS:-200}
 ALLOC_N=${CALLGRIND_ALLOC_REQUESTS:-1000}
 THRESHOLD=${CALLGRIND_THRESHOLD:-10}
-BASELINE=$HERE/baseline/callgrind.json
+BASELINE=${CALLGRIND_BASELINE:-$HERE/baseline/callgrind.json}
 BACKEND_PORT=$((PORT_BASE + 44))
 BIN_DIR=${CALLGRIND_BIN_DIR:-$ROOT/.build/release}   # another build (e.g. a before/after comparison)
 GATEHOUSE=$BIN_DIR/gatehouse
@@ -260,8 +276,11 @@ done
 stop_pid "$BACKEND_PID" 10
 
 # --- 5. Report, compare, (re)write the baseline ------------------------------------------------------
-COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+# The commit the measured code comes from: the last one that changed Sources/ or the packages.
+COMMIT=$(git -C "$ROOT" log -1 --format=%h -- Sources Package.swift Package.resolved 2>/dev/null || echo unknown)
 [ -z "$(git -C "$ROOT" status --porcelain -- Sources Package.swift 2>/dev/null)" ] || COMMIT="$COMMIT+uncommitted"
+[ -z "${CALLGRIND_BIN_DIR:-}" ] || COMMIT="binaries from $CALLGRIND_BIN_DIR"
+mkdir -p "$(dirname "$BASELINE")"
 export MODE N ALLOC_N THRESHOLD BASELINE RESULTS COMMIT RUN_START
 export VALGRIND_VERSION=$(valgrind --version) NGINX_VERSION=$(nginx -v 2>&1 | sed 's/^nginx version: //')
 export OPENSSL_VERSION=$(openssl version) GATEHOUSE_VERSION=$("$GATEHOUSE" version 2>&1 | sed -n 1p)

@@ -64,6 +64,7 @@ def main():
     print(header)
     print("-" * len(header))
     failures = []
+    improvements = []
     for proxy in ("gatehouse", "nginx"):
         if proxy not in figures:
             continue
@@ -82,6 +83,9 @@ def main():
                         and now > before * (1 + threshold / 100)):
                     failures.append(f"{name}: {fmt(now)} against the baseline's {fmt(before)} "
                                     f"({(now / before - 1) * 100:+.1f} %, more than +{threshold:g} %)")
+                if (proxy == "gatehouse" and metric in CHECKED and before
+                        and now < before * (1 - threshold / 100)):
+                    improvements.append(name)
     for proxy in ("gatehouse", "nginx"):
         per_connection = figures.get(proxy, {}).get("ir_per_connection")
         if per_connection:
@@ -130,6 +134,9 @@ def main():
                   "commit and say why.", file=sys.stderr)
             return 1
         print(f"OK: no figure grew by more than {threshold:g} % over the baseline")
+    if improvements and mode != "baseline":
+        print(f"note: {', '.join(improvements)} fell by more than {threshold:g} %: refresh the baseline "
+              "(make bench-baseline) with this change, so that the next regression is measured from here")
     return 0
 
 
