@@ -82,7 +82,9 @@ source "$HERE/lib/proxies.sh"   # render, client_env, write_client_openssl_confs
 
 if [ "$MODE" = check ]; then MEASURED=(gatehouse); else MEASURED=(gatehouse nginx); fi
 
-trap stop_all_started EXIT
+# On any exit, the processes this run started are stopped (by PID), even if stdout has gone away.
+cleanup() { trap '' PIPE; stop_all_started; }
+trap cleanup EXIT
 trap 'loud "a command failed at ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND"' ERR
 trap 'exit 130' INT TERM
 
