@@ -209,7 +209,8 @@ warm_up() {   # warm_up NAME: every event loop gets a connection (and a pooled b
     load "$1" h2 $((40 * $(nproc))) $((2 * $(nproc)))
 }
 
-# callgrind_dump PID LABEL: dumps the counters since the last zero or dump; prints their Ir total.
+# callgrind_dump PID LABEL: dumps the counters since the last zero or dump; sets DUMP_TOTAL (their Ir)
+# and DUMP_FILE. (Not in a subshell, so that die ends the script.)
 callgrind_dump() {
     local pid=$1 label=$2 before after file total
     before=$(ls "$WORK/out/" | sort)
@@ -219,36 +220,41 @@ callgrind_dump() {
     file=$(comm -13 <(echo "$before") <(echo "$after") | grep -v '\.malloccount$' | tail -n 1)
     [ -n "$file" ] || die "callgrind_control -d $pid wrote no dump file"
     total=$(awk '/^totals:/ { print $2; exit }' "$WORK/out/$file")
-    [ -n "$total" ] || die "no total in the dump $WORK/out/$file"
-    echo "$total $WORK/out/$file"
+    [[ $total =~ ^[0-9]+$ ]] || die "no total in the dump $WORK/out/$file"
+    DUMP_TOTAL=$total
+    DUMP_FILE=$WORK/out/$file
 }
 
+PROFILES=()
 record_value() { printf '%s\t%s\t%s\t%s\n' "$@" >>"$RESULTS"; }   # proxy proto metric value
 
 # measure_instructions NAME: Ir per request (h1, h2) of proxy NAME under callgrind.
 measure_instructions() {
-    local name=$1 proto one two t0
+    local name=$1 proto one two one_file two_file t0
     start_measured "$name" callgrind
     warm_up "$name"
     callgrind_control -z "$PID" >>"$WORK/logs/callgrind_control.out" 2>&1 || die "callgrind_control -z $PID failed"
     for proto in h1 h2; do
         t0=$(date +%s)
         load "$name" "$proto" "$N" 1
-        read -r one one_file < <(callgrind_dump "$PID" "$name-$proto-N")
+        callgrind_dump "$PID" "$name-$proto-N"
+        one=$DUMP_TOTAL one_file=$DUMP_FILE
         load "$name" "$proto" $((2 * N)) 1
-        read -r two two_file < <(callgrind_dump "$PID" "$name-$proto-2N")
+        callgrind_dump "$PID" "$name-$proto-2N"
+        two=$DUMP_TOTAL two_file=$DUMP_FILE
+        PROFILES+=("python3 $HERE/callgrind_diff.py $one_file $two_file $N   # $name $proto, by function")
         record_value "$name" "$proto" ir_per_request "$(( (two - one) / N ))"
         record_value "$name" "$proto" ir_per_connection "$(( 2 * one - two ))"
-        say "$name $proto: Ir $one for $N requests, $two for $((2 * N)): $(( (two - one) / N )) per request, $(( 2 * one - two )) per connection ($(( $(date +%s) - t0 )) s; profile: callgrind_annotate $two_file)"
+        say "$name $proto: Ir $one for $N requests, $two for $((2 * N)): $(( (two - one) / N )) per request, $(( 2 * one - two )) per connection ($(( $(date +%s) - t0 )) s)"
     done
     stop_pid "$PID" 30
 }
 
-malloc_count() {   # malloc_count NAME: allocations so far in proxy NAME (the shim's first counter)
+malloc_count() {   # malloc_count NAME: sets ALLOCS, the allocations so far in proxy NAME (the shim's first counter)
     local values
     read -r -a values < <(od -An -v -t u8 -w96 "$WORK/out/$1.malloccount")
     [ "${values[11]:-0}" = 7882253098872209409 ] || die "the allocation counter is not loaded in $1"
-    echo "${values[0]}"
+    ALLOCS=${values[0]}
 }
 
 # measure_allocations NAME: allocations per request (h1, h2) of proxy NAME, natively.
@@ -257,14 +263,16 @@ measure_allocations() {
     start_measured "$name" malloc
     warm_up "$name"
     for proto in h1 h2; do
-        a0=$(malloc_count "$name")
+        malloc_count "$name"; a0=$ALLOCS
         load "$name" "$proto" "$ALLOC_N" 1
-        a1=$(malloc_count "$name")
+        malloc_count "$name"; a1=$ALLOCS
         load "$name" "$proto" $((2 * ALLOC_N)) 1
-        a2=$(malloc_count "$name")
-        local one=$((a1 - a0)) two=$((a2 - a1))
-        record_value "$name" "$proto" allocs_per_request "$(awk -v a="$one" -v b="$two" -v n="$ALLOC_N" 'BEGIN { printf "%.1f", (b - a) / n }')"
-        say "$name $proto: $one allocations for $ALLOC_N requests, $two for $((2 * ALLOC_N)): $(awk -v a="$one" -v b="$two" -v n="$ALLOC_N" 'BEGIN { printf "%.1f", (b - a) / n }') per request"
+        malloc_count "$name"; a2=$ALLOCS
+        local one=$((a1 - a0)) two=$((a2 - a1)) per
+        per=$(awk -v a="$one" -v b="$two" -v n="$ALLOC_N" 'BEGIN { printf "%.1f", (b - a) / n }')
+        record_value "$name" "$proto" allocs_per_request "$per"
+        record_value "$name" "$proto" allocs_per_connection "$((2 * one - two))"
+        say "$name $proto: $one allocations for $ALLOC_N requests, $two for $((2 * ALLOC_N)): $per per request, $((2 * one - two)) per connection"
     done
     stop_pid "$PID" 30
 }
@@ -286,4 +294,8 @@ mkdir -p "$(dirname "$BASELINE")"
 export MODE N ALLOC_N THRESHOLD BASELINE RESULTS COMMIT RUN_START
 export VALGRIND_VERSION=$(valgrind --version) NGINX_VERSION=$(nginx -v 2>&1 | sed 's/^nginx version: //')
 export OPENSSL_VERSION=$(openssl version) GATEHOUSE_VERSION=$("$GATEHOUSE" version 2>&1 | sed -n 1p)
-python3 "$HERE/callgrind_report.py"
+python3 "$HERE/callgrind_report.py" || status=$?
+echo
+echo "Where the instructions of one request go (self cost by shared object and function):"
+printf '  %s\n' "${PROFILES[@]}"
+exit "${status:-0}"

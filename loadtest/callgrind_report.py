@@ -87,10 +87,12 @@ def main():
                         and now < before * (1 - threshold / 100)):
                     improvements.append(name)
     for proxy in ("gatehouse", "nginx"):
-        per_connection = figures.get(proxy, {}).get("ir_per_connection")
-        if per_connection:
-            print(f"({proxy}: instructions per connection outside the requests, i.e. handshake, set-up, "
-                  f"tear-down: h1 {fmt(per_connection.get('h1'))}, h2 {fmt(per_connection.get('h2'))})")
+        ir = figures.get(proxy, {}).get("ir_per_connection", {})
+        allocs = figures.get(proxy, {}).get("allocs_per_connection", {})
+        if ir or allocs:
+            print(f"({proxy}, per connection outside its requests (TLS handshake, set-up, tear-down; "
+                  f"not checked): instructions h1 {fmt(ir.get('h1'))}, h2 {fmt(ir.get('h2'))}; "
+                  f"allocations h1 {fmt(allocs.get('h1'))}, h2 {fmt(allocs.get('h2'))})")
     print(f"took {elapsed} s")
 
     result = {
