@@ -4,9 +4,11 @@ import Foundation
 /// A certificate chain (leaf first) with the private key of its leaf: what a listener serves.
 public struct CertifiedKey: Sendable {
     /// The leaf certificate followed by its intermediates (never empty).
-    public var chain: [X509Certificate]
+    public let chain: [X509Certificate]
     /// The private key matching `chain[0]`.
-    public var key: PrivateKey
+    public let key: PrivateKey
+    /// The names the leaf covers, read once (the 421 check runs for every request).
+    public let names: CertificateNames
 
     /// The leaf certificate.
     public var leaf: X509Certificate { chain[0] }
@@ -26,6 +28,7 @@ public struct CertifiedKey: Sendable {
         }
         self.chain = chain
         self.key = key
+        self.names = CertificateNames(leaf)
     }
 
     /// Loads a PEM chain (leaf first) and its PEM key.

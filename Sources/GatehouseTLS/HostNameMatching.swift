@@ -50,8 +50,10 @@ enum HostNameMatching {
     /// IP literal (empty labels, spaces, control bytes, non-ASCII, a numeric last label that is no
     /// IPv4 address): such a host matches nothing.
     static func reference(_ host: String) -> Reference? {
-        if host.hasPrefix("[") || host.contains(":") {
-            guard let address = IPAddressText.canonical(host), address.contains(":") else { return nil }
+        // Byte tests, not Foundation's `contains(String)`: this runs for every request's Host.
+        let colon = UInt8(ascii: ":")
+        if host.utf8.first == UInt8(ascii: "[") || host.utf8.contains(colon) {
+            guard let address = IPAddressText.canonical(host), address.utf8.contains(colon) else { return nil }
             return .ip(address)
         }
         var bytes = Array(host.utf8)

@@ -225,6 +225,7 @@ extension TLSConnection {
             cipher: cipher,
             sessionReused: COpenSSL_SSL_session_reused(ssl) == 1,
             servedCertificate: store != nil ? selectedCertificate?.leaf : nil,
+            servedNames: store != nil ? selectedCertificate?.names : nil,
             serverName: store != nil ? receivedServerName : expectedServerName,
             peerCertificate: peer)
     }

@@ -11,6 +11,8 @@ public struct TLSConnectionInfo: Sendable {
     /// Server role: the certificate this connection presented (the proxy answers 421 when it does
     /// not cover the request's Host). Nil in the client role.
     public var servedCertificate: X509Certificate?
+    /// Server role: the names `servedCertificate` covers, read once when it was loaded.
+    public var servedNames: CertificateNames?
     /// Server role: the SNI name received (nil without SNI). Client role: the backend name.
     public var serverName: String?
     /// The peer's certificate, if it presented one (client role: the backend's leaf).

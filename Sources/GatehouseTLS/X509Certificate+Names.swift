@@ -51,21 +51,12 @@ extension X509Certificate {
     /// (`10.0.0.5`, `[::1]`, `127.1`), only against the SAN iPAddress entries. A port
     /// (`mail.contoso.com:443`, `[::1]:443`), as found in a Host header, is ignored.
     public func covers(hostName: String) -> Bool {
-        guard let reference = HostNameMatching.reference(Self.strippingPort(hostName)) else { return false }
-        return covers(reference)
+        CertificateNames(self).covers(hostName: hostName)
     }
 
     /// `covers(hostName:)` for a host already classified.
     func covers(_ reference: HostNameMatching.Reference) -> Bool {
-        switch reference {
-        case .ip(let address):
-            return ipAddresses.contains { IPAddressText.canonical($0) == address }
-        case .dns(let host):
-            return matchableNames.contains { name in
-                guard let pattern = HostNameMatching.presented(name) else { return false }
-                return HostNameMatching.matches(pattern, dnsName: host)
-            }
-        }
+        CertificateNames(self).covers(reference)
     }
 
     /// "name:port" -> "name", "[v6]:port" -> "[v6]"; bare IPv6 literals and names stay as they are.
@@ -134,6 +125,34 @@ func asn1StringText(_ string: UnsafePointer<ASN1_STRING>) -> String? {
     guard length >= 0, let out else { return nil }
     defer { COpenSSL_OPENSSL_free(out) }
     return String(decoding: UnsafeBufferPointer(start: out, count: Int(length)), as: UTF8.self)
+}
+
+/// The names a certificate covers, read from it once (SAN dNSNames or the CN, parsed as
+/// `HostNameMatching.Presented`; SAN iPAddresses in canonical form), so a check per request reads
+/// no ASN.1 and allocates nothing but the normalised host.
+public struct CertificateNames: Sendable {
+    let patterns: [HostNameMatching.Presented]
+    let addresses: [String]
+
+    public init(_ certificate: X509Certificate) {
+        patterns = certificate.matchableNames.compactMap(HostNameMatching.presented)
+        addresses = certificate.ipAddresses.compactMap(IPAddressText.canonical)
+    }
+
+    /// See `X509Certificate.covers(hostName:)`.
+    public func covers(hostName: String) -> Bool {
+        guard let reference = HostNameMatching.reference(X509Certificate.strippingPort(hostName)) else { return false }
+        return covers(reference)
+    }
+
+    func covers(_ reference: HostNameMatching.Reference) -> Bool {
+        switch reference {
+        case .ip(let address):
+            return addresses.contains(address)
+        case .dns(let host):
+            return patterns.contains { HostNameMatching.matches($0, dnsName: host) }
+        }
+    }
 }
 
 /// Canonical text of IP literals, so "::1", "0:0::1" and "[::1]" compare equal.

@@ -97,9 +97,9 @@ enum AnchorMailbox {
     /// `mailbox@domain` from an RPC-over-HTTP query `mailbox@domain:6001` (a bare `server:6001`
     /// names a server, not a mailbox, and is not used).
     static func rpcMailbox(_ query: Substring) -> Substring? {
-        guard !query.contains("="), let colon = query.lastIndex(of: ":") else { return nil }
+        guard !query.utf8.contains(UInt8(ascii: "=")), let colon = query.lastIndex(of: ":") else { return nil }
         let mailbox = query[..<colon]
-        return mailbox.contains("@") || mailbox.contains("%40") ? mailbox : nil
+        return mailbox.utf8.contains(UInt8(ascii: "@")) || mailbox.contains("%40") ? mailbox : nil
     }
 
     /// The user name of `Authorization: Basic <base64(user:password)>`.

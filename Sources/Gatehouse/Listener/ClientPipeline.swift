@@ -98,7 +98,7 @@ final class ProtocolSwitchHandler: ChannelInboundHandler, RemovableChannelHandle
             return
         }
         let info = tls.connectionInfo
-        let served = info?.servedCertificate
+        let served = info?.servedNames
         let facts = ClientConnectionFacts(
             clientIP: context.channel.remoteAddress.flatMap(IPAddress.init),
             isTLS: true,
