@@ -1,7 +1,8 @@
 // swift-tools-version:6.0
 // Gatehouse: an HTTPS front-end proxy for Exchange-style services.
 // The module layout follows ../shared/design/ARCHITECTURE.md: each C library is imported by exactly
-// one Swift module (COpenSSL -> GatehouseTLS, CNGHTTP2 -> GatehouseHTTP2, CZlib -> GatehouseCompression).
+// one Swift module (COpenSSL -> GatehouseTLS, CNGHTTP2 -> GatehouseHTTP2, CZlib -> GatehouseCompression,
+// CPCRE2 -> GatehouseScreening).
 import PackageDescription
 
 let package = Package(
@@ -29,6 +30,7 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CPCRE2", pkgConfig: "libpcre2-8", providers: [.apt(["libpcre2-dev"])]),
 
         .target(
             name: "GatehouseTLS",
@@ -52,6 +54,8 @@ let package = Package(
                 "CZlib",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]),
+        // Screening patterns (rule packs): the only importer of CPCRE2 (PCRE2 with JIT).
+        .target(name: "GatehouseScreening", dependencies: ["CPCRE2"]),
         // HTTP/1.1 request decoding that accepts extension methods (RPC_IN_DATA), no C.
         .target(
             name: "GatehouseHTTP1",
@@ -62,7 +66,7 @@ let package = Package(
         .target(
             name: "Gatehouse",
             dependencies: [
-                "GatehouseTLS", "GatehouseHTTP1", "GatehouseHTTP2", "GatehouseCompression",
+                "GatehouseTLS", "GatehouseHTTP1", "GatehouseHTTP2", "GatehouseCompression", "GatehouseScreening",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -150,6 +154,7 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
 
+        .testTarget(name: "GatehouseScreeningTests", dependencies: ["GatehouseScreening"]),
         .testTarget(name: "GatehouseCompressionTests", dependencies: [
             "GatehouseCompression",
             .product(name: "NIOCore", package: "swift-nio"),
