@@ -20,6 +20,9 @@ public final class Pattern: @unchecked Sendable {   // immutable after init; pcr
     public let caseInsensitive: Bool
     /// Whether PCRE2's JIT compiled it (matching then takes the JIT fast path).
     public let isJIT: Bool
+    /// Literals every match contains (lower case), checked before PCRE2 runs; empty when the
+    /// pattern's source says nothing certain (see `RequiredLiterals`).
+    let requiredLiterals: [[UInt8]]
     private let code: OpaquePointer
 
     /// A pattern PCRE2 refused, with its message and the byte offset in the pattern where it stopped.
@@ -49,6 +52,7 @@ public final class Pattern: @unchecked Sendable {   // immutable after init; pcr
         // JIT is an optimisation: a platform without it (or a pattern it declines) still matches
         // through the interpreter, with the same results.
         self.isJIT = pcre2_jit_compile_8(compiled, PCRE2_JIT_COMPLETE) == 0
+        self.requiredLiterals = RequiredLiterals.of(source)
     }
 
     deinit { pcre2_code_free_8(code) }
@@ -58,6 +62,13 @@ public final class Pattern: @unchecked Sendable {   // immutable after init; pcr
     /// A match that PCRE2 gives up on (its match or depth limit, which only pathological patterns
     /// reach) counts as a match: a screening rule fails closed.
     public func matches(_ subject: UnsafeBufferPointer<UInt8>) -> Bool {
+        // The prefilter: a subject without a required literal cannot match.
+        if !requiredLiterals.isEmpty, !RequiredLiterals.allPresent(requiredLiterals, in: subject) { return false }
+        return engineMatches(subject)
+    }
+
+    /// PCRE2's answer alone, without the prefilter (tests compare the two).
+    func engineMatches(_ subject: UnsafeBufferPointer<UInt8>) -> Bool {
         let matchData = MatchScratch.current
         // An empty subject still needs a valid pointer.
         let base = subject.baseAddress ?? MatchScratch.emptySubject

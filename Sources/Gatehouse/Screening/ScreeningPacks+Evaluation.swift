@@ -14,15 +14,15 @@ extension ScreeningPacks {
 }
 
 /// The values rules read from one request, each derived at most once and only when a rule asks:
-/// the decoded URI and query, and the joined Cookie header. A request whose target has no `%`
-/// is matched in place, without copying.
+/// the decoded URI and query, and the joined Cookie header. A request whose target has no `%`,
+/// and a single Cookie header, are matched in place, without copying.
 struct ScreeningSubject {
     let head: HTTPRequestHead
     let target: CanonicalTarget
     let client: IPAddress
     private var decodedURIStorage: [UInt8]?
     private var decodedQueryStorage: [UInt8]?
-    private var cookieStorage: [UInt8]?
+    private var cookieStorage: String?
 
     init(head: HTTPRequestHead, target: CanonicalTarget, client: IPAddress) {
         self.head = head
@@ -80,10 +80,8 @@ struct ScreeningSubject {
             return method.withUTF8 { pattern.matches($0) }
         case .header(let name):
             if name == "cookie" {
-                if cookieStorage == nil {
-                    cookieStorage = Array(head.headers["cookie"].joined(separator: "; ").utf8)
-                }
-                return cookieStorage!.withUnsafeBufferPointer { pattern.matches($0) }
+                var cookie = cookies()
+                return cookie.withUTF8 { pattern.matches($0) }
             }
             var seen = false
             for (headerName, value) in head.headers where headerName.utf8.count == name.utf8.count
@@ -96,6 +94,23 @@ struct ScreeningSubject {
             // An absent header is the empty string (IIS's `{HTTP_X}` for a header not sent).
             return !seen && pattern.matches(UnsafeBufferPointer<UInt8>(start: nil, count: 0))
         }
+    }
+
+    /// Every Cookie header's value joined with "; " (an HTTP/2 client sends one field per cookie),
+    /// made once; the usual single Cookie header is used as it is, without copying.
+    private mutating func cookies() -> String {
+        if let cookieStorage { return cookieStorage }
+        var joined: String?
+        for (headerName, value) in head.headers where ASCII.nameEquals(headerName, "cookie") {
+            if joined == nil {
+                joined = value
+            } else {
+                joined! += "; "
+                joined! += value
+            }
+        }
+        cookieStorage = joined ?? ""
+        return cookieStorage!
     }
 
     /// The path-and-query part of a request target (absolute form loses `scheme://authority`).
