@@ -79,9 +79,13 @@ public struct ScreeningPacks: Sendable {
     public let packs: [RulePack]
     /// Every rule of every pack, in evaluation order.
     let rules: [ScreeningRule]
+    /// `rules[i].condition`, apart: evaluation walks these without copying whole rules (their
+    /// strings would cost a retain and release each per request).
+    let conditions: [ScreeningCondition]
 
     public init(packs: [RulePack]) {
         self.packs = packs
         self.rules = packs.flatMap(\.rules)
+        self.conditions = rules.map(\.condition)
     }
 }

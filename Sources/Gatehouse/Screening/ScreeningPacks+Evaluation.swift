@@ -6,8 +6,8 @@ extension ScreeningPacks {
     /// request, or nil.
     public func firstMatch(head: HTTPRequestHead, target: CanonicalTarget, client: IPAddress) -> ScreeningRule? {
         var subject = ScreeningSubject(head: head, target: target, client: client)
-        for rule in rules where subject.holds(rule.condition) {
-            return rule
+        for index in conditions.indices where subject.holds(conditions[index]) {
+            return rules[index]
         }
         return nil
     }
