@@ -104,6 +104,11 @@ import Testing
         #expect(problems.contains { $0.rule == "Path only" && $0.message.contains("<match url=\"^owa/\">") })
         #expect(problems.contains { $0.rule == "Path only" && $0.message.contains("{QUERY_STRING}") })
         #expect(problems.contains { $0.rule == "Wild" && $0.message.contains("patternSyntax=\"Wildcard\"") })
+        let serverVariable = Self.problems(Self.webConfig("""
+                    <rule name="Raw URL"><match url=".*" /><conditions><add input="{HTTP_URL}" pattern="x" /></conditions>
+                      <action type="AbortRequest" /></rule>
+            """))
+        #expect(serverVariable.contains { $0.rule == "Raw URL" && $0.message.contains("not a request header") })
     }
 
     @Test func outboundRulesAndBrokenXMLAreRefused() {

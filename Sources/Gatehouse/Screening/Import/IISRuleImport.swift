@@ -249,6 +249,11 @@ struct RuleConverter {
                 return nil
             }
             let variable = input.dropFirst("{HTTP_".count).dropLast()
+            // IIS server variables that look like headers but are not: the raw URL, method, version.
+            if ["URL", "METHOD", "VERSION"].contains(variable.uppercased()) {
+                refuse("input \(input) is IIS's server variable, not a request header; it is not converted", line: line)
+                return nil
+            }
             guard variable.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
                 refuse("input \(input) is not a plain header variable", line: line)
                 return nil
