@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "compression-bench", targets: ["CompressionBench"]),
         .executable(name: "tls-bench-server", targets: ["TLSBenchServer"]),
         .executable(name: "http1-decoder-bench", targets: ["HTTP1DecoderBench"]),
+        .executable(name: "screening-bench", targets: ["ScreeningBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -146,6 +147,13 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]),
+        // Benchmark only: ExchangeRouter.decide with and without rule packs (issue #21's cost).
+        .executableTarget(
+            name: "ScreeningBench",
+            dependencies: [
+                "Gatehouse",
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]),
         .testTarget(name: "GatehouseHTTP1Tests", dependencies: [
             "GatehouseHTTP1",

@@ -302,3 +302,15 @@ struct RulePackLoader {
         }
     }
 }
+
+extension RulePack {
+    /// Loads and validates one pack file on its own (tools and benchmarks; a configuration loads
+    /// its packs through `screening:`). Throws every problem found, with file:line:column.
+    public static func load(path: String) throws(ConfigError) -> RulePack {
+        let collector = DiagnosticCollector(file: path)
+        guard let pack = RulePackLoader.load(path: path, collector: collector) else {
+            throw ConfigError(diagnostics: collector.sorted(collector.errors), warnings: collector.warnings)
+        }
+        return pack
+    }
+}
