@@ -43,6 +43,7 @@ import Testing
         // The disabled rule and the dropped response text are named, never silent.
         #expect(result.notes.contains { $0.rule == "Old test rule" && $0.message.contains("enabled=\"false\"") })
         #expect(result.notes.contains { $0.rule == "Legacy RPS header" && $0.message.contains("statusReason") })
+        #expect(result.yaml.contains("# note: eomt-web.config line 48: rule 'Old test rule': skipped: enabled=\"false\""))
 
         // The pack loads and behaves as the IIS rules did.
         let collector = DiagnosticCollector(file: "eomt.yaml")

@@ -73,9 +73,14 @@ public enum IISRuleImport {
             # Converted by `gatehouse rules import` from \(sourceName) (IIS URL Rewrite inbound rules).
             # Review before use; `gatehouse check` validates it with the configuration that lists it under
             # screening: { packs: [...] }.
-            pack: \(pack)
 
             """
+        // The notes travel with the pack too, so a reader of the file sees what was left behind.
+        for note in notes {
+            yaml += "# note: \(sourceName) line \(note.line): \(note.description)\n"
+        }
+        if !notes.isEmpty { yaml += "\n" }
+        yaml += "pack: \(pack)\n"
         if let version { yaml += "version: \(quoted(version))\n" }
         yaml += "rules:\n"
         yaml += rules.joined(separator: "\n")
