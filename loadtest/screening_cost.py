@@ -11,8 +11,8 @@ The request is an OWA service call with Exchange's usual cookies, no '%' in the 
 Default: the proxy's CPU time per request (all its threads' on-CPU nanoseconds from
 /proc/<pid>/task/*/schedstat, over `--requests` after a warm-up), rounds interleaved, the best round
 of each. `--callgrind`: instructions under `valgrind --tool=callgrind`,
-(Ir(large) - Ir(small)) / (large - small), so start-up and shutdown cancel out (deterministic, but
-valgrind 3.19 on Debian 12 crashes on Swift 6.3 binaries: "Valgrind received a signal 11").
+(Ir(large) - Ir(small)) / (large - small), so start-up and shutdown cancel out (deterministic; with
+loadtest/callgrind.sh's vgsigsuspend shim, without which valgrind 3.19 dies on Swift binaries).
 Needs the demo PKI (make certs) and a release build.
 """
 import argparse
@@ -168,8 +168,11 @@ def instructions(bin_dir, packs, protocol, count, work):
     conf = work / f"gatehouse-{packs}-{protocol}-{count}.yaml"
     conf.write_text(config(port, sim_port, packs))
     out = work / f"callgrind-{packs}-{protocol}-{count}.out"
+    environment = dict(os.environ)
+    if (work / "vgsigsuspend.so").exists():
+        environment["LD_PRELOAD"] = str(work / "vgsigsuspend.so")
     proxy = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-                              str(work / "gatehouse"), "run", "--config", str(conf)],
+                              str(work / "gatehouse"), "run", "--config", str(conf)], env=environment,
                              stdout=subprocess.DEVNULL, stderr=open(work / f"valgrind-{packs}-{protocol}-{count}.log", "w"))
     try:
         wait_port(sim_port, sim)
@@ -200,6 +203,7 @@ def main():
     parser.add_argument("--callgrind", action="store_true")
     parser.add_argument("--small", type=int, default=200)
     parser.add_argument("--large", type=int, default=1200)
+    parser.add_argument("--shim", help="vgsigsuspend.c (default: loadtest/shim/vgsigsuspend.c)")
     args = parser.parse_args()
     bin_dir = pathlib.Path(args.bin)
     protocols = args.protocols.split(",")
@@ -220,6 +224,11 @@ def main():
         # Valgrind 3.19 cannot read the DWARF 5 the Swift toolchain writes: measure a copy without
         # debug information (symbols stay; instruction counts are the same).
         subprocess.run(["objcopy", "--strip-debug", str(bin_dir / "gatehouse"), str(work / "gatehouse")], check=True)
+        # And without loadtest/shim/vgsigsuspend.c (loadtest/callgrind.sh's shim, see that file)
+        # valgrind 3.19 dies in libdispatch's sigsuspend.
+        shim = pathlib.Path(args.shim) if args.shim else ROOT / "loadtest" / "shim" / "vgsigsuspend.c"
+        if shim.exists():
+            subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-o", str(work / "vgsigsuspend.so"), str(shim)], check=True)
         for protocol in protocols:
             per_request = {}
             for packs in (False, True):
