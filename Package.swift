@@ -1,7 +1,8 @@
 // swift-tools-version:6.0
 // Gatehouse: an HTTPS front-end proxy for Exchange-style services.
 // The module layout follows ../shared/design/ARCHITECTURE.md: each C library is imported by exactly
-// one Swift module (COpenSSL -> GatehouseTLS, CNGHTTP2 -> GatehouseHTTP2, CZlib -> GatehouseCompression, CPSL -> GatehouseTLS).
+// one Swift module (COpenSSL -> GatehouseTLS, CNGHTTP2 -> GatehouseHTTP2, CZlib -> GatehouseCompression,
+// CPSL -> GatehouseTLS, CPCRE2 -> GatehouseScreening).
 import PackageDescription
 
 let package = Package(
@@ -13,6 +14,7 @@ let package = Package(
         .executable(name: "compression-bench", targets: ["CompressionBench"]),
         .executable(name: "tls-bench-server", targets: ["TLSBenchServer"]),
         .executable(name: "http1-decoder-bench", targets: ["HTTP1DecoderBench"]),
+        .executable(name: "screening-bench", targets: ["ScreeningBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -30,6 +32,7 @@ let package = Package(
         .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CPSL", pkgConfig: "libpsl", providers: [.apt(["libpsl-dev"])]),
+        .systemLibrary(name: "CPCRE2", pkgConfig: "libpcre2-8", providers: [.apt(["libpcre2-dev"])]),
 
         .target(
             name: "GatehouseTLS",
@@ -55,6 +58,8 @@ let package = Package(
                 "CZlib",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]),
+        // Screening patterns (rule packs): the only importer of CPCRE2 (PCRE2 with JIT).
+        .target(name: "GatehouseScreening", dependencies: ["CPCRE2"]),
         // HTTP/1.1 request decoding that accepts extension methods (RPC_IN_DATA), no C.
         .target(
             name: "GatehouseHTTP1",
@@ -65,7 +70,7 @@ let package = Package(
         .target(
             name: "Gatehouse",
             dependencies: [
-                "GatehouseTLS", "GatehouseHTTP1", "GatehouseHTTP2", "GatehouseCompression",
+                "GatehouseTLS", "GatehouseHTTP1", "GatehouseHTTP2", "GatehouseCompression", "GatehouseScreening",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -146,6 +151,13 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]),
+        // Benchmark only: ExchangeRouter.decide with and without rule packs (issue #21's cost).
+        .executableTarget(
+            name: "ScreeningBench",
+            dependencies: [
+                "Gatehouse",
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]),
         .testTarget(name: "GatehouseHTTP1Tests", dependencies: [
             "GatehouseHTTP1",
             .product(name: "NIOCore", package: "swift-nio"),
@@ -153,6 +165,7 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
 
+        .testTarget(name: "GatehouseScreeningTests", dependencies: ["GatehouseScreening"]),
         .testTarget(name: "GatehouseCompressionTests", dependencies: [
             "GatehouseCompression",
             .product(name: "NIOCore", package: "swift-nio"),

@@ -51,6 +51,16 @@ struct ConfigurationSummary {
             lines.append("    deny rules: \(service.denyRules.rules.map(\.rawValue).joined(separator: ", "))")
         }
         lines.append("")
+        lines.append("screening packs (after the built-in deny rules):")
+        if let screening = configuration.screening {
+            for pack in screening.packs {
+                let rules = "\(pack.rules.count) rule\(pack.rules.count == 1 ? "" : "s")"
+                lines.append("  \(pack.name) \(pack.version ?? "(no version)"): \(rules)  \(pack.path)")
+            }
+        } else {
+            lines.append("  none")
+        }
+        lines.append("")
         lines.append("pools:")
         for pool in configuration.pools.values.sorted(by: { $0.name < $1.name }) {
             lines.append("  \(pool.name): \(pool.balance.rawValue), connect \(format(pool.connectTimeout)), "

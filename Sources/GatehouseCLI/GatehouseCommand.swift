@@ -23,6 +23,7 @@ struct GatehouseCommand: AsyncParsableCommand {
             VersionCommand.self,
             CertCommand.self,
             DemoCommand.self,
+            RulesCommand.self,
         ]
     )
 }

@@ -70,7 +70,9 @@ import Testing
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("gatehouse-layout-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: root.appendingPathComponent("conf"), withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: root.appendingPathComponent("certs-example"), withIntermediateDirectories: true)
-        for name in ["gatehouse.yaml", "exchange-example.yaml"] {
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("conf/screening"), withIntermediateDirectories: true)
+        // The demo loads the Microsoft mitigations pack (conf/screening/), relative to its own folder.
+        for name in ["gatehouse.yaml", "exchange-example.yaml", "screening/exchange-mitigations.yaml"] {
             try FileManager.default.copyItem(
                 at: repositoryRoot.appendingPathComponent("conf/\(name)"), to: root.appendingPathComponent("conf/\(name)"))
         }
@@ -110,6 +112,7 @@ import Testing
             #expect(outcome.stdout.contains(expected), "\(expected)")
         }
         if config == "conf/gatehouse.yaml" {
+            #expect(outcome.stdout.contains("exchange-mitigations 2022.11: 3 rules"))
             #expect(outcome.stdout.contains("127.0.0.1:8443"))
             #expect(outcome.stdout.contains("mail.contoso.lab"))
             #expect(outcome.stdout.contains("mbx02  127.0.0.1:9445"))

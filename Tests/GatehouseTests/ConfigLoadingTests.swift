@@ -272,8 +272,14 @@ import Testing
         for name in ["mail-ecdsa", "mail-rsa", "wildcard", "mbx01", "mbx02"] {
             for ext in ["pem", "key"] { try Data("x".utf8).write(to: certs.appendingPathComponent("\(name).\(ext)")) }
         }
+        // The demo loads the Microsoft mitigations pack from conf/screening/.
+        let screening = fixture.root.appendingPathComponent("conf/screening")
+        try FileManager.default.createDirectory(at: screening, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: repository.appendingPathComponent("conf/screening/exchange-mitigations.yaml"),
+                                         to: screening.appendingPathComponent("exchange-mitigations.yaml"))
         let (config, warnings) = try GatehouseConfiguration.parse(yaml: demo, path: fixture.path("conf/gatehouse.yaml"))
         #expect(warnings.isEmpty)
+        #expect(config.screening?.packs.map(\.name) == ["exchange-mitigations"])
         #expect(config.listeners.map(\.name) == ["https", "http"])
         #expect(config.listeners[0].tls?.defaultCertificate == certs.appendingPathComponent("mail-rsa.pem").path)
         #expect(config.listeners[0].tls?.certificates.count == 3)

@@ -12,10 +12,21 @@ struct ConfigDocument: Codable {
     var services: [Located<ServiceDocument>]?
     var unknownHost: Located<Int>?
     var admin: Located<AdminDocument>?
+    var screening: Located<ScreeningDocument>?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case listeners, limits, pools, services, admin
+        case listeners, limits, pools, services, admin, screening
         case unknownHost = "unknown_host"
+    }
+}
+
+/// `screening:`: the operator's rule packs (PCRE2 rules run after the built-in deny rules).
+struct ScreeningDocument: Codable {
+    /// Pack files, relative to the configuration file's folder.
+    var packs: [Located<String>]?
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case packs
     }
 }
 

@@ -37,10 +37,11 @@ struct ConfigValidator {
                 "the admin endpoint's address \(admin.address) is also listener '\(listener.name)''s address", at: mark,
                 hint: "give the admin endpoint its own port, e.g. 127.0.0.1:9090")
         }
+        let screening = validateScreening(document.screening)
         guard collector.errors.isEmpty else { return nil }
         return GatehouseConfiguration(
             sourcePath: sourcePath, listeners: listeners, limits: limits, pools: pools, services: services,
-            unknownHostStatus: unknownHost, admin: admin)
+            unknownHostStatus: unknownHost, admin: admin, screening: screening)
     }
 
     /// The global `limits:` block with defaults.

@@ -17,6 +17,9 @@ public struct GatehouseConfiguration: Sendable {
     public var unknownHostStatus: UnknownHostStatus
     /// The admin endpoint (metrics, state), if configured.
     public var admin: AdminConfiguration?
+    /// The rule packs (`screening: { packs: [...] }`), compiled; nil when none is configured, so
+    /// the data path does no pack work at all.
+    public var screening: ScreeningPacks?
 }
 
 /// Global limits on client connections.

@@ -17,6 +17,17 @@ final class DiagnosticCollector {
         errors.append(diagnostic(.error, message, mark, hint))
     }
 
+    /// Records an error at an explicit position (inside a value, e.g. a pattern's bad character).
+    func error(_ message: String, line: Int, column: Int, hint: String? = nil) {
+        errors.append(ConfigDiagnostic(file: file, line: line, column: column, message: message, hint: hint))
+    }
+
+    /// Takes over the errors and warnings of another file's collector (a rule pack's).
+    func absorb(_ other: DiagnosticCollector) {
+        errors.append(contentsOf: other.errors)
+        warnings.append(contentsOf: other.warnings)
+    }
+
     /// Records a warning at `mark`.
     func warning(_ message: String, at mark: Mark?, hint: String? = nil) {
         warnings.append(diagnostic(.warning, message, mark, hint))

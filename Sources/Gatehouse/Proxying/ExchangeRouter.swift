@@ -12,13 +12,17 @@ public struct ExchangeRouter: ProxyRouter {
     public let rewriter: HeaderRewriter
     /// Status for a Host that no virtual service serves: 421 (default) or 404.
     public let unknownHostStatus: HTTPResponseStatus
+    /// The operator's rule packs, run after the built-in deny rules; nil when none is configured
+    /// (then screening costs one nil check).
+    public let screening: ScreeningPacks?
 
     public init(table: RoutingTable, policies: [RoutePolicy], rewriter: HeaderRewriter = HeaderRewriter(),
-                unknownHostStatus: HTTPResponseStatus = .misdirectedRequest) {
+                unknownHostStatus: HTTPResponseStatus = .misdirectedRequest, screening: ScreeningPacks? = nil) {
         self.table = table
         self.policies = policies
         self.rewriter = rewriter
         self.unknownHostStatus = unknownHostStatus
+        self.screening = screening
     }
 
     public func decide(head: HTTPRequestHead, connection: ClientConnectionFacts) -> ProxyDecision {
@@ -63,6 +67,16 @@ public struct ExchangeRouter: ProxyRouter {
         if let rule = table.denial(serviceIndex: service, method: head.method, target: target,
                                    headers: head.headers, client: client) {
             return .respond(LocalResponse(status: .forbidden, reason: "deny rule \(rule.rawValue)"))
+        }
+        if let screening, let rule = screening.firstMatch(head: head, target: target, client: client) {
+            switch rule.action {
+            case .deny:
+                return .respond(LocalResponse(status: .forbidden, reason: "rule \(rule.label)"))
+            case .status(let code):
+                return .respond(LocalResponse(status: HTTPResponseStatus(statusCode: code), reason: "rule \(rule.label)"))
+            case .abort:
+                return .abort(reason: "rule \(rule.label) (abort)")
+            }
         }
         switch table.match(serviceIndex: service, target: target) {
         case .notFound:

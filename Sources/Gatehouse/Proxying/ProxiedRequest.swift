@@ -109,6 +109,12 @@ final class ProxiedRequest: BackendConnectionDelegate {
         switch environment.router.decide(head: clientHead, connection: handler.facts) {
         case .respond(let local):
             respondLocally(local)
+        case .abort(let reason):
+            // No response at all: log, then close the HTTP/1.1 connection or reset the h2 stream.
+            log(status: 0, reason: reason)
+            state = .done
+            abortClientStream()
+            finish()
         case .forward(let policy, let head, let framing):
             if case .contentLength(let length) = framing, length > policy.maxBodyBytes {
                 respondLocally(LocalResponse(status: .payloadTooLarge,

@@ -79,6 +79,9 @@ public enum ProxyDecision: Sendable {
     case forward(policy: RoutePolicy, head: HTTPRequestHead, framing: RequestBodyFraming)
     /// Answer it locally.
     case respond(LocalResponse)
+    /// Send no response at all (a screening rule's `abort`, IIS's AbortRequest): close the
+    /// HTTP/1.1 connection, reset the HTTP/2 stream. `reason` is logged (e.g. "rule pack/id").
+    case abort(reason: String)
 }
 
 /// Facts about the client connection a request arrived on, for routing and headers.

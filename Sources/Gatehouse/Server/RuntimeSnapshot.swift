@@ -139,7 +139,8 @@ public struct RuntimeSnapshot: Sendable {
         guard problems.isEmpty, let table else { throw RuntimeBuildError(problems: problems) }
         self.listeners = listeners
         self.pools = pools
-        self.router = ExchangeRouter(table: table, policies: policies, unknownHostStatus: unknownHostStatus)
+        self.router = ExchangeRouter(table: table, policies: policies, unknownHostStatus: unknownHostStatus,
+                                     screening: configuration.screening)
         self.warnings = warnings
     }
 }
