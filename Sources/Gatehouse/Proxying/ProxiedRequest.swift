@@ -1,6 +1,5 @@
 import GatehouseCompression
 import GatehouseHTTP1
-import GatehouseHTTP2
 import Logging
 import NIOCore
 import NIOHTTP1

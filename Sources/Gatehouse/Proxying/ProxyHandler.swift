@@ -1,4 +1,4 @@
-import GatehouseHTTP2
+import GatehouseHTTP1
 import Logging
 import NIOCore
 import NIOHTTP1
