@@ -370,6 +370,45 @@ import Testing
         guard case .pauseBackendReads(false) = m.clientWritable(true) else { Issue.record("resume"); return }
     }
 
+    @Test func anUploadEndingAfterTheHeadStartsNoHeaderClock() {
+        var m = forwarding(.POST, framing: .chunked, ended: false)
+        _ = m.backendHead(head(401), now: t0 + .seconds(1))
+        guard case .forwardEnd = m.clientEnd(nil, now: t0 + .seconds(2)) else { Issue.record("end"); return }
+        // Only the idle clock runs (from the last activity), not the 30 s header clock.
+        #expect(m.nextDeadline == t0 + .seconds(122))
+        guard case .completeResponse(.reuse, false) = m.backendEnd(now: t0 + .seconds(3)) else {
+            Issue.record("reusable: the whole request was sent"); return
+        }
+    }
+
+    @Test func bodyArrivingWhileAResendConnectsQueuesAgain() {
+        var m = forwarding(.GET, framing: .chunked, ended: false)
+        guard case .resend = m.backendFailed(.closedEarly(server: "a"), now: t0) else { Issue.record("resend"); return }
+        #expect(m.isConnecting)
+        guard case .none = m.clientBody(bytes(3), now: t0) else { Issue.record("queued"); return }
+        m.serverChosen(1, pinned: false)
+        guard case .sendRequest(let queued, false, _, _) = m.leased(now: t0) else { Issue.record("send"); return }
+        #expect(queued.map(\.readableBytes) == [3])
+        #expect(m.triedServers.asArray == [0, 1])
+    }
+
+    @Test func eventsOutOfPlaceChangeNothing() {
+        var m = forwarding()
+        guard case .none = m.backendBody(bytes: 3, now: t0) else { Issue.record("body before head"); return }
+        guard case .none = m.backendEnd(now: t0) else { Issue.record("end before head"); return }
+        var routing = machine()
+        guard case .none = routing.backendWritable(true) else { Issue.record("not forwarding"); return }
+        guard case .none = routing.clientWritable(false) else { Issue.record("not forwarding"); return }
+        #expect(!routing.clientWritable)
+        guard case .none = routing.leaseFailed(.noHealthyServer, now: t0) else { Issue.record("not connecting"); return }
+        guard case .returnUnusedConnection = routing.leased(now: t0) else { Issue.record("not connecting"); return }
+        var answered = machine()
+        _ = answered.answeredByRouter(LocalResponse(status: .notFound, reason: "x"))
+        guard case .none = answered.routed(framing: .none, maxBodyBytes: 1, deadlines: clocks(), now: t0) else {
+            Issue.record("routed once"); return
+        }
+    }
+
     @Test func triedServersHoldTwoInline() {
         var tried = Machine.TriedServers()
         #expect(tried.isEmpty && tried.asArray.isEmpty && tried.last == nil)

@@ -87,11 +87,10 @@ extension ProxiedRequest {
         }
     }
 
-    /// Takes `connection` for this request; marks it when it carries connection-bound authentication.
+    /// Takes `connection` for this request (the machine's `.sendRequest` writes to it next).
     private func attach(_ connection: BackendConnection) {
         self.connection = connection
         connection.delegate = self
-        if machine.bindsConnection { connection.carriesConnectionAuth = true }
     }
 
     /// The attached connection failed: its lease ends (the machine decides resend or answer).
@@ -154,5 +153,10 @@ extension ProxiedRequest {
     var serverName: String? {
         guard machine.currentServer != nil, let loopPool else { return nil }
         return loopPool.pool.servers[serverIndex].name
+    }
+
+    /// The route's pool's name and its cap of pinned connections per server, for answers and logs.
+    var poolFacts: (name: String, pinnedLimit: Int)? {
+        loopPool.map { ($0.pool.name, $0.pool.pinned.limit) }
     }
 }

@@ -76,18 +76,18 @@ extension ProxiedRequest {
         case .bodyBeyondFraming(let framing):
             return LocalResponse(status: .badRequest, reason: "request body bytes beyond the request's framing (\(framing))")
         case .noHealthyServer:
-            guard let loopPool, let policy else {
+            guard let pool = poolFacts, let policy else {
                 return LocalResponse(status: .serviceUnavailable, reason: "no backend available in the pool")
             }
             return LocalResponse(status: .serviceUnavailable, headers: ["Retry-After": "5"],
-                                 reason: "no healthy backend in pool \(loopPool.pool.name) for route \(policy.name)")
+                                 reason: "no healthy backend in pool \(pool.name) for route \(policy.name)")
         case .pinnedLimitReached:
-            let pool = loopPool?.pool
+            let pool = poolFacts
             return LocalResponse(
                 status: .serviceUnavailable, headers: ["Retry-After": "5"],
                 body: "503 Service Unavailable: too many NTLM/Negotiate-authenticated connections\n",
                 reason: "every healthy backend in pool \(pool?.name ?? "?") already has "
-                    + "\(pool?.pinned.limit ?? 0) pinned NTLM/Negotiate connections (max_pinned_per_server)")
+                    + "\(pool?.pinnedLimit ?? 0) pinned NTLM/Negotiate connections (max_pinned_per_server)")
         case .connectFailed(let error), .backendFailed(let error):
             return LocalResponse(status: error.status, reason: error.description)
         case .switchingProtocols:

@@ -87,18 +87,24 @@ final class ProxiedRequest: BackendConnectionDelegate {
         }
     }
 
+    /// A request body part from the client.
     func clientBody(_ buffer: ByteBuffer) { perform(machine.clientBody(buffer, now: .now())) }
 
+    /// The request's end (and trailers) from the client.
     func clientEnd(_ trailers: HTTPHeaders?) { perform(machine.clientEnd(trailers, now: .now())) }
 
+    /// The client reset the stream or closed its connection.
     func clientAborted() { perform(machine.clientAborted()) }
 
+    /// The client stream can (true) or cannot (false) take more response bytes.
     func clientWritabilityChanged(_ isWritable: Bool) { perform(machine.clientWritable(isWritable)) }
 
+    /// The backend connection's write buffer crossed a watermark.
     func backendWritabilityChanged(on connection: BackendConnection) {
         perform(machine.backendWritable(connection.isWritable))
     }
 
+    /// The backend's read batch ended: flush towards the client.
     func backendReadComplete(on connection: BackendConnection) {
         if deflaterPending {
             // End of what the backend sent for now: push it out so long polls stay live.
@@ -122,7 +128,9 @@ final class ProxiedRequest: BackendConnectionDelegate {
         case .connect:
             connect()
             rearmDeadlineCheck()
-        case .sendRequest(let queued, let end, let trailers, _):
+        case .sendRequest(let queued, let end, let trailers, let bindConnection):
+            // The connection carries (or will carry) a connection-bound identity: never pooled.
+            if bindConnection { connection?.carriesConnectionAuth = true }
             sendRequest(queued: queued, end: end, trailers: trailers)
         case .forwardBody(let buffer):
             forwardBody(buffer)
@@ -180,6 +188,7 @@ final class ProxiedRequest: BackendConnectionDelegate {
         if !channel.isWritable { perform(machine.backendWritable(false)) }
     }
 
+    /// The read batch's one flush of what was written to the backend.
     func flushBackend() {
         backendFlushScheduled = false
         connection?.channel.flush()
@@ -195,12 +204,14 @@ final class ProxiedRequest: BackendConnectionDelegate {
         handler.requestFinished(self)
     }
 
+    /// Pauses or resumes the client's reads once per change (the stream decides what that means).
     func setClientPaused(_ paused: Bool) {
         guard paused != clientPausedByUs else { return }
         clientPausedByUs = paused
         client.pauseReads(paused)
     }
 
+    /// Pauses or resumes reading the backend once per change.
     func setBackendPaused(_ paused: Bool) {
         guard paused != backendPausedByUs, let connection else { return }
         backendPausedByUs = paused
