@@ -8,21 +8,27 @@ RELEASE_BIN := .build/release
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 
 # Debian packages the build, the demo and the tests use.
-APT_PACKAGES := pkg-config libssl-dev libnghttp2-dev zlib1g-dev curl openssl nghttp2-client python3 python3-pip
+APT_PACKAGES := pkg-config libssl-dev libnghttp2-dev zlib1g-dev libpsl-dev curl openssl nghttp2-client python3 python3-pip testssl.sh
 # Python packages the end-to-end tests use (real NTLM and HTTP/2 client libraries).
-PY_MODULES := spnego:pyspnego requests_ntlm:requests-ntlm h2:h2 requests:requests
+PY_MODULES := spnego:pyspnego requests_ntlm:requests-ntlm h2:h2 requests:requests sslyze:sslyze
+# What loadtest/callgrind.sh needs beyond the build (make bench's run.sh installs its own tools).
+BENCH_APT_PACKAGES := valgrind nginx nghttp2-client binutils gcc curl python3
 
-.PHONY: all deps build build-release certs run demo test test-unit clean bench help
+.PHONY: all deps deps-bench build build-release build-release-proxy certs run demo test test-unit clean bench \
+        bench-callgrind bench-check bench-baseline help
 
 all: build
 
 help:
 	@echo "make run      build, generate the demo PKI, start the demo (Ctrl-C stops it)"
-	@echo "make test     build, generate the demo PKI, run every test"
+	@echo "make test     build, generate the demo PKI, run every test (BENCH_CHECK=1: and make bench-check)"
 	@echo "make build    debug build;  make build-release  release build"
 	@echo "make certs    generate the demo PKI into certs-example/ (if absent)"
 	@echo "make deps     install missing system and Python packages"
 	@echo "make bench    side-by-side load tests against nginx and HAProxy (loadtest/, ~13 min; QUICK=1: ~2 min)"
+	@echo "make bench-callgrind  instructions (callgrind) and allocations per proxied request, Gatehouse and nginx (~1.5 min)"
+	@echo "make bench-check      the same for Gatehouse only; fails if >10 % above loadtest/baseline/callgrind.json"
+	@echo "make bench-baseline   measure and rewrite loadtest/baseline/callgrind.json"
 	@echo "make clean    remove build output and generated certificates"
 
 deps:
@@ -44,6 +50,16 @@ deps:
 	fi
 	@command -v $(SWIFT) >/dev/null || { echo "deps: Swift 6 toolchain not found on PATH (https://www.swift.org/install/)"; exit 1; }
 
+# Idempotent like deps; only the benchmark targets need these.
+deps-bench:
+	@missing=""; for p in $(BENCH_APT_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "deps-bench: installing$$missing"; \
+	    $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
 build: deps
 	$(SWIFT) build
 
@@ -58,9 +74,14 @@ run: build-release certs
 
 demo: run
 
+# BENCH_CHECK=1 adds `make bench-check` (instructions and allocations per request against the
+# committed baseline). Not by default: the check itself takes about a minute, but it needs the release
+# build, which after a change to Sources/ costs several more minutes on 2 cores than the debug build
+# the tests use (see loadtest/README.md).
 test: build certs
 	$(SWIFT) test 2>&1 | tee .build/test.log; exit $${PIPESTATUS[0]}
 	python3 -m pytest Tests/EndToEndTests -q -p no:cacheprovider
+	@$(if $(filter 1,$(BENCH_CHECK)),$(MAKE) --no-print-directory bench-check,true)
 
 test-unit: build certs
 	$(SWIFT) test
@@ -71,6 +92,21 @@ test-e2e: build certs
 # loadtest/ makes its own certificates with the release gatehouse, so no debug build is needed here.
 bench: build-release
 	@bash loadtest/run.sh $(if $(QUICK),--quick,)
+
+# Only the two executables loadtest/callgrind.sh runs (the whole release build also makes the benches).
+build-release-proxy: deps
+	$(SWIFT) build -c release --product gatehouse
+	$(SWIFT) build -c release --product mailbox-sim
+
+# Counted, not timed: see loadtest/README.md, "Instructions and allocations per request".
+bench-callgrind: build-release-proxy deps-bench
+	@bash loadtest/callgrind.sh measure
+
+bench-check: build-release-proxy deps-bench
+	@bash loadtest/callgrind.sh check
+
+bench-baseline: build-release-proxy deps-bench
+	@bash loadtest/callgrind.sh baseline
 
 clean:
 	rm -rf .build .build-*

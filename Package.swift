@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 // Gatehouse: an HTTPS front-end proxy for Exchange-style services.
 // The module layout follows ../shared/design/ARCHITECTURE.md: each C library is imported by exactly
-// one Swift module (COpenSSL -> GatehouseTLS, CNGHTTP2 -> GatehouseHTTP2, CZlib -> GatehouseCompression).
+// one Swift module (COpenSSL -> GatehouseTLS, CNGHTTP2 -> GatehouseHTTP2, CZlib -> GatehouseCompression, CPSL -> GatehouseTLS).
 import PackageDescription
 
 let package = Package(
@@ -29,11 +29,14 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CPSL", pkgConfig: "libpsl", providers: [.apt(["libpsl-dev"])]),
 
         .target(
             name: "GatehouseTLS",
             dependencies: [
                 "COpenSSL",
+                // The Public Suffix List, for the wildcard rule of host-name matching.
+                "CPSL",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),
             ]),

@@ -5,8 +5,8 @@
 #   GATEHOUSE_BIN  the built gatehouse binary, e.g. .build/debug/gatehouse
 #   DIR            where to write (default: the directory of this script)
 #
-# Idempotent: each certificate is made only when its .pem or .key is missing, so running it again
-# changes nothing. The file names below are a contract (configs and the Makefile use them).
+# Idempotent: each certificate is made only when its .pem or .key is missing or it expires within
+# 30 days, so running it again changes nothing. The file names below are a contract (configs and the Makefile use them).
 # Keys are never committed: .gitignore ignores *.key and certs-example/*.pem.
 set -eu
 
@@ -22,8 +22,18 @@ fi
 DIR=${2:-$(cd "$(dirname "$0")" && pwd)}
 mkdir -p "$DIR"
 
-# made NAME: true when both NAME.pem and NAME.key exist.
-made() { [ -f "$DIR/$1.pem" ] && [ -f "$DIR/$1.key" ]; }
+# made NAME: true when both NAME.pem and NAME.key exist and the certificate is not expired or
+# about to expire (less than 30 days left: `gatehouse cert list` says ExpiresSoon). An expiring
+# certificate and its key are removed, so the line that uses `made` issues a fresh one.
+made() {
+    [ -f "$DIR/$1.pem" ] && [ -f "$DIR/$1.key" ] || return 1
+    if "$GATEHOUSE" cert list "$DIR/$1.pem" --format json 2>/dev/null | grep -q '"Status" : "Valid"'; then
+        return 0
+    fi
+    echo "$DIR/$1.pem expires within 30 days or has expired: issuing a new one"
+    rm -f "$DIR/$1.pem" "$DIR/$1.key"
+    return 1
+}
 
 # A half-made pair (one file without the other) is an error, not something to paper over.
 for name in ca mail-rsa mail-ecdsa wildcard mbx01 mbx02 contoso-com-rsa contoso-com-ecdsa exch01 exch02; do

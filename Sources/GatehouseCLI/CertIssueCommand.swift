@@ -10,7 +10,8 @@ struct CertIssueCommand: ParsableCommand {
         discussion: """
             The CA is <dir>/ca.pem + <dir>/ca.key, or a CA certificate file FILE.pem with FILE.key \
             next to it. The certificate gets CN=<first --dns> (or --subject), the DNS names, EKU \
-            serverAuth, CA:FALSE, SHA-256, and is valid for 825 days unless --days says otherwise.
+            serverAuth, CA:FALSE, SHA-256, and is valid for 200 days (the CA/Browser Forum's \
+            maximum since March 2026) unless --days says otherwise.
             Writes <out>/<name>.pem and <out>/<name>.key (mode 0600).
 
             Example:
@@ -33,8 +34,8 @@ struct CertIssueCommand: ParsableCommand {
     @Option(help: "Key type.")
     var key: CertKeyChoice = .rsa2048
 
-    @Option(help: ArgumentHelp("Validity in days.", valueName: "days"))
-    var days: Int = 825
+    @Option(help: ArgumentHelp("Validity in days (default 200, the CA/Browser Forum's maximum for TLS server certificates).", valueName: "days"))
+    var days: Int = 200
 
     @OptionGroup var output: CertOutputOptions
 

@@ -1,6 +1,7 @@
-/// The host-name rules a certificate name must follow (RFC 1123 labels: letters, digits, hyphen),
-/// plus the wildcard rule Gatehouse and browsers apply: `*` only as the whole left-most label, and
-/// never directly above a top-level domain (`*.com` is refused).
+/// The host-name rules a certificate name must follow to be *issued* (RFC 1123 labels: letters,
+/// digits, hyphen), plus the wildcard rule Gatehouse and browsers apply: `*` only as the whole
+/// left-most label, never over a public suffix (`*.com`, `*.co.uk` are refused). Stricter than
+/// matching (`HostNameMatching`) in one respect: `_`, which public CAs refuse, is refused here too.
 public enum HostNameRules {
     /// Checks `name` and returns it in lower case (DNS names compare case-insensitively; one
     /// spelling keeps SAN lists and SNI lookups simple).
@@ -38,8 +39,9 @@ public enum HostNameRules {
                 throw fail("the label \"\(label)\" must not start or end with '-'")
             }
         }
-        if labels.first == "*" && labels.count < 3 {
-            throw fail("a wildcard must sit below a registered domain (e.g. *.contoso.com), never directly above a top-level domain")
+        if labels.first == "*" && (labels.count < 3 || HostNameMatching.presented(name) == nil) {
+            throw fail("a wildcard must sit below a registered domain (e.g. *.contoso.com), "
+                + "never directly above a top-level domain or another public suffix (such as co.uk)")
         }
         if labels.count == 4, labels.allSatisfy({ $0.allSatisfy(\.isNumber) }) {
             throw fail("looks like an IP address; give host names only")

@@ -90,10 +90,13 @@ public enum SANPlanner {
     }
 
     /// The domain a wildcard `*.<parent>` for `name` would use, or nil when no wildcard may cover it
-    /// (a single-label name, or one whose parent would be a bare top-level domain).
+    /// (a single-label name, or one whose parent would be a top-level domain or another public suffix).
     static func wildcardParent(of name: String) -> String? {
         let labels = name.split(separator: ".", omittingEmptySubsequences: false)
         guard labels.count >= 3 else { return nil }
-        return labels.dropFirst().joined(separator: ".")
+        let parent = labels.dropFirst().joined(separator: ".")
+        // The rule matching applies: never a wildcard over a public suffix (*.co.uk).
+        guard HostNameMatching.presented("*." + parent) != nil else { return nil }
+        return parent
     }
 }

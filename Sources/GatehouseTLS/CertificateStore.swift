@@ -66,15 +66,16 @@ public final class CertificateStore: @unchecked Sendable {
         for (index, certified) in all.enumerated() {
             var names = Set<String>()
             for name in certified.leaf.matchableNames {
-                guard let normalized = HostNameMatching.normalize(name, allowWildcard: true) else { continue }
-                names.insert(normalized)
-                if normalized.hasPrefix("*") {
-                    // Unusable wildcards (*.com, *x.y) are simply never indexed.
-                    if let base = HostNameMatching.wildcardBase(normalized) {
-                        wildcard[String(base), default: []].append(index)
-                    }
-                } else {
+                // Names that can match nothing (*.com, *.co.uk, *x.y, an IP as a DNS name) are never indexed.
+                switch HostNameMatching.presented(name) {
+                case .exact(let normalized)?:
+                    names.insert(normalized)
                     exact[normalized, default: []].append(index)
+                case .wildcard(let base)?:
+                    names.insert("*." + base)
+                    wildcard[base, default: []].append(index)
+                case nil:
+                    continue
                 }
             }
             nameSets.append(names)
@@ -111,7 +112,8 @@ public final class CertificateStore: @unchecked Sendable {
     /// `select` returning the index into `certificates` / `contexts`.
     func selectIndex(serverName: String?, clientOffersECDSA: Bool) -> Int? {
         guard let serverName else { return pick(defaultCandidates, ecdsa: clientOffersECDSA) }
-        if let host = HostNameMatching.normalize(serverName) {
+        // SNI never carries an IP literal (RFC 6066); one that looks like an address matches no DNS name.
+        if let host = HostNameMatching.normalizedDNSName(serverName) {
             if let candidates = exactNames[host] { return pick(candidates, ecdsa: clientOffersECDSA) }
             if let parent = HostNameMatching.parentDomain(host), let candidates = wildcardBases[String(parent)] {
                 return pick(candidates, ecdsa: clientOffersECDSA)

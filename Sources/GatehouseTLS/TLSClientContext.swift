@@ -121,7 +121,8 @@ private let newSessionCallback: @convention(c) (OpaquePointer?, OpaquePointer?) 
 }
 
 /// Verify callback (client): records the first failure and the presented leaf on the connection
-/// for the error message, and enforces SHA-256 pins on the leaf. Returns OpenSSL's verdict
+/// for the error message, checks that the leaf covers the backend's TLS name (`HostNameMatching`,
+/// the rules the server side uses), and enforces SHA-256 pins on the leaf. Returns OpenSSL's verdict
 /// (1 = continue, 0 = fail the handshake).
 private let verifyCallback: @convention(c) (Int32, OpaquePointer?) -> Int32 = { preverified, storeContext in
     guard let storeContext,
@@ -137,6 +138,18 @@ private let verifyCallback: @convention(c) (Int32, OpaquePointer?) -> Int32 = { 
             let depth = X509_STORE_CTX_get_error_depth(storeContext)
             let reason = String(cString: X509_verify_cert_error_string(Int(code)))
             connection.failureReason = depth > 0 ? "\(reason) (at chain depth \(depth))" : reason
+        }
+        return 0
+    }
+    if X509_STORE_CTX_get_error_depth(storeContext) == 0, let reference = connection.expectedReference,
+       let leaf = connection.peerLeaf, !leaf.covers(reference) {
+        let names = (leaf.dnsNames + leaf.ipAddresses).joined(separator: ", ")
+        connection.failureReason = "hostname mismatch: the certificate does not cover \(connection.expectedServerName ?? "the backend's name") "
+            + "(it names \(names.isEmpty ? "CN " + (leaf.commonName ?? "none") : names))"
+        if case .ip = reference {
+            X509_STORE_CTX_set_error(storeContext, X509_V_ERR_IP_ADDRESS_MISMATCH)
+        } else {
+            X509_STORE_CTX_set_error(storeContext, X509_V_ERR_HOSTNAME_MISMATCH)
         }
         return 0
     }

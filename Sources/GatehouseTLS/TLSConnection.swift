@@ -23,6 +23,8 @@ final class TLSConnection {
     var receivedServerName: String?
     /// Server role: the certificate chosen for this connection.
     var selectedCertificate: CertifiedKey?
+    /// Client role: `expectedServerName` classified; the verify callback checks the leaf against it.
+    var expectedReference: HostNameMatching.Reference?
     /// Client role: the leaf the backend presented (recorded by the verify callback).
     var peerLeaf: X509Certificate?
     /// The first specific failure reason a callback recorded, used in error messages.
@@ -82,22 +84,16 @@ final class TLSConnection {
         _ = COpenSSL_SSL_set_app_data(ssl, Unmanaged.passUnretained(self).toOpaque())
     }
 
-    /// SNI (never for IP literals), host/IP verification and session resumption.
+    /// SNI (never for IP literals) and session resumption. The name itself is checked by the verify
+    /// callback with `HostNameMatching` (the rules certificate selection uses), not by OpenSSL's
+    /// own host check, so both directions of Gatehouse follow one definition.
     private func configureClient(serverName: String, context: TLSClientContext) throws {
-        guard let param = SSL_get0_param(ssl) else { throw TLSError(.internalError, "no verify parameters") }
-        if IPAddressText.canonical(serverName) != nil {
-            let bare = serverName.hasPrefix("[") ? String(serverName.dropFirst().dropLast()) : serverName
-            // set1_ip_asc returns 1 on success.
-            guard X509_VERIFY_PARAM_set1_ip_asc(param, bare) == 1 else {
-                throw TLSError(.configuration, "backend \(serverName): not a usable IP address")
-            }
-        } else {
-            guard HostNameMatching.normalize(serverName) != nil else {
-                throw TLSError(.invalidName, "backend TLS name \"\(serverName)\" is not a valid host name")
-            }
-            X509_VERIFY_PARAM_set_hostflags(param, UInt32(X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS))
-            guard X509_VERIFY_PARAM_set1_host(param, serverName, 0) == 1,
-                  COpenSSL_SSL_set_tlsext_host_name(ssl, serverName) == 1 else {
+        guard let reference = HostNameMatching.reference(serverName) else {
+            throw TLSError(.invalidName, "backend TLS name \"\(serverName)\" is neither a valid host name nor an IP address")
+        }
+        expectedReference = reference
+        if case .dns(let name) = reference {
+            guard COpenSSL_SSL_set_tlsext_host_name(ssl, name) == 1 else {
                 throw TLSError(.configuration, OpenSSLErrorQueue.describe("backend \(serverName): cannot set the TLS name"))
             }
         }

@@ -45,20 +45,26 @@ extension X509Certificate {
     /// The subject as Exchange shows it: most specific attribute first, e.g. "CN=mbx01, O=Contoso".
     public var subjectLine: String { Self.nameLine(X509_get_subject_name(x509)) }
 
-    /// Whether this certificate covers `hostName` under the same rules `CertificateStore` uses:
-    /// exact SAN dNSName (or the CN when there are no SAN dNSNames), or a one-label wildcard that is
-    /// never directly above a TLD; case-insensitive, trailing dot ignored. An IP literal is compared
-    /// against the SAN iPAddress entries instead. A port (`mail.contoso.com:443`, `[::1]:443`), as
-    /// found in a Host header, is ignored.
+    /// Whether this certificate covers `hostName` under `HostNameMatching`'s rules (the same ones
+    /// `CertificateStore` and backend verification use): a DNS name against the SAN dNSNames (or
+    /// the CN when there are none), exactly or by a one-label wildcard; an IP literal, in any form
+    /// (`10.0.0.5`, `[::1]`, `127.1`), only against the SAN iPAddress entries. A port
+    /// (`mail.contoso.com:443`, `[::1]:443`), as found in a Host header, is ignored.
     public func covers(hostName: String) -> Bool {
-        let hostName = Self.strippingPort(hostName)
-        if let address = IPAddressText.canonical(hostName) {
+        guard let reference = HostNameMatching.reference(Self.strippingPort(hostName)) else { return false }
+        return covers(reference)
+    }
+
+    /// `covers(hostName:)` for a host already classified.
+    func covers(_ reference: HostNameMatching.Reference) -> Bool {
+        switch reference {
+        case .ip(let address):
             return ipAddresses.contains { IPAddressText.canonical($0) == address }
-        }
-        guard let host = HostNameMatching.normalize(hostName) else { return false }
-        return matchableNames.contains { pattern in
-            guard let pattern = HostNameMatching.normalize(pattern, allowWildcard: true) else { return false }
-            return HostNameMatching.matches(normalizedPattern: pattern, normalizedHost: host)
+        case .dns(let host):
+            return matchableNames.contains { name in
+                guard let pattern = HostNameMatching.presented(name) else { return false }
+                return HostNameMatching.matches(pattern, dnsName: host)
+            }
         }
     }
 
@@ -149,5 +155,13 @@ enum IPAddressText {
             return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         }
         return nil
+    }
+
+    /// The canonical text of an IPv4 address (`inet_aton`'s result for the short forms).
+    static func canonical(_ address: in_addr) -> String? {
+        var address = address
+        var buffer = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
+        guard inet_ntop(AF_INET, &address, &buffer, socklen_t(buffer.count)) != nil else { return nil }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

@@ -14,6 +14,8 @@ assert what a backend *would* have understood (one request or two, which framing
   closed without an answer (later requests for the same target get the default answer);
   `/rb-silent` -> never answered; `/rb-ntlm401` -> 401 with `WWW-Authenticate: NTLM <challenge>`;
   `/rb-delay-<ms>` -> the answer is held for <ms> milliseconds (at most 9999);
+  with `status_for` (a function of the target), a target it maps to a status gets that status
+  (`Content-Length` body, the usual `X-RB-*` headers), e.g. this backend's EWS answering 503;
   anything else -> 200 with a small body and `X-RB-Conn`, `X-RB-Seq` (request number on that
   connection), `X-RB-Target` and `X-RB-Method`.
   `.../healthcheck.htm` gets 200 and is not recorded.
@@ -302,8 +304,10 @@ class ConnectionRecord:
 
 
 class RecordingBackend:
-    def __init__(self, handshake="normal", max_lifetime=300.0, certfile=BACKEND_CERT, keyfile=BACKEND_KEY):
+    def __init__(self, handshake="normal", max_lifetime=300.0, certfile=BACKEND_CERT, keyfile=BACKEND_KEY,
+                 status_for=None):
         self.handshake = handshake
+        self.status_for = status_for
         self.max_lifetime = max_lifetime
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.context.load_cert_chain(str(certfile), str(keyfile))
@@ -510,6 +514,11 @@ class RecordingBackend:
             body = b"401 Unauthorized"
             self._send(tls, (f"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: {NTLM_CHALLENGE}\r\n{extra}"
                              f"Content-Type: text/plain\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body)
+        elif self.status_for is not None and self.status_for(target) is not None:
+            status = self.status_for(target)
+            body = f"{status} from the recording backend\n".encode()
+            self._send(tls, (f"HTTP/1.1 {status} Status\r\nContent-Type: text/plain\r\n{extra}"
+                             f"Content-Length: {len(body)}\r\n\r\n").encode() + body)
         elif "/rb-head-nocl" in target and request.method == "HEAD":
             self._send(tls, f"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n{extra}\r\n".encode())
         else:

@@ -91,3 +91,14 @@ def test_backend_response_headers_reach_client(gatehouse):
     assert headers["x-beserver"] in ("mbx01", "mbx02")
     assert headers["content-type"] == "application/json"
     assert "x-sim-connection" in headers
+
+
+@pytest.mark.parametrize("path,status", [("/", 302), ("/powershell", 403), ("/no-such-service/", 404)])
+def test_gatehouse_own_answers_are_never_sniffed(gatehouse, path, status):
+    """Local answers are text/plain and may echo a path the client chose: a browser must not sniff
+    them into HTML (X-Content-Type-Options: nosniff, which scanners such as testssl.sh look for)."""
+    with gatehouse.client() as client:
+        got, headers, _ = client.get(path)
+    assert got == status
+    assert headers.get("x-content-type-options") == "nosniff", headers
+    assert headers.get("content-type", "").startswith("text/plain"), headers

@@ -193,6 +193,16 @@ import Testing
         }
     }
 
+    @Test func aQueueTimeoutIs503WithoutResend() {
+        var m = machine(.GET)
+        _ = m.routed(framing: .none, maxBodyBytes: 10, deadlines: clocks(), now: t0)
+        m.serverChosen(0, pinned: false)
+        let error = BackendError.queueTimeout(pool: "p", server: "a", waitedMilliseconds: 3000)
+        guard case .respondLocally(.queueTimedOut, .finish) = m.leaseFailed(.queueTimedOut(error), now: t0) else {
+            Issue.record("503, no second server"); return
+        }
+    }
+
     @Test func staleReusedConnectionResendsAnIdempotentRequestOnly() {
         let closed = BackendError.closedEarly(server: "a")
         var get = forwarding(.GET)

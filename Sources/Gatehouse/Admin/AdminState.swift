@@ -1,7 +1,8 @@
 import NIOCore
 
 /// The JSON the admin endpoint serves: per pool its servers with drain state, active health per
-/// service, and connection counters summed over the event loops.
+/// service, passive ejection (`suspect`) for the server and per service, and connection counters
+/// summed over the event loops.
 enum AdminState {
     static func render(server: AdminServer) -> EventLoopFuture<String> {
         let health = server.health
@@ -14,19 +15,21 @@ enum AdminState {
                 let view = views[index]
                 let results = health.lastResults(pool: index)
                 let count = counters[index]
+                let suspects = pool.ejection.suspects(now: NIODeadline.now().uptimeNanoseconds)
                 var servers: [String] = []
                 for (serverIndex, backend) in pool.servers.enumerated() {
                     var services: [String] = []
                     for (serviceIndex, label) in pool.healthLabels.enumerated() {
                         services.append("\(quote(label)):{\"up\":\(view.serviceUp[serviceIndex][serverIndex]),"
                             + "\"path\":\(quote(pool.healthPaths[serviceIndex])),"
-                            + "\"last\":\(quote(results[serviceIndex][serverIndex]))}")
+                            + "\"last\":\(quote(results[serviceIndex][serverIndex])),"
+                            + "\"suspect\":\(suspects[serverIndex].services[serviceIndex])}")
                     }
                     func counter(_ values: [Int]) -> Int { serverIndex < values.count ? values[serverIndex] : 0 }
                     servers.append("{\"name\":\(quote(backend.name)),"
                         + "\"address\":\(quote("\(backend.host):\(backend.port)")),"
                         + "\"weight\":\(backend.weight),\"draining\":\(view.draining[serverIndex]),"
-                        + "\"up\":\(view.serverUp[serverIndex]),"
+                        + "\"up\":\(view.serverUp[serverIndex]),\"suspect\":\(suspects[serverIndex].server),"
                         + "\"services\":{\(services.joined(separator: ","))},"
                         + "\"outstanding\":\(counter(count.outstanding)),\"idle\":\(counter(count.idle)),"
                         + "\"pinned\":\(counter(count.pinned)),\"suspect_loops\":\(counter(count.suspect))}")

@@ -23,8 +23,10 @@ protocol BackendConnectionDelegate: AnyObject {
 final class BackendConnection: @unchecked Sendable {
     let channel: Channel
     let server: BackendServer
-    /// The pool on this loop that lent it; nil once it may no longer be reused (pinned or closing).
+    /// The pool on this loop that opened it (set once connected), and its name in that pool's
+    /// state machine. The pool hears of its closing from `close()` and from the channel's end.
     weak var pool: LoopBackendPool?
+    var poolID: LoopBackendPool.ConnectionID?
     weak var delegate: BackendConnectionDelegate?
     /// True once the connection is known unusable (closed, error, `Connection: close`).
     var isClosed = false
@@ -32,10 +34,6 @@ final class BackendConnection: @unchecked Sendable {
     /// challenge): its identity belongs to one client connection, so the shared pool never takes
     /// it back; it is kept pinned to that client or closed.
     var carriesConnectionAuth = false
-    /// Called once when the connection closes (pinned-connection accounting).
-    var onClose: (() -> Void)?
-    /// Scheduled close of an idle connection; cancelled when it is borrowed again.
-    var idleTimer: Scheduled<Void>?
     /// The channel's last handler. Weak: the pipeline owns it, and it owns this connection, so the
     /// connection lives exactly as long as its channel's pipeline.
     fileprivate weak var handler: BackendChannelHandler?
@@ -88,13 +86,8 @@ final class BackendConnection: @unchecked Sendable {
 
     /// Closes the connection (idempotent).
     func close() {
-        if let onClose {
-            self.onClose = nil
-            onClose()
-        }
         isClosed = true
-        idleTimer?.cancel()
-        idleTimer = nil
+        pool?.connectionClosed(self)
         channel.close(promise: nil)
     }
 }
@@ -106,6 +99,9 @@ enum BackendError: Error, CustomStringConvertible {
     case closedEarly(server: String)
     case timeout(server: String, phase: String)
     case protocolError(server: String, reason: String)
+    /// A request queued for a connection slot (`max_connecting_per_server` connects in flight)
+    /// waited the pool's `queue_timeout`: a 503 naming the pool.
+    case queueTimeout(pool: String, server: String, waitedMilliseconds: Int64)
 
     var description: String {
         switch self {
@@ -114,13 +110,19 @@ enum BackendError: Error, CustomStringConvertible {
         case .closedEarly(let server): return "backend \(server): connection closed before the response completed"
         case .timeout(let server, let phase): return "backend \(server): timed out \(phase)"
         case .protocolError(let server, let reason): return "backend \(server): invalid response: \(reason)"
+        case .queueTimeout(let pool, let server, let waited):
+            return "pool \(pool): no connection to backend \(server) after waiting \(waited) ms in the queue "
+                + "(max_connecting_per_server connects in flight; queue_timeout)"
         }
     }
 
     /// The status a client gets when this happens before any response byte was sent.
     var status: HTTPResponseStatus {
-        if case .timeout = self { return .gatewayTimeout }
-        return .badGateway
+        switch self {
+        case .timeout: return .gatewayTimeout
+        case .queueTimeout: return .serviceUnavailable
+        default: return .badGateway
+        }
     }
 }
 
@@ -196,13 +198,10 @@ private final class BackendChannelHandler: ChannelDuplexHandler {
     }
 
     private func fail(_ error: BackendError) {
-        if let onClose = connection.onClose {
-            connection.onClose = nil
-            onClose()
-        }
         let wasClosed = connection.isClosed
         connection.isClosed = true
-        connection.idleTimer?.cancel()
+        // First the pool (idle list, pinned accounting), then the request using the connection.
+        connection.pool?.connectionClosed(connection)
         if let ready {
             self.ready = nil
             ready.fail(error)
@@ -213,7 +212,6 @@ private final class BackendChannelHandler: ChannelDuplexHandler {
             connection.delegate = nil
             delegate?.backendDidFail(error, on: connection)
         }
-        connection.pool?.connectionClosed(connection)
     }
 
     private static func classify(_ error: Error, server: String) -> BackendError {

@@ -34,6 +34,10 @@ public final class BackendPool: Sendable {
     public let connectTimeout: TimeAmount
     public let idleTimeout: TimeAmount
     public let maxIdlePerServer: Int
+    /// Connects in flight per server per event loop; more requests queue for a slot.
+    public let maxConnectingPerServer: Int
+    /// How long a request waits in that queue before it is answered 503.
+    public let queueTimeout: TimeAmount
     public let balance: BalancePolicy
     public let health: HealthCheckConfiguration
     /// The distinct health-check paths of the routes using this pool (`/EWS/healthcheck.htm`...);
@@ -45,17 +49,22 @@ public final class BackendPool: Sendable {
     let pinned: PinnedBudget
     /// Rendezvous-hash seed per server (from its name).
     let hashSeeds: [UInt64]
+    /// Passive ejection per (server, health service), shared by all event loops.
+    let ejection: PassiveEjectionTable
 
     public init(name: String, servers: [BackendServer], tls: TLSClientContext,
                 connectTimeout: TimeAmount, idleTimeout: TimeAmount, maxIdlePerServer: Int,
                 balance: BalancePolicy = .leastRequests, health: HealthCheckConfiguration = HealthCheckConfiguration(),
-                healthPaths: [String] = [], maxPinnedPerServer: Int = 1000) {
+                healthPaths: [String] = [], maxPinnedPerServer: Int = 1000, maxConnectingPerServer: Int = 32,
+                queueTimeout: TimeAmount = .seconds(3)) {
         self.name = name
         self.servers = servers
         self.tls = tls
         self.connectTimeout = connectTimeout
         self.idleTimeout = idleTimeout
         self.maxIdlePerServer = maxIdlePerServer
+        self.maxConnectingPerServer = maxConnectingPerServer
+        self.queueTimeout = queueTimeout
         self.balance = balance
         self.health = health
         self.healthPaths = healthPaths
@@ -64,5 +73,6 @@ public final class BackendPool: Sendable {
         }
         self.pinned = PinnedBudget(servers: servers.count, limit: maxPinnedPerServer)
         self.hashSeeds = servers.map { RendezvousHash.seed(serverName: $0.name) }
+        self.ejection = PassiveEjectionTable(servers: servers.count, services: healthPaths.count)
     }
 }

@@ -1,80 +1,34 @@
 import NIOCore
 
-/// The backend connections of one `BackendPool` on one event loop: idle keep-alive connections per
-/// server, the balancing state, outstanding-request counts, passive ejection and this loop's copy
-/// of the pool's health. Touched only on its event loop, so it needs no locks (client connections
-/// and their backend connections share the loop).
-/// `@unchecked Sendable` for the same reason: every use happens on `eventLoop`.
+/// The backend connections of one `BackendPool` on one event loop. A thin shell: `StateMachine`
+/// decides (idle reuse, connect cap, queue, leases, pinning), this class carries its actions out
+/// with the channels, futures and one timer per pool per loop. It also holds the balancing state and
+/// this loop's copy of the pool's health; passive ejection is the pool's own, shared by all loops.
+/// Touched only on its event loop, so it needs no locks (client connections and their backend
+/// connections share the loop). `@unchecked Sendable` for the same reason.
 final class LoopBackendPool: @unchecked Sendable {
     let pool: BackendPool
     let eventLoop: EventLoop
-    /// Idle connections per server index, most recently used last (reused first: warm TLS state).
-    private var idle: [[BackendConnection]]
-    /// Connects in flight per server index, and the leases waiting for one of them to finish.
-    private var connecting: [Int]
-    private var waiters: [[EventLoopPromise<(BackendConnection, reused: Bool)>]]
-    /// Requests in flight per server index (least-outstanding balancing).
-    private(set) var outstanding: [Int]
-    private var balancer: BackendBalancer
-    /// Passive health per server as this loop saw it.
-    private(set) var ejection: [PassiveEjection]
+    /// The decisions; read by the counters and the balancer.
+    private(set) var machine: StateMachine
+    /// Idle connections by their slot in the machine's table (nil: not idle here).
+    private var idleConnections: [BackendConnection?] = []
+    /// Requests queued for a connection slot, by lease.
+    private var waiting: [LeaseID: (promise: EventLoopPromise<(BackendConnection, reused: Bool)>, since: NIODeadline)] = [:]
+    /// The one timer: idle expiry and queue deadlines.
+    private var timer: Scheduled<Void>?
+    /// Balancing state (`choose`).
+    var balancer: BackendBalancer
     /// This loop's copy of the pool's active health and drain state (replaced whole by `apply`).
     private(set) var health: PoolHealthView
 
     init(pool: BackendPool, eventLoop: EventLoop) {
         self.pool = pool
         self.eventLoop = eventLoop
-        self.idle = Array(repeating: [], count: pool.servers.count)
-        self.outstanding = Array(repeating: 0, count: pool.servers.count)
-        self.connecting = Array(repeating: 0, count: pool.servers.count)
-        self.waiters = Array(repeating: [], count: pool.servers.count)
-        self.pinnedCount = Array(repeating: 0, count: pool.servers.count)
+        self.machine = StateMachine(servers: pool.servers.count, settings: StateMachine.Settings(pool: pool))
         self.balancer = BackendBalancer(policy: pool.balance, weights: pool.servers.map(\.weight))
-        self.ejection = Array(repeating: PassiveEjection(), count: pool.servers.count)
         self.health = PoolHealthView(servers: pool.servers.count, services: pool.healthPaths.count,
                                      draining: pool.servers.map(\.drain))
-    }
-
-    /// Why no server could be chosen.
-    enum Choice: Equatable {
-        case server(Int)
-        /// Every server is down for the route's service, drained, or already tried.
-        case noHealthyServer
-        /// Healthy servers exist, but each has its maximum of pinned (NTLM/Negotiate) connections.
-        case pinnedLimitReached
-    }
-
-    /// Chooses a server for a new request: one that is healthy for `service` (nil: server-level),
-    /// not drained and not in `tried`; a passively ejected (suspect) server only when nothing else
-    /// is left. With an `anchor`, rendezvous hashing keeps one mailbox on one server; otherwise
-    /// the pool's balancing policy decides. `needsPinnedRoom`: the request starts connection-based
-    /// authentication, so the server must have a free pinned-connection slot.
-    func choose(service: Int?, anchor: UInt64?, excluding tried: [Int], needsPinnedRoom: Bool) -> Choice {
-        let now = NIODeadline.now().uptimeNanoseconds
-        var lackedRoom = false
-        // A nested function, not a closure value: it stays non-escaping, so nothing is allocated.
-        func isEligible(_ index: Int, allowSuspect: Bool) -> Bool {
-            guard health.accepts(server: index, service: service), !tried.contains(index) else { return false }
-            if !allowSuspect && ejection[index].isSuspect(now: now) { return false }
-            if needsPinnedRoom && !pool.pinned.hasRoom(index) {
-                lackedRoom = true
-                return false
-            }
-            return true
-        }
-        for pass in 0..<2 {
-            let allowSuspect = pass == 1
-            let picked: Int?
-            if let anchor {
-                picked = RendezvousHash.pick(key: anchor, seeds: pool.hashSeeds, weights: balancer.weights) {
-                    isEligible($0, allowSuspect: allowSuspect)
-                }
-            } else {
-                picked = balancer.pick(outstanding: outstanding) { isEligible($0, allowSuspect: allowSuspect) }
-            }
-            if let picked { return .server(picked) }
-        }
-        return lackedRoom ? .pinnedLimitReached : .noHealthyServer
     }
 
     /// Takes a newer health view (published by the control plane through `loop.execute`).
@@ -82,244 +36,205 @@ final class LoopBackendPool: @unchecked Sendable {
         if view.generation >= health.generation { health = view }
     }
 
-    /// A new connection to `serverIndex` failed (TCP or TLS): passive ejection.
-    /// Returns true when the server just became suspect.
-    @discardableResult
-    func connectFailed(serverIndex: Int) -> Bool {
-        ejection[serverIndex].connectFailed(now: NIODeadline.now().uptimeNanoseconds)
+    // MARK: leasing
+
+    /// Lends a connection to `serverIndex`: an idle one when available, else a new one, else one
+    /// that frees up within the pool's queue timeout (or a 503 `BackendError.queueTimeout`).
+    func lease(serverIndex: Int) -> BackendLease {
+        let server = ServerID(serverIndex)
+        let now = NIODeadline.now()
+        let (id, action) = machine.lease(server: server, now: now.uptimeNanoseconds)
+        let future = carryOut(action, lease: id, server: server, now: now, promise: nil)
+        armTimer()
+        return BackendLease(serverIndex: serverIndex, id: id, connection: future)
     }
 
-    /// A response with `status` came from `serverIndex` (bursts of 502/503/504 eject it).
-    @discardableResult
-    func responded(serverIndex: Int, status: UInt) -> Bool {
-        ejection[serverIndex].responded(status: status, now: NIODeadline.now().uptimeNanoseconds)
-    }
-
-    /// Lends a connection to `serverIndex`: an idle one when available, else a new one.
-    /// The second value tells whether it was reused (a reused connection may turn out stale).
-    func lease(serverIndex: Int) -> EventLoopFuture<(BackendConnection, reused: Bool)> {
-        outstanding[serverIndex] += 1
-        if let connection = takeIdle(serverIndex) {
-            return eventLoop.makeSucceededFuture((connection, true))
-        }
-        if connecting[serverIndex] < LoopBackendPool.maxConnectingPerServer {
-            return startConnect(serverIndex)
-        }
-        // Enough connects to this server are in flight: wait for one of them, or for a released
-        // connection. A client cannot make Gatehouse open backend connections faster than this
-        // (an HTTP/2 Rapid Reset flood would otherwise turn into a connection flood on the backend).
-        let promise = eventLoop.makePromise(of: (BackendConnection, reused: Bool).self)
-        waiters[serverIndex].append(promise)
-        return promise.futureResult
-    }
-
-    /// Most connects in flight to one server from one event loop.
-    static let maxConnectingPerServer = 32
-
-    private func takeIdle(_ serverIndex: Int) -> BackendConnection? {
-        while let connection = idle[serverIndex].popLast() {
-            connection.idleTimer?.cancel()
-            connection.idleTimer = nil
-            if !connection.isClosed && connection.channel.isActive { return connection }
-        }
-        return nil
-    }
-
-    private func startConnect(_ serverIndex: Int) -> EventLoopFuture<(BackendConnection, reused: Bool)> {
-        connecting[serverIndex] += 1
-        let server = pool.servers[serverIndex]
-        let future = BackendConnection.connect(to: server, pool: pool, on: eventLoop).map {
-            connection -> (BackendConnection, reused: Bool) in
-            connection.pool = self
-            self.ejection[serverIndex].connected()
-            return (connection, reused: false)
-        }
-        future.whenComplete { _ in
-            self.connecting[serverIndex] -= 1
-            self.serveWaiters(serverIndex)
-        }
-        return future
-    }
-
-    /// Gives waiting leases what is available: idle connections first, then free connect slots.
-    private func serveWaiters(_ serverIndex: Int) {
-        while !waiters[serverIndex].isEmpty {
-            if let connection = takeIdle(serverIndex) {
-                waiters[serverIndex].removeFirst().succeed((connection, true))
-            } else if connecting[serverIndex] < LoopBackendPool.maxConnectingPerServer {
-                let promise = waiters[serverIndex].removeFirst()
-                startConnect(serverIndex).cascade(to: promise)
-            } else {
-                return
-            }
-        }
+    /// A pinned connection is lent again to its own client connection.
+    func lendPinned(_ connection: BackendConnection, serverIndex: Int) -> BackendLease {
+        let server = ServerID(serverIndex)
+        let id = machine.lendPinned(server: server, connection: connection.poolID)
+        return BackendLease(serverIndex: serverIndex, id: id, connection: nil)
     }
 
     /// Ends a lease. A reusable connection goes back to the idle list (bounded; closed after the
     /// pool's idle timeout); anything else is closed.
-    func release(_ connection: BackendConnection, serverIndex: Int, reusable: Bool) {
-        outstanding[serverIndex] = max(0, outstanding[serverIndex] - 1)
+    func release(_ lease: consuming BackendLease, connection: BackendConnection, reusable: Bool) {
+        let server = ServerID(lease.serverIndex)
         connection.delegate = nil
         connection.setReadPaused(false)
-        guard reusable, !connection.isClosed, !connection.carriesConnectionAuth, connection.pool === self,
-              idle[serverIndex].count < pool.maxIdlePerServer else {
+        guard let id = connection.poolID, connection.pool === self else {
+            machine.abandon(server: server)
             connection.close()
             return
         }
-        idle[serverIndex].append(connection)
-        connection.idleTimer = eventLoop.assumeIsolated().scheduleTask(in: pool.idleTimeout) { [weak self, weak connection] in
-            guard let self, let connection else { return }
-            self.remove(connection)
+        let canReuse = reusable && !connection.isClosed && !connection.carriesConnectionAuth
+        switch machine.released(server: server, connection: id, reusable: canReuse, now: NIODeadline.now().uptimeNanoseconds) {
+        case .keepIdle(let serveWaiters):
+            store(connection, as: id)
+            if serveWaiters {
+                // On the next loop turn: a waiter that releases at once (its client left) would
+                // otherwise hand the connection on recursively, one stack frame per waiter.
+                eventLoop.execute { self.serveWaiters(server) }
+            }
+            armTimer()
+        case .close(let releasePinnedSlot):
+            if releasePinnedSlot { pool.pinned.release(server.index) }
             connection.close()
-        }
-        if !waiters[serverIndex].isEmpty {
-            // On the next loop turn: a waiter that releases at once (its client left) would
-            // otherwise hand the connection on recursively, one stack frame per waiter.
-            eventLoop.execute { self.serveWaiters(serverIndex) }
         }
     }
 
     /// Ends a lease but keeps the connection out of the shared pool: it stays dedicated to one
     /// client connection (NTLM/Negotiate) and is closed with it. Returns false (and closes the
     /// connection) when the server already has its maximum of pinned connections.
-    func keepPinned(_ connection: BackendConnection, serverIndex: Int) -> Bool {
-        outstanding[serverIndex] = max(0, outstanding[serverIndex] - 1)
+    func keepPinned(_ lease: consuming BackendLease, connection: BackendConnection) -> Bool {
+        let server = ServerID(lease.serverIndex)
         connection.delegate = nil
-        guard connection.onClose != nil || pool.pinned.tryAcquire(serverIndex) else {
+        guard let id = connection.poolID, connection.pool === self else {
+            machine.abandon(server: server)
             connection.close()
             return false
         }
-        connection.setReadPaused(false)
-        if connection.onClose == nil {
-            pinnedCount[serverIndex] += 1
-            let budget = pool.pinned
-            connection.onClose = { [weak self] in
-                self?.pinnedCount[serverIndex] -= 1
-                budget.release(serverIndex)
-            }
+        let budget = pool.pinned
+        switch machine.keepPinned(server: server, connection: id, acquire: { budget.tryAcquire(server.index) }) {
+        case .keep:
+            connection.setReadPaused(false)
+            return true
+        case .close(let releasePinnedSlot):
+            if releasePinnedSlot { budget.release(server.index) }
+            connection.close()
+            return false
         }
-        return true
     }
 
-    /// A pinned connection is lent again to its own client connection.
-    func lendPinned(serverIndex: Int) {
-        outstanding[serverIndex] += 1
+    /// Ends a lease without returning the connection (failed request; the request closes it).
+    func abandon(_ lease: consuming BackendLease) {
+        machine.abandon(server: ServerID(lease.serverIndex))
     }
 
-    /// Pinned (client-dedicated) connections per server index.
-    private(set) var pinnedCount: [Int]
-
-    /// Ends a lease without returning the connection (failed request).
-    func abandon(serverIndex: Int) {
-        outstanding[serverIndex] = max(0, outstanding[serverIndex] - 1)
-    }
-
-    /// An idle connection closed by the backend leaves the idle list.
+    /// A connection of this pool closed (the backend, an error, or its user closed it).
     func connectionClosed(_ connection: BackendConnection) {
-        remove(connection)
-    }
-
-    private func remove(_ connection: BackendConnection) {
-        for index in idle.indices {
-            idle[index].removeAll { $0 === connection }
-        }
+        guard let id = connection.poolID, let state = machine.state(of: id) else { return }
+        if case .idle = state { idleConnections[id.slot] = nil }
+        if machine.closed(id) { pool.pinned.release(state.server.index) }
     }
 
     /// Closes every idle connection (shutdown).
     func closeAll() {
-        for list in idle { list.forEach { $0.close() } }
-        idle = Array(repeating: [], count: pool.servers.count)
+        for id in machine.closeAll() { take(id)?.close() }
     }
 
-    /// Idle connection count per server (state endpoint, tests).
-    var idleCounts: [Int] { idle.map(\.count) }
+    // MARK: carrying actions out
 
-    /// This loop's counters (admin endpoint).
-    var counters: LoopPoolCounters {
-        let now = NIODeadline.now().uptimeNanoseconds
-        return LoopPoolCounters(outstanding: outstanding, idle: idleCounts, pinned: pinnedCount,
-                                suspect: ejection.map { $0.isSuspect(now: now) ? 1 : 0 })
-    }
-}
-
-/// All pools on all event loops, built once at start. Each `LoopBackendPool` is only used on its
-/// loop; the registry itself is immutable after init, hence `@unchecked Sendable`.
-final class BackendPoolRegistry: @unchecked Sendable {
-    private let perLoop: [ObjectIdentifier: [LoopBackendPool]]
-    private let group: EventLoopGroup
-
-    /// Some event loop of the group (for futures that gather nothing).
-    var anyEventLoop: EventLoop { group.next() }
-
-    init(pools: [BackendPool], group: EventLoopGroup) {
-        self.group = group
-        var perLoop: [ObjectIdentifier: [LoopBackendPool]] = [:]
-        for loop in group.makeIterator() {
-            perLoop[ObjectIdentifier(loop)] = pools.map { LoopBackendPool(pool: $0, eventLoop: loop) }
-        }
-        self.perLoop = perLoop
-    }
-
-    /// The pool number `index` on `eventLoop` (the caller runs on that loop).
-    func pool(_ index: Int, on eventLoop: EventLoop) -> LoopBackendPool {
-        perLoop[ObjectIdentifier(eventLoop)]![index]
-    }
-
-    /// Hands every loop the new health views (one per pool, in pool order). Each loop swaps its copy
-    /// on its own thread, so the data path reads health without locks.
-    func publish(_ views: [PoolHealthView]) {
-        for (_, pools) in perLoop {
-            guard let loop = pools.first?.eventLoop else { continue }
-            loop.execute {
-                for (index, pool) in pools.enumerated() where index < views.count { pool.apply(views[index]) }
+    /// Gives `lease` the connection `action` names; a stale idle connection is dropped and the
+    /// lease tries again. Completes `promise` (a queued request's) when given.
+    private func carryOut(_ action: StateMachine.LeaseAction, lease: LeaseID, server: ServerID, now: NIODeadline,
+                          promise: EventLoopPromise<(BackendConnection, reused: Bool)>?) -> EventLoopFuture<(BackendConnection, reused: Bool)> {
+        var action = action
+        while true {
+            switch action {
+            case .useIdle(let id):
+                if let connection = take(id), !connection.isClosed, connection.channel.isActive {
+                    guard let promise else { return eventLoop.makeSucceededFuture((connection, true)) }
+                    promise.succeed((connection, true))
+                    return promise.futureResult
+                }
+                _ = machine.closed(id)
+                action = machine.reassign(lease, server: server, now: now.uptimeNanoseconds)
+            case .connect(let id):
+                let future = startConnect(id, server: server)
+                guard let promise else { return future }
+                future.cascade(to: promise)
+                return promise.futureResult
+            case .wait:
+                let promise = promise ?? eventLoop.makePromise()
+                waiting[lease] = (promise, now)
+                return promise.futureResult
             }
         }
     }
 
-    /// Per-loop counters of pool `index`, summed over all loops (admin endpoint).
-    func counters(pool index: Int) -> EventLoopFuture<LoopPoolCounters> {
-        let futures = perLoop.values.compactMap { pools -> EventLoopFuture<LoopPoolCounters>? in
-            guard index < pools.count else { return nil }
-            let pool = pools[index]
-            return pool.eventLoop.submit { pool.counters }
+    private func startConnect(_ id: ConnectionID, server: ServerID) -> EventLoopFuture<(BackendConnection, reused: Bool)> {
+        let promise = eventLoop.makePromise(of: (BackendConnection, reused: Bool).self)
+        BackendConnection.connect(to: pool.servers[server.index], pool: pool, on: eventLoop).assumeIsolated().whenComplete { result in
+            let now = NIODeadline.now()
+            switch result {
+            case .success(let connection):
+                connection.pool = self
+                connection.poolID = id
+                self.pool.ejection.connected(server: server.index)
+                let actions = self.machine.connected(id, now: now.uptimeNanoseconds)
+                promise.succeed((connection, reused: false))
+                self.serve(actions, server: server, now: now)
+            case .failure(let error):
+                let actions = self.machine.connectFailed(id, now: now.uptimeNanoseconds)
+                promise.fail(error)
+                self.serve(actions, server: server, now: now)
+            }
         }
-        let loop = futures.first?.eventLoop ?? anyEventLoop
-        return EventLoopFuture.reduce(LoopPoolCounters.zero, futures, on: loop) { $0.adding($1) }
+        return promise.futureResult
     }
 
-    /// Closes idle connections on every loop.
-    func closeAll() {
-        for (_, pools) in perLoop {
-            guard let loop = pools.first?.eventLoop else { continue }
-            loop.execute { pools.forEach { $0.closeAll() } }
-        }
-    }
-}
-
-/// Connection and request counters of one pool per server, summed over event loops.
-struct LoopPoolCounters: Sendable {
-    var outstanding: [Int]
-    var idle: [Int]
-    var pinned: [Int]
-    /// On how many event loops the server is currently suspect (passive ejection).
-    var suspect: [Int]
-
-    init(outstanding: [Int], idle: [Int], pinned: [Int], suspect: [Int]) {
-        self.outstanding = outstanding
-        self.idle = idle
-        self.pinned = pinned
-        self.suspect = suspect
+    private func serveWaiters(_ server: ServerID) {
+        let now = NIODeadline.now()
+        serve(machine.serveWaiters(server: server, now: now.uptimeNanoseconds), server: server, now: now)
     }
 
-    /// Nothing counted yet (the start of a sum over loops).
-    static let zero = LoopPoolCounters(outstanding: [], idle: [], pinned: [], suspect: [])
-
-    /// Element-wise sum (an empty side counts as zeros).
-    func adding(_ other: LoopPoolCounters) -> LoopPoolCounters {
-        func sum(_ a: [Int], _ b: [Int]) -> [Int] {
-            a.isEmpty ? b : zip(a, b).map { $0 + $1 }
+    private func serve(_ actions: [StateMachine.WaiterAction], server: ServerID, now: NIODeadline) {
+        for action in actions {
+            switch action {
+            case .handIdle(let lease, let id):
+                guard let waiter = waiting.removeValue(forKey: lease) else { continue }
+                _ = carryOut(.useIdle(id), lease: lease, server: server, now: now, promise: waiter.promise)
+            case .connect(let lease, let id):
+                guard let waiter = waiting.removeValue(forKey: lease) else { continue }
+                _ = carryOut(.connect(id), lease: lease, server: server, now: now, promise: waiter.promise)
+            case .fail(let lease):
+                failWaiter(lease, server: server, now: now)
+            }
         }
-        return LoopPoolCounters(outstanding: sum(outstanding, other.outstanding), idle: sum(idle, other.idle),
-                                pinned: sum(pinned, other.pinned), suspect: sum(suspect, other.suspect))
+        armTimer()
+    }
+
+    private func failWaiter(_ lease: LeaseID, server: ServerID, now: NIODeadline) {
+        guard let waiter = waiting.removeValue(forKey: lease) else { return }
+        waiter.promise.fail(BackendError.queueTimeout(
+            pool: pool.name, server: pool.servers[server.index].name,
+            waitedMilliseconds: (now - waiter.since).nanoseconds / 1_000_000))
+    }
+
+    /// Sets the one timer earlier when the machine asks for it.
+    private func armTimer() {
+        guard let deadline = machine.takeTimerChange() else { return }
+        schedule(at: deadline)
+    }
+
+    private func schedule(at deadline: UInt64) {
+        timer?.cancel()
+        timer = eventLoop.assumeIsolated().scheduleTask(deadline: .uptimeNanoseconds(deadline)) { [weak self] in
+            self?.timerFired()
+        }
+    }
+
+    private func timerFired() {
+        timer = nil
+        let now = NIODeadline.now()
+        for action in machine.expire(now: now.uptimeNanoseconds) {
+            switch action {
+            case .close(let id): take(id)?.close()
+            case .fail(let lease, let server): failWaiter(lease, server: server, now: now)
+            }
+        }
+        if let next = machine.timerDeadline { schedule(at: next) }
+    }
+
+    private func store(_ connection: BackendConnection, as id: ConnectionID) {
+        while idleConnections.count <= id.slot { idleConnections.append(nil) }
+        idleConnections[id.slot] = connection
+    }
+
+    private func take(_ id: ConnectionID) -> BackendConnection? {
+        guard id.slot < idleConnections.count else { return nil }
+        defer { idleConnections[id.slot] = nil }
+        return idleConnections[id.slot]
     }
 }

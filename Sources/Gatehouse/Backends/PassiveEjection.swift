@@ -1,7 +1,8 @@
-/// Passive health of one server as seen by one event loop: connect or TLS failures, and bursts of
-/// gateway errors (502/503/504), make it *suspect* for a backoff that doubles with each repeated
-/// failure. A suspect server is used only when no other healthy server is left. Pure value;
-/// time is passed in (nanoseconds of `NIODeadline.uptimeNanoseconds`) so tests control it.
+/// Passive health of one (server, service) entry of a pool (`PassiveEjectionTable` holds one per
+/// entry, shared by all event loops): connect or TLS failures, and bursts of gateway errors
+/// (502/503/504), make it *suspect* for a backoff that doubles with each repeated failure. A suspect
+/// server is used only when no other healthy server is left. Pure value; time is passed in
+/// (nanoseconds of `NIODeadline.uptimeNanoseconds`) so tests control it.
 struct PassiveEjection {
     /// Consecutive gateway errors that count as a burst.
     static let burst = 5

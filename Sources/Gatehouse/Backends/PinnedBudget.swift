@@ -21,9 +21,13 @@ final class PinnedBudget: Sendable {
         }
     }
 
-    /// Gives a slot back (the pinned connection closed).
+    /// Gives a slot back (the pinned connection closed). Each slot is given back once (the loop's
+    /// pool machine reports a pinned connection's end once), so a count below zero is a bug.
     func release(_ server: Int) {
-        counts.withLockedValue { $0[server] = max(0, $0[server] - 1) }
+        counts.withLockedValue {
+            precondition($0[server] > 0, "pinned budget of server \(server) released more often than taken")
+            $0[server] -= 1
+        }
     }
 
     /// Whether `server` has a free slot now.

@@ -98,11 +98,15 @@ struct PoolDocument: Codable {
     var connectTimeout: Located<String>?
     var health: Located<HealthDocument>?
     var maxPinnedPerServer: Located<Int>?
+    var maxConnectingPerServer: Located<Int>?
+    var queueTimeout: Located<String>?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case servers, trust, balance, health
         case maxIdlePerServer = "max_idle_per_server"
         case maxPinnedPerServer = "max_pinned_per_server"
+        case maxConnectingPerServer = "max_connecting_per_server"
+        case queueTimeout = "queue_timeout"
         case idleTimeout = "idle_timeout"
         case connectTimeout = "connect_timeout"
     }

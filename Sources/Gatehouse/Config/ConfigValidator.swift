@@ -18,6 +18,7 @@ struct ConfigValidator {
         let pools = validatePools(document.pools)
         let services = validateServices(document.services, poolNames: Set((document.pools ?? [:]).keys), rootMark: rootMark)
         warnUnusedPools(document.pools, services: document.services)
+        warnQueueTimeouts(document.pools, pools: pools, services: services)
         var unknownHost = UnknownHostStatus.misdirected
         if let status = document.unknownHost {
             if let parsed = UnknownHostStatus(rawValue: status.value) {

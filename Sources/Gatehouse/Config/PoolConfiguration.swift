@@ -18,13 +18,20 @@ public struct PoolConfiguration: Sendable {
     public var health: HealthCheckConfiguration
     /// Backend connections dedicated to NTLM/Negotiate clients, per server (503 beyond it).
     public var maxPinnedPerServer: Int
+    /// New connections being opened (TCP + TLS) to one server from one event loop at a time; further
+    /// requests for a new connection queue for a slot (a flood of requests cannot become a flood of
+    /// backend handshakes).
+    public var maxConnectingPerServer: Int
+    /// How long a request waits in that queue (for a connect slot or a released connection) before
+    /// it is answered 503.
+    public var queueTimeout: Duration
 
     /// A pool; defaults match the configuration file's.
     public init(
         name: String, servers: [BackendServerConfiguration], trust: BackendTrustConfiguration,
         balance: BalancePolicy = .leastRequests, maxIdlePerServer: Int = 64, idleTimeout: Duration = .seconds(60),
         connectTimeout: Duration = .seconds(5), health: HealthCheckConfiguration = HealthCheckConfiguration(),
-        maxPinnedPerServer: Int = 1000
+        maxPinnedPerServer: Int = 1000, maxConnectingPerServer: Int = 32, queueTimeout: Duration = .seconds(3)
     ) {
         self.name = name
         self.servers = servers
@@ -35,6 +42,8 @@ public struct PoolConfiguration: Sendable {
         self.connectTimeout = connectTimeout
         self.health = health
         self.maxPinnedPerServer = maxPinnedPerServer
+        self.maxConnectingPerServer = maxConnectingPerServer
+        self.queueTimeout = queueTimeout
     }
 }
 

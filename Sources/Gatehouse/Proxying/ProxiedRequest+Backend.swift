@@ -25,7 +25,7 @@ extension ProxiedRequest {
                 // server is drained: a graceful drain lets existing sessions finish).
                 serverIndex = pinned.serverIndex
                 machine.serverChosen(pinned.serverIndex, pinned: true)
-                pinned.pool.lendPinned(serverIndex: pinned.serverIndex)
+                lease = pinned.pool.lendPinned(pinned.connection, serverIndex: pinned.serverIndex)
                 attach(pinned.connection)
                 perform(machine.leased(now: .now()))
                 return
@@ -60,21 +60,37 @@ extension ProxiedRequest {
         }
         serverIndex = index
         machine.serverChosen(index, pinned: false)
-        loopPool.lease(serverIndex: index).assumeIsolated().whenComplete { [self] result in
+        let lease = loopPool.lease(serverIndex: index)
+        let leased = lease.connection!
+        self.lease = consume lease
+        leased.assumeIsolated().whenComplete { [self] result in
             switch result {
             case .success(let (connection, _)):
                 let action = machine.leased(now: .now())
                 if case .returnUnusedConnection = action {
                     // The client went away or was answered meanwhile: give it back untouched.
-                    loopPool.release(connection, serverIndex: index, reusable: true)
+                    if let lease = self.lease.take() {
+                        loopPool.release(lease, connection: connection, reusable: true)
+                    } else {
+                        connection.close()
+                    }
                     return
                 }
                 attach(connection)
                 perform(action)
             case .failure(let error):
-                loopPool.abandon(serverIndex: index)
+                if let lease = self.lease.take() { loopPool.abandon(lease) }
                 let server = loopPool.pool.servers[index].name
                 let backendError = error as? BackendError ?? .connectFailed(server: server, reason: "\(error)")
+                if case .queueTimeout = backendError {
+                    // Queued behind max_connecting_per_server connects for queue_timeout: the pool
+                    // is overloaded, not the server broken (no ejection, no resend).
+                    guard machine.isConnecting else { return }
+                    environment.logger.warning("backend unavailable", metadata: [
+                        "route": "\(policy.name)", "pool": "\(loopPool.pool.name)", "error": "\(backendError)"])
+                    perform(machine.leaseFailed(.queueTimedOut(backendError), now: .now()))
+                    return
+                }
                 if loopPool.connectFailed(serverIndex: index) {
                     environment.logger.warning("backend suspect: passive ejection after a connect failure", metadata: [
                         "pool": "\(loopPool.pool.name)", "server": "\(server)", "error": "\(backendError)"])
@@ -98,7 +114,7 @@ extension ProxiedRequest {
         guard self.connection === connection else { return }
         let backendError = error as? BackendError ?? .protocolError(server: connection.server.name, reason: "\(error)")
         self.connection = nil
-        loopPool?.abandon(serverIndex: serverIndex)
+        if let loopPool, let lease = self.lease.take() { loopPool.abandon(lease) }
         let action = machine.backendFailed(backendError, now: .now())
         let metadata: Logger.Metadata = ["route": "\(policy?.name ?? "?")", "error": "\(backendError)"]
         if case .resend = action {
@@ -115,13 +131,18 @@ extension ProxiedRequest {
     func releaseConnection(_ release: StateMachine.Release) {
         guard let connection, let loopPool else { return }
         self.connection = nil
-        if loopPool.responded(serverIndex: serverIndex, status: machine.responseStatus) {
+        guard let lease = self.lease.take() else {
+            connection.close()
+            return
+        }
+        if loopPool.responded(serverIndex: serverIndex, service: policy?.healthService, status: machine.responseStatus) {
             environment.logger.warning("backend suspect: passive ejection after a burst of gateway errors", metadata: [
-                "pool": "\(loopPool.pool.name)", "server": "\(connection.server.name)"])
+                "pool": "\(loopPool.pool.name)", "server": "\(connection.server.name)",
+                "service": "\(policy?.healthService.map { loopPool.pool.healthLabels[$0] } ?? "(server)")"])
         }
         switch release {
         case .keepPinned where handler.isActive:
-            if loopPool.keepPinned(connection, serverIndex: serverIndex) {
+            if loopPool.keepPinned(lease, connection: connection) {
                 if let previous = handler.pinned, previous.connection !== connection {
                     // One pinned connection per client connection: an older one (another pool's,
                     // or from a request that overlapped) is closed, which frees its slot.
@@ -133,9 +154,9 @@ extension ProxiedRequest {
                     "pool": "\(loopPool.pool.name)", "server": "\(connection.server.name)"])
             }
         case .keepPinned, .close:
-            loopPool.release(connection, serverIndex: serverIndex, reusable: false)
+            loopPool.release(lease, connection: connection, reusable: false)
         case .reuse:
-            loopPool.release(connection, serverIndex: serverIndex, reusable: true)
+            loopPool.release(lease, connection: connection, reusable: true)
         }
     }
 
@@ -146,7 +167,7 @@ extension ProxiedRequest {
         self.connection = nil
         connection.delegate = nil
         connection.close()
-        loopPool?.abandon(serverIndex: serverIndex)
+        if let loopPool, let lease = self.lease.take() { loopPool.abandon(lease) }
     }
 
     /// The name of the server the request was last sent to, for logs and errors.

@@ -56,7 +56,8 @@ extension ProxiedRequest {
             if machine.responseHeadSent {
                 environment.logger.warning("request aborted", metadata: ["reason": "\(localResponse(for: failure).reason)"])
             }
-        case .local, .declaredBodyTooLarge, .noHealthyServer, .pinnedLimitReached, .connectFailed, .backendFailed:
+        case .local, .declaredBodyTooLarge, .noHealthyServer, .pinnedLimitReached, .connectFailed, .backendFailed,
+             .queueTimedOut:
             // Logged where they happen (backend unavailable / failed), or the access log says it all.
             break
         }
@@ -90,6 +91,8 @@ extension ProxiedRequest {
                     + "\(pool?.pinnedLimit ?? 0) pinned NTLM/Negotiate connections (max_pinned_per_server)")
         case .connectFailed(let error), .backendFailed(let error):
             return LocalResponse(status: error.status, reason: error.description)
+        case .queueTimedOut(let error):
+            return LocalResponse(status: error.status, headers: ["Retry-After": "5"], reason: error.description)
         case .switchingProtocols:
             let error = BackendError.protocolError(server: serverName ?? "?",
                                                    reason: "101 Switching Protocols, which Gatehouse does not proxy")

@@ -96,6 +96,9 @@ extension ProxiedRequest {
             case pinnedLimitReached
             /// TCP or TLS to the chosen server failed: nothing was sent.
             case connectFailed(BackendError)
+            /// The request waited for a connection slot for the pool's queue timeout: the pool is
+            /// overloaded, not the server broken (no resend).
+            case queueTimedOut(BackendError)
         }
 
         // MARK: outputs
@@ -116,6 +119,8 @@ extension ProxiedRequest {
             case connectFailed(BackendError)
             /// The attached backend connection failed (closed early, unparseable response ...).
             case backendFailed(BackendError)
+            /// Queued for a connection slot for the pool's queue timeout (503, Retry-After).
+            case queueTimedOut(BackendError)
             /// The backend switched protocols (101), which Gatehouse never tunnels.
             case switchingProtocols
             /// A timeout of `RequestDeadlines` ran out.

@@ -61,6 +61,8 @@ extension ProxiedRequest.StateMachine {
             return answerLocally(.noHealthyServer)
         case .pinnedLimitReached:
             return answerLocally(.pinnedLimitReached)
+        case .queueTimedOut(let error):
+            return answerLocally(.queueTimedOut(error))
         case .connectFailed(let error):
             if triedServers.count < ResendRule.maxAttempts {
                 state = .modifying

@@ -24,6 +24,8 @@ final class ProxiedRequest: BackendConnectionDelegate {
     var loopPool: LoopBackendPool?
     var serverIndex = 0
     var connection: BackendConnection?
+    /// This request's claim on `serverIndex` in `loopPool`, ended exactly once (release, keepPinned, abandon).
+    var lease: BackendLease?
     /// The anchor mailbox's hash, for routes with `affinity: anchor_mailbox`.
     var anchor: UInt64?
     private var clientPausedByUs = false

@@ -62,6 +62,11 @@ public struct LocalResponse: Sendable {
     public init(status: HTTPResponseStatus, headers: HTTPHeaders = [:], body: String? = nil, reason: String) {
         self.status = status
         self.headers = headers
+        // Gatehouse's own answers are plain text: a browser must never sniff one (which may echo
+        // a path the client chose) into HTML.
+        if !headers.contains(name: "x-content-type-options") {
+            self.headers.add(name: "X-Content-Type-Options", value: "nosniff")
+        }
         self.body = body ?? "\(status.code) \(status.reasonPhrase)\n"
         self.reason = reason
     }

@@ -50,7 +50,8 @@ public struct RuntimeSnapshot: Sendable {
                     name: name, servers: servers, tls: context, connectTimeout: TimeAmount(config.connectTimeout),
                     idleTimeout: TimeAmount(config.idleTimeout), maxIdlePerServer: config.maxIdlePerServer,
                     balance: config.balance, health: config.health, healthPaths: healthPaths[name] ?? [],
-                    maxPinnedPerServer: config.maxPinnedPerServer))
+                    maxPinnedPerServer: config.maxPinnedPerServer, maxConnectingPerServer: config.maxConnectingPerServer,
+                    queueTimeout: TimeAmount(config.queueTimeout)))
             } catch {
                 problems.append("pool \(name): \(error)")
             }
