@@ -47,7 +47,8 @@ let package = Package(
             name: "GatehouseHTTP2",
             dependencies: [
                 "CNGHTTP2",
-                // HTTP semantics shared with the HTTP/1.1 side (connection-bound authentication).
+                // HTTP semantics shared with the HTTP/1.1 side (connection-bound authentication,
+                // the protocol-neutral stream parts the proxy speaks).
                 "GatehouseHTTP1",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -129,7 +130,7 @@ let package = Package(
             .product(name: "NIOTLS", package: "swift-nio"),
         ]),
         .testTarget(name: "GatehouseHTTP2Tests", dependencies: [
-            "GatehouseHTTP2",
+            "GatehouseHTTP2", "GatehouseHTTP1",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -171,7 +172,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .testTarget(name: "GatehouseTests", dependencies: [
-            "Gatehouse", "GatehouseHTTP2",
+            "Gatehouse", "GatehouseHTTP1", "GatehouseHTTP2",
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         .testTarget(name: "MailboxSimTests", dependencies: [

@@ -1,4 +1,5 @@
 import Foundation
+import GatehouseHTTP1
 import GatehouseHTTP2
 import Testing
 

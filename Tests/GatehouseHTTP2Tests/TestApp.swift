@@ -1,3 +1,4 @@
+import GatehouseHTTP1
 import GatehouseHTTP2
 import NIOCore
 import NIOHTTP1

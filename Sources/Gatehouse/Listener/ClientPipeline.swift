@@ -42,7 +42,7 @@ enum ClientPipeline {
                 "client": "\(client)", "reason": "\(error.reason.rawValue)", "error": "\(error.message)"])
         }
         try sync.addHandler(HTTP1ServerAdapter(headerTimeout: headerClock))
-        try sync.addHandler(ProxyHandler(environment: environment, facts: facts))
+        try sync.addHandler(ProxyHandler(environment: environment, facts: facts, clientProtocol: .http1))
     }
 
     /// The HTTP/1.1 server codec, shared by TLS and redirect listeners: the response encoder, our
@@ -71,7 +71,7 @@ enum ClientPipeline {
                          settings: HTTP2Settings) throws {
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(HTTP2ServerHandler(settings: settings))
-        try sync.addHandler(ProxyHandler(environment: environment, facts: facts))
+        try sync.addHandler(ProxyHandler(environment: environment, facts: facts, clientProtocol: .http2))
     }
 }
 

@@ -1,4 +1,4 @@
-import GatehouseHTTP2
+import GatehouseHTTP1
 import NIOCore
 import NIOHTTP1
 

@@ -1,4 +1,4 @@
-import GatehouseHTTP2
+import GatehouseHTTP1
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -14,6 +14,8 @@ final class ProxyHandler: ChannelDuplexHandler {
 
     let environment: ProxyEnvironment
     let facts: ClientConnectionFacts
+    /// The protocol in front, which picks each request's `ClientStream` adapter.
+    let clientProtocol: ClientProtocol
     private(set) var context: ChannelHandlerContext?
     private var requests: [HTTPStreamID: ProxiedRequest] = [:]
     /// Requests that wrote to their backend during this read batch and need one flush at its end.
@@ -26,9 +28,10 @@ final class ProxyHandler: ChannelDuplexHandler {
     /// those schemes authenticate the TCP connection, so it must never serve anyone else.
     var pinned: (connection: BackendConnection, pool: LoopBackendPool, serverIndex: Int)?
 
-    init(environment: ProxyEnvironment, facts: ClientConnectionFacts) {
+    init(environment: ProxyEnvironment, facts: ClientConnectionFacts, clientProtocol: ClientProtocol) {
         self.environment = environment
         self.facts = facts
+        self.clientProtocol = clientProtocol
     }
 
     /// Closes the connection when it sits with no request in progress for too long. A timestamp
@@ -75,7 +78,9 @@ final class ProxyHandler: ChannelDuplexHandler {
         switch tagged.part {
         case .head(let head):
             idleSince = nil
-            let request = ProxiedRequest(handler: self, stream: tagged.stream, head: head)
+            let request = ProxiedRequest(handler: self, stream: tagged.stream, head: head,
+                                         client: clientProtocol.stream(tagged.stream, of: self),
+                                         eventLoop: context.eventLoop)
             requests[tagged.stream] = request
             request.start()
         case .body(let buffer):
