@@ -159,14 +159,15 @@ final class ProxiedRequest: BackendConnectionDelegate {
         case .abort(let failure):
             dropConnection()
             logFailure(failure)
-            client.abort(.failed)
+            var screened = false
             if case .screened(let reason) = failure {
-                // No response was written: the access log says 0 and names the rule.
+                // No response is written: the access log says 0 and names the rule, before the
+                // client sees its connection close.
                 log(status: 0, reason: reason)
-                finish(log: false)
-            } else {
-                finish(log: true)
+                screened = true
             }
+            client.abort(.failed)
+            finish(log: !screened)
         case .clientGone:
             // Mid-exchange: the backend connection is in an unknown state; close it.
             dropConnection()
