@@ -193,7 +193,6 @@ class Gatehouse:
         self.config_path = config_path
         self.backends = backends or {}   # name -> Sim
         self.ping = None           # the BackgroundPing, when the Ping test was collected
-        self.scan = None           # the BackgroundScan (testssl.sh), when the scan test was collected
 
     def context(self):
         return http11_context(str(CERTS / "ca.pem"))
@@ -363,55 +362,16 @@ class BackgroundPing:
         self.thread.join(timeout=PING_HOLD_SECONDS + 90)
 
 
-class BackgroundScan:
-    """testssl.sh against the session's HTTPS listener, run in a thread from the moment the proxy is
-    up (it takes minutes, mostly waiting on openssl), so it overlaps the rest of the suite. The
-    scan test (sorted last) joins it and reads the JSON findings."""
-
-    def __init__(self, gatehouse, out_dir):
-        self.json = out_dir / "testssl.json"
-        self.log = out_dir / "testssl.log"
-        self.returncode = None
-        self.error = None
-        self.args = ["testssl", "--quiet", "--color", "0", "--warnings", "off", "--jsonfile", str(self.json),
-                     "--ip", "127.0.0.1", "--add-ca", str(CERTS / "ca.pem"),
-                     f"https://mail.contoso.lab:{gatehouse.port}"]
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        try:
-            with open(self.log, "w") as log:
-                proc = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-                try:
-                    self.returncode = proc.wait(timeout=SCAN_TIMEOUT_SECONDS)
-                except subprocess.TimeoutExpired:
-                    proc.kill()   # by the PID we started
-                    proc.wait(timeout=10)
-                    self.error = f"testssl did not finish within {SCAN_TIMEOUT_SECONDS}s"
-        except Exception as error:  # reported by the test that joins
-            self.error = error
-
-    def join(self):
-        self.thread.join(timeout=SCAN_TIMEOUT_SECONDS + 30)
-
-
-SCAN_TIMEOUT_SECONDS = 480
-SCAN_TEST = "test_testssl_finds_nothing_at_medium_or_worse"
-
-
 def pytest_collection_modifyitems(session, config, items):
-    # The Ping and scan tests join work started with the proxy: run them last so the waits overlap.
-    waiting = [item for item in items if item.name in (SCAN_TEST, PING_TEST)]
-    for item in waiting:
+    # The Ping test joins the Ping started with the proxy: run it last so the wait overlaps.
+    ping = [item for item in items if item.name == PING_TEST]
+    for item in ping:
         items.remove(item)
         items.append(item)
-    config.stash[START_PING] = any(item.name == PING_TEST for item in waiting)
-    config.stash[START_SCAN] = any(item.name == SCAN_TEST for item in waiting)
+    config.stash[START_PING] = bool(ping)
 
 
 START_PING = pytest.StashKey[bool]()
-START_SCAN = pytest.StashKey[bool]()
 
 
 @pytest.fixture(scope="session")
@@ -481,8 +441,6 @@ def gatehouse(sims, tmp_path_factory, pytestconfig):
                         "doomed": doomed})
         if pytestconfig.stash.get(START_PING, False):
             gh.ping = BackgroundPing(gh)
-        if pytestconfig.stash.get(START_SCAN, False):
-            gh.scan = BackgroundScan(gh, base)
         yield gh
     finally:
         for item in reversed(started):

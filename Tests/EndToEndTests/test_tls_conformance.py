@@ -2,13 +2,17 @@
 
 The session's listener has the demo's shape: RSA-2048 and ECDSA P-256 certificates for the same names
 side by side, a wildcard, the default TLS policy. sslyze must find it compliant with Mozilla's
-"intermediate" profile; testssl.sh (run in the background for the whole session, see
-`BackgroundScan`) must find nothing at MEDIUM or worse except what belongs to the demo certificates
-themselves (a lab CA publishes no revocation information)."""
+"intermediate" profile; testssl.sh must find nothing at MEDIUM or worse except what belongs to the
+demo certificates themselves (a lab CA publishes no revocation information).
+
+The testssl.sh scan takes about three minutes and runs on its own: run alongside the rest of the suite,
+its hundreds of handshakes once made a connection-cap test elsewhere count one socket too many
+(test_redirect_listener_limits.py; not explained yet, see the closing note of issue 17)."""
 import json
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -62,13 +66,18 @@ def base_id(finding_id):
     return finding_id.split(" <cert#")[0]
 
 
-def test_testssl_finds_nothing_at_medium_or_worse(gatehouse):
+def test_testssl_finds_nothing_at_medium_or_worse(gatehouse, tmp_path):
     assert shutil.which("testssl"), "testssl.sh is not installed (make deps installs it)"
-    scan = gatehouse.scan
-    assert scan is not None, "the background scan was not started"
-    scan.join()
-    assert scan.error is None, f"{scan.error}\n{scan.log.read_text()[-3000:]}"
-    findings = json.loads(scan.json.read_text())
+    report = tmp_path / "testssl.json"
+    log = tmp_path / "testssl.log"
+    started = time.monotonic()
+    with open(log, "w") as out:
+        result = subprocess.run(
+            ["testssl", "--quiet", "--color", "0", "--warnings", "off", "--jsonfile", str(report),
+             "--ip", "127.0.0.1", "--add-ca", str(CERTS / "ca.pem"), f"https://mail.contoso.lab:{gatehouse.port}"],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=600)
+    assert report.exists(), f"testssl wrote no report (exit {result.returncode}):\n{log.read_text()[-3000:]}"
+    findings = json.loads(report.read_text())
     ids = {finding["id"] for finding in findings}
     # The scan really ran: protocols and ciphers were tested against the listener.
     assert {"TLS1_2", "TLS1_3", "SSLv3", "TLS1"} <= ids, sorted(ids)[:50]
@@ -77,3 +86,4 @@ def test_testssl_finds_nothing_at_medium_or_worse(gatehouse):
     assert not severe, "\n".join(severe)
     offered = {f["id"]: f["finding"] for f in findings if f["id"] in ("SSLv2", "SSLv3", "TLS1", "TLS1_1")}
     assert all("not offered" in value for value in offered.values()), offered
+    print(f"testssl.sh scan took {time.monotonic() - started:.0f} s")
