@@ -48,18 +48,6 @@ CHUNKED = OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\n"
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
-# Known defects (strict xfail until fixed; see the report of issue #17 item 6).
-FIELD_FLOOD = ("Backends/BackendResponseDecoder.swift: NIO's HTTPResponseDecoder keeps its default limit of "
-               "65,534 header (and trailer) fields per response, so a flood under 80 KiB is relayed whole")
-OTHER_CODING = ("Backends/BackendConnection.swift: a response whose Transfer-Encoding is not exactly chunked is "
-                "accepted; Transfer-Encoding is dropped as hop-by-hop and the still-coded bytes are relayed as a "
-                "complete response")
-INTERIM_FLOOD = ("Backends/BackendConnection.swift: no cap on interim (1xx) responses per request: every one is "
-                 "relayed")
-UNKEPT_LEFTOVER = ("Backends/BackendResponseDecoder.swift: bytes after a response end that llhttp consumes without "
-                   "keeping (a status line, or part of one) leave the parser mid-message and the buffer empty, so "
-                   "the leftover check misses them; the connection goes back to the pool and the next request on it "
-                   "fails with 502")
 
 
 @dataclass
@@ -107,16 +95,12 @@ CASES = {
     "chunk-stall": Case([CHUNKED + b"5\r\nhello\r\n", HOLD], "broken"),
     "chunk-long-glued": Case([CHUNKED + b"5\r\nhello\r\n0\r\n\r\n5\r\nextra\r\n0\r\n\r\n"], "ok", status=200),
     "trailer-flood": Case([CHUNKED + b"5\r\nhello\r\n0\r\n"
-                           + b"".join(b"X-T-%d: v\r\n" % i for i in range(2000)) + b"\r\n"], "broken",
-        xfail=FIELD_FLOOD),
+                           + b"".join(b"X-T-%d: v\r\n" % i for i in range(2000)) + b"\r\n"], "broken"),
     # ---- Transfer-Encoding other than chunked, and with Content-Length
-    "te-gzip": Case([OK_HEAD + b"Transfer-Encoding: gzip\r\n\r\n\x1f\x8b\x08\x00hello", CLOSE_NOTIFY], "error",
-        xfail=OTHER_CODING),
-    "te-gzip-chunked": Case([OK_HEAD + b"Transfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"], "error",
-        xfail=OTHER_CODING),
+    "te-gzip": Case([OK_HEAD + b"Transfer-Encoding: gzip\r\n\r\n\x1f\x8b\x08\x00hello", CLOSE_NOTIFY], "error"),
+    "te-gzip-chunked": Case([OK_HEAD + b"Transfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"], "error"),
     "te-chunked-gzip": Case([OK_HEAD + b"Transfer-Encoding: chunked, gzip\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
-                             CLOSE_NOTIFY], "error",
-        xfail=OTHER_CODING),
+                             CLOSE_NOTIFY], "error"),
     "te-identity": Case([OK_HEAD + b"Transfer-Encoding: identity\r\nContent-Length: 5\r\n\r\nhello"], "error"),
     "cl-and-te": Case([OK_HEAD + b"Content-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n"
                        b"5\r\nhello\r\n0\r\n\r\n"], "ok-or-error", status=200),
@@ -125,8 +109,7 @@ CASES = {
     # ---- header floods
     "header-huge": Case([OK_HEAD + b"X-Huge: " + b"h" * (100 << 10) + b"\r\nContent-Length: 5\r\n\r\nhello"], "error"),
     "header-many": Case([OK_HEAD + b"".join(b"X-Flood-%d: v\r\n" % i for i in range(2000))
-                         + b"Content-Length: 5\r\n\r\nhello"], "error",
-        xfail=FIELD_FLOOD),
+                         + b"Content-Length: 5\r\n\r\nhello"], "error"),
     # ---- the head cut short, stalled, or never sent
     "close-before-head": Case([CLOSE_NOTIFY], "error"),
     "close-mid-header": Case([b"HTTP/1.1 200 OK\r\nContent-Le", CLOSE_NOTIFY], "error"),
@@ -137,8 +120,7 @@ CASES = {
     # ---- interim responses
     "1xx-few": Case([CONTINUE, CONTINUE, b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n",
                      cl(5) + b"hello"], "ok", status=200, control=True),
-    "1xx-flood": Case([CONTINUE * 300 + cl(5) + b"hello"], "error",
-        xfail=INTERIM_FLOOD),
+    "1xx-flood": Case([CONTINUE * 300 + cl(5) + b"hello"], "error"),
     "1xx-then-close": Case([CONTINUE, CLOSE_NOTIFY], "error"),
     "101-without-upgrade": Case([b"HTTP/1.1 101 Switching Protocols\r\n\r\n" + cl(5) + b"hello"], "error"),
     # ---- a body where none may be
@@ -151,10 +133,8 @@ CASES = {
     "304-with-body": Case([b"HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\nhello"], "ok", status=304, body=b""),
     # ---- bytes after the response's end (response-queue poisoning)
     "poison-glued": Case([cl(5) + b"hello" + POISON], "ok", status=200),
-    "poison-glued-status-line": Case([cl(5) + b"hello" + b"HTTP/1.1 200 OK\r\n"], "ok", status=200,
-        xfail=UNKEPT_LEFTOVER),
-    "poison-glued-partial": Case([cl(5) + b"hello" + b"HTT"], "ok", status=200,
-        xfail=UNKEPT_LEFTOVER),
+    "poison-glued-status-line": Case([cl(5) + b"hello" + b"HTTP/1.1 200 OK\r\n"], "ok", status=200),
+    "poison-glued-partial": Case([cl(5) + b"hello" + b"HTT"], "ok", status=200),
     "poison-next-record": Case([cl(5) + b"hello", POISON], "ok", status=200),
     "poison-late": Case([cl(5) + b"hello", Pause(0.3), POISON], "ok", status=200, settle=True),
     # ---- a body delimited by the connection's end
