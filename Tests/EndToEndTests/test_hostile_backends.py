@@ -69,6 +69,8 @@ class Case:
 
 
 CASES = {
+    # ---- the comparison case: well formed, so its connection is reused
+    "well-formed": Case([cl(5) + b"hello"], "ok", status=200, control=True),
     # ---- Content-Length: shorter, longer, wrong, twice
     "cl-short-close-notify": Case([cl(100) + BODY[:50], CLOSE_NOTIFY], "broken"),
     "cl-short-eof": Case([cl(100) + BODY[:50], EOF], "broken"),
@@ -143,7 +145,7 @@ CASES = {
                                          body=BODY, control=True),
 }
 
-H2_CASES = ["cl-short-eof", "cl-short-stall", "stall-after-head", "cl-long-glued", "cl-twice-different",
+H2_CASES = ["well-formed", "cl-short-eof", "cl-short-stall", "stall-after-head", "cl-long-glued", "cl-twice-different",
             "chunk-not-hex", "chunk-no-last-chunk-close-notify", "te-gzip", "cl-and-te", "header-huge",
             "header-many", "close-mid-header", "1xx-flood", "101-without-upgrade", "head-with-body",
             "204-with-body", "poison-glued-status-line", "close-delimited-eof"]
@@ -344,6 +346,11 @@ def settle(gatehouse, prefix):
 # ---- the tests
 
 
+def reusable(case):
+    """A well-formed answer after which the backend keeps its connection open."""
+    return case.control and case.script[-1] not in (CLOSE_NOTIFY, EOF, RESET)
+
+
 def params(names):
     return [pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=CASES[name].xfail))
             if CASES[name].xfail else name for name in names]
@@ -363,7 +370,14 @@ def test_hostile_backend_http11(hostile, name):
             # The client connection stays open: its next request must parse and be served (no
             # byte of the hostile answer leaked into it) by another backend connection.
             client.send(f"GET {prefix}same-client HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode())
-            check_follow_up(read_h1(client, "GET"), bad_ids, f"{name}: next request on the same client connection")
+            after = read_h1(client, "GET")
+            check_follow_up(after, bad_ids, f"{name}: next request on the same client connection")
+            if reusable(case):
+                # Same client connection, same event loop, same pool: a well-formed answer's
+                # backend connection is reused (the checks above do not close every connection).
+                used = hostile_connections(hostile, prefix)
+                assert int(after.header("X-RB-Conn") or 0) in used, (
+                    f"{name}: a well-formed answer's backend connection {used} was not reused: {after!r}")
     finally:
         client.close()
     if case.control:
@@ -390,8 +404,12 @@ def test_hostile_backend_http2(hostile, name):
         assert not client.closed and client.goaway is None, (
             f"{name} (HTTP/2): the client connection ended (GOAWAY {client.goaway}) for one stream's backend")
         again = client.request("GET", f"{prefix}same-client", HOST)
-        check_follow_up(h2_outcome(client.wait_stream(again), client.closed), bad_ids,
-                        f"{name} (HTTP/2): next stream on the same connection")
+        after = h2_outcome(client.wait_stream(again), client.closed)
+        check_follow_up(after, bad_ids, f"{name} (HTTP/2): next stream on the same connection")
+        if reusable(case):
+            used = hostile_connections(hostile, prefix)
+            assert int(after.header("x-rb-conn") or 0) in used, (
+                f"{name} (HTTP/2): a well-formed answer's backend connection {used} was not reused: {after!r}")
     follow_ups(hostile, prefix, bad_ids, f"{name} (HTTP/2)")
     check_closed(hostile, bad_ids, f"{name} (HTTP/2)")
 
