@@ -21,7 +21,8 @@ class StreamState:
         self.headers = []          # [(name, value)] of the final response, str
         self.informational = []    # status codes of 1xx heads
         self.data = bytearray()
-        self.ended = False
+        self.ended = False         # END_STREAM or RST_STREAM: the stream is over either way
+        self.end_stream = False    # END_STREAM itself: the server said the response is complete
         self.reset = None          # RST_STREAM error code from the server
         self.sent = 0              # DATA payload bytes sent on this stream
 
@@ -39,7 +40,8 @@ class StreamState:
         return None
 
     def __repr__(self):
-        return f"<stream status={self.status} reset={self.reset} ended={self.ended} data={bytes(self.data[:80])!r}>"
+        return (f"<stream status={self.status} reset={self.reset} ended={self.ended} end_stream={self.end_stream} "
+                f"informational={len(self.informational)} data={bytes(self.data[:80])!r}>")
 
 
 class H2Raw:
@@ -152,14 +154,18 @@ class H2Raw:
                     state.headers = fields
                 if getattr(event, "stream_ended", None) is not None:
                     state.ended = True
+                    state.end_stream = True
             elif isinstance(event, h2.events.DataReceived):
                 state = self.streams.setdefault(event.stream_id, StreamState())
                 state.data += event.data
                 self.conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
                 if event.stream_ended is not None:
                     state.ended = True
+                    state.end_stream = True
             elif isinstance(event, h2.events.StreamEnded):
-                self.streams.setdefault(event.stream_id, StreamState()).ended = True
+                state = self.streams.setdefault(event.stream_id, StreamState())
+                state.ended = True
+                state.end_stream = True
             elif isinstance(event, h2.events.StreamReset):
                 state = self.streams.setdefault(event.stream_id, StreamState())
                 state.reset = int(event.error_code)

@@ -14,6 +14,8 @@ assert what a backend *would* have understood (one request or two, which framing
   closed without an answer (later requests for the same target get the default answer);
   `/rb-silent` -> never answered; `/rb-ntlm401` -> 401 with `WWW-Authenticate: NTLM <challenge>`;
   `/rb-delay-<ms>` -> the answer is held for <ms> milliseconds (at most 9999);
+  `/rb-raw-<name>` -> the script `scripts[name]` is played (see `Pause`, `CLOSE_NOTIFY`, `EOF`,
+  `RESET`, `HOLD`): raw response bytes, exactly as given, for hostile-backend tests;
   with `status_for` (a function of the target), a target it maps to a status gets that status
   (`Content-Length` body, the usual `X-RB-*` headers), e.g. this backend's EWS answering 503;
   anything else -> 200 with a small body and `X-RB-Conn`, `X-RB-Seq` (request number on that
@@ -31,6 +33,7 @@ import os
 import re
 import socket
 import ssl
+import struct
 import threading
 import time
 import urllib.request
@@ -54,6 +57,23 @@ NTLM_CHALLENGE = "NTLM " + base64.b64encode(
     b"NTLMSSP\x00\x02\x00\x00\x00\x0c\x00\x0c\x008\x00\x00\x00\x05\x82\x89\xa2"
     + b"\x11\x22\x33\x44\x55\x66\x77\x88" + b"\x00" * 8 + b"\x00\x00\x00\x00\x44\x00\x00\x00"
     + b"\x0a\x00\x61\x4a\x00\x00\x00\x0f" + "CONTOSO".encode("utf-16-le")[:12]).decode()
+
+
+class Pause:
+    """A script step: wait this many seconds (bounded by `stop()`) before the next step."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+    def __repr__(self):
+        return f"Pause({self.seconds})"
+
+
+# Script steps that end the answer (the connection is then over) or leave it unanswered.
+CLOSE_NOTIFY = "close-notify"   # TLS close_notify, then TCP close: a clean end of the connection
+EOF = "eof"                     # TCP FIN without close_notify (a TLS truncation)
+RESET = "reset"                 # TCP RST (SO_LINGER 0)
+HOLD = "hold"                   # nothing more is sent; later bytes are recorded, never answered
 
 
 class StrictParseError(Exception):
@@ -305,9 +325,13 @@ class ConnectionRecord:
 
 class RecordingBackend:
     def __init__(self, handshake="normal", max_lifetime=300.0, certfile=BACKEND_CERT, keyfile=BACKEND_KEY,
-                 status_for=None):
+                 status_for=None, scripts=None):
         self.handshake = handshake
         self.status_for = status_for
+        # name -> [step]: a step is bytes (sent as given, one sendall), a callable
+        # (record, request) -> bytes, a `Pause`, or one of CLOSE_NOTIFY, EOF, RESET, HOLD (last).
+        # A script that ends otherwise leaves the connection open, answering the next requests.
+        self.scripts = dict(scripts or {})
         self.max_lifetime = max_lifetime
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.context.load_cert_chain(str(certfile), str(keyfile))
@@ -498,6 +522,9 @@ class RecordingBackend:
         if "/rb-silent" in target:
             record.silent = True
             return True
+        script = re.search(r"/rb-raw-([A-Za-z0-9_.-]+)", target)
+        if script and script.group(1) in self.scripts:
+            return self._play(record, tls, request, self.scripts[script.group(1)])
         delay = re.search(r"/rb-delay-([0-9]{1,4})", target)
         if delay:
             self.stopping.wait(int(delay.group(1)) / 1000.0)
@@ -532,6 +559,49 @@ class RecordingBackend:
             self._close(record, tls)
             return False
         return True
+
+    def _play(self, record, tls, request, steps):
+        """Plays a script of raw response steps; False when it ended the connection."""
+        for step in steps:
+            if isinstance(step, Pause):
+                self.stopping.wait(step.seconds)
+            elif callable(step):
+                self._send(tls, step(record, request))
+            elif isinstance(step, (bytes, bytearray)):
+                self._send(tls, bytes(step))
+            elif step == HOLD:
+                record.silent = True
+                return True
+            elif step == CLOSE_NOTIFY:
+                record.closed_by_backend = True
+                try:
+                    tls.settimeout(1.0)
+                    record.sock = tls.unwrap()      # sends close_notify (and reads the peer's, if any)
+                except (OSError, ValueError):
+                    pass
+                self._close_tcp(record.sock)
+                return False
+            elif step == EOF:
+                self._close(record, tls)             # TCP shutdown: no close_notify
+                return False
+            elif step == RESET:
+                record.closed_by_backend = True
+                try:
+                    tls.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                except OSError:
+                    pass
+                self._close_tcp(tls)
+                return False
+            else:
+                raise ValueError(f"unknown script step {step!r}")
+        return True
+
+    @staticmethod
+    def _close_tcp(sock):
+        try:
+            sock.close()
+        except OSError:
+            pass
 
     # ---- queries (tests)
 

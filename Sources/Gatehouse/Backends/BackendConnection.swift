@@ -138,6 +138,8 @@ private final class BackendChannelHandler: ChannelDuplexHandler {
     private var readPaused = false
     private var readPending = false
     private var context: ChannelHandlerContext?
+    /// Interim (1xx) responses since the last final head (`BackendResponseRules.maxInterimResponses`).
+    private var interimResponses = 0
 
     init(connection: BackendConnection, ready: EventLoopPromise<BackendConnection>) {
         self.connection = connection
@@ -175,7 +177,18 @@ private final class BackendChannelHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        connection.delegate?.backendDidReceive(unwrapInboundIn(data), on: connection)
+        let part = unwrapInboundIn(data)
+        if case .head(let head) = part {
+            if let refusal = BackendResponseRules.refusal(of: head, interimSoFar: interimResponses) {
+                // Before the request sees the head: a 502 when nothing was relayed yet.
+                fail(.protocolError(server: connection.server.name, reason: refusal))
+                context.close(promise: nil)
+                return
+            }
+            let code = head.status.code
+            interimResponses = (100..<200).contains(code) && code != 101 ? interimResponses + 1 : 0
+        }
+        connection.delegate?.backendDidReceive(part, on: connection)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {

@@ -15,11 +15,19 @@ final class BackendResponseDecoder: ByteToMessageDecoder, WriteObservingByteToMe
 
     /// Why the connection was given up.
     struct UnsolicitedBytes: Error, CustomStringConvertible {
-        var count: Int
-        var description: String { "\(count) bytes the backend sent without a request waiting for them" }
+        /// How many bytes were left over; nil when the parser took them in without keeping them.
+        var count: Int?
+        var description: String {
+            guard let count else {
+                return "bytes after the end of the response (the start of another one) that no request asked for"
+            }
+            return "\(count) bytes the backend sent without a request waiting for them"
+        }
     }
 
-    private let inner = HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .forward)
+    /// Header fields per head are capped by `BackendResponseRules.maxHeaderFields`.
+    private let inner = HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .forward,
+                                            limitConfiguration: BackendResponseRules.decoderLimits)
     /// Weak: the connection owns the channel whose pipeline owns this decoder.
     private weak var connection: BackendConnection?
 
@@ -32,9 +40,25 @@ final class BackendResponseDecoder: ByteToMessageDecoder, WriteObservingByteToMe
     func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         if isIdle && buffer.readableBytes > 0 { throw UnsolicitedBytes(count: buffer.readableBytes) }
         let state = try inner.decode(context: context, buffer: &buffer)
-        // A response ended during this call (its request let go of the connection) and bytes are
-        // left over: the start of a response nobody asked for.
-        if isIdle && buffer.readableBytes > 0 { throw UnsolicitedBytes(count: buffer.readableBytes) }
+        if isIdle {
+            // A response ended during this call (its request let go of the connection) and bytes
+            // are left over: the start of a response nobody asked for.
+            if buffer.readableBytes > 0 { throw UnsolicitedBytes(count: buffer.readableBytes) }
+            // None are left, but the parser may have taken some in without keeping them: a status
+            // line, or part of one, leaves it inside a new message with an empty buffer, and the
+            // next request's response would be read as that message's rest. llhttp's end-of-input
+            // check tells: between messages it succeeds and changes nothing (the parser stays
+            // usable); inside one it fails. Only for a connection that stays open for reuse: one
+            // that failed or is closing may stop inside a message (a refused head), where the check
+            // would end that message instead. `buffer` is empty here, so nothing else is parsed.
+            if let connection, !connection.isClosed {
+                do {
+                    _ = try inner.decodeLast(context: context, buffer: &buffer, seenEOF: true)
+                } catch {
+                    throw UnsolicitedBytes(count: nil)
+                }
+            }
+        }
         return state
     }
 
