@@ -39,8 +39,8 @@ def proxy(tmp_path):
     sim.process.stop()
 
 
-def accepted(sim):
-    """The simulator's count of accepted connections (this query's own connection excluded)."""
+def sim_state(sim):
+    """The simulator's counters (this query's own connection and request included)."""
     context = ssl.create_default_context(cafile=str(sim.cert))
     with socket.create_connection(("127.0.0.1", sim.port), timeout=10) as raw:
         with context.wrap_socket(raw, server_hostname=f"{sim.name}.contoso.lab") as tls:
@@ -48,8 +48,12 @@ def accepted(sim):
             data = b""
             while chunk := tls.recv(65536):
                 data += chunk
-    state = json.loads(data.partition(b"\r\n\r\n")[2])
-    return state["connectionsAccepted"] - 1
+    return json.loads(data.partition(b"\r\n\r\n")[2])
+
+
+def accepted(sim):
+    """The simulator's count of accepted connections (this query's own connection excluded)."""
+    return sim_state(sim)["connectionsAccepted"] - 1
 
 
 def response_complete(data):
@@ -70,6 +74,9 @@ def one_request(port, context, ending):
     try:
         close = "Connection: close\r\n" if ending == "connection-close" else ""
         tls.sendall(f"GET /owa/healthcheck.htm HTTP/1.1\r\nHost: mail.contoso.lab\r\n{close}\r\n".encode())
+        if ending == "abort":
+            # Gone before the answer: closed right after the request.
+            return b"aborted"
         data = b""
         while not (ending != "connection-close" and response_complete(data)):
             chunk = tls.recv(65536)
@@ -123,3 +130,28 @@ def test_one_request_per_client_connection_reuses_backend_connections(proxy, end
     assert opened <= bound, (
         f"{opened} backend connections opened for {CLIENTS} client connections ({ending}), "
         f"at most {bound} expected: backend connections are not reused across client connections")
+
+
+def test_clients_gone_before_the_response_leave_backend_connections_pooled(proxy):
+    """A client that resets its connection right after sending its request (a phone losing its
+    network): the request was sent in full, so the backend's short answer is read and discarded and
+    the connection is pooled (BackendDrain), not closed with the client."""
+    sim, gh = proxy
+    before = sim_state(sim)
+    statuses = run_clients(gh.port, "abort")
+    assert len(statuses) == CLIENTS and all(s == b"aborted" for s in statuses), statuses[:5]
+    # Every request reaches the backend, then one more that must still find the pool intact.
+    with gh.client() as client:
+        status, _, _ = client.get("/owa/healthcheck.htm")
+    assert status == 200
+    after = sim_state(sim)
+    opened = after["connectionsAccepted"] - before["connectionsAccepted"] - 1
+    forwarded = after["requests"] - before["requests"] - 2
+    # Most requests reach the backend before the proxy notices the client left (else this test
+    # would measure nothing).
+    assert forwarded >= CLIENTS // 4, f"only {forwarded} of {CLIENTS} abandoned requests reached the backend"
+    bound = 2 * EVENT_LOOPS * CONCURRENCY
+    assert opened <= bound, (
+        f"{opened} backend connections opened for {CLIENTS} client connections ({forwarded} requests "
+        f"forwarded) that left before "
+        f"their response, at most {bound} expected: abandoned exchanges close their backend connection")
