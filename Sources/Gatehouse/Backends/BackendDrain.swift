@@ -21,12 +21,13 @@ final class BackendDrain: BackendConnectionDelegate {
     private let pool: LoopBackendPool
     private var lease: BackendLease?
     private let requestMethod: HTTPMethod
-    /// Whether the response, once it ends, leaves the connection reusable (from its head).
+    /// Whether the response, once it ends, leaves the connection reusable: false until a final
+    /// (2xx-5xx) head with keep-alive and known framing has been seen, here or by the request.
     private var reusable: Bool
     private var bytes = 0
     private var timer: Scheduled<Void>?
 
-    /// `headFacts`: nil when the response head has not arrived yet; else whether it keeps the
+    /// `headReusable`: nil when the response head has not arrived yet; else whether it keeps the
     /// connection and says where the body ends.
     private init(lease: consuming BackendLease, connection: BackendConnection, pool: LoopBackendPool,
                  requestMethod: HTTPMethod, headReusable: Bool?) {
@@ -34,7 +35,7 @@ final class BackendDrain: BackendConnectionDelegate {
         self.connection = connection
         self.pool = pool
         self.requestMethod = requestMethod
-        self.reusable = headReusable ?? true
+        self.reusable = headReusable ?? false
     }
 
     /// Starts draining `connection` for `lease`, or closes it and ends the lease when it cannot be
@@ -63,6 +64,11 @@ final class BackendDrain: BackendConnectionDelegate {
     func backendDidReceive(_ part: HTTPClientResponsePart, on connection: BackendConnection) {
         switch part {
         case .head(let head):
+            if head.status == .switchingProtocols {
+                // What follows is another protocol: never pooled.
+                finish(reusable: false)
+                return
+            }
             guard head.status.code >= 200 else { return }   // 100 Continue and friends
             reusable = head.isKeepAlive
                 && ProxiedRequest.responseFramingIsKnown(head, requestMethod: requestMethod)

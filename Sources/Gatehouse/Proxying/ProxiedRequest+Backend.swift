@@ -161,10 +161,11 @@ extension ProxiedRequest {
     }
 
     /// Lets go of the backend connection this request holds, if any, and ends its lease: the
-    /// exchange was abandoned midway (client gone, limit exceeded, timeout). When the whole request
-    /// was sent, the rest of the response is read and discarded within bounds and the connection
-    /// goes back to the pool (`BackendDrain`); otherwise it is closed.
-    func dropConnection() {
+    /// exchange was abandoned midway (client gone, limit exceeded, timeout, a response Gatehouse
+    /// refuses), so the connection is closed. With `drainIfSent` (the client went away, nothing is
+    /// wrong with the backend) and the whole request sent, the rest of the response is read and
+    /// discarded within bounds instead, and the connection goes back to the pool (`BackendDrain`).
+    func dropConnection(drainIfSent: Bool = false) {
         guard let connection else { return }
         self.connection = nil
         guard let loopPool, let lease = self.lease.take() else {
@@ -175,7 +176,7 @@ extension ProxiedRequest {
         let headReusable: Bool? = machine.responseHeadSent
             ? machine.backendKeepAlive && machine.responseFramingKnown : nil
         BackendDrain.drainOrClose(lease, connection: connection, pool: loopPool, requestMethod: clientHead.method,
-                                  drainable: machine.requestEnded && !machine.onPinnedConnection,
+                                  drainable: drainIfSent && machine.requestEnded && !machine.onPinnedConnection,
                                   headReusable: headReusable)
     }
 
