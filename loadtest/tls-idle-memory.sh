@@ -4,6 +4,7 @@
 # the handshake), holds them, and reports (RSS after - RSS before) / N.
 #
 # Usage: loadtest/tls-idle-memory.sh [connections (default 5000)] [--plain: no TLS, for comparison]
+#        TLS_BENCH_SERVER=.build/debug/tls-bench-server loadtest/tls-idle-memory.sh 2000
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${1:-5000}"
@@ -15,8 +16,14 @@ PIDS=()
 cleanup() { for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-swift build -c release --product tls-bench-server >&2
-BENCH="$(swift build -c release --show-bin-path)/tls-bench-server"
+# TLS_BENCH_SERVER=path uses an existing build (e.g. .build/debug/tls-bench-server) instead of a
+# release build: memory per connection is what is measured, not speed.
+if [ -n "${TLS_BENCH_SERVER:-}" ]; then
+    BENCH=$TLS_BENCH_SERVER
+else
+    swift build -c release --product tls-bench-server >&2
+    BENCH="$(swift build -c release --show-bin-path)/tls-bench-server"
+fi
 /usr/bin/openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -subj /CN=bench.contoso.com \
     -addext subjectAltName=DNS:bench.contoso.com -days 2 -keyout "$WORK/ecdsa.key" -out "$WORK/ecdsa.crt" 2>/dev/null
 chmod 600 "$WORK/ecdsa.key"

@@ -43,17 +43,17 @@ extension OpenSSLHandler {
             if count == 1 {
                 outcome = encrypt(flushed[0].0, connection: connection, context: context)
             } else {
-                // Coalesce (NIOHTTP1 writes head, body and end separately) into the reused scratch.
-                var scratch = writeScratch ?? context.channel.allocator.buffer(capacity: 16 * 1024)
-                writeScratch = nil
-                scratch.clear()
+                // Coalesce (NIOHTTP1 writes head, body and end separately) into one buffer of exactly
+                // the flushed size, dropped after the SSL_write: a scratch kept on the handler stayed
+                // with every connection that ever answered (16 KiB per idle connection, issue 18).
+                var total = 0
+                for index in 0..<count { total += flushed[index].0.readableBytes }
+                var scratch = context.channel.allocator.buffer(capacity: total)
                 for index in 0..<count {
                     var buffer = flushed[index].0
                     scratch.writeBuffer(&buffer)
                 }
                 outcome = encrypt(scratch, connection: connection, context: context)
-                scratch.clear()
-                writeScratch = scratch
             }
             // One promise for the ciphertext write; a combined one only when several wait.
             var combined: EventLoopPromise<Void>? = nil

@@ -38,9 +38,9 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
     /// Plaintext written but not yet flushed, and flushed plaintext held until the handshake ends.
     var unflushed: [(ByteBuffer, EventLoopPromise<Void>?)] = []
     var flushed: [(ByteBuffer, EventLoopPromise<Void>?)] = []
-    /// Reused for decrypted bytes (and for coalescing plaintext), to avoid per-read allocations.
+    /// Reused for decrypted bytes within one read burst (dropped at channelReadComplete, so an idle
+    /// connection holds no buffer).
     var readScratch: ByteBuffer?
-    var writeScratch: ByteBuffer?
     /// A `read()` from downstream not yet satisfied with plaintext (autoRead off).
     var pendingRead = false
     /// Guards `encryptFlushed` against re-entry from events fired while writing.

@@ -92,19 +92,42 @@ scenario_h2() {
     say "h2 $proxy #$rep: $rps req/s, $(per_request_us $((t1 - t0)) "${ok:-0}") us CPU/req, $errors errors"
 }
 
-# 3. A new TLS connection per request: full ECDSA, full RSA, or resumed (MODE).
+# backend_accepted: connections mailbox-sim has accepted so far (its /_sim/state counter; this
+# query's own connection included, so two readings differ by one more than the proxy opened).
+backend_accepted() {
+    curl -sS --max-time 10 --cacert "$WORK/certs/mbx01.pem" \
+        --resolve "mbx01.contoso.lab:$BACKEND_PORT:127.0.0.1" "https://mbx01.contoso.lab:$BACKEND_PORT/_sim/state" 2>/dev/null \
+        | python3 -c 'import json, sys; print(json.load(sys.stdin)["connectionsAccepted"])' 2>/dev/null || echo 0
+}
+
+# 3. A new TLS connection per request: full ECDSA, full RSA, or resumed (MODE). Besides the proxy's
+# CPU per client connection, the backend's (mailbox-sim's) CPU per client connection and the backend
+# connections the proxy opened per client connection: a proxy that reuses its backend connections
+# across client connections costs the backend no handshake per client connection.
 scenario_handshake() {
-    local mode=$1 proxy=$2 rep=$3 pid=${PROXY_PID[$2]} name=tls_$1 t0 t1
+    local mode=$1 proxy=$2 rep=$3 pid=${PROXY_PID[$2]} name=tls_$1 t0 t1 b0 b1 a0 a1
     local out=$WORK/raw/$name-$proxy-$rep.txt
+    a0=$(backend_accepted)
     t0=$(cpu_ticks "$pid")
+    b0=$(cpu_ticks "$BACKEND_PID")
     run_wrk "$out" "$mode" -t2 -c32 -d"${DURATION}s" --timeout 2s --latency -H 'Connection: close' \
         "$(url_of "$proxy" /owa/healthcheck.htm)"
     t1=$(cpu_ticks "$pid")
+    b1=$(cpu_ticks "$BACKEND_PID")
+    a1=$(backend_accepted)
     parse_wrk "$out"
+    local opened=$((a1 - a0 - 1)) per_conn=""
+    if [ "${W_REQUESTS:-0}" -gt 0 ]; then
+        per_conn=$(awk -v o="$opened" -v n="$W_REQUESTS" 'BEGIN { printf "%.3f", o / n }')
+    fi
     record "$name" "$proxy" "$rep" rps "$W_RPS"
     record "$name" "$proxy" "$rep" cpu_us "$(per_request_us $((t1 - t0)) "$W_REQUESTS")"
+    record "$name" "$proxy" "$rep" backend_cpu_us "$(per_request_us $((b1 - b0)) "$W_REQUESTS")"
+    record "$name" "$proxy" "$rep" backend_conns "$per_conn"
     note_errors "$name" "$proxy" "$rep" "$W_ERRORS" "$W_ERRTEXT"
-    say "$name $proxy #$rep: $W_RPS conn/s, $(per_request_us $((t1 - t0)) "$W_REQUESTS") us CPU/conn, $W_ERRORS errors"
+    say "$name $proxy #$rep: $W_RPS conn/s, $(per_request_us $((t1 - t0)) "$W_REQUESTS") us CPU/conn," \
+        "backend $(per_request_us $((b1 - b0)) "$W_REQUESTS") us CPU/conn and $opened new backend connections" \
+        "for $W_REQUESTS client connections, $W_ERRORS errors"
 }
 
 # 4. 100 MiB download and upload over one HTTP/1.1 connection each.

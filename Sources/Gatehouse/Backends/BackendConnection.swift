@@ -34,6 +34,9 @@ final class BackendConnection: @unchecked Sendable {
     /// challenge): its identity belongs to one client connection, so the shared pool never takes
     /// it back; it is kept pinned to that client or closed.
     var carriesConnectionAuth = false
+    /// The drain reading the rest of an abandoned response (`BackendDrain`), held here while it
+    /// runs because `delegate` is weak.
+    var drain: BackendDrain?
     /// The channel's last handler. Weak: the pipeline owns it, and it owns this connection, so the
     /// connection lives exactly as long as its channel's pipeline.
     fileprivate weak var handler: BackendChannelHandler?

@@ -160,14 +160,24 @@ extension ProxiedRequest {
         }
     }
 
-    /// Closes the backend connection this request holds, if any, and ends its lease: the exchange
-    /// was abandoned midway (client gone, limit exceeded, timeout), so it cannot be reused.
-    func dropConnection() {
+    /// Lets go of the backend connection this request holds, if any, and ends its lease: the
+    /// exchange was abandoned midway (client gone, limit exceeded, timeout, a response Gatehouse
+    /// refuses), so the connection is closed. With `drainIfSent` (the client went away, nothing is
+    /// wrong with the backend) and the whole request sent, the rest of the response is read and
+    /// discarded within bounds instead, and the connection goes back to the pool (`BackendDrain`).
+    func dropConnection(drainIfSent: Bool = false) {
         guard let connection else { return }
         self.connection = nil
-        connection.delegate = nil
-        connection.close()
-        if let loopPool, let lease = self.lease.take() { loopPool.abandon(lease) }
+        guard let loopPool, let lease = self.lease.take() else {
+            connection.delegate = nil
+            connection.close()
+            return
+        }
+        let headReusable: Bool? = machine.responseHeadSent
+            ? machine.backendKeepAlive && machine.responseFramingKnown : nil
+        BackendDrain.drainOrClose(lease, connection: connection, pool: loopPool, requestMethod: clientHead.method,
+                                  drainable: drainIfSent && machine.requestEnded && !machine.onPinnedConnection,
+                                  headReusable: headReusable)
     }
 
     /// The name of the server the request was last sent to, for logs and errors.

@@ -169,8 +169,9 @@ final class ProxiedRequest: BackendConnectionDelegate {
             client.abort(.failed)
             finish(log: !screened)
         case .clientGone:
-            // Mid-exchange: the backend connection is in an unknown state; close it.
-            dropConnection()
+            // Mid-exchange: a fully sent request's response is drained and the connection pooled
+            // (bounded); otherwise its state is unknown and it is closed.
+            dropConnection(drainIfSent: true)
             finish(log: true)
         case .finishDiscarding:
             finish(log: false)
