@@ -93,7 +93,8 @@ public struct ExchangeRouter: ProxyRouter {
             var forwarded = head
             forwarded.uri = target.forwardTarget
             forwarded.version = .http1_1
-            rewriter.rewriteRequest(&forwarded.headers, client: client, originalHost: host)
+            rewriter.rewriteRequest(&forwarded.headers, clientText: connection.clientIPText ?? "0.0.0.0",
+                                   originalHost: host)
             // Gatehouse frames the backend request itself, never a codec default (issue #12).
             RequestFraming.apply(framing, to: &forwarded.headers)
             return .forward(policy: policy, head: forwarded, framing: framing)
