@@ -52,6 +52,9 @@ public struct HeaderRewriter: Sendable {
     /// formatted once per connection rather than once per request).
     public func rewriteRequest(_ headers: inout HTTPHeaders, clientText: String, originalHost: String? = nil) {
         let clientHost = originalHost ?? headers.first(name: "host")
+        // Room for the X-Forwarded-* lines and Host up front: one copy of the client's (shared)
+        // header storage, instead of a copy and then growth by appends.
+        headers.reserveCapacity(headers.count + 4)
         HopByHop.remove(from: &headers, requestDirection: true)
 
         switch forwardedFor {

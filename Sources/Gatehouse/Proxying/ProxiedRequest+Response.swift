@@ -62,7 +62,8 @@ extension ProxiedRequest {
     private func relayHead(_ head: HTTPResponseHead) {
         guard let policy else { return }
         var rewritten = environment.router.clientResponseHead(head, policy: policy)
-        rewritten.version = clientHead.version
+        // Only when different: writing it copies the head's shared storage.
+        if rewritten.version != clientHead.version { rewritten.version = clientHead.version }
         if let compression = policy.compression {
             startCompression(compression, response: &rewritten)
         }
