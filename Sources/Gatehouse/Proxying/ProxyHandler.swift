@@ -99,9 +99,15 @@ final class ProxyHandler: ChannelDuplexHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         if !backendsToFlush.isEmpty {
-            let pending = backendsToFlush
+            // In place, no copy: a copy would make `removeAll(keepingCapacity:)` allocate anew.
+            // A request queued again by a flush is flushed in this loop too.
+            var index = 0
+            while index < backendsToFlush.count {
+                let request = backendsToFlush[index]
+                index += 1
+                request.flushBackend()
+            }
             backendsToFlush.removeAll(keepingCapacity: true)
-            for request in pending { request.flushBackend() }
         }
         flushClientIfNeeded()
         context.fireChannelReadComplete()
