@@ -129,6 +129,8 @@ enum HostNameMatching {
     private static func lowercasedLabels(_ bytes: inout [UInt8]) -> [Range<Int>]? {
         guard !bytes.isEmpty, bytes.count <= 253 else { return nil }
         var labels: [Range<Int>] = []
+        // One allocation for the usual name (runs once per request, for the certificate check).
+        labels.reserveCapacity(8)
         var start = 0
         for index in 0...bytes.count {
             if index == bytes.count || bytes[index] == UInt8(ascii: ".") {

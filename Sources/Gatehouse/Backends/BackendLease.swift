@@ -12,4 +12,7 @@ struct BackendLease: ~Copyable {
     /// Completes with the connection (reused or new), or fails (connect or TLS failure, queue
     /// timeout). Nil for a pinned connection lent again: that one is at hand.
     let connection: EventLoopFuture<(BackendConnection, reused: Bool)>?
+    /// An idle connection handed over at once (the keep-alive case): no future to wait for, and
+    /// `connection` is nil.
+    var idle: BackendConnection? = nil
 }

@@ -38,12 +38,23 @@ final class LoopBackendPool: @unchecked Sendable {
 
     // MARK: leasing
 
-    /// Lends a connection to `serverIndex`: an idle one when available, else a new one, else one
-    /// that frees up within the pool's queue timeout (or a 503 `BackendError.queueTimeout`).
+    /// Lends a connection to `serverIndex`: an idle one when available (at once, in the lease's
+    /// `idle`), else a new one, else one that frees up within the pool's queue timeout (or a 503
+    /// `BackendError.queueTimeout`), through the lease's future.
     func lease(serverIndex: Int) -> BackendLease {
         let server = ServerID(serverIndex)
         let now = NIODeadline.now()
-        let (id, action) = machine.lease(server: server, now: now.uptimeNanoseconds)
+        let (id, first) = machine.lease(server: server, now: now.uptimeNanoseconds)
+        var action = first
+        // The keep-alive case, synchronously: an idle connection needs no future.
+        while case .useIdle(let connectionID) = action {
+            if let connection = take(connectionID), !connection.isClosed, connection.channel.isActive {
+                armTimer()
+                return BackendLease(serverIndex: serverIndex, id: id, connection: nil, idle: connection)
+            }
+            _ = machine.closed(connectionID)
+            action = machine.reassign(id, server: server, now: now.uptimeNanoseconds)
+        }
         let future = carryOut(action, lease: id, server: server, now: now, promise: nil)
         armTimer()
         return BackendLease(serverIndex: serverIndex, id: id, connection: future)

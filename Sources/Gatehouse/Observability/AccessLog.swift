@@ -96,15 +96,45 @@ public final class AccessLog: Sendable {
         return line
     }
 
-    /// `YYYY-MM-DDTHH:MM:SSZ` in UTC.
+    /// `YYYY-MM-DDTHH:MM:SSZ` in UTC: written as two ten-byte pieces, each a small string (no
+    /// allocation, no intermediate strings per field).
     private static func appendTimestamp(_ now: time_t, to line: inout String) {
         var now = now
         var parts = tm()
         gmtime_r(&now, &parts)
-        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : String(value) }
-        line += String(parts.tm_year + 1900)
-        line += "-" + two(parts.tm_mon + 1) + "-" + two(parts.tm_mday)
-        line += "T" + two(parts.tm_hour) + ":" + two(parts.tm_min) + ":" + two(parts.tm_sec) + "Z"
+        let year = Int(parts.tm_year) + 1900
+        line += tenBytes { bytes in
+            put(year / 100, at: 0, in: bytes)
+            put(year % 100, at: 2, in: bytes)
+            bytes[4] = UInt8(ascii: "-")
+            put(Int(parts.tm_mon) + 1, at: 5, in: bytes)
+            bytes[7] = UInt8(ascii: "-")
+            put(Int(parts.tm_mday), at: 8, in: bytes)
+        }
+        line += tenBytes { bytes in
+            bytes[0] = UInt8(ascii: "T")
+            put(Int(parts.tm_hour), at: 1, in: bytes)
+            bytes[3] = UInt8(ascii: ":")
+            put(Int(parts.tm_min), at: 4, in: bytes)
+            bytes[6] = UInt8(ascii: ":")
+            put(Int(parts.tm_sec), at: 7, in: bytes)
+            bytes[9] = UInt8(ascii: "Z")
+        }
+    }
+
+    /// A ten-byte ASCII string filled by `fill`.
+    private static func tenBytes(_ fill: (UnsafeMutableBufferPointer<UInt8>) -> Void) -> String {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 10) { bytes in
+            fill(bytes)
+            return String(decoding: UnsafeBufferPointer(bytes), as: UTF8.self)
+        }
+    }
+
+    /// Writes `value` (0...99) as two decimal digits at `offset`.
+    @inline(__always)
+    private static func put(_ value: Int, at offset: Int, in bytes: UnsafeMutableBufferPointer<UInt8>) {
+        bytes[offset] = UInt8(truncatingIfNeeded: 0x30 + value / 10)
+        bytes[offset + 1] = UInt8(truncatingIfNeeded: 0x30 + value % 10)
     }
 
     /// Appends `text` with every byte of its UTF-8 form outside printable ASCII (0x20...0x7E)
@@ -117,15 +147,16 @@ public final class AccessLog: Sendable {
     /// reserved capacity; escaping happens only when the scan finds something.
     static func appendEscaped(_ text: String, to line: inout String, escapingSpace: Bool) {
         let lowest: UInt8 = escapingSpace ? 0x21 : 0x20
-        let clean = text.utf8.allSatisfy { byte in
-            byte >= lowest && byte <= 0x7E && byte != 0x22 && byte != 0x5C
-        }
+        func isClean(_ byte: UInt8) -> Bool { byte >= lowest && byte <= 0x7E && byte != 0x22 && byte != 0x5C }
+        // A native string's bytes are contiguous: scan them as a buffer, not through the iterator.
+        let clean = text.utf8.withContiguousStorageIfAvailable { bytes in bytes.allSatisfy(isClean) }
+            ?? text.utf8.allSatisfy(isClean)
         if clean {
             line += text
             return
         }
         for byte in text.utf8 {
-            if byte >= lowest && byte <= 0x7E && byte != 0x22 && byte != 0x5C {
+            if isClean(byte) {
                 line.unicodeScalars.append(Unicode.Scalar(byte))
             } else {
                 line.unicodeScalars.append("\\")

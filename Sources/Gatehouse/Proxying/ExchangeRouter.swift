@@ -91,9 +91,12 @@ public struct ExchangeRouter: ProxyRouter {
                 return .respond(LocalResponse(status: .forbidden, reason: "route \(policy.name) is blocked at the edge"))
             }
             var forwarded = head
-            forwarded.uri = target.forwardTarget
-            forwarded.version = .http1_1
-            rewriter.rewriteRequest(&forwarded.headers, client: client, originalHost: host)
+            // Set only when different: the head's storage is shared with the client's head, and
+            // each first write copies it (the usual HTTP/1.1 request keeps both as they are).
+            if forwarded.uri != target.forwardTarget { forwarded.uri = target.forwardTarget }
+            if forwarded.version != .http1_1 { forwarded.version = .http1_1 }
+            rewriter.rewriteRequest(&forwarded.headers, clientText: connection.clientIPText ?? "0.0.0.0",
+                                   originalHost: host)
             // Gatehouse frames the backend request itself, never a codec default (issue #12).
             RequestFraming.apply(framing, to: &forwarded.headers)
             return .forward(policy: policy, head: forwarded, framing: framing)

@@ -12,6 +12,10 @@ enum HopByHop {
         ("proxy-authorization", "Proxy-Authorization"), ("proxy-authenticate", "Proxy-Authenticate"),
     ]
 
+    /// Bit `n` set: some hop-by-hop name is `n` bytes long. Most headers are no such length, and
+    /// one look at their length skips comparing them with every name.
+    static let lengths: UInt64 = names.reduce(0) { mask, entry in mask | 1 << UInt64(entry.lowercased.utf8CodeUnitCount) }
+
     /// Headers a `Connection` header may not remove: `Authorization` (NTLM/Negotiate state lives on
     /// the connection, but the header is end-to-end), `Host`, and `Content-Length`, whose removal
     /// would change the body framing the backend sees.
@@ -24,7 +28,10 @@ enum HopByHop {
     static func remove(from headers: inout HTTPHeaders, requestDirection: Bool) {
         var present: UInt16 = 0
         var nominated: [String] = []
+        let lengths = Self.lengths
         for (name, value) in headers {
+            let count = name.utf8.count
+            guard count < 64, lengths & (1 << UInt64(count)) != 0 else { continue }
             for (bit, entry) in names.enumerated() where ASCII.nameEquals(name, entry.lowercased) {
                 present |= 1 << UInt16(bit)
                 if bit == 0 { collectNominated(value, into: &nominated) }

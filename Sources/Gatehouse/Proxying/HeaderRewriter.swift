@@ -45,10 +45,18 @@ public struct HeaderRewriter: Sendable {
     ///   - originalHost: the host the client asked for: `:authority` for HTTP/2 (whose headers carry
     ///     no `Host`); nil to use the `Host` header.
     public func rewriteRequest(_ headers: inout HTTPHeaders, client: IPAddress, originalHost: String? = nil) {
+        rewriteRequest(&headers, clientText: client.description, originalHost: originalHost)
+    }
+
+    /// The same with the client's address already as text (`ClientConnectionFacts.clientIPText`,
+    /// formatted once per connection rather than once per request).
+    public func rewriteRequest(_ headers: inout HTTPHeaders, clientText: String, originalHost: String? = nil) {
         let clientHost = originalHost ?? headers.first(name: "host")
+        // Room for the X-Forwarded-* lines and Host up front: one copy of the client's (shared)
+        // header storage, instead of a copy and then growth by appends.
+        headers.reserveCapacity(headers.count + 4)
         HopByHop.remove(from: &headers, requestDirection: true)
 
-        let clientText = client.description
         switch forwardedFor {
         case .replace:
             headers.replaceOrAdd(name: "X-Forwarded-For", value: clientText)

@@ -61,23 +61,18 @@ extension ProxiedRequest {
         serverIndex = index
         machine.serverChosen(index, pinned: false)
         let lease = loopPool.lease(serverIndex: index)
+        if let idle = lease.idle {
+            // Keep-alive: an idle connection, at once (no future, no callback).
+            self.lease = consume lease
+            leaseGranted(idle, pool: loopPool)
+            return
+        }
         let leased = lease.connection!
         self.lease = consume lease
         leased.assumeIsolated().whenComplete { [self] result in
             switch result {
             case .success(let (connection, _)):
-                let action = machine.leased(now: .now())
-                if case .returnUnusedConnection = action {
-                    // The client went away or was answered meanwhile: give it back untouched.
-                    if let lease = self.lease.take() {
-                        loopPool.release(lease, connection: connection, reusable: true)
-                    } else {
-                        connection.close()
-                    }
-                    return
-                }
-                attach(connection)
-                perform(action)
+                leaseGranted(connection, pool: loopPool)
             case .failure(let error):
                 if let lease = self.lease.take() { loopPool.abandon(lease) }
                 let server = loopPool.pool.servers[index].name
@@ -101,6 +96,22 @@ extension ProxiedRequest {
                 perform(machine.leaseFailed(.connectFailed(backendError), now: .now()))
             }
         }
+    }
+
+    /// The pool lent `connection`: the machine sends the request on it, or (the client went away
+    /// or was answered meanwhile) it goes back untouched.
+    private func leaseGranted(_ connection: BackendConnection, pool loopPool: LoopBackendPool) {
+        let action = machine.leased(now: .now())
+        if case .returnUnusedConnection = action {
+            if let lease = self.lease.take() {
+                loopPool.release(lease, connection: connection, reusable: true)
+            } else {
+                connection.close()
+            }
+            return
+        }
+        attach(connection)
+        perform(action)
     }
 
     /// Takes `connection` for this request (the machine's `.sendRequest` writes to it next).

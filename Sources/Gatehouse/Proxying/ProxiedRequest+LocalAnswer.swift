@@ -111,7 +111,7 @@ extension ProxiedRequest {
     func log(status: UInt, reason: String?) {
         guard let access = environment.accessLog else { return }
         access.record(AccessLog.Entry(
-            client: clientText, method: clientHead.method.rawValue, uri: clientHead.uri,
+            client: handler.clientText, method: clientHead.method.rawValue, uri: clientHead.uri,
             proto: client.protocolName, status: status, bytesIn: machine.requestBodyBytes,
             bytesOut: machine.responseBodyBytes, microseconds: (NIODeadline.now() - started).nanoseconds / 1_000,
             route: policy?.name, backend: serverName, reason: reason))
@@ -121,29 +121,25 @@ extension ProxiedRequest {
 // MARK: - the deadline check
 
 extension ProxiedRequest {
-    /// Schedules the one deadline check earlier when a nearer limit has started (connect, or the
-    /// response-head clock shorter than the idle one); otherwise the running check stays.
+    /// Asks for a deadline check earlier when a nearer limit has started (connect, or the
+    /// response-head clock shorter than the idle one); otherwise the pending check stays. The
+    /// client connection's one timer runs it (`ProxyHandler.armDeadlineCheck`): no task per request.
     func rearmDeadlineCheck() {
         guard let next = machine.nextDeadline, next < deadlineCheckAt else { return }
-        deadlineTimer?.cancel()
         deadlineCheckAt = next
-        deadlineTimer = eventLoop.assumeIsolated().scheduleTask(deadline: next) { [weak self] in
-            self?.checkDeadlines()
-        }
+        handler.armDeadlineCheck(at: next)
     }
 
-    /// The scheduled check: a limit ran out (504 or abort), or the next one is scheduled. Activity
-    /// only moves a timestamp, so a busy request re-arms about once per idle period.
-    private func checkDeadlines() {
-        deadlineTimer = nil
+    /// The check, run by the client connection when `deadlineCheckAt` has come: a limit ran out
+    /// (504 or abort), or the next one is asked for. Activity only moves a timestamp, so a busy
+    /// request re-arms about once per idle period.
+    func checkDeadlines() {
         deadlineCheckAt = .distantFuture
         perform(machine.deadlineReached(now: .now()))
         rearmDeadlineCheck()
     }
 
     func cancelTimers() {
-        deadlineTimer?.cancel()
-        deadlineTimer = nil
         deadlineCheckAt = .distantFuture
     }
 }

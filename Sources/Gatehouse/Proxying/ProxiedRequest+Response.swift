@@ -62,7 +62,8 @@ extension ProxiedRequest {
     private func relayHead(_ head: HTTPResponseHead) {
         guard let policy else { return }
         var rewritten = environment.router.clientResponseHead(head, policy: policy)
-        rewritten.version = clientHead.version
+        // Only when different: writing it copies the head's shared storage.
+        if rewritten.version != clientHead.version { rewritten.version = clientHead.version }
         if let compression = policy.compression {
             startCompression(compression, response: &rewritten)
         }
@@ -98,6 +99,13 @@ extension ProxiedRequest {
     /// Decides (RFC 9110 negotiation, route policy, response type and size) and, when compressing,
     /// edits the response head: Content-Encoding, Vary, no Content-Length, weak ETag.
     private func startCompression(_ policy: GatehouseCompression.CompressionPolicy, response head: inout HTTPResponseHead) {
+        // The usual small answer, decided without collecting the other facts: every check of
+        // `decide` before the size one skips with no header edits, and so does a declared length
+        // under the minimum.
+        guard policy.enabled else { return }
+        if let length = head.headers.first(name: "content-length").flatMap(Int.init), length == 0 || length < policy.minSize {
+            return
+        }
         let request = CompressionRequestFacts(
             method: clientHead.method.rawValue,
             acceptEncoding: Self.joined(clientHead.headers, "accept-encoding"),

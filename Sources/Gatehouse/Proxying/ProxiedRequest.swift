@@ -37,23 +37,19 @@ final class ProxiedRequest: BackendConnectionDelegate {
     /// Bytes given to the deflater since its last flush.
     var deflaterPending = false
     let started = NIODeadline.now()
-    /// One scheduled deadline check, at `deadlineCheckAt`, re-armed only when a nearer limit starts.
-    var deadlineTimer: Scheduled<Void>?
+    /// When this request's deadlines next need checking (`distantFuture`: never); the client
+    /// connection's one timer (`ProxyHandler.armDeadlineCheck`) runs the check.
     var deadlineCheckAt = NIODeadline.distantFuture
     /// Captured at creation: backend futures and timers may complete after the client connection
     /// (and its handler) is gone, and must never reach through `handler` then.
     let eventLoop: EventLoop
     let environment: ProxyEnvironment
-    /// The client address as the access log shows it.
-    let clientText: String
 
     init(handler: ProxyHandler, stream: HTTPStreamID, head: HTTPRequestHead, client: any ClientStream,
          eventLoop: EventLoop) {
         self.handler = handler
         self.eventLoop = eventLoop
         self.environment = handler.environment
-        // Formatted only when there is an access log to write it to.
-        self.clientText = handler.environment.accessLog == nil ? "" : handler.facts.clientIP.map { "\($0)" } ?? "-"
         self.stream = stream
         self.clientHead = head
         self.client = client

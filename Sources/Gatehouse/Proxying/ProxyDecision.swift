@@ -87,7 +87,11 @@ public enum ProxyDecision: Sendable {
 /// Facts about the client connection a request arrived on, for routing and headers.
 public struct ClientConnectionFacts: Sendable {
     /// The client's IP address, or nil when unknown (a Unix socket).
-    public var clientIP: IPAddress?
+    public var clientIP: IPAddress? {
+        didSet { clientIPText = clientIP?.description }
+    }
+    /// `clientIP` as text (X-Forwarded-For, the access log), formatted once per connection.
+    public private(set) var clientIPText: String?
     /// Whether the connection is TLS (for X-Forwarded-Proto).
     public var isTLS: Bool
     /// The SNI name the client sent, if any.
@@ -99,6 +103,7 @@ public struct ClientConnectionFacts: Sendable {
     public init(clientIP: IPAddress?, isTLS: Bool, serverName: String?,
                 certificateCovers: @escaping @Sendable (String) -> Bool) {
         self.clientIP = clientIP
+        self.clientIPText = clientIP?.description
         self.isTLS = isTLS
         self.serverName = serverName
         self.certificateCovers = certificateCovers

@@ -40,6 +40,13 @@ final class ProxyHandler: ChannelDuplexHandler {
     private var idleTimer: Scheduled<Void>?
     /// Since when no request has been in progress; nil while one is.
     private var idleSince: NIODeadline?
+    /// The connection's one deadline check for its requests (connect, response head, idle, total):
+    /// scheduled at the earliest deadline any request asked for, so keep-alive requests, whose
+    /// deadlines come after the pending check's, schedule no task of their own.
+    private var deadlineTimer: Scheduled<Void>?
+    private var deadlineCheckAt = NIODeadline.distantFuture
+    /// The client address as the access log shows it (formatted once per connection).
+    var clientText: String { facts.clientIPText ?? "-" }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
@@ -92,9 +99,15 @@ final class ProxyHandler: ChannelDuplexHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         if !backendsToFlush.isEmpty {
-            let pending = backendsToFlush
+            // In place, no copy: a copy would make `removeAll(keepingCapacity:)` allocate anew.
+            // A request queued again by a flush is flushed in this loop too.
+            var index = 0
+            while index < backendsToFlush.count {
+                let request = backendsToFlush[index]
+                index += 1
+                request.flushBackend()
+            }
             backendsToFlush.removeAll(keepingCapacity: true)
-            for request in pending { request.flushBackend() }
         }
         flushClientIfNeeded()
         context.fireChannelReadComplete()
@@ -187,9 +200,37 @@ final class ProxyHandler: ChannelDuplexHandler {
         }
     }
 
+    /// Makes the connection's deadline check run no later than `deadline` (a request's next limit).
+    func armDeadlineCheck(at deadline: NIODeadline) {
+        guard deadline < deadlineCheckAt, let context else { return }
+        deadlineTimer?.cancel()
+        deadlineCheckAt = deadline
+        deadlineTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            runDeadlineCheck()
+        }
+    }
+
+    /// The check: each request whose own check time has come runs it (and re-arms through
+    /// `armDeadlineCheck`); the others re-arm the connection's check for their time.
+    private func runDeadlineCheck() {
+        deadlineTimer = nil
+        deadlineCheckAt = .distantFuture
+        let now = NIODeadline.now()
+        for request in Array(requests.values) {
+            if request.deadlineCheckAt <= now {
+                request.checkDeadlines()
+            } else if request.deadlineCheckAt != .distantFuture {
+                armDeadlineCheck(at: request.deadlineCheckAt)
+            }
+        }
+    }
+
     private func abortAll() {
         idleTimer?.cancel()
         idleTimer = nil
+        deadlineTimer?.cancel()
+        deadlineTimer = nil
+        deadlineCheckAt = .distantFuture
         if let pinned {
             self.pinned = nil
             pinned.connection.close()
