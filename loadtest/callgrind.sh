@@ -108,19 +108,7 @@ ln -sf "$WORK/bin/benchshim.so" "$WORK/benchshim.so"
 write_client_openssl_confs
 objcopy --strip-debug "$GATEHOUSE" "$WORK/bin/gatehouse" || die "objcopy --strip-debug failed"
 
-make_certs() {
-    local c=$WORK/certs
-    made() { [ -f "$1.pem" ] && [ -f "$1.key" ]; }
-    made "$c/ca" || "$GATEHOUSE" cert new-self-signed --ca --name ca --subject "CN=Gatehouse Loadtest Root CA" --out "$c" --force
-    made "$c/mail-ecdsa" || "$GATEHOUSE" cert issue --ca "$c" --name mail-ecdsa --key p256 \
-        --dns mail.contoso.lab --dns autodiscover.contoso.lab --out "$c" --force
-    made "$c/mail-rsa" || "$GATEHOUSE" cert issue --ca "$c" --name mail-rsa --key rsa2048 \
-        --dns mail.contoso.lab --dns autodiscover.contoso.lab --out "$c" --force
-    made "$c/wildcard" || "$GATEHOUSE" cert issue --ca "$c" --name wildcard --key rsa2048 \
-        --dns '*.contoso.lab' --out "$c" --force
-    made "$c/mbx01" || "$GATEHOUSE" cert new-self-signed --name mbx01 --fqdn mbx01.contoso.lab --out "$c" --force
-}
-make_certs >"$WORK/logs/certs.log" 2>&1 || die "certificate generation failed: $(tail -n 5 "$WORK/logs/certs.log")"
+make_loadtest_certs "$WORK/certs" >"$WORK/logs/certs.log" 2>&1 || die "certificate generation failed: $(tail -n 5 "$WORK/logs/certs.log")"
 
 # The loadtest/ configurations with the two changes described at the top.
 render gatehouse.yaml.in "$WORK/conf/gatehouse.yaml" "$BACKEND_PORT" gatehouse

@@ -88,16 +88,8 @@ write_client_openssl_confs
 
 make_certs() {
     local c=$WORK/certs
-    made() { [ -f "$1.pem" ] && [ -f "$1.key" ]; }
-    made "$c/ca" || "$GATEHOUSE" cert new-self-signed --ca --name ca --subject "CN=Gatehouse Loadtest Root CA" --out "$c" --force
-    made "$c/mail-ecdsa" || "$GATEHOUSE" cert issue --ca "$c" --name mail-ecdsa --key p256 \
-        --dns mail.contoso.lab --dns autodiscover.contoso.lab --out "$c" --force
-    made "$c/mail-rsa" || "$GATEHOUSE" cert issue --ca "$c" --name mail-rsa --key rsa2048 \
-        --dns mail.contoso.lab --dns autodiscover.contoso.lab --out "$c" --force
-    made "$c/wildcard" || "$GATEHOUSE" cert issue --ca "$c" --name wildcard --key rsa2048 \
-        --dns '*.contoso.lab' --out "$c" --force
-    # The backend's Exchange-style self-signed certificate, and an impostor with the same names.
-    made "$c/mbx01" || "$GATEHOUSE" cert new-self-signed --name mbx01 --fqdn mbx01.contoso.lab --out "$c" --force
+    make_loadtest_certs "$c"
+    # An impostor with the same names as the backend's certificate.
     made "$c/impostor/mbx01" || "$GATEHOUSE" cert new-self-signed --name mbx01 --fqdn mbx01.contoso.lab \
         --out "$c/impostor" --force
     local name

@@ -59,7 +59,7 @@ enum HostNameMatching {
         var bytes = Array(host.utf8)
         if bytes.last == UInt8(ascii: ".") { bytes.removeLast() }
         guard let labels = lowercasedLabels(&bytes) else { return nil }
-        if isNumeric(label: labels.last!, in: bytes) {
+        if isNumeric(label: labels.last, in: bytes) {
             // URL parsers read such a host as IPv4 in any of inet_aton's forms; so do we.
             var address = in_addr()
             let text = String(decoding: bytes, as: UTF8.self)
@@ -88,7 +88,7 @@ enum HostNameMatching {
             wildcard = true
             bytes.removeFirst(2)
         }
-        guard let labels = lowercasedLabels(&bytes), !isNumeric(label: labels.last!, in: bytes) else { return nil }
+        guard let labels = lowercasedLabels(&bytes), !isNumeric(label: labels.last, in: bytes) else { return nil }
         let text = String(decoding: bytes, as: UTF8.self)
         guard wildcard else { return .exact(text) }
         guard labels.count >= 2, !isPublicSuffix(text) else { return nil }
@@ -124,20 +124,21 @@ enum HostNameMatching {
 
     // MARK: label rules
 
-    /// Lower-cases ASCII letters in place and checks every label. Returns the label ranges, or nil
-    /// when a rule is broken.
-    private static func lowercasedLabels(_ bytes: inout [UInt8]) -> [Range<Int>]? {
+    /// Lower-cases ASCII letters in place and checks every label. Returns how many labels there are
+    /// and where the last one is (all the rules need; no array per call: this runs for every
+    /// request's Host), or nil when a rule is broken.
+    private static func lowercasedLabels(_ bytes: inout [UInt8]) -> (count: Int, last: Range<Int>)? {
         guard !bytes.isEmpty, bytes.count <= 253 else { return nil }
-        var labels: [Range<Int>] = []
-        // One allocation for the usual name (runs once per request, for the certificate check).
-        labels.reserveCapacity(8)
+        var count = 0
+        var last = 0..<0
         var start = 0
         for index in 0...bytes.count {
             if index == bytes.count || bytes[index] == UInt8(ascii: ".") {
                 let length = index - start
                 guard length > 0, length <= 63,
                       bytes[start] != UInt8(ascii: "-"), bytes[index - 1] != UInt8(ascii: "-") else { return nil }
-                labels.append(start..<index)
+                count += 1
+                last = start..<index
                 start = index + 1
                 continue
             }
@@ -151,7 +152,7 @@ enum HostNameMatching {
                 return nil
             }
         }
-        return labels
+        return (count, last)
     }
 
     /// Whether a label reads as a number (decimal, or hex with `0x`): the WHATWG URL rule for

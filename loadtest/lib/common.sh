@@ -113,3 +113,21 @@ record() { printf '%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RESULTS_TSV"; }
 
 # median of the arguments (numbers); empty when none.
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# make_loadtest_certs DIR: the loadtest PKI in DIR with $GATEHOUSE (made only where missing): a root
+# CA, the front end's RSA and ECDSA SAN certificates and a wildcard, and the backend's Exchange-style
+# self-signed mbx01. run.sh adds an impostor; callgrind.sh uses these as they are.
+# made BASE: BASE.pem and BASE.key both exist.
+made() { [ -f "$1.pem" ] && [ -f "$1.key" ]; }
+
+make_loadtest_certs() {
+    local c=$1
+    made "$c/ca" || "$GATEHOUSE" cert new-self-signed --ca --name ca --subject "CN=Gatehouse Loadtest Root CA" --out "$c" --force
+    made "$c/mail-ecdsa" || "$GATEHOUSE" cert issue --ca "$c" --name mail-ecdsa --key p256 \
+        --dns mail.contoso.lab --dns autodiscover.contoso.lab --out "$c" --force
+    made "$c/mail-rsa" || "$GATEHOUSE" cert issue --ca "$c" --name mail-rsa --key rsa2048 \
+        --dns mail.contoso.lab --dns autodiscover.contoso.lab --out "$c" --force
+    made "$c/wildcard" || "$GATEHOUSE" cert issue --ca "$c" --name wildcard --key rsa2048 \
+        --dns '*.contoso.lab' --out "$c" --force
+    made "$c/mbx01" || "$GATEHOUSE" cert new-self-signed --name mbx01 --fqdn mbx01.contoso.lab --out "$c" --force
+}

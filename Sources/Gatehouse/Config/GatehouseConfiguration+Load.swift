@@ -52,10 +52,20 @@ extension GatehouseConfiguration {
 
     /// The document's root node, or nil with the YAML syntax error recorded at its position.
     private static func composeRoot(_ yaml: String, collector: DiagnosticCollector) -> Node? {
+        composeYAMLRoot(yaml, collector: collector, empty: "the configuration file is empty",
+                        template: "conf/gatehouse.yaml") { problem, mark in
+            yamlHint(problem, line: line(mark.line, of: yaml))
+        }
+    }
+
+    /// The root node of a YAML document (a configuration or a rule pack), or nil with the error
+    /// recorded at its position: `empty` when there is no document (the hint names `template`), a
+    /// syntax error with `syntaxHint`'s advice, a duplicated key where it is.
+    static func composeYAMLRoot(_ yaml: String, collector: DiagnosticCollector, empty: String, template: String,
+                                syntaxHint: (_ problem: String, _ mark: Mark) -> String?) -> Node? {
         do {
             guard let root = try Yams.compose(yaml: yaml) else {
-                collector.error(
-                    "the configuration file is empty", at: nil, hint: "start from conf/gatehouse.yaml")
+                collector.error(empty, at: nil, hint: "start from \(template)")
                 return nil
             }
             return root
@@ -64,7 +74,7 @@ extension GatehouseConfiguration {
             case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
                 .composer(let context, let problem, let mark, _):
                 let detail = context.map { " (\($0.text) at line \($0.mark.line))" } ?? ""
-                collector.error("invalid YAML: \(problem)\(detail)", at: mark, hint: yamlHint(problem, line: line(mark.line, of: yaml)))
+                collector.error("invalid YAML: \(problem)\(detail)", at: mark, hint: syntaxHint(problem, mark))
             case .duplicatedKeysInMapping(let duplicates, let context):
                 collector.error(
                     "duplicate key '\(duplicates.joined(separator: "', '"))' in one mapping", at: context.mark,

@@ -31,29 +31,11 @@ struct RulePackLoader {
 
     /// Parses pack text; nil when there is any error.
     func parse(yaml: String) -> RulePack? {
-        let root: Node
-        do {
-            guard let composed = try Yams.compose(yaml: yaml) else {
-                collector.error("the rule pack is empty", at: nil, hint: "start from conf/screening/exchange-mitigations.yaml")
-                return nil
-            }
-            root = composed
-        } catch let error as YamlError {
-            switch error {
-            case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
-                .composer(_, let problem, let mark, _):
-                collector.error("invalid YAML: \(problem)", at: mark,
-                                hint: "check the indentation, and quote patterns (single quotes keep '\\' as it is)")
-            case .duplicatedKeysInMapping(let duplicates, let context):
-                collector.error("duplicate key '\(duplicates.joined(separator: "', '"))' in one mapping", at: context.mark)
-            default:
-                collector.error("invalid YAML: \(error)", at: nil)
-            }
-            return nil
-        } catch {
-            collector.error("invalid YAML: \(error)", at: nil)
-            return nil
-        }
+        guard let root = GatehouseConfiguration.composeYAMLRoot(
+            yaml, collector: collector, empty: "the rule pack is empty",
+            template: "conf/screening/exchange-mitigations.yaml",
+            syntaxHint: { _, _ in "check the indentation, and quote patterns (single quotes keep '\\' as it is)" })
+        else { return nil }
         let errorsBefore = collector.errors.count
         guard let top = mapping(root, place: "the pack", known: Self.topKeys) else { return nil }
         let name = top["pack"].flatMap { string($0, place: "'pack'") }
