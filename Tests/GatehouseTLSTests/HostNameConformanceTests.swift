@@ -140,9 +140,12 @@ import Testing
         for (address, host, expected) in Self.ipTable {
             let leaf = try X509Certificate.chain(pemFile: #require(certificates.byIP[address]).certificate)[0]
             #expect(leaf.covers(hostName: host) == expected, "IP \(address) vs \(host)")
-            // A DNS SAN spelling the same address never covers it.
-            let dnsSpelled = try X509Certificate.chain(pemFile: certificates.pki.selfSigned(cn: "x", dns: ["fallback.invalid"]).certificate)[0]
-            #expect(!dnsSpelled.covers(hostName: host))
+        }
+        // A DNS SAN spelling an IPv4 address never covers that address, in any form.
+        let dnsSpelled = try X509Certificate.chain(
+            pemFile: certificates.pki.selfSigned(cn: "x", dns: ["192.0.2.1", "127.0.0.1"]).certificate)[0]
+        for host in ["192.0.2.1", "127.0.0.1", "127.1", "2130706433"] {
+            #expect(!dnsSpelled.covers(hostName: host), "DNS SAN spelling \(host)")
         }
     }
 
