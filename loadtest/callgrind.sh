@@ -33,8 +33,14 @@
 #    so callgrind_annotate still names functions), and under LD_PRELOAD=loadtest/shim/vgsigsuspend.so:
 #    without it valgrind itself dies with SIGSEGV in libdispatch's sigsuspend (see that file).
 #
+#  - Handshakes: the same N / 2N difference over new TLS connections, one request each
+#    (`Connection: close`), one at a time (one curl with N URLs): full ECDSA, full RSA and resumed handshakes (the client modes of
+#    lib/proxies.sh's client_env). Instructions and allocations per connection, request included,
+#    with the backend connection pooled (as nginx's keepalive).
+#
 # Environment: CALLGRIND_REQUESTS (N under callgrind, default 200), CALLGRIND_ALLOC_REQUESTS (N for
-# the allocation count, default 1000), CALLGRIND_THRESHOLD (percent, default 10), CALLGRIND_PORT_BASE
+# the allocation count, default 1000), CALLGRIND_CONNECTIONS (N connections per handshake kind under
+# callgrind, default 40; for allocations, 5 times as many), CALLGRIND_THRESHOLD (percent, default 10), CALLGRIND_PORT_BASE
 # (ports BASE+1, +3, +44, +90 on 127.0.0.1; default: the first free of 24600, 24700, ..., 25500),
 # CALLGRIND_WORK (default loadtest/work/callgrind), CALLGRIND_BASELINE (default
 # loadtest/baseline/callgrind.json), CALLGRIND_BIN_DIR (default .build/release: where gatehouse and
@@ -65,6 +71,7 @@ else
     while ! ports_free_at "$PORT_BASE" && [ "$PORT_BASE" -lt 25500 ]; do PORT_BASE=$((PORT_BASE + 100)); done
 fi
 N=${CALLGRIND_REQUESTS:-200}
+HS_N=${CALLGRIND_CONNECTIONS:-40}
 ALLOC_N=${CALLGRIND_ALLOC_REQUESTS:-1000}
 THRESHOLD=${CALLGRIND_THRESHOLD:-10}
 BASELINE=${CALLGRIND_BASELINE:-$HERE/baseline/callgrind.json}
@@ -192,6 +199,27 @@ load() {
     fi
 }
 
+# handshakes NAME MODE COUNT: COUNT new TLS connections in client MODE (ecdsa, rsa, resumed), one
+# request each, one at a time: one curl with COUNT URLs and `Connection: close`, so each request
+# opens a new connection (curl resumes sessions unless the shim's BENCH_NO_RESUME forbids it). Fails
+# unless every response is a 2xx.
+handshakes() {
+    local name=$1 mode=$2 count=$3 out log want
+    out=$WORK/logs/curl-$name-$mode-$count-$(date +%s%N).txt
+    log=$out.handshakes
+    BENCH_HANDSHAKE_LOG=$log client_env "$mode" timeout -k 5 900 curl -sS --http1.1 --max-time 800 --cacert "$WORK/certs/ca.pem" \
+        -H 'Connection: close' -o /dev/null -w '%{http_code} %{num_connects}\n' \
+        "https://mail.contoso.lab:${PROXY_PORT[$name]}/owa/healthcheck.htm?n=[1-$count]" >"$out" 2>&1 \
+        || die "curl against $name ($mode, $count connections) failed: $(tail -n 3 "$out" | tr '\n' ' ')"
+    [ "$(grep -c -x '200 1' "$out")" = "$count" ] \
+        || die "curl against $name ($mode): not $count responses of 200 on a new connection each: $(sort "$out" | uniq -c | tr '\n' ' ')"
+    # The shim logs each client handshake: the kind must be what MODE claims (a resumed run may start
+    # with one full handshake).
+    case $mode in ecdsa) want="EC 0" ;; rsa) want="RSA 0" ;; resumed) want="EC 1" ;; esac
+    [ "$(grep -c -x "$want" "$log")" -ge $((count - 1)) ] \
+        || die "curl against $name ($mode): expected handshakes '$want', got: $(sort "$log" | uniq -c | tr '\n' ' ')"
+}
+
 warm_up() {   # warm_up NAME: every event loop gets a connection (and a pooled backend connection)
     load "$1" h1 $((40 * $(nproc))) $((2 * $(nproc)))
     load "$1" h2 $((40 * $(nproc))) $((2 * $(nproc)))
@@ -218,7 +246,7 @@ record_value() { printf '%s\t%s\t%s\t%s\n' "$@" >>"$RESULTS"; }   # proxy proto 
 
 # measure_instructions NAME: Ir per request (h1, h2) of proxy NAME under callgrind.
 measure_instructions() {
-    local name=$1 proto one two one_file two_file t0
+    local name=$1 proto mode one two one_file two_file t0
     start_measured "$name" callgrind
     warm_up "$name"
     callgrind_control -z "$PID" >>"$WORK/logs/callgrind_control.out" 2>&1 || die "callgrind_control -z $PID failed"
@@ -234,6 +262,20 @@ measure_instructions() {
         record_value "$name" "$proto" ir_per_request "$(( (two - one) / N ))"
         record_value "$name" "$proto" ir_per_connection "$(( 2 * one - two ))"
         say "$name $proto: Ir $one for $N requests, $two for $((2 * N)): $(( (two - one) / N )) per request, $(( 2 * one - two )) per connection ($(( $(date +%s) - t0 )) s)"
+    done
+    for mode in ecdsa rsa resumed; do
+        t0=$(date +%s)
+        handshakes "$name" "$mode" 2 # a resumed run starts from a session the client holds
+        callgrind_control -z "$PID" >>"$WORK/logs/callgrind_control.out" 2>&1 || die "callgrind_control -z $PID failed"
+        handshakes "$name" "$mode" "$HS_N"
+        callgrind_dump "$PID" "$name-$mode-N"
+        one=$DUMP_TOTAL one_file=$DUMP_FILE
+        handshakes "$name" "$mode" $((2 * HS_N))
+        callgrind_dump "$PID" "$name-$mode-2N"
+        two=$DUMP_TOTAL two_file=$DUMP_FILE
+        PROFILES+=("python3 $HERE/callgrind_diff.py $one_file $two_file $HS_N   # $name $mode handshake + request, by function")
+        record_value "$name" "$mode" ir_per_handshake "$(( (two - one) / HS_N ))"
+        say "$name $mode: Ir $one for $HS_N connections, $two for $((2 * HS_N)): $(( (two - one) / HS_N )) per connection with one request ($(( $(date +%s) - t0 )) s)"
     done
     stop_pid "$PID" 30
 }
@@ -262,6 +304,19 @@ measure_allocations() {
         record_value "$name" "$proto" allocs_per_connection "$((2 * one - two))"
         say "$name $proto: $one allocations for $ALLOC_N requests, $two for $((2 * ALLOC_N)): $per per request, $((2 * one - two)) per connection"
     done
+    local mode hs=$((5 * HS_N))
+    for mode in ecdsa rsa resumed; do
+        handshakes "$name" "$mode" 2
+        malloc_count "$name"; a0=$ALLOCS
+        handshakes "$name" "$mode" "$hs"
+        malloc_count "$name"; a1=$ALLOCS
+        handshakes "$name" "$mode" $((2 * hs))
+        malloc_count "$name"; a2=$ALLOCS
+        local one=$((a1 - a0)) two=$((a2 - a1)) per
+        per=$(awk -v a="$one" -v b="$two" -v n="$hs" 'BEGIN { printf "%.1f", (b - a) / n }')
+        record_value "$name" "$mode" allocs_per_handshake "$per"
+        say "$name $mode: $one allocations for $hs connections, $two for $((2 * hs)): $per per connection with one request"
+    done
     stop_pid "$PID" 30
 }
 
@@ -279,7 +334,7 @@ COMMIT=$(git -C "$ROOT" log -1 --format=%h -- Sources Package.swift Package.reso
 [ -z "$(git -C "$ROOT" status --porcelain -- Sources Package.swift 2>/dev/null)" ] || COMMIT="$COMMIT+uncommitted"
 [ -z "${CALLGRIND_BIN_DIR:-}" ] || COMMIT="binaries from $CALLGRIND_BIN_DIR"
 mkdir -p "$(dirname "$BASELINE")"
-export MODE N ALLOC_N THRESHOLD BASELINE RESULTS COMMIT RUN_START
+export MODE N ALLOC_N HS_N THRESHOLD BASELINE RESULTS COMMIT RUN_START
 export VALGRIND_VERSION=$(valgrind --version) NGINX_VERSION=$(nginx -v 2>&1 | sed 's/^nginx version: //')
 export OPENSSL_VERSION=$(openssl version) GATEHOUSE_VERSION=$("$GATEHOUSE" version 2>&1 | sed -n 1p)
 python3 "$HERE/callgrind_report.py" || status=$?

@@ -13,11 +13,13 @@ import sys
 import time
 
 METRICS = [
-    # (key in the TSV and JSON, label)
-    ("ir_per_request", "instructions/request"),
-    ("allocs_per_request", "allocations/request"),
+    # (key in the TSV and JSON, label, the protocols or handshake kinds it is measured for)
+    ("ir_per_request", "instructions/request", ("h1", "h2")),
+    ("allocs_per_request", "allocations/request", ("h1", "h2")),
+    ("ir_per_handshake", "instructions/connection", ("ecdsa", "rsa", "resumed")),
+    ("allocs_per_handshake", "allocations/connection", ("ecdsa", "rsa", "resumed")),
 ]
-CHECKED = {"ir_per_request", "allocs_per_request"}
+CHECKED = {"ir_per_request", "allocs_per_request", "ir_per_handshake", "allocs_per_handshake"}
 
 
 def load_results(path):
@@ -57,10 +59,12 @@ def main():
 
     print()
     print(f"Per proxied request, steady state (N={env['N']} and {2 * int(env['N'])} under callgrind, "
-          f"{env['ALLOC_N']} and {2 * int(env['ALLOC_N'])} for allocations), commit {env['COMMIT']}:")
+          f"{env['ALLOC_N']} and {2 * int(env['ALLOC_N'])} for allocations), and per new TLS connection "
+          f"with one request (N={env['HS_N']} and {2 * int(env['HS_N'])} under callgrind, five times as "
+          f"many for allocations), commit {env['COMMIT']}:")
     if baseline:
         print(f"baseline: commit {baseline.get('commit')}, {baseline.get('date')}")
-    header = f"{'':32} {'baseline':>12} {'now':>12} {'change':>8} {'nginx':>10} {'x nginx':>8}"
+    header = f"{'':44} {'baseline':>12} {'now':>12} {'change':>8} {'nginx':>10} {'x nginx':>8}"
     print(header)
     print("-" * len(header))
     failures = []
@@ -68,8 +72,8 @@ def main():
     for proxy in ("gatehouse", "nginx"):
         if proxy not in figures:
             continue
-        for metric, label in METRICS:
-            for proto in ("h1", "h2"):
+        for metric, label, protos in METRICS:
+            for proto in protos:
                 now = figures[proxy].get(metric, {}).get(proto)
                 if now is None:
                     continue
@@ -78,7 +82,7 @@ def main():
                 reference = nginx_figure(metric, proto) if proxy == "gatehouse" else None
                 ratio = f"{now / reference:.2f}x" if reference else "-"
                 name = f"{proxy} {label} {proto}"
-                print(f"{name:32} {fmt(before):>12} {fmt(now):>12} {change:>8} {fmt(reference):>10} {ratio:>8}")
+                print(f"{name:44} {fmt(before):>12} {fmt(now):>12} {change:>8} {fmt(reference):>10} {ratio:>8}")
                 if (proxy == "gatehouse" and metric in CHECKED and before
                         and now > before * (1 + threshold / 100)):
                     failures.append(f"{name}: {fmt(now)} against the baseline's {fmt(before)} "
@@ -100,6 +104,7 @@ def main():
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "requests_callgrind": int(env["N"]),
         "requests_allocations": int(env["ALLOC_N"]),
+        "connections_callgrind": int(env["HS_N"]),
         "valgrind": env.get("VALGRIND_VERSION", ""),
         "nginx": env.get("NGINX_VERSION", ""),
         "openssl": env.get("OPENSSL_VERSION", ""),
