@@ -26,7 +26,10 @@ struct RunCommand: AsyncParsableCommand {
 
 /// Starts the proxy for `configuration` and returns when it has shut down (SIGINT/SIGTERM).
 func startProxy(_ configuration: GatehouseConfiguration) async throws {
-    try await makeServer(configuration).runUntilSignalled()
+    let server = try makeServer(configuration)
+    // Anything that reports through swift-metrics lands in the registry `/metrics` serves.
+    server.metrics.bootstrapMetricsSystem()
+    try await server.runUntilSignalled()
 }
 
 /// Builds the server (loading every certificate and trust anchor); on problems prints each one and
