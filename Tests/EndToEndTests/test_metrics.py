@@ -7,10 +7,18 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import require_binaries, start_gatehouse, start_sim, wait_for_port
+from conftest import CERTS, free_port, require_binaries, start_gatehouse, start_sim, wait_for_port
+from h2_client import H2Client
 
 PROXYSHELL = "/autodiscover/autodiscover.json?@evil.com/mapi/nspi/?&Email=autodiscover/autodiscover.json%3F@evil.com"
 PING_BODY = bytes([0x03, 0x01, 0x6A, 0x00, 0x00, 0x0D, 0x45, 0x48, 0x03, 0x38, 0x30, 0x00, 0x01, 0x01])
+
+
+class DeadServer:
+    """Stands in for a sim in gatehouse_config: a port nobody listens on (connects are refused)."""
+    name = "mbx02"
+    port = free_port()
+    cert = CERTS / "mbx02.pem"
 
 
 @pytest.fixture
@@ -166,3 +174,58 @@ def test_tls_handshake_failures_are_counted_by_reason(proxy):
             break
         time.sleep(0.05)
     assert moved == 1, [k for k in after if k[0] == "gatehouse_tls_handshake_failures_total"]
+
+
+def test_http2_streams_count_as_requests_of_an_h2_connection(proxy):
+    before, _ = scrape(proxy)
+    client = H2Client(proxy.port, "mail.contoso.lab", str(CERTS / "ca.pem"))
+    try:
+        sids = [client.request("GET", f"/owa/?sim-bytes={n}", "mail.contoso.lab") for n in (10, 20, 30)]
+        client.wait_all(sids)
+        assert all(client.responses[sid]["headers"][":status"] == "200" for sid in sids)
+        during, _ = scrape(proxy)
+        assert value(during, "gatehouse_client_connections_open", listener="https", protocol="h2") == 1
+    finally:
+        client.close()
+    after, _ = scrape(proxy)
+
+    def delta(name, **labels):
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert delta("gatehouse_client_connections_total", listener="https", protocol="h2") == 1
+    assert delta("gatehouse_client_connections_total", listener="https", protocol="h1") == 0
+    assert delta("gatehouse_requests_total", **route("owa", **{"class": "2xx"})) == 3
+    assert delta("gatehouse_client_sent_body_bytes_total", service="contoso", route="contoso/owa") == 60
+    handshakes = {dict(ls)["version"] for (n, ls), v in after.items() if n == "gatehouse_tls_handshakes_total" and v}
+    assert handshakes <= {"TLSv1.2", "TLSv1.3"} and handshakes, handshakes
+
+
+def test_connect_failures_resends_and_ejections(tmp_path):
+    """mbx02 refuses connections (health checks off, so only the data path learns it): a GET sent
+    there fails to connect, is resent to mbx01 and answered; mbx02 becomes suspect."""
+    require_binaries()
+    sim = start_sim("mbx01")
+    gh = start_gatehouse([sim, DeadServer()], tmp_path, pool_extra="    health: { enabled: false }\n")
+    try:
+        wait_for_port(gh.admin_port, gh.process.proc)
+        before, _ = scrape(gh)
+        with gh.client() as client:
+            for _ in range(6):
+                assert client.get("/owa/")[0] == 200
+        after, _ = scrape(gh)
+
+        def delta(name, **labels):
+            return value(after, name, **labels) - value(before, name, **labels)
+
+        failures = delta("gatehouse_backend_connect_failures_total", pool="mailbox", server="mbx02")
+        assert failures >= 1
+        # Every failed connect of a request was resent (to mbx01), and every request answered there.
+        assert delta("gatehouse_backend_resends_total", pool="mailbox", server="mbx02") == failures
+        assert delta("gatehouse_backend_passive_ejections_total", pool="mailbox", server="mbx02") >= 1
+        assert delta("gatehouse_requests_total", **route("owa", server="mbx01", **{"class": "2xx"})) == 6
+        assert delta("gatehouse_requests_total", **route("owa", server="mbx02", **{"class": "2xx"})) == 0
+        assert delta("gatehouse_backend_connects_total", pool="mailbox", server="mbx02") == 0
+        assert value(after, "gatehouse_backend_connections", pool="mailbox", server="mbx02", state="open") == 0
+    finally:
+        gh.process.stop()
+        sim.process.stop()

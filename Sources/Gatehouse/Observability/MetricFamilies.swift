@@ -39,7 +39,7 @@ enum MetricFamilies {
     static var backendConnectFailures: MetricNameDescriptor { family("backend_connect_failures", "total",
         "Backend connects that failed (TCP, TLS or timeout), by pool and server.") }
     static var backendResends: MetricNameDescriptor { family("backend_resends", "total",
-        "Requests resent to another backend after a connection failed before anything was answered, by pool and the server that failed.") }
+        "Requests sent again (to another server when one is left) after a connect to, or a connection with, this server failed before anything was answered; by pool and the server that failed.") }
     static var backendEjections: MetricNameDescriptor { family("backend_passive_ejections", "total",
         "Times a server became suspect by passive ejection (connect failures, or a burst of gateway errors), by pool and server.") }
     static var backendUp: MetricNameDescriptor { family("backend_up", "",

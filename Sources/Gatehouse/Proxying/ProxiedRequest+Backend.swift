@@ -96,7 +96,10 @@ extension ProxiedRequest {
                 guard machine.isConnecting else { return }
                 environment.logger.warning("backend unavailable", metadata: [
                     "route": "\(policy.name)", "error": "\(backendError)"])
-                perform(machine.leaseFailed(.connectFailed(backendError), now: .now()))
+                let action = machine.leaseFailed(.connectFailed(backendError), now: .now())
+                // Another server is tried: a resend away from this one, as after a failed connection.
+                if case .connect = action { policy.metrics?.pool?.resent(server: index) }
+                perform(action)
             }
         }
     }
