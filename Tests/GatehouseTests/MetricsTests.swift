@@ -167,6 +167,20 @@ func metricSamples(_ metrics: GatehouseMetrics) -> [String: Double] {
         #expect(samples.keys.filter { $0.contains("no such rule") }.isEmpty)
     }
 
+    @Test func screeningRuleHitsAreCountedByPackAndRule() throws {
+        let packs = try RulePackTests.packs(RulePackTests.header + """
+              - { id: block-x, match: { path: '^/owa/x$' }, action: deny }
+              - { id: cut-y, match: { path: '^/owa/y$' }, action: abort }
+            """)
+        let metrics = GatehouseMetrics()
+        let hits = DenyHitCounters(screening: packs, registry: metrics.registry)
+        let label = try #require(try RulePackTests.hit(packs, "/owa/y"))
+        hits.hit(screeningRule: label)
+        let samples = metricSamples(metrics)
+        #expect(samples[#"gatehouse_deny_rule_hits_total{rule="test/cut-y"}"#] == 1)
+        #expect(samples[#"gatehouse_deny_rule_hits_total{rule="test/block-x"}"#] == 0)
+    }
+
     @Test func handshakeFailureReasonsAreOpenSSLsOwnInSnakeCase() {
         #expect(ListenerMetrics.openSSLReason(
             "TLS handshake failed (error:0A0000C1:SSL routines::no shared cipher)") == "no_shared_cipher")
