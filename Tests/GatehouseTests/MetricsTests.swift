@@ -196,5 +196,7 @@ func metricSamples(_ metrics: GatehouseMetrics) -> [String: Double] {
         #expect(ListenerMetrics.failureReason(TLSError(.handshake,
             "TLS handshake failed: the client closed the connection during the handshake")) == "closed")
         #expect(ListenerMetrics.failureReason(TLSError(.handshake, "TLS handshake failed")) == "handshake")
+        #expect(ListenerMetrics.failureReason(IOError(errnoCode: 104, reason: "read")) == "closed")
+        #expect(ListenerMetrics.failureReason(ChannelError.ioOnClosedChannel) == "other")
     }
 }

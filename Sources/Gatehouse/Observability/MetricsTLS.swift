@@ -1,5 +1,6 @@
 import GatehouseTLS
 import NIOConcurrencyHelpers
+import NIOCore
 import Prometheus
 
 /// The metric handles of one TLS listener: client connections by protocol, handshakes by
@@ -84,10 +85,12 @@ public final class ListenerMetrics: Sendable {
     }
 
     /// The `reason` label of a failed handshake: `timeout`, `closed` (the client went away during
-    /// the handshake), OpenSSL's reason in snake case (`no_shared_cipher`, `unsupported_protocol`,
+    /// the handshake, or its socket failed), OpenSSL's reason in snake case (`no_shared_cipher`, `unsupported_protocol`,
     /// `http_request`, ...), or `other`. OpenSSL's reasons are a fixed set, so the label stays bounded
     /// whatever a client sends.
     static func failureReason(_ error: Error) -> String {
+        // A reset or a socket error mid-handshake: the client went away.
+        if error is IOError { return "closed" }
         guard let tls = error as? TLSError else { return "other" }
         switch tls.kind {
         case .handshakeTimeout:
