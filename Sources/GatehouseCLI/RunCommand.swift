@@ -30,12 +30,15 @@ func startProxy(_ configuration: GatehouseConfiguration) async throws {
 }
 
 /// Builds the server (loading every certificate and trust anchor); on problems prints each one and
-/// exits with status 1, as configuration errors do.
+/// exits with status 1, as configuration errors do. Once per process (it bootstraps swift-metrics).
 func makeServer(_ configuration: GatehouseConfiguration) throws -> GatehouseServer {
     var logger = Logger(label: "gatehouse")
     logger.logLevel = .info
     do {
-        return try GatehouseServer(configuration: configuration, logger: logger)
+        let server = try GatehouseServer(configuration: configuration, logger: logger)
+        // Anything that reports through swift-metrics lands in the registry `/metrics` serves.
+        server.metrics.bootstrapMetricsSystem()
+        return server
     } catch let error as RuntimeBuildError {
         StandardError.print(error.description)
         throw ExitCode(1)

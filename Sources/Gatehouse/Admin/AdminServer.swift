@@ -9,10 +9,14 @@ import NIOPosix
 final class AdminServer: Sendable {
     let health: HealthRegistry
     let pools: BackendPoolRegistry
+    /// Served at `GET /metrics`; nil: that path answers 404.
+    let metrics: GatehouseMetrics?
     private let group: EventLoopGroup
     private let logger: Logger
 
-    init(health: HealthRegistry, pools: BackendPoolRegistry, group: EventLoopGroup, logger: Logger) {
+    init(health: HealthRegistry, pools: BackendPoolRegistry, group: EventLoopGroup, logger: Logger,
+         metrics: GatehouseMetrics? = nil) {
+        self.metrics = metrics
         self.health = health
         self.pools = pools
         self.group = group
@@ -39,13 +43,13 @@ final class AdminServer: Sendable {
     }
 }
 
-/// One admin connection: `GET /state` (or `/`), `POST /pools/<pool>/servers/<server>/drain`
+/// One admin connection: `GET /state` (or `/`), `GET /metrics` (Prometheus), `POST /pools/<pool>/servers/<server>/drain`
 /// and `.../undrain`. Answers only loopback peers.
 final class AdminHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
-    private let server: AdminServer
+    let server: AdminServer
     private var head: HTTPRequestHead?
 
     init(server: AdminServer) {
@@ -70,6 +74,10 @@ final class AdminHandler: ChannelInboundHandler {
         }
         let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
         let parts = path.split(separator: "/").map(String.init)
+        if parts == ["metrics"] {
+            serveMetrics(head, metrics: server.metrics, context: context)
+            return
+        }
         if parts.isEmpty || parts == ["state"] {
             guard head.method == .GET || head.method == .HEAD else {
                 respond(context, head: head, status: .methodNotAllowed, json: #"{"error":"use GET"}"#)

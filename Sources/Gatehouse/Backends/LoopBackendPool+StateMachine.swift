@@ -210,6 +210,10 @@ extension LoopBackendPool {
         func pinnedCount(_ server: ServerID) -> Int { servers[server.index].pinned }
         func connectingCount(_ server: ServerID) -> Int { servers[server.index].connecting }
         func waiterCount(_ server: ServerID) -> Int { servers[server.index].waiters.count }
+        /// Connections to `server` this pool knows in any state (connecting, idle, leased, pinned).
+        func openCount(_ server: ServerID) -> Int {
+            slots.reduce(0) { $0 + ($1.state?.server == server ? 1 : 0) }
+        }
 
         // MARK: private
 

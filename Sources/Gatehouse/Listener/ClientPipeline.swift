@@ -10,11 +10,12 @@ import NIOTLS
 enum ClientPipeline {
     /// Installs the TLS handler and the protocol switch on a freshly accepted channel.
     static func configureTLS(channel: Channel, store: CertificateStore, environment: ProxyEnvironment,
-                             limits: ClientLimits, http2: HTTP2Settings?) throws {
+                             limits: ClientLimits, http2: HTTP2Settings?, metrics: ListenerMetrics? = nil) throws {
         let tls = OpenSSLHandler(server: store)
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(tls)
-        try sync.addHandler(ProtocolSwitchHandler(tls: tls, environment: environment, limits: limits, http2: http2))
+        try sync.addHandler(ProtocolSwitchHandler(tls: tls, environment: environment, limits: limits, http2: http2,
+                                                  metrics: metrics))
     }
 
     /// The plain-HTTP redirect listener's pipeline: the header and idle clocks (the same
@@ -84,9 +85,12 @@ final class ProtocolSwitchHandler: ChannelInboundHandler, RemovableChannelHandle
     private let environment: ProxyEnvironment
     private let limits: ClientLimits
     private let http2: HTTP2Settings?
+    private let metrics: ListenerMetrics?
 
-    init(tls: OpenSSLHandler, environment: ProxyEnvironment, limits: ClientLimits, http2: HTTP2Settings?) {
+    init(tls: OpenSSLHandler, environment: ProxyEnvironment, limits: ClientLimits, http2: HTTP2Settings?,
+         metrics: ListenerMetrics? = nil) {
         self.tls = tls
+        self.metrics = metrics
         self.environment = environment
         self.limits = limits
         self.http2 = http2
@@ -104,6 +108,10 @@ final class ProtocolSwitchHandler: ChannelInboundHandler, RemovableChannelHandle
             isTLS: true,
             serverName: info?.serverName,
             certificateCovers: { host in served?.covers(hostName: host) ?? false })
+        if let metrics {
+            let open = metrics.handshakeCompleted(info, http2: negotiated == "h2" && http2 != nil)
+            context.channel.closeFuture.whenComplete { _ in open.decrement() }
+        }
         do {
             if negotiated == "h2", let http2 {
                 try ClientPipeline.addHTTP2(to: context.channel, environment: environment, facts: facts, settings: http2)
@@ -116,5 +124,12 @@ final class ProtocolSwitchHandler: ChannelInboundHandler, RemovableChannelHandle
             context.close(promise: nil)
         }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    /// An error before the handshake finished (this handler leaves the pipeline once it has): a
+    /// failed handshake, counted for metrics and passed on.
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        metrics?.handshakeFailed(error)
+        context.fireErrorCaught(error)
     }
 }

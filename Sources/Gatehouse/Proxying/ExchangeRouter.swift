@@ -15,6 +15,8 @@ public struct ExchangeRouter: ProxyRouter {
     /// The operator's rule packs, run after the built-in deny rules; nil when none is configured
     /// (then screening costs one nil check).
     public let screening: ScreeningPacks?
+    /// Deny-rule hit counters (metrics); nil when metrics are off.
+    public var denyHits: DenyHitCounters?
 
     public init(table: RoutingTable, policies: [RoutePolicy], rewriter: HeaderRewriter = HeaderRewriter(),
                 unknownHostStatus: HTTPResponseStatus = .misdirectedRequest, screening: ScreeningPacks? = nil) {
@@ -66,9 +68,11 @@ public struct ExchangeRouter: ProxyRouter {
         let client = connection.clientIP ?? IPAddress(ipv4: 0)
         if let rule = table.denial(serviceIndex: service, method: head.method, target: target,
                                    headers: head.headers, client: client) {
+            denyHits?.hit(rule)
             return .respond(LocalResponse(status: .forbidden, reason: "deny rule \(rule.rawValue)"))
         }
         if let screening, let rule = screening.firstMatch(head: head, target: target, client: client) {
+            denyHits?.hit(screeningRule: rule.label)
             switch rule.action {
             case .deny:
                 return .respond(LocalResponse(status: .forbidden, reason: "rule \(rule.label)"))

@@ -71,7 +71,8 @@ extension ProxiedRequest {
         self.lease = consume lease
         leased.assumeIsolated().whenComplete { [self] result in
             switch result {
-            case .success(let (connection, _)):
+            case .success(let (connection, reused)):
+                if !reused { policy.metrics?.pool?.connected(server: index) }
                 leaseGranted(connection, pool: loopPool)
             case .failure(let error):
                 if let lease = self.lease.take() { loopPool.abandon(lease) }
@@ -86,14 +87,19 @@ extension ProxiedRequest {
                     perform(machine.leaseFailed(.queueTimedOut(backendError), now: .now()))
                     return
                 }
+                policy.metrics?.pool?.connectFailed(server: index)
                 if loopPool.connectFailed(serverIndex: index) {
+                    policy.metrics?.pool?.ejected(server: index)
                     environment.logger.warning("backend suspect: passive ejection after a connect failure", metadata: [
                         "pool": "\(loopPool.pool.name)", "server": "\(server)", "error": "\(backendError)"])
                 }
                 guard machine.isConnecting else { return }
                 environment.logger.warning("backend unavailable", metadata: [
                     "route": "\(policy.name)", "error": "\(backendError)"])
-                perform(machine.leaseFailed(.connectFailed(backendError), now: .now()))
+                let action = machine.leaseFailed(.connectFailed(backendError), now: .now())
+                // Another server is tried: a resend away from this one, as after a failed connection.
+                if case .connect = action { policy.metrics?.pool?.resent(server: index) }
+                perform(action)
             }
         }
     }
@@ -129,6 +135,7 @@ extension ProxiedRequest {
         let action = machine.backendFailed(backendError, now: .now())
         let metadata: Logger.Metadata = ["route": "\(policy?.name ?? "?")", "error": "\(backendError)"]
         if case .resend = action {
+            policy?.metrics?.pool?.resent(server: serverIndex)
             environment.logger.info("resending request to another backend", metadata: metadata)
         } else {
             environment.logger.warning("backend failed", metadata: metadata)
@@ -147,6 +154,7 @@ extension ProxiedRequest {
             return
         }
         if loopPool.responded(serverIndex: serverIndex, service: policy?.healthService, status: machine.responseStatus) {
+            policy?.metrics?.pool?.ejected(server: serverIndex)
             environment.logger.warning("backend suspect: passive ejection after a burst of gateway errors", metadata: [
                 "pool": "\(loopPool.pool.name)", "server": "\(connection.server.name)",
                 "service": "\(policy?.healthService.map { loopPool.pool.healthLabels[$0] } ?? "(server)")"])

@@ -109,6 +109,7 @@ extension ProxiedRequest {
 
     /// One access-log line for the request.
     func log(status: UInt, reason: String?) {
+        recordMetrics(status: status)
         guard let access = environment.accessLog else { return }
         access.record(AccessLog.Entry(
             client: handler.clientText, method: clientHead.method.rawValue, uri: clientHead.uri,

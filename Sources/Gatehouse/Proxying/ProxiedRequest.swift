@@ -37,6 +37,8 @@ final class ProxiedRequest: BackendConnectionDelegate {
     /// Bytes given to the deflater since its last flush.
     var deflaterPending = false
     let started = NIODeadline.now()
+    /// The exchange was cut (client gone, stream aborted): counted as `aborted` in the metrics.
+    var cutShort = false
     /// When this request's deadlines next need checking (`distantFuture`: never); the client
     /// connection's one timer (`ProxyHandler.armDeadlineCheck`) runs the check.
     var deadlineCheckAt = NIODeadline.distantFuture
@@ -153,6 +155,7 @@ final class ProxiedRequest: BackendConnectionDelegate {
         case .respondLocally(let failure, let after):
             respondLocally(failure, after: after)
         case .abort(let failure):
+            cutShort = true
             dropConnection()
             logFailure(failure)
             var screened = false
@@ -165,6 +168,7 @@ final class ProxiedRequest: BackendConnectionDelegate {
             client.abort(.failed)
             finish(log: !screened)
         case .clientGone:
+            cutShort = true
             // Mid-exchange: a fully sent request's response is drained and the connection pooled
             // (bounded); otherwise its state is unknown and it is closed.
             dropConnection(drainIfSent: true)

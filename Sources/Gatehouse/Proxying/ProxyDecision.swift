@@ -31,6 +31,10 @@ public struct RoutePolicy: Sendable {
     public var healthService: Int?
     /// Whether the anchor mailbox picks the backend (rendezvous hash) instead of the balancer.
     public var affinity: AffinityMode
+    /// Which of the route's requests are long polls (kept out of the latency histogram).
+    public var longPoll: LongPollRule = .none
+    /// The route's metric handles; nil when metrics are off (tests, benchmarks).
+    public var metrics: RouteMetrics?
 
     public init(poolIndex: Int, name: String, idleTimeout: TimeAmount, connectTimeout: TimeAmount = .seconds(5),
                 headerTimeout: TimeAmount = .seconds(120), totalTimeout: TimeAmount? = nil,

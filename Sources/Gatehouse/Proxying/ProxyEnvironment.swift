@@ -12,9 +12,13 @@ final class ProxyEnvironment: Sendable {
     /// How long a client connection may sit with no request in progress (between keep-alive
     /// requests, or while a request head trickles in) before it is closed.
     let clientIdleTimeout: TimeAmount
+    /// Prometheus metrics; nil when off. Requests update their route's handles (`RoutePolicy.metrics`);
+    /// this is for those answered before a route was chosen.
+    let metrics: GatehouseMetrics?
 
     init(router: any ProxyRouter, pools: BackendPoolRegistry, logger: Logger, accessLog: AccessLog?,
-         clientIdleTimeout: TimeAmount) {
+         clientIdleTimeout: TimeAmount, metrics: GatehouseMetrics? = nil) {
+        self.metrics = metrics
         self.router = router
         self.pools = pools
         self.logger = logger

@@ -17,22 +17,26 @@ public final class GatehouseServer: Service, Sendable {
     private let checker: HealthChecker
     private let admin: AdminServer
     private let adminChannel = NIOLockedValueBox<Channel?>(nil)
+    /// Prometheus metrics, served at the admin endpoint's `/metrics`.
+    public let metrics: GatehouseMetrics
 
     /// Loads certificates and trust; throws `RuntimeBuildError` naming each problem.
     /// - Parameter eventLoops: threads for the data path (default: one per core).
     public init(configuration: GatehouseConfiguration, logger: Logger,
-                eventLoops: Int = System.coreCount, accessLog: Bool = true) throws {
+                eventLoops: Int = System.coreCount, accessLog: Bool = true,
+                metrics: GatehouseMetrics = GatehouseMetrics()) throws {
         self.configuration = configuration
         self.logger = logger
-        self.snapshot = try RuntimeSnapshot(configuration: configuration)
+        self.metrics = metrics
+        self.snapshot = try metrics.instrument(RuntimeSnapshot(configuration: configuration))
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, eventLoops))
         self.proxy = ProxyServer(group: group, listeners: snapshot.listeners, pools: snapshot.pools,
                                  router: snapshot.router, limits: configuration.limits, logger: logger,
-                                 accessLog: accessLog)
+                                 accessLog: accessLog, metrics: metrics)
         let pools = proxy.environment.pools
         self.health = HealthRegistry(pools: snapshot.pools, logger: logger) { views in pools.publish(views) }
         self.checker = HealthChecker(registry: health, group: group)
-        self.admin = AdminServer(health: health, pools: pools, group: group, logger: logger)
+        self.admin = AdminServer(health: health, pools: pools, group: group, logger: logger, metrics: metrics)
     }
 
     /// Binds the listeners; returns their addresses (useful with port 0).

@@ -19,6 +19,8 @@ public struct ListenerSpec: Sendable {
     public var host: String
     public var port: Int
     public var kind: Kind
+    /// Connection and TLS handshake metrics of a TLS listener; nil when metrics are off.
+    public var metrics: ListenerMetrics?
 
     public init(name: String, host: String, port: Int, kind: Kind) {
         self.name = name
@@ -45,7 +47,8 @@ public final class ProxyServer: Sendable {
     private let redirectConnections: ConnectionCap
 
     public init(group: EventLoopGroup, listeners: [ListenerSpec], pools: [BackendPool],
-                router: any ProxyRouter, limits: ClientLimits, logger: Logger, accessLog: Bool) {
+                router: any ProxyRouter, limits: ClientLimits, logger: Logger, accessLog: Bool,
+                metrics: GatehouseMetrics? = nil) {
         self.group = group
         self.listeners = listeners
         self.limits = limits
@@ -53,7 +56,8 @@ public final class ProxyServer: Sendable {
         self.redirectConnections = ConnectionCap(limit: limits.maxRedirectConnections, key: "max_redirect_connections")
         self.environment = ProxyEnvironment(
             router: router, pools: BackendPoolRegistry(pools: pools, group: group), logger: logger,
-            accessLog: accessLog ? AccessLog() : nil, clientIdleTimeout: TimeAmount(limits.clientIdleTimeout))
+            accessLog: accessLog ? AccessLog() : nil, clientIdleTimeout: TimeAmount(limits.clientIdleTimeout),
+            metrics: metrics)
     }
 
     /// Binds every listener; returns the bound addresses in listener order (port 0 → real port).
@@ -109,7 +113,7 @@ public final class ProxyServer: Sendable {
                     switch spec.kind {
                     case .tls(let store, let http2):
                         try ClientPipeline.configureTLS(channel: channel, store: store, environment: environment,
-                                                        limits: limits, http2: http2)
+                                                        limits: limits, http2: http2, metrics: spec.metrics)
                     case .redirect(let policy):
                         try ClientPipeline.configureRedirect(channel: channel, policy: policy, limits: limits)
                     }

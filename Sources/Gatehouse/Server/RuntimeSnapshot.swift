@@ -83,6 +83,7 @@ public struct RuntimeSnapshot: Sendable {
                         route.healthPath.flatMap { paths.firstIndex(of: $0) }
                     },
                     affinity: route.affinity))
+                policies[id].longPoll = LongPollRule(preset: route.preset)
                 routes.append(RoutingTable.Route(prefix: route.prefix, id: id))
             }
             services.append(RoutingTable.Service(

@@ -1,0 +1,63 @@
+import NIOCore
+import NIOHTTP1
+
+/// `GET /metrics` on the admin listener: sets the state gauges from the pools (connections open,
+/// idle, pinned, requests in flight, summed over event loops) and the health registry (up, drain),
+/// then emits the registry in the Prometheus text format (swift-prometheus does the formatting).
+enum MetricsScrape {
+    /// The exposition with the state gauges fresh.
+    static func render(metrics: GatehouseMetrics, health: HealthRegistry, pools: BackendPoolRegistry) -> EventLoopFuture<String> {
+        let poolMetrics = metrics.scrapeState.withLockedValue { $0 }
+        let views = health.currentViews()
+        let count = min(poolMetrics.count, views.count)
+        let futures = (0..<count).map { pools.counters(pool: $0) }
+        let loop = futures.first?.eventLoop ?? pools.anyEventLoop
+        return EventLoopFuture.whenAllSucceed(futures, on: loop).map { counters in
+            for index in 0..<count {
+                poolMetrics[index].update(counters: counters[index], health: views[index])
+            }
+            return metrics.exposition()
+        }
+    }
+}
+
+extension AdminHandler {
+    /// Answers `GET /metrics` (HEAD too): `text/plain; version=0.0.4`, the format Prometheus scrapes.
+    func serveMetrics(_ head: HTTPRequestHead, metrics: GatehouseMetrics?, context: ChannelHandlerContext) {
+        guard let metrics else {
+            writeText(context, head: head, status: .notFound, text: "metrics are not enabled\n")
+            return
+        }
+        guard head.method == .GET || head.method == .HEAD else {
+            writeText(context, head: head, status: .methodNotAllowed, text: "use GET\n")
+            return
+        }
+        let admin = server
+        MetricsScrape.render(metrics: metrics, health: admin.health, pools: admin.pools)
+            .hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
+                switch result {
+                case .success(let text): self.writeText(context, head: head, status: .ok, text: text)
+                case .failure(let error):
+                    self.writeText(context, head: head, status: .internalServerError, text: "\(error)\n")
+                }
+            }
+    }
+
+    private func writeText(_ context: ChannelHandlerContext, head: HTTPRequestHead, status: HTTPResponseStatus,
+                           text: String) {
+        var buffer = context.channel.allocator.buffer(capacity: text.utf8.count)
+        buffer.writeString(text)
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")
+        headers.add(name: "Content-Length", value: String(buffer.readableBytes))
+        headers.add(name: "Cache-Control", value: "no-store")
+        if !head.isKeepAlive { headers.add(name: "Connection", value: "close") }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))),
+                      promise: nil)
+        if head.method != .HEAD { context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil) }
+        let keepAlive = head.isKeepAlive
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+            if !keepAlive { context.close(promise: nil) }
+        }
+    }
+}
