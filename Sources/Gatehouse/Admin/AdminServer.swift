@@ -9,12 +9,16 @@ import NIOPosix
 final class AdminServer: Sendable {
     let health: HealthRegistry
     let pools: BackendPoolRegistry
+    /// The listeners and their certificates, for the state JSON and the status page.
+    let listeners: [ListenerSpec]
     private let group: EventLoopGroup
     private let logger: Logger
 
-    init(health: HealthRegistry, pools: BackendPoolRegistry, group: EventLoopGroup, logger: Logger) {
+    init(health: HealthRegistry, pools: BackendPoolRegistry, listeners: [ListenerSpec], group: EventLoopGroup,
+         logger: Logger) {
         self.health = health
         self.pools = pools
+        self.listeners = listeners
         self.group = group
         self.logger = logger
     }
@@ -39,8 +43,9 @@ final class AdminServer: Sendable {
     }
 }
 
-/// One admin connection: `GET /state` (or `/`), `POST /pools/<pool>/servers/<server>/drain`
-/// and `.../undrain`. Answers only loopback peers.
+/// One admin connection: `GET /state` (JSON), `GET /` (the HTML status page for a browser, the
+/// JSON for any other client), `POST /pools/<pool>/servers/<server>/drain` and `.../undrain`.
+/// Answers only loopback peers.
 final class AdminHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -70,6 +75,10 @@ final class AdminHandler: ChannelInboundHandler {
         }
         let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
         let parts = path.split(separator: "/").map(String.init)
+        if parts.isEmpty, head.method == .GET || head.method == .HEAD, StatusPage.isWanted(by: head) {
+            StatusPage.respond(context, head: head)
+            return
+        }
         if parts.isEmpty || parts == ["state"] {
             guard head.method == .GET || head.method == .HEAD else {
                 respond(context, head: head, status: .methodNotAllowed, json: #"{"error":"use GET"}"#)

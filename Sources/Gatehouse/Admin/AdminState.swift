@@ -1,8 +1,10 @@
+import Foundation
 import NIOCore
 
 /// The JSON the admin endpoint serves: per pool its servers with drain state, active health per
 /// service, passive ejection (`suspect`) for the server and per service, and connection counters
-/// summed over the event loops.
+/// summed over the event loops (with `requests`, started since start, for rates); and the
+/// listeners with their certificates (`AdminState+Listeners.swift`).
 enum AdminState {
     static func render(server: AdminServer) -> EventLoopFuture<String> {
         let health = server.health
@@ -32,13 +34,14 @@ enum AdminState {
                         + "\"up\":\(view.serverUp[serverIndex]),\"suspect\":\(suspects[serverIndex].server),"
                         + "\"services\":{\(services.joined(separator: ","))},"
                         + "\"outstanding\":\(counter(count.outstanding)),\"idle\":\(counter(count.idle)),"
-                        + "\"pinned\":\(counter(count.pinned)),\"suspect_loops\":\(counter(count.suspect))}")
+                        + "\"pinned\":\(counter(count.pinned)),\"suspect_loops\":\(counter(count.suspect)),"
+                        + "\"requests\":\(counter(count.requests))}")
                 }
                 pools.append("{\"name\":\(quote(pool.name)),\"balance\":\(quote(pool.balance.rawValue)),"
                     + "\"max_pinned_per_server\":\(pool.pinned.limit),"
                     + "\"servers\":[\(servers.joined(separator: ","))]}")
             }
-            return "{\"pools\":[\(pools.joined(separator: ","))]}"
+            return "{\"pools\":[\(pools.joined(separator: ","))],\"listeners\":\(listeners(server.listeners, now: Date()))}"
         }
     }
 

@@ -72,12 +72,15 @@ struct LoopPoolCounters: Sendable {
     /// On how many event loops the server is currently suspect (passive ejection), for itself or
     /// for some service. Ejection is shared by all loops, so this is 0 or the number of loops.
     var suspect: [Int]
+    /// Requests started towards the server since start (for request rates).
+    var requests: [Int]
 
-    init(outstanding: [Int], idle: [Int], pinned: [Int], suspect: [Int]) {
+    init(outstanding: [Int], idle: [Int], pinned: [Int], suspect: [Int], requests: [Int] = []) {
         self.outstanding = outstanding
         self.idle = idle
         self.pinned = pinned
         self.suspect = suspect
+        self.requests = requests
     }
 
     /// Nothing counted yet (the start of a sum over loops).
@@ -89,6 +92,7 @@ struct LoopPoolCounters: Sendable {
             a.isEmpty ? b : zip(a, b).map { $0 + $1 }
         }
         return LoopPoolCounters(outstanding: sum(outstanding, other.outstanding), idle: sum(idle, other.idle),
-                                pinned: sum(pinned, other.pinned), suspect: sum(suspect, other.suspect))
+                                pinned: sum(pinned, other.pinned), suspect: sum(suspect, other.suspect),
+                                requests: sum(requests, other.requests))
     }
 }

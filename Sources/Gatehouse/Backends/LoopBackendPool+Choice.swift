@@ -68,6 +68,6 @@ extension LoopBackendPool {
     var counters: LoopPoolCounters {
         LoopPoolCounters(outstanding: machine.outstanding, idle: idleCounts,
                          pinned: pool.servers.indices.map { machine.pinnedCount(ServerID($0)) },
-                         suspect: Array(repeating: 0, count: pool.servers.count))
+                         suspect: Array(repeating: 0, count: pool.servers.count), requests: machine.requests)
     }
 }
