@@ -22,7 +22,7 @@ from gatehouse_client import ntlm_authenticate
 
 ACTIVESYNC = "/Microsoft-Server-ActiveSync?Cmd=Sync&User=bob&DeviceId=ABC123DEF&DeviceType=iPhone"
 BASIC = "Basic " + base64.b64encode(b"CONTOSO\\bob:Sup3rSecret-pw").decode()
-HOSTILE_AGENT = 'Evil "quoted" agent\tü \x7f'
+HOSTILE_AGENT = 'Evil "quoted" agent\tü /1.0'
 
 
 def start(sims, tmp_path, fmt):
@@ -90,7 +90,9 @@ def parse_w3c(text):
             directives[name] = value
             if name == "Fields":
                 fields = value.split(" ")
-                assert all(re.fullmatch(r"([a-z]{1,2}-[A-Za-z-]+|[a-z]+|[a-z]{1,2}\([A-Za-z-]+\))", f) for f in fields), fields
+                # [<prefix>-]<identifier>, or <prefix>(<header>); prefixes c s r cs sc sr rs x.
+                assert all(re.fullmatch(r"(?:(?:c|s|r|cs|sc|sr|rs|x)-)?[a-z][a-z-]*|(?:c|s|r|cs|sc|sr|rs)\([A-Za-z-]+\)", f)
+                           for f in fields), fields
             if name == "Version":
                 assert value == "1.0"
             continue
