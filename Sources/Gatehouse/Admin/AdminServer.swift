@@ -11,6 +11,8 @@ final class AdminServer: Sendable {
     let pools: BackendPoolRegistry
     /// The listeners and their certificates, for the state JSON and the status page.
     let listeners: [ListenerSpec]
+    /// Recent request rates per server, from the request counters.
+    let rates = RequestRates()
     private let group: EventLoopGroup
     private let logger: Logger
 

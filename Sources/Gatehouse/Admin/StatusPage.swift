@@ -6,7 +6,7 @@ import NIOHTTP1
 /// The admin endpoint's status page (`GET /` from a browser): one self-contained HTML document —
 /// no framework, no external asset — whose small inline script fetches `/state` every few seconds
 /// and renders listeners, certificates with days to expiry, pools, servers with per-service health,
-/// drain and passive-ejection state, connections, pinned NTLM connections and request rates.
+/// drain and passive-ejection state, connections, pinned NTLM connections and request rates (`requests_per_second` from `/state`, over its last 10 seconds).
 ///
 /// A strict Content-Security-Policy goes with it: nothing may load from anywhere, the one inline
 /// script and the one inline style run because their SHA-256 hashes are listed, and the script

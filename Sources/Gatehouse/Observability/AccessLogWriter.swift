@@ -5,6 +5,7 @@ import Darwin
 #endif
 import Atomics
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
@@ -34,6 +35,10 @@ final class AccessLogWriter: @unchecked Sendable {
     private let backlog = ManagedAtomic<Int>(0)
     /// Lines dropped because the backlog was full, not yet reported.
     private let dropped = ManagedAtomic<Int>(0)
+    /// After `shutdown` the thread is gone: a late batch (a request that finished during shutdown)
+    /// is written on its caller's thread under this lock, or dropped once the file is closed, so
+    /// it can never reach a descriptor number the process reused for something else.
+    private let closing = NIOLockedValueBox<Bool>(false)
 
     /// A writer to `path` (nil: standard output), on a thread of its own when `threaded`.
     init(path: String?, header: (@Sendable (time_t) -> ByteBuffer)?, logger: Logger, threaded: Bool = true) throws {
@@ -79,8 +84,13 @@ final class AccessLogWriter: @unchecked Sendable {
             dropped.wrappingIncrement(by: lines, ordering: .relaxed)
             return
         }
-        thread.submit { _ in
-            // Run even when the pool is shutting down (`.cancelled`): queued lines are still written.
+        thread.submit { state in
+            if case .cancelled = state {
+                // After shutdown: written here, unless the file is closed already.
+                self.closing.withLockedValue { closed in if !closed { self.writeNow(bytes) } }
+                self.backlog.wrappingDecrement(by: size, ordering: .relaxed)
+                return
+            }
             self.writeNow(bytes)
             self.backlog.wrappingDecrement(by: size, ordering: .relaxed)
             let lost = self.dropped.exchange(0, ordering: .relaxed)
@@ -97,13 +107,19 @@ final class AccessLogWriter: @unchecked Sendable {
             reopenNow()
             return
         }
-        thread.submit { _ in self.reopenNow() }
+        thread.submit { state in
+            if case .active = state { self.reopenNow() }
+        }
     }
 
     /// Writes what is queued, stops the thread and closes the file.
     func shutdown() async {
         if let thread { try? await thread.shutdownGracefully() }
-        if ownsDescriptor { close(fileDescriptor) }
+        closing.withLockedValue { closed in
+            guard !closed else { return }
+            closed = true
+            if ownsDescriptor { close(fileDescriptor) }
+        }
     }
 
     private func reopenNow() {

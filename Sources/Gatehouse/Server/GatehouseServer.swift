@@ -74,9 +74,10 @@ public final class GatehouseServer: Service, Sendable {
         try? await group.shutdownGracefully()
     }
 
-    /// SIGUSR1 reopens the access log file (logrotate's `postrotate: kill -USR1 <pid>`).
+    /// SIGUSR1 reopens the access log file (logrotate's `postrotate: kill -USR1 <pid>`); with the
+    /// log on standard output it does nothing (and, above all, does not stop the process).
     private func watchReopenSignal() {
-        guard let accessLog, configuration.accessLog.path != nil else { return }
+        guard let accessLog else { return }
         // The default action of SIGUSR1 is to terminate: ignore it so only the source sees it.
         signal(SIGUSR1, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: SIGUSR1, queue: .global())
