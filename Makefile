@@ -11,10 +11,13 @@ SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 APT_PACKAGES := pkg-config libssl-dev libnghttp2-dev zlib1g-dev libpsl-dev libpcre2-dev curl openssl nghttp2-client python3 python3-pip testssl.sh
 # Python packages the end-to-end tests use (real NTLM and HTTP/2 client libraries, the Prometheus text parser).
 PY_MODULES := pytest:pytest spnego:pyspnego requests_ntlm:requests-ntlm h2:h2 requests:requests sslyze:sslyze prometheus_client:prometheus-client
+# Only the end-to-end tests need these (test_status_page.py renders the admin status page in headless
+# Chromium); `make test` and `make test-e2e` install them, `make run` does not.
+TEST_APT_PACKAGES := chromium
 # What loadtest/callgrind.sh needs beyond the build (make bench's run.sh installs its own tools).
 BENCH_APT_PACKAGES := valgrind nginx nghttp2-client binutils gcc curl python3
 
-.PHONY: all deps deps-bench build build-release build-release-proxy certs run demo test test-unit clean bench \
+.PHONY: all deps deps-test deps-bench build build-release build-release-proxy certs run demo test test-unit clean bench \
         bench-callgrind bench-check bench-baseline help
 
 all: build
@@ -50,6 +53,16 @@ deps:
 	fi
 	@command -v $(SWIFT) >/dev/null || { echo "deps: Swift 6 toolchain not found on PATH (https://www.swift.org/install/)"; exit 1; }
 
+# Idempotent like deps; only the end-to-end tests need these.
+deps-test: deps
+	@missing=""; for p in $(TEST_APT_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "deps-test: installing$$missing"; \
+	    $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
 # Idempotent like deps; only the benchmark targets need these.
 deps-bench:
 	@missing=""; for p in $(BENCH_APT_PACKAGES); do \
@@ -78,7 +91,7 @@ demo: run
 # committed baseline). Not by default: the check itself takes about a minute, but it needs the release
 # build, which after a change to Sources/ costs several more minutes on 2 cores than the debug build
 # the tests use (see loadtest/README.md).
-test: build certs
+test: build certs deps-test
 	$(SWIFT) test 2>&1 | tee .build/test.log; exit $${PIPESTATUS[0]}
 	python3 -m pytest Tests/EndToEndTests -q -p no:cacheprovider
 	@$(if $(filter 1,$(BENCH_CHECK)),$(MAKE) --no-print-directory bench-check,true)
@@ -86,7 +99,7 @@ test: build certs
 test-unit: build certs
 	$(SWIFT) test
 
-test-e2e: build certs
+test-e2e: build certs deps-test
 	python3 -m pytest Tests/EndToEndTests -q -p no:cacheprovider
 
 # loadtest/ makes its own certificates with the release gatehouse, so no debug build is needed here.

@@ -74,6 +74,7 @@ struct ConfigurationSummary {
             lines.append("")
             lines.append("admin: http://\(admin.address)")
         }
+        lines.append("access log: \(configuration.accessLog.format.rawValue) to \(configuration.accessLog.path ?? "standard output")")
         return lines.joined(separator: "\n")
     }
 

@@ -206,6 +206,16 @@ class Gatehouse:
     def log(self):
         return self.process.output()
 
+    def wait_for_log(self, predicate, timeout=5.0):
+        """The proxy's output once `predicate(output)` holds, or as it is at the deadline: access-log
+        lines reach the output in batches, up to 250 ms after their request."""
+        deadline = time.time() + timeout
+        while True:
+            output = self.log()
+            if predicate(output) or time.time() >= deadline:
+                return output
+            time.sleep(0.05)
+
 
 PRESETS = ["autodiscover", "ews", "activesync", "owa", "ecp", "mapi", "oab", "rpc", "api"]
 

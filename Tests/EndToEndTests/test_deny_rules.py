@@ -125,5 +125,6 @@ def test_denial_is_logged_with_rule_name(gatehouse):
     with gatehouse.client() as client:
         status, _, _ = client.get(marker)
     assert status == 403
-    lines = [line for line in gatehouse.log().splitlines() if "logged.example" in line]
+    output = gatehouse.wait_for_log(lambda out: "logged.example" in out)
+    lines = [line for line in output.splitlines() if "logged.example" in line]
     assert lines and "deny rule proxyshell_autodiscover" in lines[-1], lines

@@ -178,6 +178,7 @@ def test_denial_names_the_explicit_logon_rule(proxies):
     gatehouse = proxies["inside"]
     response = raw_request(gatehouse, "GET", "/owa/logged%40contoso.lab/ews/exchange.asmx")
     assert response.status == 403
-    lines = [line for line in gatehouse.log().splitlines() if "logged@contoso.lab" in line
+    output = gatehouse.wait_for_log(lambda out: "logged@contoso.lab" in out or "logged%40contoso.lab" in out)
+    lines = [line for line in output.splitlines() if "logged@contoso.lab" in line
              or "logged%40contoso.lab" in line]
     assert lines and "deny rule explicit_logon_vdir" in lines[-1], show(gatehouse)

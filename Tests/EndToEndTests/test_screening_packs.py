@@ -202,7 +202,8 @@ def test_hits_are_logged_as_pack_and_id(screened):
     m = marker()
     assert raw_request(screened, "GET", f"/owa/pack-deny/{m}", []).status == 403
     assert raw_request(screened, "GET", f"/owa/{m}", [("X-Pack-Test", "abort-me")]) == "abort"
-    lines = [line for line in screened.log().splitlines() if m in line]
+    output = screened.wait_for_log(lambda out: out.count(m) >= 2)
+    lines = [line for line in output.splitlines() if m in line]
     assert any("rule local/pack-deny" in line and " 403 " in line for line in lines), show(screened)
     assert any("rule local/pack-abort (abort)" in line for line in lines), show(screened)
 

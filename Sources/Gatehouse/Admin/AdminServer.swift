@@ -9,16 +9,21 @@ import NIOPosix
 final class AdminServer: Sendable {
     let health: HealthRegistry
     let pools: BackendPoolRegistry
+    /// The listeners and their certificates, for the state JSON and the status page.
+    let listeners: [ListenerSpec]
+    /// Recent request rates per server, from the request counters.
+    let rates = RequestRates()
     /// Served at `GET /metrics`; nil: that path answers 404.
     let metrics: GatehouseMetrics?
     private let group: EventLoopGroup
     private let logger: Logger
 
-    init(health: HealthRegistry, pools: BackendPoolRegistry, group: EventLoopGroup, logger: Logger,
-         metrics: GatehouseMetrics? = nil) {
+    init(health: HealthRegistry, pools: BackendPoolRegistry, listeners: [ListenerSpec], group: EventLoopGroup,
+         logger: Logger, metrics: GatehouseMetrics? = nil) {
         self.metrics = metrics
         self.health = health
         self.pools = pools
+        self.listeners = listeners
         self.group = group
         self.logger = logger
     }
@@ -43,7 +48,8 @@ final class AdminServer: Sendable {
     }
 }
 
-/// One admin connection: `GET /state` (or `/`), `GET /metrics` (Prometheus), `POST /pools/<pool>/servers/<server>/drain`
+/// One admin connection: `GET /state` (JSON), `GET /` (the HTML status page for a browser, the
+/// JSON for any other client), `GET /metrics` (Prometheus), `POST /pools/<pool>/servers/<server>/drain`
 /// and `.../undrain`. Answers only loopback peers.
 final class AdminHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
@@ -76,6 +82,10 @@ final class AdminHandler: ChannelInboundHandler {
         let parts = path.split(separator: "/").map(String.init)
         if parts == ["metrics"] {
             serveMetrics(head, metrics: server.metrics, context: context)
+            return
+        }
+        if parts.isEmpty, head.method == .GET || head.method == .HEAD, StatusPage.isWanted(by: head) {
+            StatusPage.respond(context, head: head)
             return
         }
         if parts.isEmpty || parts == ["state"] {

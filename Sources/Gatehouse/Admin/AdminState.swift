@@ -1,8 +1,10 @@
+import Foundation
 import NIOCore
 
 /// The JSON the admin endpoint serves: per pool its servers with drain state, active health per
 /// service, passive ejection (`suspect`) for the server and per service, and connection counters
-/// summed over the event loops.
+/// summed over the event loops (with `requests`, started since start, and `requests_per_second` over the last seconds); and the
+/// listeners with their certificates (`AdminState+Listeners.swift`).
 enum AdminState {
     static func render(server: AdminServer) -> EventLoopFuture<String> {
         let health = server.health
@@ -10,6 +12,9 @@ enum AdminState {
         let futures = health.pools.indices.map { server.pools.counters(pool: $0) }
         let loop = futures.first?.eventLoop ?? server.pools.anyEventLoop
         return EventLoopFuture.whenAllSucceed(futures, on: loop).map { counters in
+            let rates = server.rates.rates(counts: counters.enumerated().map { index, count in
+                health.pools[index].servers.indices.map { $0 < count.requests.count ? count.requests[$0] : 0 }
+            })
             var pools: [String] = []
             for (index, pool) in health.pools.enumerated() {
                 let view = views[index]
@@ -32,13 +37,15 @@ enum AdminState {
                         + "\"up\":\(view.serverUp[serverIndex]),\"suspect\":\(suspects[serverIndex].server),"
                         + "\"services\":{\(services.joined(separator: ","))},"
                         + "\"outstanding\":\(counter(count.outstanding)),\"idle\":\(counter(count.idle)),"
-                        + "\"pinned\":\(counter(count.pinned)),\"suspect_loops\":\(counter(count.suspect))}")
+                        + "\"pinned\":\(counter(count.pinned)),\"suspect_loops\":\(counter(count.suspect)),"
+                        + "\"requests\":\(counter(count.requests)),"
+                        + "\"requests_per_second\":\(rates[index][serverIndex].map { "\(($0 * 10).rounded() / 10)" } ?? "null")}")
                 }
                 pools.append("{\"name\":\(quote(pool.name)),\"balance\":\(quote(pool.balance.rawValue)),"
                     + "\"max_pinned_per_server\":\(pool.pinned.limit),"
                     + "\"servers\":[\(servers.joined(separator: ","))]}")
             }
-            return "{\"pools\":[\(pools.joined(separator: ","))]}"
+            return "{\"pools\":[\(pools.joined(separator: ","))],\"listeners\":\(listeners(server.listeners, now: Date()))}"
         }
     }
 

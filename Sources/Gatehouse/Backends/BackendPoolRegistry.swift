@@ -74,13 +74,16 @@ struct LoopPoolCounters: Sendable {
     var suspect: [Int]
     /// Connections open per server in any state (connecting, idle, in use, pinned); metrics.
     var open: [Int]
+    /// Requests started towards the server since start (for request rates).
+    var requests: [Int]
 
-    init(outstanding: [Int], idle: [Int], pinned: [Int], suspect: [Int], open: [Int] = []) {
+    init(outstanding: [Int], idle: [Int], pinned: [Int], suspect: [Int], open: [Int] = [], requests: [Int] = []) {
         self.outstanding = outstanding
         self.idle = idle
         self.pinned = pinned
         self.suspect = suspect
         self.open = open
+        self.requests = requests
     }
 
     /// Nothing counted yet (the start of a sum over loops).
@@ -93,6 +96,6 @@ struct LoopPoolCounters: Sendable {
         }
         return LoopPoolCounters(outstanding: sum(outstanding, other.outstanding), idle: sum(idle, other.idle),
                                 pinned: sum(pinned, other.pinned), suspect: sum(suspect, other.suspect),
-                                open: sum(open, other.open))
+                                open: sum(open, other.open), requests: sum(requests, other.requests))
     }
 }

@@ -69,6 +69,6 @@ extension LoopBackendPool {
         LoopPoolCounters(outstanding: machine.outstanding, idle: idleCounts,
                          pinned: pool.servers.indices.map { machine.pinnedCount(ServerID($0)) },
                          suspect: Array(repeating: 0, count: pool.servers.count),
-                         open: pool.servers.indices.map { machine.openCount(ServerID($0)) })
+                         open: pool.servers.indices.map { machine.openCount(ServerID($0)) }, requests: machine.requests)
     }
 }

@@ -14,6 +14,9 @@ extension LoopBackendPool {
         /// Requests in flight per server index: leases not yet ended (least-outstanding balancing
         /// reads this array as it is, so it is kept apart from `servers`).
         private(set) var outstanding: [Int]
+        /// Requests started per server index since start (leases taken, pinned ones included), for
+        /// the admin endpoint's request rates.
+        private(set) var requests: [Int]
         private var slots: [Slot] = []
         private var freeSlots: [Int] = []
         private var lastLease: UInt64 = 0
@@ -26,6 +29,7 @@ extension LoopBackendPool {
             self.settings = settings
             self.servers = Array(repeating: ServerState(), count: servers)
             self.outstanding = Array(repeating: 0, count: servers)
+            self.requests = Array(repeating: 0, count: servers)
         }
 
         // MARK: leasing
@@ -34,6 +38,7 @@ extension LoopBackendPool {
         /// grows) and it gets an idle connection, a new one to open, or a place in the queue.
         mutating func lease(server: ServerID, now: UInt64) -> (LeaseID, LeaseAction) {
             outstanding[server.index] += 1
+            requests[server.index] &+= 1
             lastLease &+= 1
             let lease = LeaseID(raw: lastLease)
             return (lease, assign(lease, server: server, now: now))
@@ -131,6 +136,7 @@ extension LoopBackendPool {
         /// A client connection's pinned connection serves its next request: a new lease on `server`.
         mutating func lendPinned(server: ServerID, connection: ConnectionID?) -> LeaseID {
             outstanding[server.index] += 1
+            requests[server.index] &+= 1
             if let connection, state(of: connection) == .pinned(server) {
                 slots[connection.slot].state = .lentPinned(server)
             }

@@ -13,10 +13,12 @@ struct ConfigDocument: Codable {
     var unknownHost: Located<Int>?
     var admin: Located<AdminDocument>?
     var screening: Located<ScreeningDocument>?
+    var accessLog: Located<AccessLogDocument>?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case listeners, limits, pools, services, admin, screening
         case unknownHost = "unknown_host"
+        case accessLog = "access_log"
     }
 }
 

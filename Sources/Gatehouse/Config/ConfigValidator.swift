@@ -38,10 +38,12 @@ struct ConfigValidator {
                 hint: "give the admin endpoint its own port, e.g. 127.0.0.1:9090")
         }
         let screening = validateScreening(document.screening)
+        let accessLog = validateAccessLog(document.accessLog)
         guard collector.errors.isEmpty else { return nil }
         return GatehouseConfiguration(
             sourcePath: sourcePath, listeners: listeners, limits: limits, pools: pools, services: services,
-            unknownHostStatus: unknownHost, admin: admin, screening: screening)
+            unknownHostStatus: unknownHost, admin: admin, screening: screening,
+            accessLog: accessLog)
     }
 
     /// The global `limits:` block with defaults.

@@ -20,6 +20,8 @@ public struct GatehouseConfiguration: Sendable {
     /// The rule packs (`screening: { packs: [...] }`), compiled; nil when none is configured, so
     /// the data path does no pack work at all.
     public var screening: ScreeningPacks?
+    /// The access log's format and destination (`access_log:`); text on standard output by default.
+    public var accessLog = AccessLogConfiguration()
 }
 
 /// Global limits on client connections.

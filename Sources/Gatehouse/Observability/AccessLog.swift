@@ -3,173 +3,126 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Logging
+import NIOCore
 
-/// One line per request on standard output, in the spirit of nginx's `combined` format plus the
-/// proxy's own facts:
+/// One line per request, in the format the configuration chose (`AccessLogText`, `AccessLogJSON`,
+/// `AccessLogW3C`), to standard output or a file (`AccessLogWriter`).
 ///
-///     2026-11-25T21:40:00Z 127.0.0.1 "GET /owa/ HTTP/1.1" 200 in=0 out=20600 us=850 route=contoso/owa backend=mbx01
-///
-/// Built for the hot path: the line is formatted straight into one string (no metadata
-/// dictionary), the UTC timestamp comes from `gmtime_r` (no time-zone file look-ups), and it is
-/// written with a single `write(2)`, which keeps lines from different event loops whole.
-///
-/// Fields are escaped (see `appendEscaped`): the line is printable ASCII whatever the client sent.
+/// Built for the hot path: each event loop formats its lines straight into a buffer of its own
+/// (no string per line, no lock), and hands the buffer to the writer thread when it holds
+/// `batchBytes` or `flushInterval` after its first line, whichever comes first. So a request costs
+/// the formatting and no system call; lines from different loops stay whole because each batch is
+/// one `write(2)` of whole lines.
 public final class AccessLog: Sendable {
-    private let fileDescriptor: Int32
+    typealias Entry = AccessLogEntry
 
-    public init(fileDescriptor: Int32 = 1) {
-        self.fileDescriptor = fileDescriptor
+    /// A loop hands its lines over once it holds this many bytes...
+    static let batchBytes = 32 * 1024
+    /// ...or this long after the first line of a batch.
+    static let flushInterval = TimeAmount.milliseconds(250)
+
+    let format: AccessLogFormat
+    private let writer: AccessLogWriter
+    /// Each event loop's buffer; empty when the log writes synchronously (unit tests).
+    private let buffers: [ObjectIdentifier: AccessLogBuffer]
+
+    /// The log `configuration` describes, with a buffer on every loop of `group`.
+    init(configuration: AccessLogConfiguration, group: EventLoopGroup, logger: Logger) throws {
+        self.format = configuration.format
+        let header: (@Sendable (time_t) -> ByteBuffer)?
+        if configuration.format == .w3c {
+            header = { @Sendable now in AccessLogW3C.header(at: now) }
+        } else {
+            header = nil
+        }
+        self.writer = try AccessLogWriter(path: configuration.path, header: header, logger: logger)
+        var buffers: [ObjectIdentifier: AccessLogBuffer] = [:]
+        for loop in group.makeIterator() {
+            buffers[ObjectIdentifier(loop)] = AccessLogBuffer(eventLoop: loop)
+        }
+        self.buffers = buffers
     }
 
-    /// What one finished request contributes to its line.
-    struct Entry {
-        var client: String
-        var method: String
-        var uri: String
-        var proto: String
-        var status: UInt
-        var bytesIn: Int64
-        var bytesOut: Int64
-        var microseconds: Int64
-        var route: String?
-        var backend: String?
-        var reason: String?
+    /// A log that writes each line at once to `fileDescriptor` (unit tests).
+    init(fileDescriptor: Int32 = 1, format: AccessLogFormat = .text) {
+        self.format = format
+        self.writer = AccessLogWriter(fileDescriptor: fileDescriptor)
+        self.buffers = [:]
     }
 
-    /// Writes the line for `entry` (one `write(2)` unless the kernel takes it in parts).
-    func record(_ entry: Entry) {
-        var bytes = Self.line(for: entry, at: time(nil))
-        bytes.withUTF8 { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = write(fileDescriptor, buffer.baseAddress! + offset, buffer.count - offset)
-                if written <= 0 {
-                    // EINTR: try again; anything else (a closed stdout): drop the line, never block or crash.
-                    if written < 0 && errno == EINTR { continue }
-                    return
-                }
-                offset += written
-            }
-        }
-    }
-
-    /// The line for `entry` finished at `now` (seconds since the epoch), ending in a newline.
-    ///
-    /// Every field goes through `appendEscaped`, so whatever a client puts into a method, target
-    /// or Host cannot end the line, start a field or close a quoted one: the line always has the
-    /// shape above, in printable ASCII only.
-    static func line(for entry: Entry, at now: time_t) -> String {
-        var line = ""
-        line.reserveCapacity(128 + entry.uri.utf8.count + (entry.reason?.utf8.count ?? 0))
-        appendTimestamp(now, to: &line)
-        line += " "
-        appendEscaped(entry.client, to: &line, escapingSpace: true)
-        line += " \""
-        appendEscaped(entry.method, to: &line, escapingSpace: true)
-        line += " "
-        appendEscaped(entry.uri, to: &line, escapingSpace: true)
-        line += " "
-        appendEscaped(entry.proto, to: &line, escapingSpace: true)
-        line += "\" "
-        line += String(entry.status)
-        line += " in="
-        line += String(entry.bytesIn)
-        line += " out="
-        line += String(entry.bytesOut)
-        line += " us="
-        line += String(entry.microseconds)
-        if let route = entry.route {
-            line += " route="
-            appendEscaped(route, to: &line, escapingSpace: true)
-        }
-        if let backend = entry.backend {
-            line += " backend="
-            appendEscaped(backend, to: &line, escapingSpace: true)
-        }
-        if let reason = entry.reason {
-            // Prose: spaces stay, inside quotes.
-            line += " reason=\""
-            appendEscaped(reason, to: &line, escapingSpace: false)
-            line += "\""
-        }
-        line += "\n"
-        return line
-    }
-
-    /// `YYYY-MM-DDTHH:MM:SSZ` in UTC: written as two ten-byte pieces, each a small string (no
-    /// allocation, no intermediate strings per field).
-    private static func appendTimestamp(_ now: time_t, to line: inout String) {
-        var now = now
-        var parts = tm()
-        gmtime_r(&now, &parts)
-        let year = Int(parts.tm_year) + 1900
-        line += tenBytes { bytes in
-            put(year / 100, at: 0, in: bytes)
-            put(year % 100, at: 2, in: bytes)
-            bytes[4] = UInt8(ascii: "-")
-            put(Int(parts.tm_mon) + 1, at: 5, in: bytes)
-            bytes[7] = UInt8(ascii: "-")
-            put(Int(parts.tm_mday), at: 8, in: bytes)
-        }
-        line += tenBytes { bytes in
-            bytes[0] = UInt8(ascii: "T")
-            put(Int(parts.tm_hour), at: 1, in: bytes)
-            bytes[3] = UInt8(ascii: ":")
-            put(Int(parts.tm_min), at: 4, in: bytes)
-            bytes[6] = UInt8(ascii: ":")
-            put(Int(parts.tm_sec), at: 7, in: bytes)
-            bytes[9] = UInt8(ascii: "Z")
-        }
-    }
-
-    /// A ten-byte ASCII string filled by `fill`.
-    private static func tenBytes(_ fill: (UnsafeMutableBufferPointer<UInt8>) -> Void) -> String {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 10) { bytes in
-            fill(bytes)
-            return String(decoding: UnsafeBufferPointer(bytes), as: UTF8.self)
-        }
-    }
-
-    /// Writes `value` (0...99) as two decimal digits at `offset`.
-    @inline(__always)
-    private static func put(_ value: Int, at offset: Int, in bytes: UnsafeMutableBufferPointer<UInt8>) {
-        bytes[offset] = UInt8(truncatingIfNeeded: 0x30 + value / 10)
-        bytes[offset + 1] = UInt8(truncatingIfNeeded: 0x30 + value % 10)
-    }
-
-    /// Appends `text` with every byte of its UTF-8 form outside printable ASCII (0x20...0x7E)
-    /// written as `\xHH`, and so are the field delimiters `"` (`\x22`) and `\` (`\x5c`), and, for
-    /// fields that are not quoted prose, the space (`\x20`). Line breaks of every kind (CR, LF,
-    /// U+0085, U+2028, U+2029) therefore never reach the log as such, and neither does anything
-    /// a terminal or log viewer would interpret.
-    ///
-    /// The usual field is printable already: one scan, then a plain append into the line's
-    /// reserved capacity; escaping happens only when the scan finds something.
-    static func appendEscaped(_ text: String, to line: inout String, escapingSpace: Bool) {
-        let lowest: UInt8 = escapingSpace ? 0x21 : 0x20
-        func isClean(_ byte: UInt8) -> Bool { byte >= lowest && byte <= 0x7E && byte != 0x22 && byte != 0x5C }
-        // A native string's bytes are contiguous: scan them as a buffer, not through the iterator.
-        let clean = text.utf8.withContiguousStorageIfAvailable { bytes in bytes.allSatisfy(isClean) }
-            ?? text.utf8.allSatisfy(isClean)
-        if clean {
-            line += text
+    /// Adds the line for `entry` to `eventLoop`'s batch (the caller runs on that loop).
+    func record(_ entry: Entry, on eventLoop: EventLoop? = nil) {
+        let now = time(nil)
+        guard let eventLoop, let buffer = buffers[ObjectIdentifier(eventLoop)] else {
+            var bytes = ByteBuffer()
+            Self.write(entry, as: format, at: now, to: &bytes)
+            writer.submit(bytes, lines: 1)
             return
         }
-        for byte in text.utf8 {
-            if isClean(byte) {
-                line.unicodeScalars.append(Unicode.Scalar(byte))
-            } else {
-                line.unicodeScalars.append("\\")
-                line.unicodeScalars.append("x")
-                line.unicodeScalars.append(hexDigit(byte >> 4))
-                line.unicodeScalars.append(hexDigit(byte & 0x0F))
+        Self.write(entry, as: format, at: now, to: &buffer.bytes)
+        buffer.lines += 1
+        if buffer.bytes.readableBytes >= Self.batchBytes {
+            flush(buffer)
+        } else if !buffer.flushScheduled {
+            buffer.flushScheduled = true
+            eventLoop.assumeIsolated().scheduleTask(in: Self.flushInterval) { [self] in
+                flush(buffer)
             }
         }
     }
 
-    /// The lower-case hex digit for a value 0...15.
-    @inline(__always)
-    private static func hexDigit(_ value: UInt8) -> Unicode.Scalar {
-        Unicode.Scalar(value < 10 ? 0x30 + value : 0x57 + value)   // '0'...'9', 'a'...'f'
+    /// Hands `buffer`'s lines to the writer (on the buffer's loop).
+    private func flush(_ buffer: AccessLogBuffer) {
+        buffer.flushScheduled = false
+        guard buffer.lines > 0 else { return }
+        writer.submit(buffer.bytes, lines: buffer.lines)
+        // A fresh buffer: the writer thread owns the old bytes until it has written them.
+        buffer.bytes = ByteBuffer()
+        buffer.bytes.reserveCapacity(Self.batchBytes + 4096)
+        buffer.lines = 0
+    }
+
+    /// Opens the log file again by its path (SIGUSR1 after logrotate moved it).
+    public func reopen() {
+        writer.reopen()
+    }
+
+    /// Hands every loop's pending lines to the writer, then writes them and closes the file.
+    func shutdown() async {
+        for buffer in buffers.values {
+            try? await buffer.eventLoop.submit { self.flush(buffer) }.get()
+        }
+        await writer.shutdown()
+    }
+
+    /// Appends the line for `entry` in `format`.
+    static func write(_ entry: Entry, as format: AccessLogFormat, at now: time_t, to buffer: inout ByteBuffer) {
+        switch format {
+        case .text: AccessLogText.write(entry, at: now, to: &buffer)
+        case .json: AccessLogJSON.write(entry, at: now, to: &buffer)
+        case .w3c: AccessLogW3C.write(entry, at: now, to: &buffer)
+        }
+    }
+
+    /// The line for `entry` in `format` as a string (tests, documentation).
+    static func line(for entry: Entry, as format: AccessLogFormat = .text, at now: time_t) -> String {
+        var buffer = ByteBuffer()
+        write(entry, as: format, at: now, to: &buffer)
+        return String(buffer: buffer)
+    }
+}
+
+/// One event loop's batch of formatted lines. Only touched on its loop, hence `@unchecked Sendable`.
+final class AccessLogBuffer: @unchecked Sendable {
+    let eventLoop: EventLoop
+    var bytes: ByteBuffer
+    var lines = 0
+    var flushScheduled = false
+
+    init(eventLoop: EventLoop) {
+        self.eventLoop = eventLoop
+        self.bytes = ByteBuffer()
+        self.bytes.reserveCapacity(AccessLog.batchBytes + 4096)
     }
 }

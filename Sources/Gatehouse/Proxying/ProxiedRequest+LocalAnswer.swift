@@ -106,17 +106,6 @@ extension ProxiedRequest {
             return LocalResponse(status: .forbidden, reason: reason)
         }
     }
-
-    /// One access-log line for the request.
-    func log(status: UInt, reason: String?) {
-        recordMetrics(status: status)
-        guard let access = environment.accessLog else { return }
-        access.record(AccessLog.Entry(
-            client: handler.clientText, method: clientHead.method.rawValue, uri: clientHead.uri,
-            proto: client.protocolName, status: status, bytesIn: machine.requestBodyBytes,
-            bytesOut: machine.responseBodyBytes, microseconds: (NIODeadline.now() - started).nanoseconds / 1_000,
-            route: policy?.name, backend: serverName, reason: reason))
-    }
 }
 
 // MARK: - the deadline check

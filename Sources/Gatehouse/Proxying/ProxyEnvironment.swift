@@ -7,7 +7,7 @@ final class ProxyEnvironment: Sendable {
     let router: any ProxyRouter
     let pools: BackendPoolRegistry
     let logger: Logger
-    /// One access-log line per request on standard output; nil when switched off.
+    /// One access-log line per request, in the configured format and place; nil when switched off.
     let accessLog: AccessLog?
     /// How long a client connection may sit with no request in progress (between keep-alive
     /// requests, or while a request head trickles in) before it is closed.

@@ -47,6 +47,16 @@ final class ProxyHandler: ChannelDuplexHandler {
     private var deadlineCheckAt = NIODeadline.distantFuture
     /// The client address as the access log shows it (formatted once per connection).
     var clientText: String { facts.clientIPText ?? "-" }
+    /// The user this connection authenticated as with NTLM (access log `cs-username`): NTLM
+    /// authenticates the connection, so later requests on it, which carry no credentials, are that
+    /// user's. Cleared by a 401.
+    var authenticatedUser: String?
+    /// The address and port the client connected to (access log `s-ip`, `s-port`), read once per
+    /// connection and only by formats that show them.
+    lazy var serverEndpoint: (ip: String?, port: Int) = {
+        let address = context?.channel.localAddress
+        return (address?.ipAddress, address?.port ?? 0)
+    }()
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context

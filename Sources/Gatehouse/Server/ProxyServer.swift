@@ -47,7 +47,7 @@ public final class ProxyServer: Sendable {
     private let redirectConnections: ConnectionCap
 
     public init(group: EventLoopGroup, listeners: [ListenerSpec], pools: [BackendPool],
-                router: any ProxyRouter, limits: ClientLimits, logger: Logger, accessLog: Bool,
+                router: any ProxyRouter, limits: ClientLimits, logger: Logger, accessLog: AccessLog?,
                 metrics: GatehouseMetrics? = nil) {
         self.group = group
         self.listeners = listeners
@@ -56,8 +56,7 @@ public final class ProxyServer: Sendable {
         self.redirectConnections = ConnectionCap(limit: limits.maxRedirectConnections, key: "max_redirect_connections")
         self.environment = ProxyEnvironment(
             router: router, pools: BackendPoolRegistry(pools: pools, group: group), logger: logger,
-            accessLog: accessLog ? AccessLog() : nil, clientIdleTimeout: TimeAmount(limits.clientIdleTimeout),
-            metrics: metrics)
+            accessLog: accessLog, clientIdleTimeout: TimeAmount(limits.clientIdleTimeout), metrics: metrics)
     }
 
     /// Binds every listener; returns the bound addresses in listener order (port 0 → real port).

@@ -1,0 +1,85 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+import Logging
+import NIOCore
+import NIOEmbedded
+import Testing
+
+@testable import Gatehouse
+
+/// Where the lines go: per-loop batches handed over by size or after the flush interval, and the
+/// file reopened by its path after a rename (logrotate), with the W3C header on each new file.
+@Suite struct AccessLogWriterTests {
+    static func temporaryPath(_ name: String) -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("gatehouse-\(UUID().uuidString)-\(name)").path
+    }
+
+    static func contents(_ path: String) -> String {
+        (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+    }
+
+    /// Polls (bounded) for the writer thread to have written what `predicate` wants.
+    static func waitFor(_ path: String, _ predicate: (String) -> Bool) -> String {
+        for _ in 0..<200 where !predicate(contents(path)) { usleep(10_000) }
+        return contents(path)
+    }
+
+    @Test func reopenAfterRenameStartsANewFileWithTheHeader() throws {
+        let path = Self.temporaryPath("w3c.log")
+        defer {
+            unlink(path)
+            unlink(path + ".1")
+        }
+        let writer = try AccessLogWriter(path: path, header: { AccessLogW3C.header(at: $0) },
+                                         logger: Logger(label: "test"), threaded: false)
+        writer.submit(ByteBuffer(string: "first\n"), lines: 1)
+        #expect(rename(path, path + ".1") == 0)
+        // Until the reopen, lines still go to the renamed file (the descriptor follows it).
+        writer.submit(ByteBuffer(string: "second\n"), lines: 1)
+        writer.reopen()
+        writer.submit(ByteBuffer(string: "third\n"), lines: 1)
+        let old = Self.contents(path + ".1")
+        let new = Self.contents(path)
+        #expect(old.hasPrefix("#Software: Gatehouse"))
+        #expect(old.hasSuffix("\nfirst\nsecond\n"))
+        #expect(new.hasPrefix("#Software: Gatehouse"))
+        #expect(new.hasSuffix("\nthird\n"))
+        #expect(!new.contains("second"))
+    }
+
+    @Test func aLoopsLinesWaitForTheFlushIntervalThenReachTheFile() throws {
+        let path = Self.temporaryPath("json.log")
+        defer { unlink(path) }
+        let loop = EmbeddedEventLoop()
+        let log = try AccessLog(configuration: AccessLogConfiguration(format: .json, path: path), group: loop,
+                                logger: Logger(label: "test"))
+        log.record(AccessLogFormatTests.full, on: loop)
+        log.record(AccessLogFormatTests.full, on: loop)
+        loop.advanceTime(by: AccessLog.flushInterval - .milliseconds(1))
+        // Nothing is handed to the writer before the interval (the writer never sees the batch).
+        usleep(50_000)
+        #expect(Self.contents(path).isEmpty)
+        loop.advanceTime(by: .milliseconds(1))
+        let written = Self.waitFor(path) { $0.split(separator: "\n").count == 2 }
+        #expect(written.split(separator: "\n").count == 2)
+        #expect(written.hasSuffix("}\n"))
+    }
+
+    @Test func aFullBatchIsHandedOverAtOnce() throws {
+        let path = Self.temporaryPath("text.log")
+        defer { unlink(path) }
+        let loop = EmbeddedEventLoop()
+        let log = try AccessLog(configuration: AccessLogConfiguration(format: .text, path: path), group: loop,
+                                logger: Logger(label: "test"))
+        let line = AccessLog.line(for: AccessLogFormatTests.full, at: 0)
+        let count = AccessLog.batchBytes / line.utf8.count + 1
+        for _ in 0..<count { log.record(AccessLogFormatTests.full, on: loop) }
+        // No time passes: the size alone sent the batch.
+        let written = Self.waitFor(path) { $0.split(separator: "\n").count == count }
+        #expect(written.split(separator: "\n").count == count)
+    }
+}
