@@ -11,12 +11,16 @@ final class AdminServer: Sendable {
     let pools: BackendPoolRegistry
     private let group: EventLoopGroup
     private let logger: Logger
+    /// Runs `POST /reload` (one reload at a time, shared with SIGHUP).
+    let reloads: ReloadQueue?
 
-    init(health: HealthRegistry, pools: BackendPoolRegistry, group: EventLoopGroup, logger: Logger) {
+    init(health: HealthRegistry, pools: BackendPoolRegistry, group: EventLoopGroup, logger: Logger,
+         reloads: ReloadQueue? = nil) {
         self.health = health
         self.pools = pools
         self.group = group
         self.logger = logger
+        self.reloads = reloads
     }
 
     /// Binds `host:port`; returns the channel (closed on shutdown).
@@ -40,7 +44,7 @@ final class AdminServer: Sendable {
 }
 
 /// One admin connection: `GET /state` (or `/`), `POST /pools/<pool>/servers/<server>/drain`
-/// and `.../undrain`. Answers only loopback peers.
+/// and `.../undrain`, `POST /reload`. Answers only loopback peers.
 final class AdminHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -82,6 +86,20 @@ final class AdminHandler: ChannelInboundHandler {
                     self.respond(context, head: head, status: .internalServerError,
                                  json: "{\"error\":\(AdminState.quote("\(error)"))}")
                 }
+            }
+            return
+        }
+        if parts == ["reload"], let reloads = server.reloads {
+            // Re-reads the configuration; 200 when applied, 422 with the errors (as `gatehouse
+            // check` prints them) when refused and the running configuration is unchanged.
+            guard head.method == .POST else {
+                respond(context, head: head, status: .methodNotAllowed, json: #"{"error":"use POST"}"#)
+                return
+            }
+            let outcome = context.eventLoop.makePromise(of: ReloadOutcome.self)
+            outcome.completeWithTask { await reloads.reload(trigger: "admin endpoint") }
+            outcome.futureResult.assumeIsolated().whenSuccess { outcome in
+                self.respond(context, head: head, status: outcome.applied ? .ok : .unprocessableEntity, json: outcome.json)
             }
             return
         }

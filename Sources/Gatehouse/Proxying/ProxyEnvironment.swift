@@ -5,7 +5,8 @@ import NIOCore
 /// the router, the backend pools on every loop, the logger. Immutable; swapped whole on reload.
 final class ProxyEnvironment: Sendable {
     let router: any ProxyRouter
-    let pools: BackendPoolRegistry
+    /// The pools of this snapshot on every loop (route policies index into it).
+    let pools: LoopPoolSet
     let logger: Logger
     /// One access-log line per request on standard output; nil when switched off.
     let accessLog: AccessLog?
@@ -13,7 +14,7 @@ final class ProxyEnvironment: Sendable {
     /// requests, or while a request head trickles in) before it is closed.
     let clientIdleTimeout: TimeAmount
 
-    init(router: any ProxyRouter, pools: BackendPoolRegistry, logger: Logger, accessLog: AccessLog?,
+    init(router: any ProxyRouter, pools: LoopPoolSet, logger: Logger, accessLog: AccessLog?,
          clientIdleTimeout: TimeAmount) {
         self.router = router
         self.pools = pools
