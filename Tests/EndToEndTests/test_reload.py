@@ -46,19 +46,25 @@ def served_fingerprint(port):
             return hashlib.sha256(tls.getpeercert(binary_form=True)).hexdigest()
 
 
-def config_text(port, admin_port, cert, sims, extra_routes, broken=False):
+def config_text(port, admin_port, cert, sims, extra_routes, broken=False, extra_port=None):
     servers = "\n".join(
         f"      - {{ name: {s.name}, address: 127.0.0.1:{s.port}, tls_name: {s.name}.contoso.lab }}" for s in sims)
     # Every trust certificate stays listed, so only the servers change between reloads.
     routes = "\n".join(f"      - {{ path: /extra{n}/, pool: mailbox }}" for n in extra_routes)
     idle = "forever" if broken else "30s"
+    extra = "" if extra_port is None else f"""  - name: extra
+    address: 127.0.0.1:{extra_port}
+    tls:
+      certificates:
+        - {{ cert: {cert[0]}, key: {cert[1]} }}
+"""
     return f"""listeners:
   - name: https
     address: 127.0.0.1:{port}
     tls:
       certificates:
         - {{ cert: {cert[0]}, key: {cert[1]} }}
-limits:
+{extra}limits:
   client_idle_timeout: {idle}
 pools:
   mailbox:
@@ -71,6 +77,7 @@ services:
     hosts: [{HOST}, autodiscover.contoso.lab]
     routes:
       - {{ preset: owa, pool: mailbox }}
+      - {{ preset: activesync, pool: mailbox }}
 {routes}
 admin:
   address: 127.0.0.1:{admin_port}
@@ -214,3 +221,75 @@ def test_a_broken_edit_is_refused_with_file_line_and_the_old_configuration_serve
         assert client.get("/owa/healthcheck.htm")[0] == 200
         assert client.get("/extra1/x?sim-bytes=10")[0] == 404
     assert gatehouse.proc.poll() is None
+
+
+PING = "/Microsoft-Server-ActiveSync?Cmd=Ping&User=a&DeviceId={id}&DeviceType=T&sim-hold=3"
+
+
+def admin(admin_port, path, method="GET"):
+    request = urllib.request.Request(f"http://127.0.0.1:{admin_port}{path}", method=method,
+                                     data=b"" if method == "POST" else None)
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.loads(answer.read())
+
+
+def test_listeners_are_bound_and_drained_pools_keep_state_and_long_polls_are_not_cut(setup):
+    s = setup
+    port, admin_port, sims, cert = s["port"], s["admin_port"], s["sims"], s["certs"][0]
+    extra_port = free_port()
+    context = http11_context(str(CERTS / "ca.pem"))
+    outcomes = {}
+
+    def ping(name, listener_port):
+        try:
+            with HTTPSClient("127.0.0.1", listener_port, HOST, context) as client:
+                status, headers, _ = client.call("POST", PING.format(id=name), body=b"\x03\x01\x6a\x00")
+                outcomes[name] = (status, headers.get("connection"))
+        except Exception as error:   # noqa: BLE001 - asserted below
+            outcomes[name] = ("error", repr(error))
+
+    # Two Pings held 3 s, then a reload that removes the server holding them and adds a listener:
+    # both Pings are answered, the new listener serves.
+    pings = [threading.Thread(target=ping, args=(f"P{n}", port)) for n in range(2)]
+    for thread in pings:
+        thread.start()
+    time.sleep(0.8)
+    counts = [x["outstanding"] for x in admin(admin_port, "/state")["pools"][0]["servers"]]
+    assert sum(counts) == 2, counts
+    busy = 0 if counts[0] else 1
+    s["config"].write_text(config_text(port, admin_port, cert, [sims[1 - busy]], [], extra_port=extra_port))
+    answer = admin(admin_port, "/reload", method="POST")
+    assert answer["applied"] and answer["listeners_bound"] == ["extra"], answer
+    with HTTPSClient("127.0.0.1", extra_port, HOST, context) as client:
+        assert client.get("/owa/healthcheck.htm")[0] == 200
+    for thread in pings:
+        thread.join(timeout=15)
+    assert outcomes["P0"][0] == 200 and outcomes["P1"][0] == 200, outcomes
+
+    # A Ping in flight and an idle keep-alive connection on the listener the next reload removes;
+    # the remaining server drained through the admin endpoint before it.
+    idle = HTTPSClient("127.0.0.1", extra_port, HOST, context)
+    assert idle.get("/owa/healthcheck.htm")[0] == 200
+    held = threading.Thread(target=ping, args=("ON-EXTRA", extra_port))
+    held.start()
+    time.sleep(0.8)
+    kept = sims[1 - busy].name
+    assert admin(admin_port, f"/pools/mailbox/servers/{kept}/drain", method="POST")["draining"] is True
+    s["config"].write_text(config_text(port, admin_port, cert, sims, []))
+    answer = admin(admin_port, "/reload", method="POST")
+    assert answer["applied"] and answer["listeners_closed"] == ["extra"], answer
+    time.sleep(0.3)
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", extra_port), timeout=2).close()
+    idle.sock.settimeout(3)
+    assert idle.sock.recv(1) == b"", "the idle keep-alive connection of a removed listener is closed"
+    idle.close()
+    held.join(timeout=15)
+    assert outcomes["ON-EXTRA"] == (200, "close"), outcomes
+    # The kept server is unchanged, so its admin drain survived the reload; the other is back, fresh.
+    servers = admin(admin_port, "/state")["pools"][0]["servers"]
+    assert {x["name"]: x["draining"] for x in servers} == {kept: True, sims[busy].name: False}, servers
+    with HTTPSClient("127.0.0.1", port, HOST, context) as client:
+        status, _, body = client.get("/owa/healthcheck.htm")
+        assert status == 200 and sims[busy].name.encode() in body, body   # the undrained one
+    assert "listener drained" in s["gatehouse"].output()
