@@ -215,6 +215,16 @@ def test_a_broken_edit_is_refused_with_file_line_and_the_old_configuration_serve
     assert gatehouse.output().count(expected) == before + 1
     assert "reload refused; the running configuration is unchanged" in gatehouse.output()
 
+    # A listener whose address is taken: the runtime cannot be built, so nothing changes either.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy_port = taken.getsockname()[1]
+        s["config"].write_text(config_text(port, s["admin_port"], s["certs"][0], s["sims"], [1], extra_port=busy_port))
+        done = subprocess.run([str(BIN / "gatehouse"), "reload", "--config", str(s["config"])],
+                              capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "cannot bind a listener the new configuration adds" in done.stderr, done.stderr
+
     # Still the old configuration: old certificate, no /extra1/ route, requests served.
     assert served_fingerprint(port) == old_fingerprint
     with HTTPSClient("127.0.0.1", port, HOST, http11_context(str(CERTS / "ca.pem"))) as client:
