@@ -37,7 +37,10 @@ extension ProxyServer {
         previous.closeAll(except: set)
 
         let closing = Set(plan.close)
+        let isStopping = self.isStopping
         let removed = bound.withLockedValue { current -> [Bound] in
+            // Stopping meanwhile: `stop` has taken (and closes) the listeners; close the new ones.
+            if isStopping.withLockedValue({ $0 }) { return added }
             let removed = current.filter { closing.contains($0.key) }
             var next: [Bound] = []
             for spec in snapshot.listeners {

@@ -7,6 +7,7 @@ extension ProxyServer {
     /// what is left and the idle backend connections. Returns how many client connections were
     /// still open when the grace period ended (0: everything finished).
     public func stop(grace: Duration) async -> Int {
+        isStopping.withLockedValue { $0 = true }
         let listeners = bound.withLockedValue { current in
             defer { current.removeAll() }
             return current
@@ -44,10 +45,5 @@ extension ProxyServer {
         }
         pools.closeAll()
         return cut
-    }
-
-    /// Stops at once: no grace for requests in flight (tests, start-up failures).
-    public func stop() async {
-        _ = await stop(grace: .zero)
     }
 }

@@ -29,6 +29,8 @@ public final class ProxyServer: Sendable {
     let bound: NIOLockedValueBox<[Bound]> = .init([])
     /// Connections of listeners a reload removed, still finishing their requests.
     let retired: NIOLockedValueBox<[ConnectionTracker]> = .init([])
+    /// Set by `stop` before it takes the listeners: a reload committing afterwards closes what it bound.
+    let isStopping = NIOLockedValueBox(false)
     /// Open client connections across all TLS listeners, against `limits.maxConnections`.
     private let tlsConnections: ConnectionCap
     /// Open client connections across all redirect listeners, against `limits.maxRedirectConnections`:
@@ -64,11 +66,6 @@ public final class ProxyServer: Sendable {
         return addresses
     }
 
-    /// The addresses listened on now, in configuration order.
-    public var boundAddresses: [SocketAddress] {
-        bound.withLockedValue { $0.compactMap(\.channel.localAddress) }
-    }
-
     /// Binds one listener socket; its connections take their pipeline from `live` at accept time.
     func bind(_ spec: ListenerSpec) async throws -> Bound {
         let connections = ConnectionTracker()
@@ -77,14 +74,6 @@ public final class ProxyServer: Sendable {
         logger.info("listening", metadata: ["listener": "\(spec.name)", "address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
         return Bound(key: spec.key, name: spec.name, channel: channel, connections: connections)
     }
-
-    /// Every tracker of open client connections: current listeners and removed ones draining.
-    var allConnections: [ConnectionTracker] {
-        bound.withLockedValue { $0.map(\.connections) } + retired.withLockedValue { $0 }
-    }
-
-    /// Client connections open now, over all listeners.
-    public var openConnections: Int { allConnections.reduce(0) { $0 + $1.openCount } }
 
     private func bootstrap(key: ListenerPlan.Key, connections: ConnectionTracker) -> ServerBootstrap {
         let live = self.live
