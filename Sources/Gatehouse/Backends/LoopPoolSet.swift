@@ -48,12 +48,16 @@ final class LoopPoolSet: @unchecked Sendable {
     }
 
     /// Hands every loop the new health views (one per pool, in pool order). Each loop swaps its copy
-    /// on its own thread, so the data path reads health without locks.
+    /// on its own thread, so the data path reads health without locks. A view whose shape does not
+    /// fit its pool (published for the next snapshot's pools while a reload swaps the sets) is
+    /// skipped; the reload publishes again once the new set is in place.
     func publish(_ views: [PoolHealthView]) {
         for (_, pools) in perLoop {
             guard let loop = pools.first?.eventLoop else { continue }
             loop.execute {
-                for (index, pool) in pools.enumerated() where index < views.count { pool.apply(views[index]) }
+                for (index, pool) in pools.enumerated() where index < views.count && views[index].fits(pool.pool) {
+                    pool.apply(views[index])
+                }
             }
         }
     }
