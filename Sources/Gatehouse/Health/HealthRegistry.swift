@@ -3,7 +3,8 @@ import NIOConcurrencyHelpers
 
 /// The control plane's record of every pool's active health and drain flags. Probes and the admin
 /// endpoint update it (under a lock: control plane only); every change is published as fresh
-/// `PoolHealthView`s to each event loop through `publish`.
+/// `PoolHealthView`s to each event loop through `publish`. Long-lived: a reload replaces its pools
+/// and carries their state over (`HealthCarryOver`).
 final class HealthRegistry: Sendable {
     struct PoolState {
         /// `checks[service][server]`
