@@ -8,7 +8,7 @@ RELEASE_BIN := .build/release
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 
 # Debian packages the build, the demo and the tests use.
-APT_PACKAGES := pkg-config libssl-dev libnghttp2-dev zlib1g-dev libpsl-dev libpcre2-dev curl openssl nghttp2-client python3 python3-pip testssl.sh
+APT_PACKAGES := pkg-config libssl-dev libnghttp2-dev zlib1g-dev libpsl-dev libpcre2-dev curl openssl nghttp2-client wrk python3 python3-pip testssl.sh
 # Python packages the end-to-end tests use (real NTLM and HTTP/2 client libraries, the Prometheus text parser).
 PY_MODULES := pytest:pytest spnego:pyspnego requests_ntlm:requests-ntlm h2:h2 requests:requests sslyze:sslyze prometheus_client:prometheus-client
 # Only the end-to-end tests need these (test_status_page.py renders the admin status page in headless

@@ -16,7 +16,7 @@ struct DemoCommand: AsyncParsableCommand {
             pool server whose address is on 127.0.0.1, using the certificate the pool trusts for it \
             (<dir>/<name>.pem with its key <dir>/<name>.key, as certs-example/ lays them out), then \
             starts Gatehouse with the configuration. It prints one line per component when it is \
-            ready and the commands to try. Ctrl-C (SIGINT) or SIGTERM stops everything.
+            ready and the commands to try. Ctrl-C (SIGINT) or SIGTERM stops everything (Gatehouse             first, gracefully: requests in flight get limits.shutdown_grace to finish). SIGHUP,             'gatehouse reload' or POST /reload on the admin endpoint reloads the configuration.
 
             The simulated servers require NTLM on /EWS/, /mapi/, /OAB/ and /rpc/ as Exchange does \
             (any password): curl --ntlm -u 'CONTOSO\\alice:x' ...
@@ -30,6 +30,11 @@ struct DemoCommand: AsyncParsableCommand {
 
     @Flag(help: "Do not require NTLM on the simulated servers' protected paths.")
     var anonymous = false
+
+    @Option(help: ArgumentHelp(
+        "Write Gatehouse's process id to this file once listening (for 'gatehouse reload --pid-file').",
+        valueName: "file"))
+    var pidFile: String?
 
     func run() async throws {
         let (configuration, _) = try ConfigOptions.load(path: config)
@@ -57,14 +62,19 @@ struct DemoCommand: AsyncParsableCommand {
                 }
             }
 
-            let server = try makeServer(configuration)
+            let server = try makeServer(configuration, configPath: config)
+            let hangups = await server.reloadOnHangup()
             let addresses = try await server.start()
+            let pidFile = self.pidFile.map(PIDFile.init)
+            pidFile?.write()
+            defer { pidFile?.remove() }
             for (listener, address) in zip(configuration.listeners, addresses) {
                 let scheme = listener.tls == nil ? "http" : "https"
                 say("ready: gatehouse listener \(listener.name) on \(scheme)://\(listener.address) (\(address.port ?? 0))")
             }
             printTryCommands(configuration)
             await stop.wait()
+            hangups.cancel()
             say("stopping...")
             await server.stop()
         } catch {

@@ -24,6 +24,7 @@ struct GatehouseCommand: AsyncParsableCommand {
             CertCommand.self,
             DemoCommand.self,
             RulesCommand.self,
+            ReloadCommand.self,
         ]
     )
 }

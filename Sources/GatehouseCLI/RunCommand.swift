@@ -2,40 +2,53 @@ import ArgumentParser
 import Gatehouse
 import Logging
 
-/// `gatehouse run`: validate the configuration, then serve until SIGINT/SIGTERM.
+/// `gatehouse run`: validate the configuration, then serve until SIGINT/SIGTERM; SIGHUP reloads.
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Validate a configuration and start the proxy.",
         discussion: """
             Loads the configuration (exactly as 'gatehouse check' does) and refuses to start if it has \
-            any error. Then binds every listener and serves until SIGINT or SIGTERM, finishing requests \
-            in flight before it exits.
+            any error. Then binds every listener and serves until SIGINT or SIGTERM: it stops accepting, \
+            sends GOAWAY on HTTP/2 connections and 'Connection: close' on the next HTTP/1.1 response, \
+            and waits up to limits.shutdown_grace (default 30s) for requests in flight before it exits.
+
+            SIGHUP (or 'gatehouse reload', or POST /reload on the admin endpoint) re-reads the \
+            configuration and certificates: if the new file passes every check of 'gatehouse check' \
+            it serves new connections and requests without dropping any; otherwise the errors are \
+            logged and the running configuration stays.
 
             Example:
-              gatehouse run --config conf/gatehouse.yaml
+              gatehouse run --config conf/gatehouse.yaml --pid-file /run/gatehouse.pid
             """)
 
     @OptionGroup var options: ConfigOptions
 
+    @Option(help: ArgumentHelp(
+        "Write the process id to this file once listening (for 'gatehouse reload --pid-file').",
+        valueName: "file"))
+    var pidFile: String?
+
     func run() async throws {
         let (configuration, _) = try options.load()
-        try await startProxy(configuration)
+        let pidFile = self.pidFile.map(PIDFile.init)
+        let server = try makeServer(configuration, configPath: options.path)
+        defer { pidFile?.remove() }
+        try await server.runUntilSignalled(started: { pidFile?.write() })
     }
 }
 
-/// Starts the proxy for `configuration` and returns when it has shut down (SIGINT/SIGTERM).
-func startProxy(_ configuration: GatehouseConfiguration) async throws {
-    try await makeServer(configuration).runUntilSignalled()
-}
-
 /// Builds the server (loading every certificate and trust anchor); on problems prints each one and
-/// exits with status 1, as configuration errors do. Once per process (it bootstraps swift-metrics).
-func makeServer(_ configuration: GatehouseConfiguration) throws -> GatehouseServer {
+/// exits with status 1, as configuration errors do. Reloads re-read `configPath` (as typed, so
+/// their errors name the file as `gatehouse check` does). Once per process (it bootstraps swift-metrics).
+func makeServer(_ configuration: GatehouseConfiguration, configPath: String) throws -> GatehouseServer {
     var logger = Logger(label: "gatehouse")
     logger.logLevel = .info
+    let metrics = GatehouseMetrics()
     do {
-        let server = try GatehouseServer(configuration: configuration, logger: logger)
+        let server = try GatehouseServer(configuration: configuration, logger: logger, metrics: metrics,
+                                         source: { _ in ReloadSource.load(path: configPath) },
+                                         onReload: { applied in metrics.recordConfigReload(applied ? .success : .failure) })
         // Anything that reports through swift-metrics lands in the registry `/metrics` serves.
         server.metrics.bootstrapMetricsSystem()
         return server

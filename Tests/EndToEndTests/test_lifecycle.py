@@ -95,7 +95,8 @@ def test_max_connections_enforced(limited):
 
 
 def test_sigterm_stops_promptly_with_open_client_connections(sims, tmp_path):
-    gh = start_gatehouse(sims, tmp_path)
+    # A request held past limits.shutdown_grace (2 s here) is cut; test_graceful_stop.py covers the rest.
+    gh = start_gatehouse(sims, tmp_path, limits_yaml="limits:\n  shutdown_grace: 2s")
     outcome = {}
 
     def held_ping():

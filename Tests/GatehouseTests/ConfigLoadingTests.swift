@@ -181,7 +181,7 @@ import Testing
               - name: http
                 address: 127.0.0.1:8080
                 redirect_to_https: 8443
-            limits: { max_header_line: 16KiB, max_header_total: 32KiB, max_connections: 10, max_redirect_connections: 3, client_header_timeout: 5, client_idle_timeout: 1m }
+            limits: { max_header_line: 16KiB, max_header_total: 32KiB, max_connections: 10, max_redirect_connections: 3, client_header_timeout: 5, client_idle_timeout: 1m, shutdown_grace: 7s }
             pools:
               mailbox:
                 servers:
@@ -216,7 +216,7 @@ import Testing
         #expect(config.listeners[1].redirectToHTTPSPort == 8443)
         #expect(config.limits == ClientLimits(
             maxHeaderLine: 16384, maxHeaderTotal: 32768, maxConnections: 10, clientHeaderTimeout: .seconds(5),
-            clientIdleTimeout: .seconds(60), maxRedirectConnections: 3))
+            clientIdleTimeout: .seconds(60), maxRedirectConnections: 3, shutdownGrace: .seconds(7)))
         let pool = try #require(config.pools["mailbox"])
         #expect(pool.servers == [BackendServerConfiguration(
             name: "mbx01", address: SocketEndpoint(host: "mbx01.contoso.local", port: 444), tlsName: "mbx01.contoso.local", weight: 3)])

@@ -61,7 +61,7 @@ import Testing
         let metrics = GatehouseMetrics()
         let channel = EmbeddedChannel()
         let environment = ProxyEnvironment(
-            router: LocalRouter(), pools: BackendPoolRegistry(pools: [], group: channel.embeddedEventLoop),
+            router: LocalRouter(), pools: LoopPoolSet(pools: [], group: channel.embeddedEventLoop),
             logger: Logger(label: "test"), accessLog: nil, clientIdleTimeout: .seconds(120), metrics: metrics)
         let facts = ClientConnectionFacts(clientIP: nil, isTLS: true, serverName: nil, certificateCovers: { _ in true })
         let sync = channel.pipeline.syncOperations

@@ -24,7 +24,7 @@ import Testing
     private func proxyChannel() throws -> EmbeddedChannel {
         let channel = EmbeddedChannel()
         let environment = ProxyEnvironment(
-            router: EchoRouter(), pools: BackendPoolRegistry(pools: [], group: channel.embeddedEventLoop),
+            router: EchoRouter(), pools: LoopPoolSet(pools: [], group: channel.embeddedEventLoop),
             logger: Logger(label: "test"), accessLog: nil, clientIdleTimeout: .seconds(120))
         let facts = ClientConnectionFacts(clientIP: nil, isTLS: true, serverName: nil, certificateCovers: { _ in true })
         let sync = channel.pipeline.syncOperations

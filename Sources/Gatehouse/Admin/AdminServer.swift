@@ -9,23 +9,29 @@ import NIOPosix
 final class AdminServer: Sendable {
     let health: HealthRegistry
     let pools: BackendPoolRegistry
-    /// The listeners and their certificates, for the state JSON and the status page.
-    let listeners: [ListenerSpec]
+    /// The listeners and their certificates of the running configuration (a reload replaces them),
+    /// for the state JSON and the status page.
+    var listeners: [ListenerSpec] { currentListeners() }
+    private let currentListeners: @Sendable () -> [ListenerSpec]
     /// Recent request rates per server, from the request counters.
     let rates = RequestRates()
     /// Served at `GET /metrics`; nil: that path answers 404.
     let metrics: GatehouseMetrics?
     private let group: EventLoopGroup
     private let logger: Logger
+    /// Runs `POST /reload` (one reload at a time, shared with SIGHUP).
+    let reloads: ReloadQueue?
 
-    init(health: HealthRegistry, pools: BackendPoolRegistry, listeners: [ListenerSpec], group: EventLoopGroup,
-         logger: Logger, metrics: GatehouseMetrics? = nil) {
+    init(health: HealthRegistry, pools: BackendPoolRegistry, listeners: @escaping @Sendable () -> [ListenerSpec],
+         group: EventLoopGroup,
+         logger: Logger, metrics: GatehouseMetrics? = nil, reloads: ReloadQueue? = nil) {
         self.metrics = metrics
         self.health = health
         self.pools = pools
-        self.listeners = listeners
+        self.currentListeners = listeners
         self.group = group
         self.logger = logger
+        self.reloads = reloads
     }
 
     /// Binds `host:port`; returns the channel (closed on shutdown).
@@ -50,7 +56,7 @@ final class AdminServer: Sendable {
 
 /// One admin connection: `GET /state` (JSON), `GET /` (the HTML status page for a browser, the
 /// JSON for any other client), `GET /metrics` (Prometheus), `POST /pools/<pool>/servers/<server>/drain`
-/// and `.../undrain`. Answers only loopback peers.
+/// and `.../undrain`, `POST /reload`. Answers only loopback peers.
 final class AdminHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -100,6 +106,20 @@ final class AdminHandler: ChannelInboundHandler {
                     self.respond(context, head: head, status: .internalServerError,
                                  json: "{\"error\":\(AdminState.quote("\(error)"))}")
                 }
+            }
+            return
+        }
+        if parts == ["reload"], let reloads = server.reloads {
+            // Re-reads the configuration; 200 when applied, 422 with the errors (as `gatehouse
+            // check` prints them) when refused and the running configuration is unchanged.
+            guard head.method == .POST else {
+                respond(context, head: head, status: .methodNotAllowed, json: #"{"error":"use POST"}"#)
+                return
+            }
+            let outcome = context.eventLoop.makePromise(of: ReloadOutcome.self)
+            outcome.completeWithTask { await reloads.reload(trigger: "admin endpoint") }
+            outcome.futureResult.assumeIsolated().whenSuccess { outcome in
+                self.respond(context, head: head, status: outcome.applied ? .ok : .unprocessableEntity, json: outcome.json)
             }
             return
         }

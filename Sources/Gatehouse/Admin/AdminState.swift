@@ -7,18 +7,18 @@ import NIOCore
 /// listeners with their certificates (`AdminState+Listeners.swift`).
 enum AdminState {
     static func render(server: AdminServer) -> EventLoopFuture<String> {
-        let health = server.health
-        let views = health.currentViews()
-        let futures = health.pools.indices.map { server.pools.counters(pool: $0) }
+        // One consistent picture: a reload between reads would mix two pool lists.
+        let (healthPools, views, lastResults) = server.health.picture()
+        let futures = healthPools.map { server.pools.counters(of: $0) }
         let loop = futures.first?.eventLoop ?? server.pools.anyEventLoop
         return EventLoopFuture.whenAllSucceed(futures, on: loop).map { counters in
             let rates = server.rates.rates(counts: counters.enumerated().map { index, count in
-                health.pools[index].servers.indices.map { $0 < count.requests.count ? count.requests[$0] : 0 }
+                healthPools[index].servers.indices.map { $0 < count.requests.count ? count.requests[$0] : 0 }
             })
             var pools: [String] = []
-            for (index, pool) in health.pools.enumerated() {
+            for (index, pool) in healthPools.enumerated() {
                 let view = views[index]
-                let results = health.lastResults(pool: index)
+                let results = lastResults[index]
                 let count = counters[index]
                 let suspects = pool.ejection.suspects(now: NIODeadline.now().uptimeNanoseconds)
                 var servers: [String] = []

@@ -90,6 +90,7 @@ struct LimitsDocument: Codable {
     var maxRedirectConnections: Located<Int>?
     var clientHeaderTimeout: Located<String>?
     var clientIdleTimeout: Located<String>?
+    var shutdownGrace: Located<String>?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case maxHeaderLine = "max_header_line"
@@ -98,6 +99,7 @@ struct LimitsDocument: Codable {
         case maxRedirectConnections = "max_redirect_connections"
         case clientHeaderTimeout = "client_header_timeout"
         case clientIdleTimeout = "client_idle_timeout"
+        case shutdownGrace = "shutdown_grace"
     }
 }
 

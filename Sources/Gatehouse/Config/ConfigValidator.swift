@@ -63,6 +63,7 @@ struct ConfigValidator {
             document.maxRedirectConnections, default: limits.maxRedirectConnections)
         limits.clientHeaderTimeout = duration(document.clientHeaderTimeout, default: limits.clientHeaderTimeout)
         limits.clientIdleTimeout = duration(document.clientIdleTimeout, default: limits.clientIdleTimeout)
+        limits.shutdownGrace = duration(document.shutdownGrace, default: limits.shutdownGrace)
         return limits
     }
 

@@ -40,12 +40,16 @@ public struct ClientLimits: Sendable, Hashable {
     public var clientHeaderTimeout: Duration
     /// How long a client connection may stay idle with no request in progress.
     public var clientIdleTimeout: Duration
+    /// On SIGTERM/SIGINT, how long in-flight requests may run after Gatehouse stops accepting;
+    /// what is still open then is closed.
+    public var shutdownGrace: Duration
 
     /// Limits; defaults are the configuration file's.
     public init(
         maxHeaderLine: Int = 64 * ByteSize.kibibyte, maxHeaderTotal: Int = 256 * ByteSize.kibibyte,
         maxConnections: Int = 20_000, clientHeaderTimeout: Duration = .seconds(30),
-        clientIdleTimeout: Duration = .seconds(120), maxRedirectConnections: Int = 1024
+        clientIdleTimeout: Duration = .seconds(120), maxRedirectConnections: Int = 1024,
+        shutdownGrace: Duration = .seconds(30)
     ) {
         self.maxHeaderLine = maxHeaderLine
         self.maxHeaderTotal = maxHeaderTotal
@@ -53,6 +57,7 @@ public struct ClientLimits: Sendable, Hashable {
         self.maxRedirectConnections = maxRedirectConnections
         self.clientHeaderTimeout = clientHeaderTimeout
         self.clientIdleTimeout = clientIdleTimeout
+        self.shutdownGrace = shutdownGrace
     }
 }
 

@@ -1,5 +1,5 @@
 /// A pool of backend servers that serve routes, with how they are trusted, balanced and probed.
-public struct PoolConfiguration: Sendable {
+public struct PoolConfiguration: Sendable, Hashable {
     /// The pool's name (its key under `pools:`).
     public var name: String
     /// The servers, in configuration order.

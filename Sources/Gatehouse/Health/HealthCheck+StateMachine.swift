@@ -52,4 +52,12 @@ struct HealthCheck {
         }
         return nil
     }
+
+    /// The same state under new thresholds (a reload that edited `rise`/`fall`); counts already
+    /// past a new threshold cross it at the next probe.
+    func withThresholds(rise: Int, fall: Int) -> HealthCheck {
+        var check = HealthCheck(rise: rise, fall: fall)
+        check.state = state
+        return check
+    }
 }

@@ -20,6 +20,7 @@ final class HealthChecker: Sendable {
     func start() {
         var started: [RepeatedTask] = []
         let registry = self.registry
+        let epoch = registry.epoch
         for (poolIndex, pool) in registry.pools.enumerated() where pool.health.enabled {
             let interval = TimeAmount(pool.health.interval)
             let timeout = TimeAmount(pool.health.timeout)
@@ -32,7 +33,7 @@ final class HealthChecker: Sendable {
                     number += 1
                     started.append(loop.scheduleRepeatedAsyncTask(initialDelay: offset, delay: interval) { _ in
                         HealthProbe.run(pool: pool, server: server, path: path, timeout: timeout, on: loop).map { outcome in
-                            registry.record(pool: poolIndex, service: serviceIndex, server: serverIndex,
+                            registry.record(epoch: epoch, pool: poolIndex, service: serviceIndex, server: serverIndex,
                                             success: outcome.healthy, detail: outcome.detail)
                         }
                     })
@@ -42,9 +43,14 @@ final class HealthChecker: Sendable {
         tasks.withLockedValue { $0.append(contentsOf: started) }
     }
 
-    /// Stops probing.
+    /// Stops probing and publishing (shutdown).
     func stop() {
         registry.stop()
+        cancelProbes()
+    }
+
+    /// Stops probing; the registry keeps publishing (a reload starts a new checker).
+    func cancelProbes() {
         let running = tasks.withLockedValue { tasks in
             defer { tasks.removeAll() }
             return tasks

@@ -35,4 +35,9 @@ struct PoolHealthView: Sendable {
         if let service, service < serviceUp.count { return serviceUp[service][server] }
         return serverUp[server]
     }
+
+    /// Whether this view is indexed like `pool` (its servers and health paths).
+    func fits(_ pool: BackendPool) -> Bool {
+        draining.count == pool.servers.count && serviceUp.count == pool.healthPaths.count
+    }
 }

@@ -9,13 +9,15 @@ import NIOTLS
 /// HTTP/1.1 codec + adapter or the HTTP/2 handler, then the proxy.
 enum ClientPipeline {
     /// Installs the TLS handler and the protocol switch on a freshly accepted channel.
+    /// `live` (nil in tests) lets each request read the current runtime (see `LiveRuntime`).
     static func configureTLS(channel: Channel, store: CertificateStore, environment: ProxyEnvironment,
-                             limits: ClientLimits, http2: HTTP2Settings?, metrics: ListenerMetrics? = nil) throws {
+                             limits: ClientLimits, http2: HTTP2Settings?, metrics: ListenerMetrics? = nil,
+                             live: LiveRuntime? = nil) throws {
         let tls = OpenSSLHandler(server: store)
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(tls)
         try sync.addHandler(ProtocolSwitchHandler(tls: tls, environment: environment, limits: limits, http2: http2,
-                                                  metrics: metrics))
+                                                  metrics: metrics, live: live))
     }
 
     /// The plain-HTTP redirect listener's pipeline: the header and idle clocks (the same
@@ -32,7 +34,7 @@ enum ClientPipeline {
 
     /// The HTTP/1.1 handlers, added at the end of the pipeline once TLS is up.
     static func addHTTP1(to channel: Channel, environment: ProxyEnvironment, facts: ClientConnectionFacts,
-                         limits: ClientLimits) throws {
+                         limits: ClientLimits, live: LiveRuntime? = nil) throws {
         let sync = channel.pipeline.syncOperations
         let headerClock = HeaderTimeoutHandler(timeout: TimeAmount(limits.clientHeaderTimeout))
         try sync.addHandler(headerClock)
@@ -43,7 +45,7 @@ enum ClientPipeline {
                 "client": "\(client)", "reason": "\(error.reason.rawValue)", "error": "\(error.message)"])
         }
         try sync.addHandler(HTTP1ServerAdapter(headerTimeout: headerClock))
-        try sync.addHandler(ProxyHandler(environment: environment, facts: facts, clientProtocol: .http1))
+        try sync.addHandler(ProxyHandler(environment: environment, facts: facts, clientProtocol: .http1, live: live))
     }
 
     /// The HTTP/1.1 server codec, shared by TLS and redirect listeners: the response encoder, our
@@ -69,10 +71,10 @@ enum ClientPipeline {
 
     /// The HTTP/2 handlers.
     static func addHTTP2(to channel: Channel, environment: ProxyEnvironment, facts: ClientConnectionFacts,
-                         settings: HTTP2Settings) throws {
+                         settings: HTTP2Settings, live: LiveRuntime? = nil) throws {
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(HTTP2ServerHandler(settings: settings))
-        try sync.addHandler(ProxyHandler(environment: environment, facts: facts, clientProtocol: .http2))
+        try sync.addHandler(ProxyHandler(environment: environment, facts: facts, clientProtocol: .http2, live: live))
     }
 }
 
@@ -86,17 +88,25 @@ final class ProtocolSwitchHandler: ChannelInboundHandler, RemovableChannelHandle
     private let limits: ClientLimits
     private let http2: HTTP2Settings?
     private let metrics: ListenerMetrics?
+    private let live: LiveRuntime?
 
     init(tls: OpenSSLHandler, environment: ProxyEnvironment, limits: ClientLimits, http2: HTTP2Settings?,
-         metrics: ListenerMetrics? = nil) {
+         metrics: ListenerMetrics? = nil, live: LiveRuntime? = nil) {
         self.tls = tls
         self.metrics = metrics
         self.environment = environment
         self.limits = limits
         self.http2 = http2
+        self.live = live
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            // Draining (graceful stop, listener removed) before the handshake is done: no request
+            // has been read, so there is nothing to finish.
+            context.close(promise: nil)
+            return
+        }
         guard case .handshakeCompleted(let negotiated) = event as? TLSUserEvent else {
             context.fireUserInboundEventTriggered(event)
             return
@@ -114,9 +124,11 @@ final class ProtocolSwitchHandler: ChannelInboundHandler, RemovableChannelHandle
         }
         do {
             if negotiated == "h2", let http2 {
-                try ClientPipeline.addHTTP2(to: context.channel, environment: environment, facts: facts, settings: http2)
+                try ClientPipeline.addHTTP2(to: context.channel, environment: environment, facts: facts, settings: http2,
+                                            live: live)
             } else {
-                try ClientPipeline.addHTTP1(to: context.channel, environment: environment, facts: facts, limits: limits)
+                try ClientPipeline.addHTTP1(to: context.channel, environment: environment, facts: facts, limits: limits,
+                                            live: live)
             }
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         } catch {

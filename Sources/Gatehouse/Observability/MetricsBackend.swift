@@ -5,6 +5,10 @@ import Prometheus
 /// the gauges `MetricsScrape` fills from the pools' and health registry's state at scrape time.
 final class PoolMetrics: Sendable {
     let name: String
+    /// The servers (names, in order) and health services the per-server handles were made for: a
+    /// scrape updates the handles only from a pool of the same shape (a reload may change it).
+    let serverNames: [String]
+    let healthLabels: [String]
     let connects: [Counter]
     let connectFailures: [Counter]
     let resends: [Counter]
@@ -22,6 +26,8 @@ final class PoolMetrics: Sendable {
 
     init(pool: BackendPool, registry: PrometheusCollectorRegistry) {
         name = pool.name
+        serverNames = pool.servers.map(\.name)
+        healthLabels = pool.healthLabels
         let labels = pool.servers.map { [("pool", pool.name), ("server", $0.name)] }
         func counters(_ family: MetricNameDescriptor) -> [Counter] {
             labels.map { registry.makeCounter(descriptor: family, labels: $0) }
@@ -40,6 +46,11 @@ final class PoolMetrics: Sendable {
         draining = gauges(MetricFamilies.backendDraining)
         serviceUp = pool.healthLabels.map { service in gauges(MetricFamilies.backendUp, extra: [("service", service)]) }
         serverUp = gauges(MetricFamilies.backendUp, extra: [("service", "")])
+    }
+
+    /// Whether these handles were made for `pool` as it is now (same name, servers and services).
+    func fits(_ pool: BackendPool) -> Bool {
+        name == pool.name && serverNames == pool.servers.map(\.name) && healthLabels == pool.healthLabels
     }
 
     /// Sets the scrape-time gauges from the pool's summed counters and its health view.

@@ -8,13 +8,20 @@ enum MetricsScrape {
     /// The exposition with the state gauges fresh.
     static func render(metrics: GatehouseMetrics, health: HealthRegistry, pools: BackendPoolRegistry) -> EventLoopFuture<String> {
         let poolMetrics = metrics.scrapeState.withLockedValue { $0 }
-        let views = health.currentViews()
-        let count = min(poolMetrics.count, views.count)
-        let futures = (0..<count).map { pools.counters(pool: $0) }
+        // One consistent picture of the pools (a reload may be swapping them), each paired with the
+        // handles made for it; a pool a reload is still installing is left to the next scrape.
+        let (healthPools, views, _) = health.picture()
+        var matched: [(metrics: PoolMetrics, view: PoolHealthView, pool: BackendPool)] = []
+        for (index, pool) in healthPools.enumerated() {
+            guard let handles = poolMetrics.first(where: { $0.fits(pool) }) else { continue }
+            matched.append((handles, views[index], pool))
+        }
+        let pairs = matched
+        let futures = pairs.map { pools.counters(of: $0.pool) }
         let loop = futures.first?.eventLoop ?? pools.anyEventLoop
         return EventLoopFuture.whenAllSucceed(futures, on: loop).map { counters in
-            for index in 0..<count {
-                poolMetrics[index].update(counters: counters[index], health: views[index])
+            for (index, entry) in pairs.enumerated() {
+                entry.metrics.update(counters: counters[index], health: entry.view)
             }
             return metrics.exposition()
         }

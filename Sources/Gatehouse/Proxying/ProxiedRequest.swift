@@ -51,7 +51,7 @@ final class ProxiedRequest: BackendConnectionDelegate {
          eventLoop: EventLoop) {
         self.handler = handler
         self.eventLoop = eventLoop
-        self.environment = handler.environment
+        self.environment = handler.requestEnvironment
         self.stream = stream
         self.clientHead = head
         self.client = client

@@ -5,7 +5,8 @@ import NIOCore
 /// the router, the backend pools on every loop, the logger. Immutable; swapped whole on reload.
 final class ProxyEnvironment: Sendable {
     let router: any ProxyRouter
-    let pools: BackendPoolRegistry
+    /// The pools of this snapshot on every loop (route policies index into it).
+    let pools: LoopPoolSet
     let logger: Logger
     /// One access-log line per request, in the configured format and place; nil when switched off.
     let accessLog: AccessLog?
@@ -16,7 +17,7 @@ final class ProxyEnvironment: Sendable {
     /// this is for those answered before a route was chosen.
     let metrics: GatehouseMetrics?
 
-    init(router: any ProxyRouter, pools: BackendPoolRegistry, logger: Logger, accessLog: AccessLog?,
+    init(router: any ProxyRouter, pools: LoopPoolSet, logger: Logger, accessLog: AccessLog?,
          clientIdleTimeout: TimeAmount, metrics: GatehouseMetrics? = nil) {
         self.metrics = metrics
         self.router = router

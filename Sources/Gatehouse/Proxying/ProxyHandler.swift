@@ -12,7 +12,11 @@ final class ProxyHandler: ChannelDuplexHandler {
     typealias OutboundIn = TaggedResponsePart
     typealias OutboundOut = TaggedResponsePart
 
+    /// The environment at accept time (idle timeout, logs); requests take theirs from `live`.
     let environment: ProxyEnvironment
+    /// The current runtime, read once per request so a reload reaches open connections at their
+    /// next request; nil (tests) keeps `environment` for every request.
+    let live: LiveRuntime?
     let facts: ClientConnectionFacts
     /// The protocol in front, which picks each request's `ClientStream` adapter.
     let clientProtocol: ClientProtocol
@@ -28,8 +32,10 @@ final class ProxyHandler: ChannelDuplexHandler {
     /// those schemes authenticate the TCP connection, so it must never serve anyone else.
     var pinned: (connection: BackendConnection, pool: LoopBackendPool, serverIndex: Int)?
 
-    init(environment: ProxyEnvironment, facts: ClientConnectionFacts, clientProtocol: ClientProtocol) {
+    init(environment: ProxyEnvironment, facts: ClientConnectionFacts, clientProtocol: ClientProtocol,
+         live: LiveRuntime? = nil) {
         self.environment = environment
+        self.live = live
         self.facts = facts
         self.clientProtocol = clientProtocol
     }
@@ -45,6 +51,8 @@ final class ProxyHandler: ChannelDuplexHandler {
     /// deadlines come after the pending check's, schedule no task of their own.
     private var deadlineTimer: Scheduled<Void>?
     private var deadlineCheckAt = NIODeadline.distantFuture
+    /// The environment a new request on this connection uses.
+    var requestEnvironment: ProxyEnvironment { live?.environment ?? environment }
     /// The client address as the access log shows it (formatted once per connection).
     var clientText: String { facts.clientIPText ?? "-" }
     /// The user this connection authenticated as with NTLM (access log `cs-username`): NTLM

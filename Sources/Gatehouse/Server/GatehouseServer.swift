@@ -4,18 +4,23 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import UnixSignals
 
 /// Gatehouse as a long-running service: builds the runtime from a configuration, binds every
-/// listener, and on SIGTERM/SIGINT stops accepting and closes backend connections before exiting.
+/// listener, reloads on SIGHUP (and `POST /reload` on the admin endpoint) without dropping a
+/// request, and on SIGTERM/SIGINT stops gracefully: no new connections, requests in flight get
+/// up to `limits.shutdown_grace` to finish.
 public final class GatehouseServer: Service, Sendable {
-    public let snapshot: RuntimeSnapshot
-    private let configuration: GatehouseConfiguration
-    private let logger: Logger
+    /// The running configuration and the runtime built from it (replaced by each reload).
+    let current: NIOLockedValueBox<(configuration: GatehouseConfiguration, snapshot: RuntimeSnapshot)>
+    public var snapshot: RuntimeSnapshot { current.withLockedValue { $0.snapshot } }
+    public var configuration: GatehouseConfiguration { current.withLockedValue { $0.configuration } }
+    let logger: Logger
     private let group: MultiThreadedEventLoopGroup
-    private let proxy: ProxyServer
+    let proxy: ProxyServer
     /// Active health and drain state of every pool (control plane).
     let health: HealthRegistry
-    private let checker: HealthChecker
+    let checker: HealthChecker
     private let admin: AdminServer
     private let adminChannel = NIOLockedValueBox<Channel?>(nil)
     /// Prometheus metrics, served at the admin endpoint's `/metrics`.
@@ -23,16 +28,30 @@ public final class GatehouseServer: Service, Sendable {
     /// The access log, when on; reopened on SIGUSR1 (`reopenSignal`).
     private let accessLog: AccessLog?
     private let reopenSignal = NIOLockedValueBox<SignalSource?>(nil)
+    let source: ConfigurationSource
+    let reloads = ReloadQueue()
+    /// Told the outcome of every reload attempt (true: applied), for metrics; see `reload`.
+    let onReload: @Sendable (Bool) -> Void
+    private let started = NIOLockedValueBox<(@Sendable () -> Void)?>(nil)
 
     /// Loads certificates and trust; throws `RuntimeBuildError` naming each problem.
-    /// - Parameter eventLoops: threads for the data path (default: one per core).
+    /// - Parameters:
+    ///   - eventLoops: threads for the data path (default: one per core).
+    ///   - source: how a reload reads and validates the configuration file (default: as
+    ///     `GatehouseConfiguration.load` does; the CLI adds `gatehouse check`'s coverage check).
+    ///   - onReload: called after every reload attempt with whether it was applied (the hook for
+    ///     a reload counter in metrics).
     public init(configuration: GatehouseConfiguration, logger: Logger,
                 eventLoops: Int = System.coreCount, accessLog: Bool = true,
-                metrics: GatehouseMetrics = GatehouseMetrics()) throws {
-        self.configuration = configuration
+                metrics: GatehouseMetrics = GatehouseMetrics(),
+                source: @escaping ConfigurationSource = ConfigurationLoad.standard(path:),
+                onReload: @escaping @Sendable (Bool) -> Void = { _ in }) throws {
         self.logger = logger
+        self.source = source
+        self.onReload = onReload
         self.metrics = metrics
-        self.snapshot = try metrics.instrument(RuntimeSnapshot(configuration: configuration))
+        let snapshot = try metrics.instrument(RuntimeSnapshot(configuration: configuration))
+        self.current = NIOLockedValueBox((configuration, snapshot))
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, eventLoops))
         do {
             self.accessLog = accessLog ? try AccessLog(configuration: configuration.accessLog, group: group, logger: logger)
@@ -44,15 +63,18 @@ public final class GatehouseServer: Service, Sendable {
         self.proxy = ProxyServer(group: group, listeners: snapshot.listeners, pools: snapshot.pools,
                                  router: snapshot.router, limits: configuration.limits, logger: logger,
                                  accessLog: self.accessLog, metrics: metrics)
-        let pools = proxy.environment.pools
+        let pools = proxy.pools
         self.health = HealthRegistry(pools: snapshot.pools, logger: logger) { views in pools.publish(views) }
         self.checker = HealthChecker(registry: health, group: group)
-        self.admin = AdminServer(health: health, pools: pools, listeners: snapshot.listeners, group: group, logger: logger,
-                                 metrics: metrics)
+        let current = self.current
+        self.admin = AdminServer(health: health, pools: pools, listeners: { current.withLockedValue { $0.snapshot.listeners } },
+                                 group: group, logger: logger, metrics: metrics, reloads: reloads)
+        reloads.install { [unowned self] trigger in await self.performReload(trigger: trigger) }
     }
 
     /// Binds the listeners; returns their addresses (useful with port 0).
     public func start() async throws -> [SocketAddress] {
+        let (configuration, snapshot) = current.withLockedValue { $0 }
         for warning in snapshot.warnings {
             logger.warning("\(warning)")
         }
@@ -66,11 +88,12 @@ public final class GatehouseServer: Service, Sendable {
         return addresses
     }
 
-    /// Stops listening and releases the event loops.
+    /// Graceful stop: stops accepting, lets requests in flight finish for up to
+    /// `limits.shutdown_grace`, closes what is left, releases the event loops.
     public func stop() async {
         checker.stop()
         if let channel = adminChannel.withLockedValue({ $0 }) { try? await channel.close() }
-        await proxy.stop()
+        _ = await proxy.stop(grace: configuration.limits.shutdownGrace)
         reopenSignal.withLockedValue { source in
             source?.source.cancel()
             source = nil
@@ -91,16 +114,33 @@ public final class GatehouseServer: Service, Sendable {
         reopenSignal.withLockedValue { $0 = SignalSource(source: source) }
     }
 
-    /// `Service`: start, wait for graceful shutdown (a signal), stop.
+    /// Reloads on every SIGHUP until the returned task is cancelled. The signal is trapped before
+    /// this returns, so a SIGHUP sent after it cannot kill the process.
+    public func reloadOnHangup() async -> Task<Void, Never> {
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        return Task { [self] in
+            for await _ in hangups {
+                if Task.isCancelled { return }
+                _ = await reload(trigger: "SIGHUP")
+            }
+        }
+    }
+
+    /// `Service`: start, reload on SIGHUP, wait for graceful shutdown (SIGTERM/SIGINT), stop.
     public func run() async throws {
+        let hangups = await reloadOnHangup()
         _ = try await start()
+        started.withLockedValue { $0 }?()
         try? await gracefulShutdown()
+        hangups.cancel()
         logger.info("shutting down")
         await stop()
     }
 
-    /// Runs until SIGINT or SIGTERM.
-    public func runUntilSignalled() async throws {
+    /// Runs until SIGINT or SIGTERM; `started` runs once every listener is bound (the CLI writes
+    /// its pid file there).
+    public func runUntilSignalled(started: (@Sendable () -> Void)? = nil) async throws {
+        self.started.withLockedValue { $0 = started }
         let group = ServiceGroup(services: [self], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
     }

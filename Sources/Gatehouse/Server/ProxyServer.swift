@@ -1,45 +1,38 @@
-import GatehouseHTTP2
-import GatehouseTLS
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
-/// One address Gatehouse listens on.
-public struct ListenerSpec: Sendable {
-    public enum Kind: Sendable {
-        /// TLS termination with SNI certificate selection, then HTTP/1.1 or (when `http2` is set
-        /// and the client offers it by ALPN) HTTP/2.
-        case tls(store: CertificateStore, http2: HTTP2Settings?)
-        /// Plain HTTP that only redirects to HTTPS, for the hosts the policy's routing table lists.
-        case redirect(RedirectPolicy)
-    }
-
-    public var name: String
-    public var host: String
-    public var port: Int
-    public var kind: Kind
-    /// Connection and TLS handshake metrics of a TLS listener; nil when metrics are off.
-    public var metrics: ListenerMetrics?
-
-    public init(name: String, host: String, port: Int, kind: Kind) {
-        self.name = name
-        self.host = host
-        self.port = port
-        self.kind = kind
-    }
-}
-
 /// The data plane: binds the listeners and proxies their connections to the backend pools.
 /// Built from ready runtime pieces (certificate stores, pools, router) so tests and the
-/// configuration-driven `GatehouseServer` share it.
+/// configuration-driven `GatehouseServer` share it. What connections use is read from `live` at
+/// accept time, so a reload (`ProxyServer+Reload.swift`) changes certificates, routes and pools
+/// without touching the sockets it keeps.
 public final class ProxyServer: Sendable {
-    private let group: EventLoopGroup
-    private let listeners: [ListenerSpec]
-    /// Internal (not private) so the server can hand its pools to health checks and the admin endpoint.
-    let environment: ProxyEnvironment
-    private let limits: ClientLimits
-    private let channels: NIOLockedValueBox<[Channel]> = .init([])
+    /// A bound listening socket and the client connections it accepted.
+    struct Bound: Sendable {
+        var key: ListenerPlan.Key
+        var name: String
+        var channel: Channel
+        var connections: ConnectionTracker
+    }
+
+    let group: EventLoopGroup
+    private let initialListeners: [ListenerSpec]
+    /// The current runtime: environment, listeners by address, limits.
+    let live: LiveRuntime
+    /// The current pool set, for health publication and the admin endpoint.
+    let pools: BackendPoolRegistry
+    let logger: Logger
+    let accessLog: AccessLog?
+    /// Prometheus metrics (nil: off), for the environments reloads build.
+    let metrics: GatehouseMetrics?
+    /// The listening sockets, in configuration order.
+    let bound: NIOLockedValueBox<[Bound]> = .init([])
+    /// Connections of listeners a reload removed, still finishing their requests.
+    let retired: NIOLockedValueBox<[ConnectionTracker]> = .init([])
+    /// Set by `stop` before it takes the listeners: a reload committing afterwards closes what it bound.
+    let isStopping = NIOLockedValueBox(false)
     /// Open client connections across all TLS listeners, against `limits.maxConnections`.
     private let tlsConnections: ConnectionCap
     /// Open client connections across all redirect listeners, against `limits.maxRedirectConnections`:
@@ -50,71 +43,83 @@ public final class ProxyServer: Sendable {
                 router: any ProxyRouter, limits: ClientLimits, logger: Logger, accessLog: AccessLog?,
                 metrics: GatehouseMetrics? = nil) {
         self.group = group
-        self.listeners = listeners
-        self.limits = limits
+        self.initialListeners = listeners
+        self.logger = logger
+        self.accessLog = accessLog
         self.tlsConnections = ConnectionCap(limit: limits.maxConnections, key: "max_connections")
         self.redirectConnections = ConnectionCap(limit: limits.maxRedirectConnections, key: "max_redirect_connections")
-        self.environment = ProxyEnvironment(
-            router: router, pools: BackendPoolRegistry(pools: pools, group: group), logger: logger,
-            accessLog: accessLog, clientIdleTimeout: TimeAmount(limits.clientIdleTimeout), metrics: metrics)
+        let set = LoopPoolSet(pools: pools, group: group)
+        self.pools = BackendPoolRegistry(set)
+        self.metrics = metrics
+        let environment = ProxyEnvironment(
+            router: router, pools: set, logger: logger, accessLog: self.accessLog,
+            clientIdleTimeout: TimeAmount(limits.clientIdleTimeout), metrics: metrics)
+        self.live = LiveRuntime(ServingState(
+            environment: environment, listeners: Dictionary(listeners.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a }),
+            limits: limits))
     }
 
     /// Binds every listener; returns the bound addresses in listener order (port 0 → real port).
     public func start() async throws -> [SocketAddress] {
-        var bound: [SocketAddress] = []
-        for spec in listeners {
-            let channel = try await bootstrap(for: spec).bind(host: spec.host, port: spec.port).get()
-            channels.withLockedValue { $0.append(channel) }
-            if let address = channel.localAddress { bound.append(address) }
-            environment.logger.info("listening", metadata: ["listener": "\(spec.name)", "address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+        var addresses: [SocketAddress] = []
+        for spec in initialListeners {
+            let listener = try await bind(spec)
+            bound.withLockedValue { $0.append(listener) }
+            if let address = listener.channel.localAddress { addresses.append(address) }
         }
-        return bound
+        return addresses
     }
 
-    /// Stops accepting, closes idle backend connections. In-flight requests on open client
-    /// connections are cut when the event loop group shuts down.
-    public func stop() async {
-        let open = channels.withLockedValue { list in
-            defer { list.removeAll() }
-            return list
-        }
-        for channel in open {
-            try? await channel.close()
-        }
-        environment.pools.closeAll()
+    /// Binds one listener socket; its connections take their pipeline from `live` at accept time.
+    func bind(_ spec: ListenerSpec) async throws -> Bound {
+        let connections = ConnectionTracker()
+        let channel = try await bootstrap(key: spec.key, connections: connections)
+            .bind(host: spec.host, port: spec.port).get()
+        logger.info("listening", metadata: ["listener": "\(spec.name)", "address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+        return Bound(key: spec.key, name: spec.name, channel: channel, connections: connections)
     }
 
-    private func bootstrap(for spec: ListenerSpec) -> ServerBootstrap {
-        let environment = self.environment
-        let limits = self.limits
-        let cap: ConnectionCap
-        switch spec.kind {
-        case .tls: cap = tlsConnections
-        case .redirect: cap = redirectConnections
-        }
+    private func bootstrap(key: ListenerPlan.Key, connections: ConnectionTracker) -> ServerBootstrap {
+        let live = self.live
+        let logger = self.logger
+        let tlsConnections = self.tlsConnections
+        let redirectConnections = self.redirectConnections
         return ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
+                // One read of the current runtime per connection: its certificates and limits.
+                let state = live.state
+                guard let spec = state.listeners[key] else {
+                    // A reload removed this listener; its socket is closing.
+                    return channel.close()
+                }
+                let cap: ConnectionCap
+                switch spec.kind {
+                case .tls: cap = tlsConnections
+                case .redirect: cap = redirectConnections
+                }
                 // The connection cap: count every accepted connection until it closes; beyond the
                 // limit, close at once (before any TLS work) so a flood cannot exhaust memory or fds.
                 if case .refused(let firstOfBurst) = cap.admit() {
                     if firstOfBurst {
-                        environment.logger.warning("connection limit reached; refusing new connections", metadata: [
+                        logger.warning("connection limit reached; refusing new connections", metadata: [
                             "listener": "\(spec.name)", "\(cap.key)": "\(cap.limit)"])
                     }
                     return channel.close()
                 }
                 channel.closeFuture.whenComplete { _ in cap.release() }
+                // Draining (graceful stop): a connection accepted in the meantime is closed.
+                guard connections.admit(channel) else { return channel.close() }
                 do {
                     switch spec.kind {
                     case .tls(let store, let http2):
-                        try ClientPipeline.configureTLS(channel: channel, store: store, environment: environment,
-                                                        limits: limits, http2: http2, metrics: spec.metrics)
+                        try ClientPipeline.configureTLS(channel: channel, store: store, environment: state.environment,
+                                                        limits: state.limits, http2: http2, metrics: spec.metrics, live: live)
                     case .redirect(let policy):
-                        try ClientPipeline.configureRedirect(channel: channel, policy: policy, limits: limits)
+                        try ClientPipeline.configureRedirect(channel: channel, policy: policy, limits: state.limits)
                     }
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {

@@ -15,9 +15,17 @@ public struct RuntimeSnapshot: Sendable {
     public var router: ExchangeRouter
     /// Problems worth a warning (expired certificates, loose key file permissions...).
     public var warnings: [String]
+    /// What each pool was built from, by name: a reload reuses a pool whose identity is unchanged.
+    var poolIdentities: [String: PoolIdentity]
 
     /// Builds the snapshot; throws a `RuntimeBuildError` listing every problem found.
+    /// - Parameter previous: the running snapshot, on reload: its pools are reused where their
+    ///   identity (configuration, health paths, trust file contents) is unchanged.
     public init(configuration: GatehouseConfiguration) throws {
+        try self.init(configuration: configuration, reusing: nil)
+    }
+
+    init(configuration: GatehouseConfiguration, reusing previous: RuntimeSnapshot?) throws {
         var problems: [String] = []
         var warnings: [String] = []
 
@@ -32,8 +40,16 @@ public struct RuntimeSnapshot: Sendable {
         }
         for key in healthPaths.keys { healthPaths[key]?.sort() }
         var pools: [BackendPool] = []
+        var identities: [String: PoolIdentity] = [:]
         for name in poolNames {
             let config = configuration.pools[name]!
+            let identity = PoolIdentity(configuration: config, healthPaths: healthPaths[name] ?? [])
+            identities[name] = identity
+            if let previous, previous.poolIdentities[name] == identity,
+               let running = previous.pools.first(where: { $0.name == name }) {
+                pools.append(running)
+                continue
+            }
             do {
                 var trusted: [X509Certificate] = []
                 for path in config.trust.certificates {
@@ -143,6 +159,7 @@ public struct RuntimeSnapshot: Sendable {
         self.router = ExchangeRouter(table: table, policies: policies, unknownHostStatus: unknownHostStatus,
                                      screening: configuration.screening)
         self.warnings = warnings
+        self.poolIdentities = identities
     }
 }
 

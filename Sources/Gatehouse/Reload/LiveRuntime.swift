@@ -1,0 +1,36 @@
+import NIOConcurrencyHelpers
+
+/// What new connections and new requests use: the environment (router, route policies, pools),
+/// the listeners' certificate stores and redirect policies by address, and the client limits.
+/// Replaced whole by a reload, never edited.
+struct ServingState: Sendable {
+    var environment: ProxyEnvironment
+    var listeners: [ListenerPlan.Key: ListenerSpec]
+    var limits: ClientLimits
+}
+
+/// The current `ServingState` behind one lock. The data path reads it once per accepted
+/// connection (certificates, pipeline limits) and once per request (router and pools), so a
+/// reload reaches keep-alive and HTTP/2 connections at their next request, while a request
+/// already running finishes with the snapshot it started with.
+final class LiveRuntime: Sendable {
+    private let box: NIOLockedValueBox<ServingState>
+
+    init(_ state: ServingState) {
+        self.box = NIOLockedValueBox(state)
+    }
+
+    var state: ServingState { box.withLockedValue { $0 } }
+
+    /// The environment for a new request.
+    var environment: ProxyEnvironment { box.withLockedValue { $0.environment } }
+
+    /// Makes `state` current; returns the one it replaces.
+    @discardableResult
+    func replace(with state: ServingState) -> ServingState {
+        box.withLockedValue { current in
+            defer { current = state }
+            return current
+        }
+    }
+}
