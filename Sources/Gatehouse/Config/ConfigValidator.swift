@@ -61,6 +61,7 @@ struct ConfigValidator {
             document.maxRedirectConnections, default: limits.maxRedirectConnections)
         limits.clientHeaderTimeout = duration(document.clientHeaderTimeout, default: limits.clientHeaderTimeout)
         limits.clientIdleTimeout = duration(document.clientIdleTimeout, default: limits.clientIdleTimeout)
+        limits.http2 = validateHTTP2Limits(document.http2)
         return limits
     }
 

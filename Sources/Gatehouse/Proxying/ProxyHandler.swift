@@ -34,9 +34,11 @@ final class ProxyHandler: ChannelDuplexHandler {
         self.clientProtocol = clientProtocol
     }
 
-    /// Closes the connection when it sits with no request in progress for too long. A timestamp
-    /// and one self-rescheduling check rather than a timer per request: busy keep-alive
-    /// connections schedule about one task per idle-timeout period.
+    /// Closes an HTTP/1.1 connection when it sits with no request in progress for too long. A
+    /// timestamp and one self-rescheduling check rather than a timer per request: busy keep-alive
+    /// connections schedule about one task per idle-timeout period. HTTP/2 connections have no such
+    /// clock here: `HTTP2ServerHandler` owns their one idle clock (set from the same
+    /// `client_idle_timeout`) and ends them with GOAWAY rather than a bare close.
     private var idleTimer: Scheduled<Void>?
     /// Since when no request has been in progress; nil while one is.
     private var idleSince: NIODeadline?
@@ -54,6 +56,7 @@ final class ProxyHandler: ChannelDuplexHandler {
     }
 
     private func becameIdle() {
+        guard clientProtocol == .http1 else { return }
         idleSince = .now()
         if idleTimer == nil { scheduleIdleCheck(after: environment.clientIdleTimeout) }
     }
