@@ -80,7 +80,7 @@ final class ProxiedRequest: BackendConnectionDelegate {
             self.policy = policy
             self.backendHead = head
             usePool(of: policy)
-            let now = NIODeadline.now()
+            let now = eventLoop.now
             let deadlines = RequestDeadlines(idle: policy.idleTimeout, connect: policy.connectTimeout,
                                              header: policy.headerTimeout, total: policy.totalTimeout, now: now)
             perform(machine.routed(framing: framing, maxBodyBytes: policy.maxBodyBytes, deadlines: deadlines, now: now))
@@ -88,10 +88,10 @@ final class ProxiedRequest: BackendConnectionDelegate {
     }
 
     /// A request body part from the client.
-    func clientBody(_ buffer: ByteBuffer) { perform(machine.clientBody(buffer, now: .now())) }
+    func clientBody(_ buffer: ByteBuffer) { perform(machine.clientBody(buffer, now: eventLoop.now)) }
 
     /// The request's end (and trailers) from the client.
-    func clientEnd(_ trailers: HTTPHeaders?) { perform(machine.clientEnd(trailers, now: .now())) }
+    func clientEnd(_ trailers: HTTPHeaders?) { perform(machine.clientEnd(trailers, now: eventLoop.now)) }
 
     /// The client reset the stream or closed its connection.
     func clientAborted() { perform(machine.clientAborted()) }

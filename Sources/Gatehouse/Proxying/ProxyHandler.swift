@@ -56,8 +56,9 @@ final class ProxyHandler: ChannelDuplexHandler {
     }
 
     private func becameIdle() {
-        guard clientProtocol == .http1 else { return }
-        idleSince = .now()
+        guard clientProtocol == .http1, let context else { return }
+        // The loop's clock (wall time in production), so in-memory tests can advance it.
+        idleSince = context.eventLoop.now
         if idleTimer == nil { scheduleIdleCheck(after: environment.clientIdleTimeout) }
     }
 
@@ -67,7 +68,7 @@ final class ProxyHandler: ChannelDuplexHandler {
             idleTimer = nil
             // Busy: stop; the connection's next idle moment arms the check again.
             guard let since = idleSince else { return }
-            let elapsed = NIODeadline.now() - since
+            let elapsed = context.eventLoop.now - since
             if elapsed >= environment.clientIdleTimeout {
                 self.context?.close(promise: nil)
             } else {
@@ -218,7 +219,7 @@ final class ProxyHandler: ChannelDuplexHandler {
     private func runDeadlineCheck() {
         deadlineTimer = nil
         deadlineCheckAt = .distantFuture
-        let now = NIODeadline.now()
+        let now = context?.eventLoop.now ?? .now()
         for request in Array(requests.values) {
             if request.deadlineCheckAt <= now {
                 request.checkDeadlines()
