@@ -8,8 +8,8 @@ import Testing
 
 @testable import Gatehouse
 
-/// Client ↔ proxy ↔ backend in memory: the client side is the HTTP/1.1 codec, `HTTP1ServerAdapter`
-/// and `ProxyHandler` on one `EmbeddedChannel`; the backend is a `BackendConnection` pipeline
+/// Client ↔ proxy ↔ backend in memory: the client side is `ClientPipeline.addHTTP1` (the
+/// connection clocks, the HTTP/1.1 codec, `HTTP1ServerAdapter`, `ProxyHandler`) on one `EmbeddedChannel`; the backend is a `BackendConnection` pipeline
 /// (request encoder, response decoder, its handler) on another, handed out by the pool's connector.
 /// TLS is left out on both sides (its handlers sit below these layers and pass bytes through), so
 /// this is the proxy from the decrypted client bytes to the bytes a backend would decrypt. Both
@@ -69,16 +69,16 @@ import Testing
             let environment = ProxyEnvironment(
                 router: ExchangeRouter(table: table, policies: [policy]),
                 pools: BackendPoolRegistry(pools: [pool], group: loop), logger: Logger(label: "test"),
-                accessLog: nil, clientIdleTimeout: clientIdleTimeout)
+                accessLog: nil)
             let facts = ClientConnectionFacts(clientIP: IPAddress(ipv4: 0x7F00_0001), isTLS: true, serverName: nil,
                                               certificateCovers: { _ in true })
             client = EmbeddedChannel(loop: loop)
-            let sync = client.pipeline.syncOperations
-            try sync.addHandler(clientReads)
-            try ClientPipeline.addHTTP1Codec(to: sync, limits: ClientLimits())
-            try sync.addHandler(HTTP1ServerAdapter())
-            try sync.addHandler(ProxyHandler(environment: environment, facts: facts, clientProtocol: .http1))
+            try client.pipeline.syncOperations.addHandler(clientReads)
             try client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 443)).wait()
+            // The HTTP/1.1 handlers the TLS listener installs after the handshake, clocks included.
+            var limits = ClientLimits()
+            limits.clientIdleTimeout = .seconds(clientIdleTimeout.nanoseconds / 1_000_000_000)
+            try ClientPipeline.addHTTP1(to: client, environment: environment, facts: facts, limits: limits)
         }
 
         /// The one backend channel (the test fails when the pool opened none).
@@ -192,6 +192,30 @@ import Testing
         #expect(h.client.isActive)
         h.loop.advanceTime(by: .seconds(1))
         #expect(!h.client.isActive)
+    }
+
+    @Test func aRequestInProgressIsNotIdleAndAHeadMustArriveWithinTheHeaderTimeout() throws {
+        let h = try Harness(clientIdleTimeout: .seconds(10))
+        // A long poll: the backend holds the answer well past the client idle timeout.
+        try h.send("GET /poll HTTP/1.1\r\n\(Self.host)\r\n")
+        h.loop.advanceTime(by: .seconds(60))
+        #expect(h.client.isActive)
+        try h.answer("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        #expect(try h.written(h.client).hasSuffix("ok"))
+        // A head that trickles in: closed at client_header_timeout (30 s) from its first byte,
+        // unless the idle clock (10 s from the response) comes first, as it does here.
+        h.loop.advanceTime(by: .seconds(5))
+        try h.send("GET /next HTTP/1.1\r\n")
+        h.loop.advanceTime(by: .seconds(4))
+        #expect(h.client.isActive)
+        h.loop.advanceTime(by: .seconds(1))
+        #expect(!h.client.isActive)
+        let slow = try Harness(clientIdleTimeout: .seconds(100))
+        try slow.send("GET /next HTTP/1.1\r\n")
+        slow.loop.advanceTime(by: .seconds(29))
+        #expect(slow.client.isActive)
+        slow.loop.advanceTime(by: .seconds(1))
+        #expect(!slow.client.isActive, "client_header_timeout")
     }
 
     @Test func aSilentBackendHitsTheRouteIdleTimeoutWith504() throws {

@@ -25,7 +25,7 @@ import Testing
         let channel = EmbeddedChannel()
         let environment = ProxyEnvironment(
             router: EchoRouter(), pools: BackendPoolRegistry(pools: [], group: channel.embeddedEventLoop),
-            logger: Logger(label: "test"), accessLog: nil, clientIdleTimeout: .seconds(120))
+            logger: Logger(label: "test"), accessLog: nil)
         let facts = ClientConnectionFacts(clientIP: nil, isTLS: true, serverName: nil, certificateCovers: { _ in true })
         let sync = channel.pipeline.syncOperations
         try ClientPipeline.addHTTP1Codec(to: sync, limits: ClientLimits())

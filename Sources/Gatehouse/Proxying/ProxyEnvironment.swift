@@ -9,16 +9,11 @@ final class ProxyEnvironment: Sendable {
     let logger: Logger
     /// One access-log line per request on standard output; nil when switched off.
     let accessLog: AccessLog?
-    /// How long a client connection may sit with no request in progress (between keep-alive
-    /// requests, or while a request head trickles in) before it is closed.
-    let clientIdleTimeout: TimeAmount
 
-    init(router: any ProxyRouter, pools: BackendPoolRegistry, logger: Logger, accessLog: AccessLog?,
-         clientIdleTimeout: TimeAmount) {
+    init(router: any ProxyRouter, pools: BackendPoolRegistry, logger: Logger, accessLog: AccessLog?) {
         self.router = router
         self.pools = pools
         self.logger = logger
         self.accessLog = accessLog
-        self.clientIdleTimeout = clientIdleTimeout
     }
 }

@@ -53,7 +53,7 @@ public final class ProxyServer: Sendable {
         self.redirectConnections = ConnectionCap(limit: limits.maxRedirectConnections, key: "max_redirect_connections")
         self.environment = ProxyEnvironment(
             router: router, pools: BackendPoolRegistry(pools: pools, group: group), logger: logger,
-            accessLog: accessLog ? AccessLog() : nil, clientIdleTimeout: TimeAmount(limits.clientIdleTimeout))
+            accessLog: accessLog ? AccessLog() : nil)
     }
 
     /// Binds every listener; returns the bound addresses in listener order (port 0 → real port).
