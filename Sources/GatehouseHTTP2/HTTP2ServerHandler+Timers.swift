@@ -16,11 +16,13 @@ extension HTTP2ServerHandler {
     }
 
     /// Records whether streams are open. Rather than re-arming a timer per request, one timer
-    /// checks `idleSince` and re-arms itself for the remainder.
+    /// checks `idleSince` and re-arms itself for the remainder. This is the connection's only idle
+    /// clock (the proxy behind runs none on HTTP/2), read from the event loop's clock so that tests
+    /// can advance it.
     func noteStreamCount(context: ChannelHandlerContext) {
         guard let session else { return }
         if session.streams.isEmpty {
-            if idleSince == nil { idleSince = .now() }
+            if idleSince == nil { idleSince = context.eventLoop.now }
         } else {
             idleSince = nil
         }
@@ -31,7 +33,7 @@ extension HTTP2ServerHandler {
         idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: delay) { [self] in
             idleTimer = nil
             guard state.isServing else { return }
-            let now = NIODeadline.now()
+            let now = context.eventLoop.now
             if let since = idleSince, now - since >= settings.idleTimeout {
                 beginDraining(context: context)
             } else {

@@ -73,7 +73,7 @@ public final class HTTP2ServerHandler: ChannelDuplexHandler {
             return
         }
         scheduleSettingsTimeout(context: context)
-        idleSince = .now()
+        idleSince = context.eventLoop.now
         scheduleIdleCheck(context: context, after: settings.idleTimeout)
         flushOutput(context: context)
     }

@@ -62,6 +62,7 @@ class H2Raw:
         self.flush()
         self.streams = {}
         self.goaway = None
+        self.goaway_last_stream = None
         self.closed = False
         self.remote_settings = False
 
@@ -174,6 +175,7 @@ class H2Raw:
                 self.remote_settings = True
             elif isinstance(event, h2.events.ConnectionTerminated):
                 self.goaway = int(event.error_code)
+                self.goaway_last_stream = event.last_stream_id
 
     def wait(self, predicate, timeout=None):
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)

@@ -183,3 +183,44 @@ def test_busy_connection_not_closed_by_idle_timeout(gatehouse):
             "POST", "/Microsoft-Server-ActiveSync?Cmd=Ping&User=alice&DeviceId=E2E1&DeviceType=Test&sim-hold=4",
             body=b"\x03\x01\x6a\x00", headers={"Content-Type": "application/vnd.ms-sync.wbxml"})
     assert status == 200, body
+
+
+def h2_idle_outcome(gatehouse, request):
+    """Opens an h2 connection, runs `request(client)`, then waits idle; returns (client, seconds
+    from the end of `request` to the close)."""
+    from conftest import CERTS
+    from h2_raw import H2Raw
+    client = H2Raw(gatehouse.port, HOST, str(CERTS / "ca.pem"), timeout=15)
+    assert client.wait_settings()
+    request(client)
+    started = time.monotonic()
+    client.wait(lambda: client.closed, CLIENT_IDLE_TIMEOUT + 4)
+    return client, time.monotonic() - started
+
+
+def test_idle_http2_connection_gets_goaway_before_close(gatehouse):
+    # One idle clock per HTTP/2 connection, from client_idle_timeout: GOAWAY(NO_ERROR, last stream),
+    # then the close; never a bare close.
+    def one_request(client):
+        sid = client.request("GET", "/owa/healthcheck.htm", HOST)
+        assert client.wait_stream(sid).status == 200
+    client, elapsed = h2_idle_outcome(gatehouse, one_request)
+    client.close()
+    assert client.closed, f"idle h2 connection still open after {elapsed:.1f}s"
+    assert client.goaway == 0, f"closed without GOAWAY(NO_ERROR): goaway={client.goaway}"
+    assert client.goaway_last_stream == 1
+    assert CLIENT_IDLE_TIMEOUT - 0.5 <= elapsed <= CLIENT_IDLE_TIMEOUT + 3, f"closed after {elapsed:.1f}s"
+
+
+def test_open_http2_stream_holds_the_idle_clock_off(gatehouse):
+    # A 4 s Ping outlives the 2 s idle timeout; the GOAWAY comes only after it, naming its stream.
+    ping = "/Microsoft-Server-ActiveSync?Cmd=Ping&User=alice&DeviceId=E2E2&DeviceType=Test&sim-hold=4"
+
+    def held_ping(client):
+        sid = client.request("POST", ping, HOST, headers=[("content-type", "application/vnd.ms-sync.wbxml")],
+                             body=b"\x03\x01\x6a\x00")
+        state = client.wait_stream(sid, timeout=10)
+        assert state.status == 200 and client.goaway is None, (state, client.goaway)
+    client, elapsed = h2_idle_outcome(gatehouse, held_ping)
+    client.close()
+    assert client.closed and client.goaway == 0 and client.goaway_last_stream == 1, (client.goaway, elapsed)

@@ -94,6 +94,26 @@ def test_declared_body_over_route_limit_is_413_before_upload(gatehouse):
     assert response.status == 413
 
 
+@pytest.mark.parametrize("lines", [[f"{100 * MIB}, {100 * MIB}"], [f"{100 * MIB}", f"{100 * MIB}"]],
+                         ids=["one-line-list", "two-lines"])
+def test_repeated_identical_content_length_over_limit_is_413_before_upload(gatehouse, lines):
+    # Identical repeats are one length (RFC 9110 8.6): the same early 413 as a single value.
+    fields = "".join(f"Content-Length: {line}\r\n" for line in lines)
+    with gatehouse.raw(HOST, timeout=10) as raw:
+        raw.send(f"POST /owa/upload HTTP/1.1\r\nHost: {HOST}\r\n{fields}\r\n".encode() + b"x" * 1024)
+        response = raw.read_response(method="POST")
+        closed = raw.wait_closed(5)
+    assert response.status == 413
+    assert closed, "the declared body was not read: the connection must close after the 413"
+
+
+def test_differing_content_length_values_are_400(gatehouse):
+    with gatehouse.raw(HOST, timeout=10) as raw:
+        raw.send(f"POST /owa/upload HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: 5, 6\r\n\r\nhello".encode())
+        response = raw.read_response(method="POST")
+    assert response.status == 400
+
+
 def test_chunked_body_over_route_limit_is_refused(gatehouse):
     # /owa/ allows 64 MiB; a chunked upload that passes the limit is cut off, never forwarded whole.
     refused = False

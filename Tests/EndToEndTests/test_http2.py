@@ -205,3 +205,28 @@ def test_rapid_reset_flood_is_contained(h2_gatehouse):
     assert opened <= 2 * 2 * 32 + 40, f"{opened} backend connections for one flood"
     version, code, body = curl(h2_gatehouse, "/owa/healthcheck.htm", "--http2")
     assert code == 200 and version == "2"
+
+
+def test_http2_limits_from_the_file_are_advertised(tmp_path):
+    """limits.http2 and max_header_total reach the SETTINGS a client receives."""
+    from conftest import start_gatehouse
+    from h2_raw import H2Raw
+    import h2.settings
+    sims = [start_sim("mbx01")]
+    limits = ("limits:\n  max_header_total: 128KiB\n"
+              "  http2: { max_concurrent_streams: 7, initial_window_size: 256KiB, connection_window_size: 4MiB }\n")
+    proxy = start_gatehouse(sims, tmp_path, limits_yaml=limits)
+    try:
+        with H2Raw(proxy.port, "mail.contoso.lab", str(CERTS / "ca.pem")) as client:
+            assert client.wait_settings()
+            settings = client.conn.remote_settings
+            assert settings[h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS] == 7
+            assert settings[h2.settings.SettingCodes.INITIAL_WINDOW_SIZE] == 256 * 1024
+            assert settings[h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE] == 128 * 1024
+            # The connection window: the protocol's 65,535 plus the WINDOW_UPDATE sent after the preface.
+            assert client.wait(lambda: client.conn.outbound_flow_control_window == 4 * 1024 * 1024)
+            sid = client.request("GET", "/owa/healthcheck.htm", "mail.contoso.lab")
+            assert client.wait_stream(sid).status == 200
+    finally:
+        proxy.process.stop()
+        sims[0].process.stop()

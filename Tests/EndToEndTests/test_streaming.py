@@ -156,6 +156,72 @@ def test_slow_client_download_is_held_back_not_buffered(gatehouse):
     assert_bounded(rss)
 
 
-@pytest.mark.skip(reason="mailbox-sim has no slow-read knob: a backend that reads an upload slowly cannot be made")
-def test_slow_backend_upload_is_held_back_not_buffered():
-    pass
+UPLOAD_HELD_BOUND_MIB = 48
+
+
+def test_slow_backend_upload_is_held_back_not_buffered(tmp_path):
+    """A backend that stops reading an upload: the proxy stops reading from the client, so the
+    client's send blocks (what it got out stays within socket buffers and the proxy's small
+    per-request allowance, far below the body) and the proxy's memory does not grow; once the
+    backend reads again, the whole body arrives intact."""
+    import socket
+    import ssl
+    import threading
+
+    from conftest import CERTS, start_gatehouse
+    from stalling_backend import StallingBackend
+
+    backend = StallingBackend()
+    proxy = start_gatehouse([backend], tmp_path, pool_extra="    health: { enabled: false }",
+                            route_overrides="      - { path: /upload/, pool: mailbox, max_body: 1GiB }\n")
+    size = 128 * MIB
+    sent = [0]
+    errors = []
+    context = ssl.create_default_context(cafile=str(CERTS / "ca.pem"))
+    context.set_alpn_protocols(["http/1.1"])
+    sock = context.wrap_socket(socket.create_connection(("127.0.0.1", proxy.port), timeout=60),
+                               server_hostname="mail.contoso.lab")
+
+    def upload():
+        try:
+            sock.sendall(b"POST /upload/held.bin HTTP/1.1\r\nHost: mail.contoso.lab\r\n"
+                         + f"Content-Length: {size}\r\n\r\n".encode())
+            for piece in upload_chunks(size):
+                sock.sendall(piece)
+                sent[0] += len(piece)
+        except OSError as error:
+            errors.append(error)
+
+    uploader = threading.Thread(target=upload, daemon=True)
+    try:
+        with RSSMonitor(proxy.process) as rss:
+            uploader.start()
+            assert backend.head_seen.wait(10), "the request never reached the backend"
+            # The buffers between client and backend fill within the first seconds; then the
+            # client's send must stand still (a proxy that kept reading would keep it moving).
+            time.sleep(2)
+            settled = sent[0]
+            time.sleep(2)
+            held = sent[0]
+            held_growth = rss.growth_mib()
+            backend.release()
+            uploader.join(60)
+        assert not uploader.is_alive() and not errors, errors
+        response = b""
+        while b"}" not in response:
+            data = sock.recv(65536)
+            if not data:
+                break
+            response += data
+    finally:
+        sock.close()
+        backend.stop()
+        proxy.process.stop()
+    print(f"\nsent while the backend read nothing: {held / MIB:.0f} MiB of {size / MIB:.0f} MiB; " + rss.describe())
+    assert held <= UPLOAD_HELD_BOUND_MIB * MIB, f"the client sent {held / MIB:.0f} MiB while the backend read nothing"
+    assert held - settled <= MIB, f"the client kept sending while the backend read nothing: {settled} -> {held} bytes"
+    assert held_growth < RSS_BOUND_MIB, "while the backend was not reading: " + rss.describe()
+    assert response.startswith(b"HTTP/1.1 200"), response[:200]
+    answer = json.loads(response.partition(b"\r\n\r\n")[2])
+    assert answer["bytes"] == size
+    assert answer["sha256"] == upload_sha256(size)

@@ -49,7 +49,7 @@ import Testing
 
     /// Answers every request itself: 200, or 403 for `/deny`.
     private struct LocalRouter: ProxyRouter {
-        func decide(head: HTTPRequestHead, connection: ClientConnectionFacts) -> ProxyDecision {
+        func decide(head: HTTPRequestHead, framing: RequestFraming.Parsed, connection: ClientConnectionFacts) -> ProxyDecision {
             if head.uri == "/deny" { return .respond(LocalResponse(status: .forbidden, reason: "test deny")) }
             return .respond(LocalResponse(status: .ok, body: "hello\n", reason: "test"))
         }
@@ -62,7 +62,7 @@ import Testing
         let channel = EmbeddedChannel()
         let environment = ProxyEnvironment(
             router: LocalRouter(), pools: LoopPoolSet(pools: [], group: channel.embeddedEventLoop),
-            logger: Logger(label: "test"), accessLog: nil, clientIdleTimeout: .seconds(120), metrics: metrics)
+            logger: Logger(label: "test"), accessLog: nil, metrics: metrics)
         let facts = ClientConnectionFacts(clientIP: nil, isTLS: true, serverName: nil, certificateCovers: { _ in true })
         let sync = channel.pipeline.syncOperations
         try ClientPipeline.addHTTP1Codec(to: sync, limits: ClientLimits())

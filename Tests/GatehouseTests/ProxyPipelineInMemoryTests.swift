@@ -13,7 +13,7 @@ import Testing
 @Suite struct ProxyPipelineInMemoryTests {
     /// Answers each request with 200 and a body naming its target; `/deny` gets 403.
     private struct EchoRouter: ProxyRouter {
-        func decide(head: HTTPRequestHead, connection: ClientConnectionFacts) -> ProxyDecision {
+        func decide(head: HTTPRequestHead, framing: RequestFraming.Parsed, connection: ClientConnectionFacts) -> ProxyDecision {
             if head.uri == "/deny" { return .respond(LocalResponse(status: .forbidden, reason: "test deny")) }
             return .respond(LocalResponse(status: .ok, body: "target=\(head.uri)\n", reason: "test echo"))
         }
@@ -25,7 +25,7 @@ import Testing
         let channel = EmbeddedChannel()
         let environment = ProxyEnvironment(
             router: EchoRouter(), pools: LoopPoolSet(pools: [], group: channel.embeddedEventLoop),
-            logger: Logger(label: "test"), accessLog: nil, clientIdleTimeout: .seconds(120))
+            logger: Logger(label: "test"), accessLog: nil)
         let facts = ClientConnectionFacts(clientIP: nil, isTLS: true, serverName: nil, certificateCovers: { _ in true })
         let sync = channel.pipeline.syncOperations
         try ClientPipeline.addHTTP1Codec(to: sync, limits: ClientLimits())

@@ -63,19 +63,7 @@ final class BackendConnection: @unchecked Sendable {
             .channelInitializer { channel in
                 do {
                     let tls = OpenSSLHandler(client: pool.tls, serverName: server.tlsName)
-                    let connection = BackendConnection(channel: channel, server: server)
-                    let handler = BackendChannelHandler(connection: connection, ready: ready)
-                    connection.handler = handler
-                    let sync = channel.pipeline.syncOperations
-                    try sync.addHandler(tls)
-                    // Gatehouse sets every request's framing headers itself (RequestFraming.apply):
-                    // NIO's defaults would drop a GET's or DELETE's body framing and leave the
-                    // body's bytes to be parsed by the backend as the next request.
-                    var encoding = HTTPRequestEncoder.Configuration()
-                    encoding.automaticallySetFramingHeaders = false
-                    try sync.addHandler(HTTPRequestEncoder(configuration: encoding))
-                    try sync.addHandler(ByteToMessageHandler(BackendResponseDecoder(connection: connection)))
-                    try sync.addHandler(handler)
+                    try install(on: channel, server: server, tls: tls, ready: ready)
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {
                     return channel.eventLoop.makeFailedFuture(error)
@@ -85,6 +73,28 @@ final class BackendConnection: @unchecked Sendable {
             ready.fail(BackendError.connectFailed(server: server.name, reason: "\(error)"))
         }
         return ready.futureResult
+    }
+
+    /// Builds a backend connection's pipeline on `channel`: TLS (when given), the HTTP/1.1 request
+    /// encoder and response decoder, and the handler that talks to the request. `ready` succeeds
+    /// once the TLS handshake completed, or at once without TLS (in-memory tests, whose channel
+    /// stands for the decrypted stream).
+    static func install(on channel: Channel, server: BackendServer, tls: OpenSSLHandler?,
+                        ready: EventLoopPromise<BackendConnection>) throws {
+        let connection = BackendConnection(channel: channel, server: server)
+        let handler = BackendChannelHandler(connection: connection, ready: tls == nil ? nil : ready)
+        connection.handler = handler
+        let sync = channel.pipeline.syncOperations
+        if let tls { try sync.addHandler(tls) }
+        // Gatehouse sets every request's framing headers itself (RequestFraming.apply):
+        // NIO's defaults would drop a GET's or DELETE's body framing and leave the
+        // body's bytes to be parsed by the backend as the next request.
+        var encoding = HTTPRequestEncoder.Configuration()
+        encoding.automaticallySetFramingHeaders = false
+        try sync.addHandler(HTTPRequestEncoder(configuration: encoding))
+        try sync.addHandler(ByteToMessageHandler(BackendResponseDecoder(connection: connection)))
+        try sync.addHandler(handler)
+        if tls == nil { ready.succeed(connection) }
     }
 
     /// Closes the connection (idempotent).
@@ -144,7 +154,7 @@ private final class BackendChannelHandler: ChannelDuplexHandler {
     /// Interim (1xx) responses since the last final head (`BackendResponseRules.maxInterimResponses`).
     private var interimResponses = 0
 
-    init(connection: BackendConnection, ready: EventLoopPromise<BackendConnection>) {
+    init(connection: BackendConnection, ready: EventLoopPromise<BackendConnection>?) {
         self.connection = connection
         self.ready = ready
     }

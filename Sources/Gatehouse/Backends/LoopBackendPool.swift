@@ -166,7 +166,7 @@ final class LoopBackendPool: @unchecked Sendable {
 
     private func startConnect(_ id: ConnectionID, server: ServerID) -> EventLoopFuture<(BackendConnection, reused: Bool)> {
         let promise = eventLoop.makePromise(of: (BackendConnection, reused: Bool).self)
-        BackendConnection.connect(to: pool.servers[server.index], pool: pool, on: eventLoop).assumeIsolated().whenComplete { result in
+        pool.connector(pool.servers[server.index], pool, eventLoop).assumeIsolated().whenComplete { result in
             let now = NIODeadline.now()
             switch result {
             case .success(let connection):

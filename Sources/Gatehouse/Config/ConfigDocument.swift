@@ -91,8 +91,10 @@ struct LimitsDocument: Codable {
     var clientHeaderTimeout: Located<String>?
     var clientIdleTimeout: Located<String>?
     var shutdownGrace: Located<String>?
+    var http2: Located<HTTP2LimitsDocument>?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
+        case http2
         case maxHeaderLine = "max_header_line"
         case maxHeaderTotal = "max_header_total"
         case maxConnections = "max_connections"
@@ -100,6 +102,19 @@ struct LimitsDocument: Codable {
         case clientHeaderTimeout = "client_header_timeout"
         case clientIdleTimeout = "client_idle_timeout"
         case shutdownGrace = "shutdown_grace"
+    }
+}
+
+/// `limits.http2:`: what an HTTP/2 client may open at once on one connection.
+struct HTTP2LimitsDocument: Codable {
+    var maxConcurrentStreams: Located<Int>?
+    var initialWindowSize: Located<String>?
+    var connectionWindowSize: Located<String>?
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case maxConcurrentStreams = "max_concurrent_streams"
+        case initialWindowSize = "initial_window_size"
+        case connectionWindowSize = "connection_window_size"
     }
 }
 

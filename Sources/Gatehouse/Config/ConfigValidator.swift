@@ -64,6 +64,7 @@ struct ConfigValidator {
         limits.clientHeaderTimeout = duration(document.clientHeaderTimeout, default: limits.clientHeaderTimeout)
         limits.clientIdleTimeout = duration(document.clientIdleTimeout, default: limits.clientIdleTimeout)
         limits.shutdownGrace = duration(document.shutdownGrace, default: limits.shutdownGrace)
+        limits.http2 = validateHTTP2Limits(document.http2)
         return limits
     }
 

@@ -38,11 +38,14 @@ public struct ClientLimits: Sendable, Hashable {
     /// How long a client may take to send a complete request head (on redirect listeners: the
     /// whole request, whose body is read and dropped).
     public var clientHeaderTimeout: Duration
-    /// How long a client connection may stay idle with no request in progress.
+    /// How long a client connection may stay idle with no request in progress. On HTTP/2 this is
+    /// the session's one idle clock, which ends the connection with GOAWAY(NO_ERROR).
     public var clientIdleTimeout: Duration
     /// On SIGTERM/SIGINT, how long in-flight requests may run after Gatehouse stops accepting;
     /// what is still open then is closed.
     public var shutdownGrace: Duration
+    /// `limits.http2`: the per-connection HTTP/2 limits advertised in SETTINGS.
+    public var http2 = HTTP2Limits()
 
     /// Limits; defaults are the configuration file's.
     public init(
@@ -59,6 +62,26 @@ public struct ClientLimits: Sendable, Hashable {
         self.clientIdleTimeout = clientIdleTimeout
         self.shutdownGrace = shutdownGrace
     }
+}
+
+/// What one HTTP/2 client connection may hold open (`limits.http2`); the defaults are
+/// `HTTP2Settings`'s. Kept apart from `HTTP2Settings` so the file's keys are exactly these.
+public struct HTTP2Limits: Sendable, Hashable {
+    /// SETTINGS_MAX_CONCURRENT_STREAMS: streams a client may have open at once.
+    public var maxConcurrentStreams = 100
+    /// SETTINGS_INITIAL_WINDOW_SIZE: request-body bytes a stream may send ahead of its backend.
+    public var initialWindowSize = 64 * ByteSize.kibibyte
+    /// The connection-level receive window: request-body bytes of all streams ahead of their backends.
+    public var connectionWindowSize = 16 * ByteSize.mebibyte
+
+    /// The limits that `max_concurrent_streams` may take.
+    public static let streamRange = 1...1000
+    /// The window sizes a file may set: at least the protocol's initial 65,535-byte window for the
+    /// connection (it can only be opened further), at most 2^31-1 (RFC 9113 §6.9.1).
+    public static let streamWindowRange = 1024...Int(Int32.max)
+    public static let connectionWindowRange = 65_535...Int(Int32.max)
+
+    public init() {}
 }
 
 /// The status code for requests whose host no virtual service covers.

@@ -32,11 +32,14 @@ enum ClientPipeline {
         try sync.addHandler(RedirectHandler(policy: policy, clock: clock))
     }
 
-    /// The HTTP/1.1 handlers, added at the end of the pipeline once TLS is up.
+    /// The HTTP/1.1 handlers, added at the end of the pipeline once TLS is up. The connection's
+    /// clocks (`client_header_timeout`, `client_idle_timeout`) are one `HeaderTimeoutHandler`, as
+    /// on the redirect listener.
     static func addHTTP1(to channel: Channel, environment: ProxyEnvironment, facts: ClientConnectionFacts,
                          limits: ClientLimits, live: LiveRuntime? = nil) throws {
         let sync = channel.pipeline.syncOperations
-        let headerClock = HeaderTimeoutHandler(timeout: TimeAmount(limits.clientHeaderTimeout))
+        let headerClock = HeaderTimeoutHandler(timeout: TimeAmount(limits.clientHeaderTimeout),
+                                               idleTimeout: TimeAmount(limits.clientIdleTimeout))
         try sync.addHandler(headerClock)
         let logger = environment.logger
         let client = facts.clientIP.map { "\($0)" } ?? "?"

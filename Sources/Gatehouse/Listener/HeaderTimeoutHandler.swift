@@ -5,9 +5,9 @@ import NIOCore
 /// before the request decoder and sees raw bytes; whoever answers requests (`HTTP1ServerAdapter`,
 /// `RedirectHandler`) tells it when a head was received and when a response finished.
 ///
-/// With an idle timeout it also closes connections that sit with no request in progress for that
-/// long (the redirect listener, which has no proxy handler to do it). Without one, between requests
-/// the proxy's idle timeout applies instead.
+/// With an idle timeout (every HTTP/1.1 listener passes `client_idle_timeout`) it also closes
+/// connections that sit with no request in progress for that long: the connection's one idle clock.
+/// Time is the event loop's (wall time in production; tests advance an embedded loop's).
 ///
 /// The clocks are timestamps in `StateMachine`, not a timer per request: one scheduled check
 /// re-arms itself only while a clock runs, so busy keep-alive connections schedule about one task
@@ -29,6 +29,9 @@ final class HeaderTimeoutHandler: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        // The connection is ready for its first request now, on the loop's clock.
+        machine = StateMachine(headerTimeout: machine.headerTimeout, idleTimeout: machine.idleTimeout,
+                               now: context.eventLoop.now)
         arm()
     }
 
@@ -40,7 +43,7 @@ final class HeaderTimeoutHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        machine.bytesReceived(now: .now())
+        machine.bytesReceived(now: context.eventLoop.now)
         arm()
         context.fireChannelRead(data)
     }
@@ -52,7 +55,7 @@ final class HeaderTimeoutHandler: ChannelInboundHandler {
 
     /// The response was sent: the next bytes start a new head; the idle clock starts.
     func responseFinished() {
-        machine.responseFinished(now: .now())
+        machine.responseFinished(now: context?.eventLoop.now ?? .now())
         arm()
     }
 
@@ -72,7 +75,7 @@ final class HeaderTimeoutHandler: ChannelInboundHandler {
         timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
             timer = nil
             timerDeadline = nil
-            switch machine.check(now: .now()) {
+            switch machine.check(now: context.eventLoop.now) {
             case .close:
                 // A clock ran out: drop the connection without an answer.
                 self.context?.close(promise: nil)

@@ -27,7 +27,8 @@ public struct ExchangeRouter: ProxyRouter {
         self.screening = screening
     }
 
-    public func decide(head: HTTPRequestHead, connection: ClientConnectionFacts) -> ProxyDecision {
+    public func decide(head: HTTPRequestHead, framing parsed: RequestFraming.Parsed,
+                       connection: ClientConnectionFacts) -> ProxyDecision {
         switch head.method {
         case .TRACE, .CONNECT:
             // TRACE echoes a request back (cookies and credentials included) and its body framing
@@ -39,10 +40,9 @@ public struct ExchangeRouter: ProxyRouter {
             break
         }
         let framing: RequestBodyFraming
-        do {
-            framing = try RequestFraming.check(head.headers)
-        } catch {
-            return .respond(LocalResponse(status: .badRequest, reason: "\(error)"))
+        switch parsed {
+        case .success(let checked): framing = checked
+        case .failure(let rejection): return .respond(LocalResponse(status: .badRequest, reason: "\(rejection)"))
         }
         guard let host = head.headers.first(name: "host"), let hostName = HostName.normalise(host) else {
             return .respond(LocalResponse(status: .badRequest, reason: "missing or invalid Host header"))

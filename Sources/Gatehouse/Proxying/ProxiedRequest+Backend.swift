@@ -27,13 +27,13 @@ extension ProxiedRequest {
                 machine.serverChosen(pinned.serverIndex, pinned: true)
                 lease = pinned.pool.lendPinned(pinned.connection, serverIndex: pinned.serverIndex)
                 attach(pinned.connection)
-                perform(machine.leased(now: .now()))
+                perform(machine.leased(now: eventLoop.now))
                 return
             }
             pinned.connection.close()
         }
         guard let loopPool, let policy else {
-            perform(machine.leaseFailed(.noHealthyServer, now: .now()))
+            perform(machine.leaseFailed(.noHealthyServer, now: eventLoop.now))
             return
         }
         if policy.affinity == .anchorMailbox, machine.triedServers.isEmpty, let backendHead {
@@ -52,10 +52,10 @@ extension ProxiedRequest {
         case .server(let chosen):
             index = chosen
         case .noHealthyServer:
-            perform(machine.leaseFailed(.noHealthyServer, now: .now()))
+            perform(machine.leaseFailed(.noHealthyServer, now: eventLoop.now))
             return
         case .pinnedLimitReached:
-            perform(machine.leaseFailed(.pinnedLimitReached, now: .now()))
+            perform(machine.leaseFailed(.pinnedLimitReached, now: eventLoop.now))
             return
         }
         serverIndex = index
@@ -84,7 +84,7 @@ extension ProxiedRequest {
                     guard machine.isConnecting else { return }
                     environment.logger.warning("backend unavailable", metadata: [
                         "route": "\(policy.name)", "pool": "\(loopPool.pool.name)", "error": "\(backendError)"])
-                    perform(machine.leaseFailed(.queueTimedOut(backendError), now: .now()))
+                    perform(machine.leaseFailed(.queueTimedOut(backendError), now: eventLoop.now))
                     return
                 }
                 policy.metrics?.pool?.connectFailed(server: index)
@@ -96,7 +96,7 @@ extension ProxiedRequest {
                 guard machine.isConnecting else { return }
                 environment.logger.warning("backend unavailable", metadata: [
                     "route": "\(policy.name)", "error": "\(backendError)"])
-                let action = machine.leaseFailed(.connectFailed(backendError), now: .now())
+                let action = machine.leaseFailed(.connectFailed(backendError), now: eventLoop.now)
                 // Another server is tried: a resend away from this one, as after a failed connection.
                 if case .connect = action { policy.metrics?.pool?.resent(server: index) }
                 perform(action)
@@ -107,7 +107,7 @@ extension ProxiedRequest {
     /// The pool lent `connection`: the machine sends the request on it, or (the client went away
     /// or was answered meanwhile) it goes back untouched.
     private func leaseGranted(_ connection: BackendConnection, pool loopPool: LoopBackendPool) {
-        let action = machine.leased(now: .now())
+        let action = machine.leased(now: eventLoop.now)
         if case .returnUnusedConnection = action {
             if let lease = self.lease.take() {
                 loopPool.release(lease, connection: connection, reusable: true)
@@ -132,7 +132,7 @@ extension ProxiedRequest {
         let backendError = error as? BackendError ?? .protocolError(server: connection.server.name, reason: "\(error)")
         self.connection = nil
         if let loopPool, let lease = self.lease.take() { loopPool.abandon(lease) }
-        let action = machine.backendFailed(backendError, now: .now())
+        let action = machine.backendFailed(backendError, now: eventLoop.now)
         let metadata: Logger.Metadata = ["route": "\(policy?.name ?? "?")", "error": "\(backendError)"]
         if case .resend = action {
             policy?.metrics?.pool?.resent(server: serverIndex)

@@ -125,7 +125,7 @@ extension ProxiedRequest {
     /// request re-arms about once per idle period.
     func checkDeadlines() {
         deadlineCheckAt = .distantFuture
-        perform(machine.deadlineReached(now: .now()))
+        perform(machine.deadlineReached(now: eventLoop.now))
         rearmDeadlineCheck()
     }
 

@@ -9,7 +9,7 @@ extension ProxiedRequest {
     /// A response part from the backend: the machine decides, and the part is relayed here,
     /// where it is at hand.
     func backendDidReceive(_ part: HTTPClientResponsePart, on connection: BackendConnection) {
-        let now = NIODeadline.now()
+        let now = eventLoop.now
         switch part {
         case .head(let head):
             let facts = StateMachine.ResponseHeadFacts(

@@ -15,6 +15,9 @@ final class ProxiedRequest: BackendConnectionDelegate {
     unowned let handler: ProxyHandler
     let stream: HTTPStreamID
     let clientHead: HTTPRequestHead
+    /// The head's framing, parsed once on arrival (`RequestFraming.parse`): routing, the early 413
+    /// by declared length and the machine's `declaresBody` all read this one value.
+    let framing: RequestFraming.Parsed
     /// The client side of this exchange (HTTP/1.1 or HTTP/2, behind one interface).
     let client: any ClientStream
     var machine: StateMachine
@@ -55,25 +58,21 @@ final class ProxiedRequest: BackendConnectionDelegate {
         self.stream = stream
         self.clientHead = head
         self.client = client
+        let framing = RequestFraming.parse(head.headers)
+        self.framing = framing
         // NTLM and Negotiate authenticate the TCP connection: any Authorization line naming one
         // pins the backend connection (where the client stream allows it at all).
         self.machine = StateMachine(
-            method: head.method, declaresBody: Self.declaresBody(head),
+            method: head.method, declaresBody: RequestFraming.declaresBody(framing, headers: head.headers),
             authenticatesConnection: ConnectionAuthentication.anyConnectionBound(head.headers, name: "authorization"),
             traits: client.traits)
-    }
-
-    /// Whether a request head announces a body (Content-Length above zero, or chunked).
-    private static func declaresBody(_ head: HTTPRequestHead) -> Bool {
-        if let length = head.headers.first(name: "content-length"), length != "0" { return true }
-        return head.headers.contains(name: "transfer-encoding")
     }
 
     // MARK: events in
 
     /// Routes the request and starts connecting to a backend (or answers it locally).
     func start() {
-        switch environment.router.decide(head: clientHead, connection: handler.facts) {
+        switch environment.router.decide(head: clientHead, framing: framing, connection: handler.facts) {
         case .respond(let local):
             perform(machine.answeredByRouter(local))
         case .abort(let reason):
@@ -83,7 +82,7 @@ final class ProxiedRequest: BackendConnectionDelegate {
             self.policy = policy
             self.backendHead = head
             usePool(of: policy)
-            let now = NIODeadline.now()
+            let now = eventLoop.now
             let deadlines = RequestDeadlines(idle: policy.idleTimeout, connect: policy.connectTimeout,
                                              header: policy.headerTimeout, total: policy.totalTimeout, now: now)
             perform(machine.routed(framing: framing, maxBodyBytes: policy.maxBodyBytes, deadlines: deadlines, now: now))
@@ -91,10 +90,10 @@ final class ProxiedRequest: BackendConnectionDelegate {
     }
 
     /// A request body part from the client.
-    func clientBody(_ buffer: ByteBuffer) { perform(machine.clientBody(buffer, now: .now())) }
+    func clientBody(_ buffer: ByteBuffer) { perform(machine.clientBody(buffer, now: eventLoop.now)) }
 
     /// The request's end (and trailers) from the client.
-    func clientEnd(_ trailers: HTTPHeaders?) { perform(machine.clientEnd(trailers, now: .now())) }
+    func clientEnd(_ trailers: HTTPHeaders?) { perform(machine.clientEnd(trailers, now: eventLoop.now)) }
 
     /// The client reset the stream or closed its connection.
     func clientAborted() { perform(machine.clientAborted()) }

@@ -114,11 +114,20 @@ public struct ClientConnectionFacts: Sendable {
     }
 }
 
+extension ProxyRouter {
+    /// Parses the head's framing and decides (tools and tests; the data path parses once itself).
+    public func decide(head: HTTPRequestHead, connection: ClientConnectionFacts) -> ProxyDecision {
+        decide(head: head, framing: RequestFraming.parse(head.headers), connection: connection)
+    }
+}
+
 /// The routing and policy brain behind the data path: immutable, shared by all connections, and
 /// swapped whole on reload. `ProxyHandler` asks it once per request head.
 public protocol ProxyRouter: Sendable {
-    /// Decides how to handle a request.
-    func decide(head: HTTPRequestHead, connection: ClientConnectionFacts) -> ProxyDecision
+    /// Decides how to handle a request whose framing headers were parsed once, by
+    /// `RequestFraming.parse`, when its head arrived (`ProxiedRequest`); the same value decides the
+    /// early 413 by declared length and whether a local answer leaves an unread body behind.
+    func decide(head: HTTPRequestHead, framing: RequestFraming.Parsed, connection: ClientConnectionFacts) -> ProxyDecision
     /// Rewrites a backend response head before it goes to the client (hop-by-hop headers).
     func clientResponseHead(_ head: HTTPResponseHead, policy: RoutePolicy) -> HTTPResponseHead
 }

@@ -10,20 +10,16 @@ final class ProxyEnvironment: Sendable {
     let logger: Logger
     /// One access-log line per request, in the configured format and place; nil when switched off.
     let accessLog: AccessLog?
-    /// How long a client connection may sit with no request in progress (between keep-alive
-    /// requests, or while a request head trickles in) before it is closed.
-    let clientIdleTimeout: TimeAmount
     /// Prometheus metrics; nil when off. Requests update their route's handles (`RoutePolicy.metrics`);
     /// this is for those answered before a route was chosen.
     let metrics: GatehouseMetrics?
 
     init(router: any ProxyRouter, pools: LoopPoolSet, logger: Logger, accessLog: AccessLog?,
-         clientIdleTimeout: TimeAmount, metrics: GatehouseMetrics? = nil) {
+         metrics: GatehouseMetrics? = nil) {
         self.metrics = metrics
         self.router = router
         self.pools = pools
         self.logger = logger
         self.accessLog = accessLog
-        self.clientIdleTimeout = clientIdleTimeout
     }
 }

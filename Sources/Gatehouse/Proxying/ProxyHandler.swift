@@ -40,12 +40,6 @@ final class ProxyHandler: ChannelDuplexHandler {
         self.clientProtocol = clientProtocol
     }
 
-    /// Closes the connection when it sits with no request in progress for too long. A timestamp
-    /// and one self-rescheduling check rather than a timer per request: busy keep-alive
-    /// connections schedule about one task per idle-timeout period.
-    private var idleTimer: Scheduled<Void>?
-    /// Since when no request has been in progress; nil while one is.
-    private var idleSince: NIODeadline?
     /// The connection's one deadline check for its requests (connect, response head, idle, total):
     /// scheduled at the earliest deadline any request asked for, so keep-alive requests, whose
     /// deadlines come after the pending check's, schedule no task of their own.
@@ -66,29 +60,12 @@ final class ProxyHandler: ChannelDuplexHandler {
         return (address?.ipAddress, address?.port ?? 0)
     }()
 
+    /// The connection's idle clock is not here: on HTTP/1.1 `HeaderTimeoutHandler` keeps it with
+    /// the header clock (one connection clock, as on the redirect listener), on HTTP/2 the
+    /// session does (`HTTP2ServerHandler`, which ends with GOAWAY). This handler keeps only the
+    /// requests' deadlines, on one timer.
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        becameIdle()
-    }
-
-    private func becameIdle() {
-        idleSince = .now()
-        if idleTimer == nil { scheduleIdleCheck(after: environment.clientIdleTimeout) }
-    }
-
-    private func scheduleIdleCheck(after delay: TimeAmount) {
-        guard let context else { return }
-        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: delay) { [self] in
-            idleTimer = nil
-            // Busy: stop; the connection's next idle moment arms the check again.
-            guard let since = idleSince else { return }
-            let elapsed = NIODeadline.now() - since
-            if elapsed >= environment.clientIdleTimeout {
-                self.context?.close(promise: nil)
-            } else {
-                scheduleIdleCheck(after: environment.clientIdleTimeout - elapsed)
-            }
-        }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -102,7 +79,6 @@ final class ProxyHandler: ChannelDuplexHandler {
         let tagged = unwrapInboundIn(data)
         switch tagged.part {
         case .head(let head):
-            idleSince = nil
             let request = ProxiedRequest(handler: self, stream: tagged.stream, head: head,
                                          client: clientProtocol.stream(tagged.stream, of: self),
                                          eventLoop: context.eventLoop)
@@ -214,7 +190,6 @@ final class ProxyHandler: ChannelDuplexHandler {
     func requestFinished(_ request: ProxiedRequest) {
         if requests[request.stream] === request {
             requests[request.stream] = nil
-            if requests.isEmpty && isActive { becameIdle() }
         }
     }
 
@@ -233,7 +208,7 @@ final class ProxyHandler: ChannelDuplexHandler {
     private func runDeadlineCheck() {
         deadlineTimer = nil
         deadlineCheckAt = .distantFuture
-        let now = NIODeadline.now()
+        let now = context?.eventLoop.now ?? .now()
         for request in Array(requests.values) {
             if request.deadlineCheckAt <= now {
                 request.checkDeadlines()
@@ -244,8 +219,6 @@ final class ProxyHandler: ChannelDuplexHandler {
     }
 
     private func abortAll() {
-        idleTimer?.cancel()
-        idleTimer = nil
         deadlineTimer?.cancel()
         deadlineTimer = nil
         deadlineCheckAt = .distantFuture

@@ -50,6 +50,30 @@ public struct RequestFramingRejection: Error, Sendable, Hashable, CustomStringCo
 
 /// Request-smuggling defence: accepts only framing that every HTTP/1.1 implementation reads alike.
 public enum RequestFraming {
+    /// A head's framing as parsed once: the body's delimitation, or why it was refused.
+    public typealias Parsed = Result<RequestBodyFraming, RequestFramingRejection>
+
+    /// The one parse of a request head's framing headers on the proxy's side (`check` as a value),
+    /// run when the head arrives; the result travels with the request to routing and the machine.
+    public static func parse(_ headers: HTTPHeaders) -> Parsed {
+        do {
+            return .success(try check(headers))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// Whether a request with this framing announces body bytes. A refused framing counts as one
+    /// when it names a length or a transfer coding at all: its body cannot be delimited, so a local
+    /// answer must not leave the connection open behind it.
+    static func declaresBody(_ parsed: Parsed, headers: HTTPHeaders) -> Bool {
+        switch parsed {
+        case .success(.none), .success(.contentLength(0)): return false
+        case .success: return true
+        case .failure: return headers.contains(name: "content-length") || headers.contains(name: "transfer-encoding")
+        }
+    }
+
     /// Checks the framing headers of a client's request (and that it names at most one Host) and
     /// says how its body is delimited. Run it before `HeaderRewriter.rewriteRequest`.
     public static func check(_ headers: HTTPHeaders) throws(RequestFramingRejection) -> RequestBodyFraming {

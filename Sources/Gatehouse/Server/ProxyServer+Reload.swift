@@ -29,8 +29,7 @@ extension ProxyServer {
                 added: [Bound]) -> (bound: [String], closed: [String]) {
         let set = LoopPoolSet(pools: snapshot.pools, group: group, reusing: pools.currentSet, views: views)
         let environment = ProxyEnvironment(
-            router: snapshot.router, pools: set, logger: logger, accessLog: accessLog,
-            clientIdleTimeout: TimeAmount(limits.clientIdleTimeout), metrics: metrics)
+            router: snapshot.router, pools: set, logger: logger, accessLog: accessLog, metrics: metrics)
         let listeners = Dictionary(snapshot.listeners.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
         live.replace(with: ServingState(environment: environment, listeners: listeners, limits: limits))
         let previous = pools.replace(with: set)

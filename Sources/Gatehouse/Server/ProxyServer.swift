@@ -52,8 +52,7 @@ public final class ProxyServer: Sendable {
         self.pools = BackendPoolRegistry(set)
         self.metrics = metrics
         let environment = ProxyEnvironment(
-            router: router, pools: set, logger: logger, accessLog: self.accessLog,
-            clientIdleTimeout: TimeAmount(limits.clientIdleTimeout), metrics: metrics)
+            router: router, pools: set, logger: logger, accessLog: self.accessLog, metrics: metrics)
         self.live = LiveRuntime(ServingState(
             environment: environment, listeners: Dictionary(listeners.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a }),
             limits: limits))

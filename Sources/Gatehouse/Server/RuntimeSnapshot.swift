@@ -146,7 +146,7 @@ public struct RuntimeSnapshot: Sendable {
                                                      policy: policy, alpn: alpn, strictSNI: tls.strictSNI)
                     listeners.append(ListenerSpec(
                         name: listener.name, host: listener.address.host, port: listener.address.port,
-                        kind: .tls(store: store, http2: offersH2 ? HTTP2Settings() : nil)))
+                        kind: .tls(store: store, http2: offersH2 ? configuration.limits.http2Settings : nil)))
                 } catch {
                     problems.append("listener \(listener.name): \(error)")
                 }

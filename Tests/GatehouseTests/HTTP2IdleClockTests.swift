@@ -1,0 +1,105 @@
+import GatehouseHTTP1
+import GatehouseHTTP2
+import NIOCore
+import NIOEmbedded
+import NIOHTTP1
+import Testing
+
+@testable import Gatehouse
+
+/// The HTTP/2 connection's one idle clock (`client_idle_timeout`): with no stream open for that
+/// long, `HTTP2ServerHandler` sends GOAWAY(NO_ERROR, last stream) and then closes; an open stream
+/// (a long poll) holds it off. Time is the embedded loop's, advanced by the test.
+@Suite struct HTTP2IdleClockTests {
+    /// One frame as read from the server's bytes.
+    struct Frame {
+        var type: UInt8
+        var flags: UInt8
+        var stream: UInt32
+        var payload: [UInt8]
+    }
+
+    private func channel(idle: TimeAmount) throws -> EmbeddedChannel {
+        var settings = HTTP2Settings()
+        settings.idleTimeout = idle
+        let channel = EmbeddedChannel(handler: HTTP2ServerHandler(settings: settings))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 443)).wait()
+        // The client preface, an empty SETTINGS and the acknowledgement of the server's.
+        var bytes = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
+        bytes += frame(type: 0x4, flags: 0, stream: 0, payload: [])
+        bytes += frame(type: 0x4, flags: 0x1, stream: 0, payload: [])
+        try channel.writeInbound(ByteBuffer(bytes: bytes))
+        _ = try frames(channel)
+        return channel
+    }
+
+    private func frame(type: UInt8, flags: UInt8, stream: UInt32, payload: [UInt8]) -> [UInt8] {
+        let length = payload.count
+        return [UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF), type, flags,
+                UInt8(stream >> 24 & 0x7F), UInt8(stream >> 16 & 0xFF), UInt8(stream >> 8 & 0xFF),
+                UInt8(stream & 0xFF)] + payload
+    }
+
+    /// Every frame the server wrote since the last call.
+    private func frames(_ channel: EmbeddedChannel) throws -> [Frame] {
+        var bytes: [UInt8] = []
+        while var buffer = try channel.readOutbound(as: ByteBuffer.self) {
+            bytes += buffer.readBytes(length: buffer.readableBytes) ?? []
+        }
+        var result: [Frame] = []
+        var index = 0
+        while index + 9 <= bytes.count {
+            let length = Int(bytes[index]) << 16 | Int(bytes[index + 1]) << 8 | Int(bytes[index + 2])
+            let stream = bytes[index + 5..<index + 9].reduce(UInt32(0)) { $0 << 8 | UInt32($1) } & 0x7FFF_FFFF
+            let payload = Array(bytes[index + 9..<min(bytes.count, index + 9 + length)])
+            result.append(Frame(type: bytes[index + 3], flags: bytes[index + 4], stream: stream, payload: payload))
+            index += 9 + length
+        }
+        return result
+    }
+
+    /// (last stream id, error code) of the GOAWAY among `frames`, if any.
+    private func goaway(_ frames: [Frame]) -> (lastStream: UInt32, code: UInt32)? {
+        guard let frame = frames.first(where: { $0.type == 0x7 }), frame.payload.count >= 8 else { return nil }
+        let last = frame.payload[0..<4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) } & 0x7FFF_FFFF
+        let code = frame.payload[4..<8].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        return (last, code)
+    }
+
+    @Test func anIdleConnectionGetsGoawayNoErrorThenCloses() throws {
+        let channel = try channel(idle: .seconds(5))
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(4_999))
+        #expect(goaway(try frames(channel)) == nil)
+        #expect(channel.isActive)
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(1))
+        let sent = try #require(goaway(try frames(channel)))
+        #expect(sent.lastStream == 0 && sent.code == 0)
+        #expect(!channel.isActive)
+    }
+
+    @Test func anOpenStreamHoldsTheClockOffAndTheGoawayNamesTheLastStream() throws {
+        let channel = try channel(idle: .seconds(5))
+        channel.embeddedEventLoop.advanceTime(by: .seconds(3))
+        // GET / on stream 1 (HPACK static entries: :method GET, :scheme https, :path /; :authority a).
+        let block: [UInt8] = [0x82, 0x87, 0x84, 0x41, 0x01, 0x61]
+        try channel.writeInbound(ByteBuffer(bytes: frame(type: 0x1, flags: 0x5, stream: 1, payload: block)))
+        let head = try #require(try channel.readInbound(as: TaggedRequestPart.self))
+        #expect(head.stream == HTTPStreamID(1))
+        // Unanswered, like a long poll: well past the idle timeout, the connection stays.
+        channel.embeddedEventLoop.advanceTime(by: .seconds(30))
+        #expect(goaway(try frames(channel)) == nil)
+        #expect(channel.isActive)
+        // Answered: the idle time counts from the stream's end.
+        let response = HTTPResponseHead(version: .http2, status: .noContent)
+        try channel.writeOutbound(TaggedResponsePart(stream: HTTPStreamID(1), part: .head(response)))
+        try channel.writeOutbound(TaggedResponsePart(stream: HTTPStreamID(1), part: .end(nil)))
+        channel.flush()
+        #expect(try frames(channel).contains { $0.type == 0x1 && $0.stream == 1 })
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(4_900))
+        #expect(goaway(try frames(channel)) == nil)
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(100))
+        let sent = try #require(goaway(try frames(channel)))
+        #expect(sent.lastStream == 1 && sent.code == 0)
+        #expect(!channel.isActive)
+    }
+}
