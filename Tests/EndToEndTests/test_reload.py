@@ -195,12 +195,15 @@ def test_twenty_reloads_under_load_lose_no_request(setup):
     assert failed_h2 == errored_h2 == timeout_h2 == 0, h2output
     assert int(codes.group(1)) == succeeded_h2 and succeeded_h2 > 300, h2output
     assert reload_count(gatehouse) == RELOADS
+    # Every reload counted in the metrics, as applied.
+    assert reloads_metric(s["admin_port"]) == {"success": RELOADS, "failure": 0}
 
 
 def test_a_broken_edit_is_refused_with_file_line_and_the_old_configuration_serves(setup):
     s = setup
     port, gatehouse = s["port"], s["gatehouse"]
     old_fingerprint = served_fingerprint(port)
+    counted = reloads_metric(s["admin_port"])
     s["config"].write_text(config_text(port, s["admin_port"], s["certs"][0], s["sims"], [1], broken=True))
     line = s["config"].read_text().splitlines().index("  client_idle_timeout: forever") + 1
     expected = f"{s['config']}:{line}:24: error: invalid duration 'forever' for 'client_idle_timeout' in 'limits'"
@@ -243,6 +246,8 @@ def test_a_broken_edit_is_refused_with_file_line_and_the_old_configuration_serve
         done = subprocess.run([str(BIN / "gatehouse"), "reload", "--config", str(s["config"])],
                               capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and "cannot bind a listener the new configuration adds" in done.stderr, done.stderr
+    # Four refused reloads (CLI, admin endpoint, SIGHUP, taken port), each counted as a failure.
+    assert reloads_metric(s["admin_port"]) == {"success": counted["success"], "failure": counted["failure"] + 4}
 
     # Still the old configuration: old certificate, no /extra1/ route, requests served.
     assert served_fingerprint(port) == old_fingerprint
@@ -250,6 +255,19 @@ def test_a_broken_edit_is_refused_with_file_line_and_the_old_configuration_serve
         assert client.get("/owa/healthcheck.htm")[0] == 200
         assert client.get("/extra1/x?sim-bytes=10")[0] == 404
     assert gatehouse.proc.poll() is None
+
+
+def reloads_metric(admin_port):
+    """gatehouse_config_reloads_total by outcome, from the admin endpoint's /metrics."""
+    from prometheus_client.parser import text_string_to_metric_families
+    with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    counts = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "gatehouse_config_reloads_total":
+                counts[sample.labels["outcome"]] = int(sample.value)
+    return counts
 
 
 PING = "/Microsoft-Server-ActiveSync?Cmd=Ping&User=a&DeviceId={id}&DeviceType=T&sim-hold=3"
