@@ -18,7 +18,7 @@ TEST_APT_PACKAGES := chromium
 BENCH_APT_PACKAGES := valgrind nginx nghttp2-client binutils gcc curl python3
 
 .PHONY: all deps deps-test deps-bench build build-release build-release-proxy certs run demo test test-unit clean bench \
-        bench-callgrind bench-check bench-baseline help
+        bench-callgrind bench-check bench-baseline format format-check help
 
 all: build
 
@@ -32,6 +32,8 @@ help:
 	@echo "make bench-callgrind  instructions (callgrind) and allocations per proxied request, Gatehouse and nginx (~1.5 min)"
 	@echo "make bench-check      the same for Gatehouse only; fails if >10 % above loadtest/baseline/callgrind.json"
 	@echo "make bench-baseline   measure and rewrite loadtest/baseline/callgrind.json"
+	@echo "make format   format Sources/ and Tests/ with swift-format (.swift-format; the toolchain's own)"
+	@echo "make format-check     fail when a file is not formatted or breaks a lint rule (make test runs it)"
 	@echo "make clean    remove build output and generated certificates"
 
 deps:
@@ -91,7 +93,7 @@ demo: run
 # committed baseline). Not by default: the check itself takes about a minute, but it needs the release
 # build, which after a change to Sources/ costs several more minutes on 2 cores than the debug build
 # the tests use (see loadtest/README.md).
-test: build certs deps-test
+test: format-check build certs deps-test
 	$(SWIFT) test 2>&1 | tee .build/test.log; exit $${PIPESTATUS[0]}
 	python3 -m pytest Tests/EndToEndTests -q -p no:cacheprovider
 	@$(if $(filter 1,$(BENCH_CHECK)),$(MAKE) --no-print-directory bench-check,true)
@@ -120,6 +122,16 @@ bench-check: build-release-proxy deps-bench
 
 bench-baseline: build-release-proxy deps-bench
 	@bash loadtest/callgrind.sh baseline
+
+# swift-format ships with the Swift toolchain; its settings are in .swift-format (4-space indent,
+# 140 columns, the line breaks a file already has kept). `format-check` is `lint --strict`: it fails on
+# a file that `make format` would change and on a broken lint rule, so CI (`make test`) keeps the code
+# formatted.
+format:
+	$(SWIFT) format format --in-place --recursive --parallel Sources Tests Package.swift
+
+format-check:
+	$(SWIFT) format lint --strict --recursive --parallel Sources Tests Package.swift
 
 clean:
 	rm -rf .build .build-*

@@ -11,7 +11,7 @@ import PackageDescription
 /// instead of a trap. Debug builds, and so `swift test` and the end-to-end suite's debug runs, keep
 /// the checks; NIO and the other dependencies are compiled as they are.
 let releaseDataPath: [SwiftSetting] = [
-    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))
 ]
 
 let package = Package(
@@ -23,7 +23,7 @@ let package = Package(
         .executable(name: "compression-bench", targets: ["CompressionBench"]),
         .executable(name: "tls-bench-server", targets: ["TLSBenchServer"]),
         .executable(name: "http1-decoder-bench", targets: ["HTTP1DecoderBench"]),
-        .executable(name: "screening-bench", targets: ["ScreeningBench"]),
+        .executable(name: "screening-bench", targets: ["ScreeningBench"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -33,7 +33,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
-        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0")
     ],
     targets: [
         // C boundary: module map + shim.h of static inline wrappers for what Swift cannot import.
@@ -50,7 +50,7 @@ let package = Package(
                 // The Public Suffix List, for the wildcard rule of host-name matching.
                 "CPSL",
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio")
             ],
             swiftSettings: releaseDataPath),
         .target(
@@ -61,14 +61,14 @@ let package = Package(
                 // the protocol-neutral stream parts the proxy speaks).
                 "GatehouseHTTP1",
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio")
             ],
             swiftSettings: releaseDataPath),
         .target(
             name: "GatehouseCompression",
             dependencies: [
                 "CZlib",
-                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio")
             ]),
         // Screening patterns (rule packs): the only importer of CPCRE2 (PCRE2 with JIT).
         .target(name: "GatehouseScreening", dependencies: ["CPCRE2"]),
@@ -77,7 +77,7 @@ let package = Package(
             name: "GatehouseHTTP1",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio")
             ],
             swiftSettings: releaseDataPath),
         .target(
@@ -95,7 +95,7 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle")
             ],
             swiftSettings: releaseDataPath),
         .executableTarget(
@@ -104,7 +104,7 @@ let package = Package(
                 "Gatehouse", "GatehouseTLS", "GatehouseHTTP2", "GatehouseCompression",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log")
             ]),
         // The simulated mailbox server's logic lives in a library so tests can start it in-process.
         .target(
@@ -115,7 +115,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log")
             ]),
         .executableTarget(
             name: "MailboxSim",
@@ -125,7 +125,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log")
             ]),
         // Benchmark only (loadtest/tls-handshakes.sh): OpenSSLHandler + a minimal HTTP responder.
         .executableTarget(
@@ -133,28 +133,32 @@ let package = Package(
             dependencies: [
                 "GatehouseTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio")
             ]),
 
-        .testTarget(name: "GatehouseTLSTests", dependencies: [
-            "GatehouseTLS",
-            .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "NIOEmbedded", package: "swift-nio"),
-            .product(name: "NIOTLS", package: "swift-nio"),
-        ]),
-        .testTarget(name: "GatehouseHTTP2Tests", dependencies: [
-            "GatehouseHTTP2", "GatehouseHTTP1",
-            .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "NIOHTTP1", package: "swift-nio"),
-            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-        ]),
+        .testTarget(
+            name: "GatehouseTLSTests",
+            dependencies: [
+                "GatehouseTLS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio")
+            ]),
+        .testTarget(
+            name: "GatehouseHTTP2Tests",
+            dependencies: [
+                "GatehouseHTTP2", "GatehouseHTTP1",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio")
+            ]),
         .executableTarget(
             name: "CompressionBench",
             dependencies: [
                 "GatehouseCompression",
-                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio")
             ]),
 
         // Benchmark only: HTTP1RequestDecoder against NIO's HTTPRequestDecoder on one request head.
@@ -164,37 +168,52 @@ let package = Package(
                 "GatehouseHTTP1",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio")
             ]),
         // Benchmark only: ExchangeRouter.decide with and without rule packs (issue #21's cost).
         .executableTarget(
             name: "ScreeningBench",
             dependencies: [
                 "Gatehouse",
-                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio")
             ]),
-        .testTarget(name: "GatehouseHTTP1Tests", dependencies: [
-            "GatehouseHTTP1",
-            .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOHTTP1", package: "swift-nio"),
-            .product(name: "NIOEmbedded", package: "swift-nio"),
-        ]),
+        .testTarget(
+            name: "GatehouseHTTP1Tests",
+            dependencies: [
+                "GatehouseHTTP1",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio")
+            ]),
 
         .testTarget(name: "GatehouseScreeningTests", dependencies: ["GatehouseScreening"]),
-        .testTarget(name: "GatehouseCompressionTests", dependencies: [
-            "GatehouseCompression",
-            .product(name: "NIOCore", package: "swift-nio"),
-        ]),
-        .testTarget(name: "GatehouseTests", dependencies: [
-            "Gatehouse", "GatehouseHTTP1", "GatehouseHTTP2",
-            .product(name: "NIOEmbedded", package: "swift-nio"),
-        ]),
-        .testTarget(name: "MailboxSimTests", dependencies: [
-            "MailboxSimCore", "GatehouseTLS",
-            .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "NIOHTTP1", package: "swift-nio"),
-            .product(name: "NIOEmbedded", package: "swift-nio"),
-        ]),
+        .testTarget(
+            name: "GatehouseCompressionTests",
+            dependencies: [
+                "GatehouseCompression",
+                .product(name: "NIOCore", package: "swift-nio")
+            ]),
+        .testTarget(
+            name: "GatehouseTests",
+            dependencies: [
+                "Gatehouse", "GatehouseHTTP1", "GatehouseHTTP2",
+                .product(name: "NIOEmbedded", package: "swift-nio")
+            ]),
+        .testTarget(
+            name: "MailboxSimTests",
+            dependencies: [
+                "MailboxSimCore", "GatehouseTLS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio")
+            ])
     ]
 )
+
+// Every Swift module of this package (not the dependencies, not the system-library shims) is built
+// with warnings as errors, in every configuration: a new warning fails the build, so `make test`
+// (CI) catches it.
+for target in package.targets where [.regular, .executable, .test].contains(target.type) {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.unsafeFlags(["-warnings-as-errors"])]
+}

@@ -1,3 +1,6 @@
+import GatehouseCompression
+import NIOCore
+
 // compression-bench: how much CPU response compression costs Gatehouse, per core.
 //
 // Build and run:  swift build -c release --product compression-bench && .build/release/compression-bench
@@ -10,8 +13,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import GatehouseCompression
-import NIOCore
 
 /// CPU time consumed by the calling thread, in seconds.
 func threadCPUSeconds() -> Double {
@@ -37,10 +38,14 @@ struct Generator {
     }
 }
 
-let senders = ["Adele Vance", "Alex Wilber", "Diego Siciliani", "Grady Archie", "Isaiah Langer", "Lee Gu",
-               "Lynne Robbins", "Megan Bowen", "Nestor Wilke", "Patti Fernandez", "Pradeep Gupta"]
-let subjects = ["Quarterly review", "Re: Budget draft", "Lunch on Friday?", "FW: Customer escalation",
-                "Build status", "Meeting notes", "Travel itinerary", "Re: Re: Contract renewal", "Status report"]
+let senders = [
+    "Adele Vance", "Alex Wilber", "Diego Siciliani", "Grady Archie", "Isaiah Langer", "Lee Gu",
+    "Lynne Robbins", "Megan Bowen", "Nestor Wilke", "Patti Fernandez", "Pradeep Gupta"
+]
+let subjects = [
+    "Quarterly review", "Re: Budget draft", "Lunch on Friday?", "FW: Customer escalation",
+    "Build status", "Meeting notes", "Travel itinerary", "Re: Re: Contract renewal", "Status report"
+]
 
 /// A 16 KiB page shaped like an OWA mail list: markup, inline style, script, varying rows.
 func owaPage(size: Int) -> [UInt8] {
@@ -73,7 +78,8 @@ func ewsXML(size: Int) -> [UInt8] {
     var g = Generator(state: 0x9E37_79B9_7F4A_7C15)
     var bytes: [UInt8] = []
     bytes.reserveCapacity(size + 1024)
-    bytes += Array("""
+    bytes += Array(
+        """
         <?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>\
         <m:FindItemResponse xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" \
         xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><m:ResponseMessages>\

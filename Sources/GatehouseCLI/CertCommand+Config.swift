@@ -24,7 +24,8 @@ enum CertConfigSupport {
                 throw CertCLIError("--listener \(name): \(configuration.sourcePath) has no such listener (TLS listeners: \(known))")
             }
             guard listener.tls != nil else {
-                throw CertCLIError("--listener \(name): this listener only redirects to HTTPS and serves no certificate (TLS listeners: \(known))")
+                throw CertCLIError(
+                    "--listener \(name): this listener only redirects to HTTPS and serves no certificate (TLS listeners: \(known))")
             }
             return listener
         }
@@ -36,8 +37,10 @@ enum CertConfigSupport {
 
     /// Every host name the listener answers for, with why: each TLS listener serves every virtual
     /// service, so these are the services' host names in file order.
-    static func hostNames(_ configuration: GatehouseConfiguration,
-                          listener: ListenerConfiguration) -> (names: [String], origins: [String: String]) {
+    static func hostNames(
+        _ configuration: GatehouseConfiguration,
+        listener: ListenerConfiguration
+    ) -> (names: [String], origins: [String: String]) {
         var names: [String] = []
         var services: [String: [String]] = [:]
         for service in configuration.services {

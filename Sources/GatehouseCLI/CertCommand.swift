@@ -15,6 +15,6 @@ struct CertCommand: ParsableCommand {
             CertNewSelfSignedCommand.self,
             CertIssueCommand.self,
             CertRequestCommand.self,
-            CertListCommand.self,
+            CertListCommand.self
         ])
 }

@@ -34,7 +34,9 @@ struct CertIssueCommand: ParsableCommand {
     @Option(help: "Key type.")
     var key: CertKeyChoice = .rsa2048
 
-    @Option(help: ArgumentHelp("Validity in days (default 200, the CA/Browser Forum's maximum for TLS server certificates).", valueName: "days"))
+    @Option(
+        help: ArgumentHelp("Validity in days (default 200, the CA/Browser Forum's maximum for TLS server certificates).", valueName: "days")
+    )
     var days: Int = 200
 
     @OptionGroup var output: CertOutputOptions
@@ -45,7 +47,8 @@ struct CertIssueCommand: ParsableCommand {
             throw CertCLIError("--dns: give at least one DNS name (e.g. --dns mail.contoso.lab)")
         }
         for entry in dns { try HostNameRules.validate(entry, allowWildcard: true, source: "--dns") }
-        let subjectName = try subject.map { try DistinguishedName(parsing: $0, source: "--subject") }
+        let subjectName =
+            try subject.map { try DistinguishedName(parsing: $0, source: "--subject") }
             ?? DistinguishedName(commonName: first.lowercased())
         if let commonName = subjectName.commonName {
             try HostNameRules.validate(commonName, allowWildcard: true, source: "--subject CN")
@@ -65,10 +68,12 @@ struct CertIssueCommand: ParsableCommand {
         let keyPath = output.path(name, "key")
         try output.checkWritable([certificatePath, keyPath])
         let privateKey = try PrivateKey.generate(key.algorithm)
-        let certificate = try CertificateFactory.issue(spec, subjectKey: privateKey, issuer: caCertificate,
-                                                       issuerKey: caKey, issuerSource: caCertificatePath)
-        try CertCLI.writeKeyAndPEM(key: privateKey, keyPath: keyPath, pem: certificate.pemString,
-                                   pemPath: certificatePath, overwrite: output.force)
+        let certificate = try CertificateFactory.issue(
+            spec, subjectKey: privateKey, issuer: caCertificate,
+            issuerKey: caKey, issuerSource: caCertificatePath)
+        try CertCLI.writeKeyAndPEM(
+            key: privateKey, keyPath: keyPath, pem: certificate.pemString,
+            pemPath: certificatePath, overwrite: output.force)
         print("Issued certificate \(certificatePath)")
         print("  Subject:    \(spec.subject)")
         print("  DNS names:  \(spec.dnsNames.joined(separator: ", "))")

@@ -81,8 +81,10 @@ struct CertInventory {
                 problems.append("\(neighbour): the private key does not match the certificate in \(file)")
             }
             for certificate in chain {
-                entries.append(Entry(file: file, certificate: certificate,
-                                     hasPrivateKey: keys.contains { $0.key.matches(certificate) }))
+                entries.append(
+                    Entry(
+                        file: file, certificate: certificate,
+                        hasPrivateKey: keys.contains { $0.key.matches(certificate) }))
             }
         }
         for loaded in keys where loaded.explicit {

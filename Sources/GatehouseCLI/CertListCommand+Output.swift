@@ -19,11 +19,19 @@ struct CertListRow: Encodable {
     var services: [String]
 
     enum CodingKeys: String, CodingKey {
-        case file = "File", thumbprint = "Thumbprint", subject = "Subject"
-        case certificateDomains = "CertificateDomains", issuer = "Issuer"
-        case notBefore = "NotBefore", notAfter = "NotAfter", hasPrivateKey = "HasPrivateKey"
-        case isSelfSigned = "IsSelfSigned", publicKeySize = "PublicKeySize", publicKeyType = "PublicKeyType"
-        case status = "Status", services = "Services"
+        case file = "File"
+        case thumbprint = "Thumbprint"
+        case subject = "Subject"
+        case certificateDomains = "CertificateDomains"
+        case issuer = "Issuer"
+        case notBefore = "NotBefore"
+        case notAfter = "NotAfter"
+        case hasPrivateKey = "HasPrivateKey"
+        case isSelfSigned = "IsSelfSigned"
+        case publicKeySize = "PublicKeySize"
+        case publicKeyType = "PublicKeyType"
+        case status = "Status"
+        case services = "Services"
     }
 
     init(_ entry: CertInventory.Entry, services: [String]) {
@@ -50,12 +58,17 @@ enum CertListRenderer {
     /// An aligned table with a header line; empty string when there are no rows.
     static func table(_ rows: [CertListRow]) -> String {
         guard !rows.isEmpty else { return "" }
-        let header = ["Thumbprint", "Services", "Subject", "CertificateDomains", "Issuer", "NotBefore", "NotAfter",
-                      "HasPrivateKey", "IsSelfSigned", "PublicKeySize", "Status", "File"]
+        let header = [
+            "Thumbprint", "Services", "Subject", "CertificateDomains", "Issuer", "NotBefore", "NotAfter",
+            "HasPrivateKey", "IsSelfSigned", "PublicKeySize", "Status", "File"
+        ]
         let cells: [[String]] = rows.map { row in
-            [row.thumbprint, row.services.isEmpty ? "-" : row.services.joined(separator: "; "), row.subject, row.certificateDomains.joined(separator: ","), row.issuer,
-             row.notBefore, row.notAfter, row.hasPrivateKey ? "True" : "False", row.isSelfSigned ? "True" : "False",
-             row.publicKeyType, row.status, row.file]
+            [
+                row.thumbprint, row.services.isEmpty ? "-" : row.services.joined(separator: "; "), row.subject,
+                row.certificateDomains.joined(separator: ","), row.issuer,
+                row.notBefore, row.notAfter, row.hasPrivateKey ? "True" : "False", row.isSelfSigned ? "True" : "False",
+                row.publicKeyType, row.status, row.file
+            ]
         }
         var widths = header.map(\.count)
         for line in cells {

@@ -26,7 +26,10 @@ struct CertListCommand: ParsableCommand {
     @Option(help: "Output format.")
     var format: CertListFormat = .table
 
-    @Option(help: ArgumentHelp("A Gatehouse configuration: fills Services (which listeners and pools use each certificate); without files, lists the certificates it refers to.", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "A Gatehouse configuration: fills Services (which listeners and pools use each certificate); without files, lists the certificates it refers to.",
+            valueName: "file"))
     var config: String?
 
     func run() throws {

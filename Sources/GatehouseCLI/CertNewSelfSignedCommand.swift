@@ -44,7 +44,8 @@ struct CertNewSelfSignedCommand: ParsableCommand {
 
     func run() throws {
         try CertCLI.checkBaseName(name)
-        let subjectName = try subject.map { try DistinguishedName(parsing: $0, source: "--subject") }
+        let subjectName =
+            try subject.map { try DistinguishedName(parsing: $0, source: "--subject") }
             ?? DistinguishedName(commonName: name)
         let spec: CertificateSpec
         if ca {
@@ -71,8 +72,9 @@ struct CertNewSelfSignedCommand: ParsableCommand {
 
         let privateKey = try PrivateKey.generate(key.algorithm)
         let certificate = try CertificateFactory.selfSigned(validated, key: privateKey)
-        try CertCLI.writeKeyAndPEM(key: privateKey, keyPath: keyPath, pem: certificate.pemString,
-                                   pemPath: certificatePath, overwrite: output.force)
+        try CertCLI.writeKeyAndPEM(
+            key: privateKey, keyPath: keyPath, pem: certificate.pemString,
+            pemPath: certificatePath, overwrite: output.force)
         print("Created \(ca ? "root CA" : "self-signed") certificate \(certificatePath)")
         print("  Subject:    \(validated.subject)")
         if !validated.dnsNames.isEmpty { print("  DNS names:  \(validated.dnsNames.joined(separator: ", "))") }

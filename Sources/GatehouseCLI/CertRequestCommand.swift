@@ -29,7 +29,9 @@ struct CertRequestCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Request every host name a listener of this Gatehouse configuration serves.", valueName: "file"))
     var config: String?
 
-    @Option(help: ArgumentHelp("The TLS listener whose host names to request (with --config; needed when there are several).", valueName: "name"))
+    @Option(
+        help: ArgumentHelp(
+            "The TLS listener whose host names to request (with --config; needed when there are several).", valueName: "name"))
     var listener: String?
 
     @Flag(help: "Use *.<parent> for names that share a parent domain.")
@@ -63,7 +65,8 @@ struct CertRequestCommand: ParsableCommand {
         }
         let plan = SANPlanner.plan(hostNames: hostNames, useWildcard: wildcard, origins: origins)
         let names = plan.map(\.name)
-        let subjectName = try subject.map { try DistinguishedName(parsing: $0, source: "--subject") }
+        let subjectName =
+            try subject.map { try DistinguishedName(parsing: $0, source: "--subject") }
             ?? DistinguishedName(commonName: names[0])
         if let commonName = subjectName.commonName {
             try HostNameRules.validate(commonName, allowWildcard: true, source: "--subject CN")
@@ -76,8 +79,9 @@ struct CertRequestCommand: ParsableCommand {
         try output.checkWritable([requestPath, keyPath])
         let privateKey = try PrivateKey.generate(key.algorithm)
         let request = try CertificateFactory.request(subject: subjectName, dnsNames: names, key: privateKey)
-        try CertCLI.writeKeyAndPEM(key: privateKey, keyPath: keyPath, pem: request.pemString,
-                                   pemPath: requestPath, overwrite: output.force)
+        try CertCLI.writeKeyAndPEM(
+            key: privateKey, keyPath: keyPath, pem: request.pemString,
+            pemPath: requestPath, overwrite: output.force)
         print("Created certificate request \(requestPath)")
         print("  Subject:    \(subjectName)")
         print("  Key:        \(privateKey.keyDescription) in \(keyPath) (mode 0600)")

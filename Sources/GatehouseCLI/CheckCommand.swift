@@ -45,9 +45,10 @@ struct CheckCommand: ParsableCommand {
         ).run()
         for diagnostic in coverage.diagnostics { StandardError.print(diagnostic.description) }
         if !quiet {
-            print(ConfigurationSummary(
-                configuration: configuration, displayPath: options.path, warnings: warnings, coverage: coverage, now: now
-            ).text)
+            print(
+                ConfigurationSummary(
+                    configuration: configuration, displayPath: options.path, warnings: warnings, coverage: coverage, now: now
+                ).text)
         }
         let errors = coverage.errors.count
         guard errors == 0 else {

@@ -63,9 +63,10 @@ struct ConfigurationSummary {
         lines.append("")
         lines.append("pools:")
         for pool in configuration.pools.values.sorted(by: { $0.name < $1.name }) {
-            lines.append("  \(pool.name): \(pool.balance.rawValue), connect \(format(pool.connectTimeout)), "
-                + "health every \(format(pool.health.interval)) (rise \(pool.health.rise), fall \(pool.health.fall)), "
-                + "trust \(describe(pool.trust))")
+            lines.append(
+                "  \(pool.name): \(pool.balance.rawValue), connect \(format(pool.connectTimeout)), "
+                    + "health every \(format(pool.health.interval)) (rise \(pool.health.rise), fall \(pool.health.fall)), "
+                    + "trust \(describe(pool.trust))")
             for server in pool.servers {
                 lines.append("    \(server.name)  \(server.address)  tls name \(server.tlsName)  weight \(server.weight)")
             }
@@ -84,7 +85,8 @@ struct ConfigurationSummary {
             return "plain HTTP, redirects to HTTPS port \(port)"
         case .tls(let tls):
             let defaultName = tls.defaultCertificate.split(separator: "/").last.map(String.init) ?? tls.defaultCertificate
-            var text = "TLS \(tls.minVersion.rawValue)+, ALPN \(tls.alpn.joined(separator: ",")), "
+            var text =
+                "TLS \(tls.minVersion.rawValue)+, ALPN \(tls.alpn.joined(separator: ",")), "
                 + "\(tls.certificates.count) certificate\(tls.certificates.count == 1 ? "" : "s") (default \(defaultName))"
             if tls.strictSNI { text += ", strict SNI" }
             return text

@@ -38,21 +38,25 @@ extension CoverageCheck {
                 var seen = Set<String>()
                 let files = covering.map { ($0.file as NSString).lastPathComponent }.filter { seen.insert($0).inserted }
                 let notChecked = covering.isEmpty ? unknowable : nil
-                state.report.backendRows.append(CoverageReport.BackendRow(
-                    pool: poolName, server: server.name, tlsName: server.tlsName, coveredBy: files, notChecked: notChecked))
+                state.report.backendRows.append(
+                    CoverageReport.BackendRow(
+                        pool: poolName, server: server.name, tlsName: server.tlsName, coveredBy: files, notChecked: notChecked))
                 guard notChecked == nil, covering.isEmpty else { continue }
                 let names = trusted.map { entry in
-                    let names = entry.certificate.dnsNames.isEmpty
+                    let names =
+                        entry.certificate.dnsNames.isEmpty
                         ? [entry.certificate.commonName].compactMap { $0 } : entry.certificate.dnsNames
                     return "\((entry.file as NSString).lastPathComponent): \(names.isEmpty ? "no names" : names.joined(separator: ", "))"
                 }
-                state.report("backend:\(poolName)/\(server.name)", diagnostic(
-                    at: locations.serverTLSName(pool: poolName, server: server.name),
-                    "trusted certificate does not match the backend's TLS name: no certificate trusted by pool "
-                        + "'\(poolName)' covers tls_name '\(server.tlsName)' of server '\(server.name)' "
-                        + "(trusted: \(names.joined(separator: "; ")))",
-                    hint: "set tls_name to a name in the certificate \(server.name) presents, or export that "
-                        + "certificate from the backend and list it under pools.\(poolName).trust.certificates"))
+                state.report(
+                    "backend:\(poolName)/\(server.name)",
+                    diagnostic(
+                        at: locations.serverTLSName(pool: poolName, server: server.name),
+                        "trusted certificate does not match the backend's TLS name: no certificate trusted by pool "
+                            + "'\(poolName)' covers tls_name '\(server.tlsName)' of server '\(server.name)' "
+                            + "(trusted: \(names.joined(separator: "; ")))",
+                        hint: "set tls_name to a name in the certificate \(server.name) presents, or export that "
+                            + "certificate from the backend and list it under pools.\(poolName).trust.certificates"))
             }
         }
     }

@@ -14,15 +14,18 @@ extension CoverageCheck {
     }
 
     /// The table row for `host` on one listener, and (when no certificate covers it) what clients get.
-    func coverage(of host: String, listener: String, store: CertificateStore?,
-                  loaded: [LoadedPair]) -> (row: CoverageReport.HostRow, uncoveredDetail: String?) {
+    func coverage(
+        of host: String, listener: String, store: CertificateStore?,
+        loaded: [LoadedPair]
+    ) -> (row: CoverageReport.HostRow, uncoveredDetail: String?) {
         var row = CoverageReport.HostRow(listener: listener, host: host, match: .none, served: [])
         guard let store else { return (row, nil) }
         // ECDSA-capable clients first, then the others; the same certificate is listed once.
         var chosen: [CertifiedKey] = []
         for ecdsa in [true, false] {
             if let selected = store.select(serverName: host, clientOffersECDSA: ecdsa),
-               !chosen.contains(where: { $0.leaf === selected.leaf }) {
+                !chosen.contains(where: { $0.leaf === selected.leaf })
+            {
                 chosen.append(selected)
             }
         }
@@ -33,7 +36,8 @@ extension CoverageCheck {
             return (row, row.match == .refused ? "strict_sni refuses the handshake" : nil)
         }
         if first.leaf.covers(hostName: host) {
-            row.match = Self.exactNames(of: first.leaf).contains(CoverageLocations.normalisedHost(host))
+            row.match =
+                Self.exactNames(of: first.leaf).contains(CoverageLocations.normalisedHost(host))
                 ? .exact : .wildcard(Self.wildcardName(of: first.leaf, covering: host))
             return (row, nil)
         }
@@ -48,16 +52,21 @@ extension CoverageCheck {
     }
 
     /// Reports once that `host` is not covered, naming every listener where that is so.
-    func reportUncovered(_ host: String, service: VirtualServiceConfiguration, serviceIndex: Int, listeners: [String],
-                         detail: String, state: inout State) {
-        let listenerText = listeners.count == 1
+    func reportUncovered(
+        _ host: String, service: VirtualServiceConfiguration, serviceIndex: Int, listeners: [String],
+        detail: String, state: inout State
+    ) {
+        let listenerText =
+            listeners.count == 1
             ? "listener '\(listeners[0])'" : "listeners " + listeners.map { "'\($0)'" }.joined(separator: ", ")
         let listenerOption = configuration.tlsListeners.count > 1 ? " --listener \(listeners[0])" : ""
-        state.report("host:\(host)", diagnostic(
-            at: locations.host(host, service: serviceIndex),
-            "host name '\(host)' of service '\(service.name)' is not covered by any certificate of \(listenerText): \(detail)",
-            hint: "add \(host) to the certificate's SANs: gatehouse cert request --config \(displayPath)\(listenerOption), "
-                + "then list the issued certificate under the listener's tls.certificates"))
+        state.report(
+            "host:\(host)",
+            diagnostic(
+                at: locations.host(host, service: serviceIndex),
+                "host name '\(host)' of service '\(service.name)' is not covered by any certificate of \(listenerText): \(detail)",
+                hint: "add \(host) to the certificate's SANs: gatehouse cert request --config \(displayPath)\(listenerOption), "
+                    + "then list the issued certificate under the listener's tls.certificates"))
     }
 
     /// The table entry for one served certificate.

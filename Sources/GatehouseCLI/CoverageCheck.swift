@@ -43,8 +43,9 @@ struct CoverageCheck {
             }
         }
         for entry in uncovered {
-            reportUncovered(entry.host, service: configuration.services[entry.service], serviceIndex: entry.service,
-                            listeners: entry.listeners, detail: entry.detail, state: &state)
+            reportUncovered(
+                entry.host, service: configuration.services[entry.service], serviceIndex: entry.service,
+                listeners: entry.listeners, detail: entry.detail, state: &state)
         }
         checkBackendNames(state: &state)
         state.report.diagnostics.sort { lhs, rhs in
@@ -78,8 +79,10 @@ struct CoverageCheck {
 
     /// Loads each `cert`/`key` pair of a listener, reporting unreadable files, mismatched keys,
     /// validity problems and key file permissions (each file once, however many listeners use it).
-    private func loadCertificates(of listener: ListenerConfiguration, index: Int, tls: TLSListenerConfiguration,
-                                  state: inout State) -> [LoadedPair] {
+    private func loadCertificates(
+        of listener: ListenerConfiguration, index: Int, tls: TLSListenerConfiguration,
+        state: inout State
+    ) -> [LoadedPair] {
         tls.certificates.enumerated().map { entry, pair in
             let certPosition = locations.certificateEntry(listener: index, entry: entry)
             let keyPosition = locations.certificateEntry(listener: index, entry: entry, key: true)
@@ -92,28 +95,34 @@ struct CoverageCheck {
             do {
                 key = try PrivateKey(pemFile: pair.key)
             } catch {
-                state.report("key:\(pair.key)", diagnostic(
-                    at: keyPosition, "cannot use private key '\(display(pair.key))' of listener '\(listener.name)': \(reason(error))",
-                    hint: "give the PEM private key of \(display(pair.certificate))"))
+                state.report(
+                    "key:\(pair.key)",
+                    diagnostic(
+                        at: keyPosition, "cannot use private key '\(display(pair.key))' of listener '\(listener.name)': \(reason(error))",
+                        hint: "give the PEM private key of \(display(pair.certificate))"))
                 return loaded
             }
             do {
                 loaded.certified = try CertifiedKey(chain: chain, key: key, source: display(pair.certificate))
             } catch {
-                state.report("pair:\(pair.certificate)|\(pair.key)", diagnostic(
-                    at: keyPosition,
-                    "the private key '\(display(pair.key))' does not match certificate '\(display(pair.certificate))' "
-                        + "(\(chain[0].subjectLine)) of listener '\(listener.name)'",
-                    hint: "pair each certificate with the key it was issued for; compare "
-                        + "`openssl x509 -noout -pubkey -in CERT` with `openssl pkey -pubout -in KEY`"))
+                state.report(
+                    "pair:\(pair.certificate)|\(pair.key)",
+                    diagnostic(
+                        at: keyPosition,
+                        "the private key '\(display(pair.key))' does not match certificate '\(display(pair.certificate))' "
+                            + "(\(chain[0].subjectLine)) of listener '\(listener.name)'",
+                        hint: "pair each certificate with the key it was issued for; compare "
+                            + "`openssl x509 -noout -pubkey -in CERT` with `openssl pkey -pubout -in KEY`"))
             }
             return loaded
         }
     }
 
     /// The certificates in a PEM file (parsed once per run), or nil with the problem reported.
-    func chain(_ path: String, at position: CoverageLocations.Position?, what: String,
-               state: inout State) -> [X509Certificate]? {
+    func chain(
+        _ path: String, at position: CoverageLocations.Position?, what: String,
+        state: inout State
+    ) -> [X509Certificate]? {
         if let cached = state.chains[path] { return cached }
         do {
             let chain = try X509Certificate.chain(pemFile: path)
@@ -121,56 +130,73 @@ struct CoverageCheck {
             return chain
         } catch {
             state.chains[path] = .some(nil)
-            state.report("chain:\(path)", diagnostic(
-                at: position, "cannot read \(what) '\(display(path))': \(reason(error))",
-                hint: "give a PEM file starting with -----BEGIN CERTIFICATE-----"))
+            state.report(
+                "chain:\(path)",
+                diagnostic(
+                    at: position, "cannot read \(what) '\(display(path))': \(reason(error))",
+                    hint: "give a PEM file starting with -----BEGIN CERTIFICATE-----"))
             return nil
         }
     }
 
     /// Expired or not yet valid: an error; ending within 30 days: a warning. Once per file.
-    func checkValidity(_ certificate: X509Certificate, file: String, at position: CoverageLocations.Position?,
-                       listener: String?, state: inout State) {
-        let renew = listener.map { "gatehouse cert request --config \(displayPath) --listener \($0)" }
+    func checkValidity(
+        _ certificate: X509Certificate, file: String, at position: CoverageLocations.Position?,
+        listener: String?, state: inout State
+    ) {
+        let renew =
+            listener.map { "gatehouse cert request --config \(displayPath) --listener \($0)" }
             ?? "export the backend's new certificate and list it under the pool's trust"
         let name = "certificate '\(display(file))' (\(certificate.subjectLine))"
         switch certificate.status(at: now, warningWindow: Self.warningWindow) {
         case .valid:
             return
         case .expired:
-            state.report("validity:\(file)", diagnostic(
-                at: position, "\(name) expired on \(Self.day(certificate.notAfter))",
-                hint: listener == nil ? "renew it on the backend, then \(renew)" : "renew it: \(renew)"))
+            state.report(
+                "validity:\(file)",
+                diagnostic(
+                    at: position, "\(name) expired on \(Self.day(certificate.notAfter))",
+                    hint: listener == nil ? "renew it on the backend, then \(renew)" : "renew it: \(renew)"))
         case .notYetValid:
-            state.report("validity:\(file)", diagnostic(
-                at: position, "\(name) is not valid before \(Self.day(certificate.notBefore))",
-                hint: "check this machine's clock, or use a certificate that is valid now"))
+            state.report(
+                "validity:\(file)",
+                diagnostic(
+                    at: position, "\(name) is not valid before \(Self.day(certificate.notBefore))",
+                    hint: "check this machine's clock, or use a certificate that is valid now"))
         case .expiresSoon:
-            state.report("validity:\(file)", diagnostic(
-                at: position, severity: .warning,
-                "\(name) expires on \(Self.day(certificate.notAfter)), in \(Self.daysLeft(certificate.notAfter, now: now)) days",
-                hint: listener == nil ? "renew it on the backend, then \(renew)" : "renew it before then: \(renew)"))
+            state.report(
+                "validity:\(file)",
+                diagnostic(
+                    at: position, severity: .warning,
+                    "\(name) expires on \(Self.day(certificate.notAfter)), in \(Self.daysLeft(certificate.notAfter, now: now)) days",
+                    hint: listener == nil ? "renew it on the backend, then \(renew)" : "renew it before then: \(renew)"))
         }
     }
 
     /// A private key that group or others can read: a warning, once per key file.
     private func checkKeyPermissions(_ path: String, at position: CoverageLocations.Position?, state: inout State) {
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-              let mode = (attributes[.posixPermissions] as? NSNumber)?.uint16Value, mode & 0o044 != 0 else { return }
-        state.report("mode:\(path)", diagnostic(
-            at: position, severity: .warning,
-            "private key file '\(display(path))' is readable by \(mode & 0o004 != 0 ? "everyone" : "its group") "
-                + "(mode \(String(mode & 0o777, radix: 8)))",
-            hint: "chmod 600 \(display(path))"))
+            let mode = (attributes[.posixPermissions] as? NSNumber)?.uint16Value, mode & 0o044 != 0
+        else { return }
+        state.report(
+            "mode:\(path)",
+            diagnostic(
+                at: position, severity: .warning,
+                "private key file '\(display(path))' is readable by \(mode & 0o004 != 0 ? "everyone" : "its group") "
+                    + "(mode \(String(mode & 0o777, radix: 8)))",
+                hint: "chmod 600 \(display(path))"))
     }
 
     // MARK: Helpers
 
     /// A diagnostic at `position` in the configuration file (the whole file when unknown).
-    func diagnostic(at position: CoverageLocations.Position?, severity: ConfigDiagnostic.Severity = .error,
-                    _ message: String, hint: String?) -> ConfigDiagnostic {
-        ConfigDiagnostic(file: displayPath, line: position?.line ?? 0, column: position?.column ?? 0,
-                         severity: severity, message: message, hint: hint)
+    func diagnostic(
+        at position: CoverageLocations.Position?, severity: ConfigDiagnostic.Severity = .error,
+        _ message: String, hint: String?
+    ) -> ConfigDiagnostic {
+        ConfigDiagnostic(
+            file: displayPath, line: position?.line ?? 0, column: position?.column ?? 0,
+            severity: severity, message: message, hint: hint)
     }
 
     /// A path as short as it can be while still naming the file: relative to the current folder

@@ -70,7 +70,8 @@ struct CoverageLocations {
 
     /// A path from the file made absolute against the configuration file's folder (as the validator does).
     static func absolute(_ path: String, relativeTo base: String) -> String {
-        let url = path.hasPrefix("/")
+        let url =
+            path.hasPrefix("/")
             ? URL(fileURLWithPath: path)
             : URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: base, isDirectory: true))
         return url.standardizedFileURL.path

@@ -76,8 +76,9 @@ extension CoverageReport {
                 lines.append("  listener '\(row.listener)'")
                 currentListener = row.listener
             }
-            lines.append("    \(Self.pad(row.host, hostWidth))  \(Self.pad(Self.describe(row.match), 8))  "
-                + Self.describe(row.served, match: row.match, now: now))
+            lines.append(
+                "    \(Self.pad(row.host, hostWidth))  \(Self.pad(Self.describe(row.match), 8))  "
+                    + Self.describe(row.served, match: row.match, now: now))
         }
         if hostRows.isEmpty { lines.append("  (no TLS listener or no host names)") }
         guard !backendRows.isEmpty else { return lines }
@@ -129,9 +130,11 @@ extension CoverageReport {
     /// The validity of the served certificates: the worst status, with the earliest end date.
     private static func validity(_ served: [Served], now: Date) -> String {
         let order: [CertificateStatus] = [.expired, .notYetValid, .expiresSoon, .valid]
-        guard let worst = served.min(by: {
-            (order.firstIndex(of: $0.status) ?? 0, $0.notAfter) < (order.firstIndex(of: $1.status) ?? 0, $1.notAfter)
-        }) else { return "" }
+        guard
+            let worst = served.min(by: {
+                (order.firstIndex(of: $0.status) ?? 0, $0.notAfter) < (order.firstIndex(of: $1.status) ?? 0, $1.notAfter)
+            })
+        else { return "" }
         let date = CoverageCheck.day(worst.notAfter)
         switch worst.status {
         case .valid: return "valid until \(date)"

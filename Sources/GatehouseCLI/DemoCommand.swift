@@ -31,9 +31,10 @@ struct DemoCommand: AsyncParsableCommand {
     @Flag(help: "Do not require NTLM on the simulated servers' protected paths.")
     var anonymous = false
 
-    @Option(help: ArgumentHelp(
-        "Write Gatehouse's process id to this file once listening (for 'gatehouse reload --pid-file').",
-        valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Write Gatehouse's process id to this file once listening (for 'gatehouse reload --pid-file').",
+            valueName: "file"))
     var pidFile: String?
 
     func run() async throws {
@@ -45,15 +46,20 @@ struct DemoCommand: AsyncParsableCommand {
         do {
             for (poolName, pool) in configuration.pools.sorted(by: { $0.key < $1.key }) {
                 for server in pool.servers where DemoProcesses.isLoopback(server.address.host) {
-                    guard let certificate = pool.trust.certificates.first(where: {
-                        URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent == server.name
-                    }) else {
-                        StandardError.print("demo: pool \(poolName) trusts no certificate named \(server.name).pem; cannot start a simulator for it")
+                    guard
+                        let certificate = pool.trust.certificates.first(where: {
+                            URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent == server.name
+                        })
+                    else {
+                        StandardError.print(
+                            "demo: pool \(poolName) trusts no certificate named \(server.name).pem; cannot start a simulator for it")
                         throw ExitCode(1)
                     }
                     let key = URL(fileURLWithPath: certificate).deletingPathExtension().appendingPathExtension("key").path
-                    var arguments = ["--name", server.name, "--fqdn", server.tlsName,
-                                     "--listen", "\(server.address)", "--cert", certificate, "--key", key]
+                    var arguments = [
+                        "--name", server.name, "--fqdn", server.tlsName,
+                        "--listen", "\(server.address)", "--cert", certificate, "--key", key
+                    ]
                     if !anonymous { arguments.append("--require-ntlm") }
                     let child = try DemoProcesses.Child(name: server.name, executable: simulator, arguments: arguments)
                     children.append(child)
@@ -87,11 +93,13 @@ struct DemoCommand: AsyncParsableCommand {
 
     private func printTryCommands(_ configuration: GatehouseConfiguration) {
         guard let tls = configuration.listeners.first(where: { $0.tls != nil }),
-              let host = configuration.services.first?.hosts.first else { return }
+            let host = configuration.services.first?.hosts.first
+        else { return }
         let port = tls.address.port
         let ca = "certs-example/ca.pem"
         let resolve = "--resolve \(host):\(port):\(tls.address.host)"
-        say("""
+        say(
+            """
 
             Try (Ctrl-C stops the demo):
               curl --cacert \(ca) \(resolve) https://\(host):\(port)/owa/
@@ -159,8 +167,11 @@ enum DemoProcesses {
                     return out
                 }
                 for line in lines {
-                    if line.contains(" ready on ") { readyLine.with { $0 = true } }
-                    else { FileHandle.standardOutput.write(Data("[\(name)] \(line)\n".utf8)) }
+                    if line.contains(" ready on ") {
+                        readyLine.with { $0 = true }
+                    } else {
+                        FileHandle.standardOutput.write(Data("[\(name)] \(line)\n".utf8))
+                    }
                 }
             }
             process.terminationHandler = { process in

@@ -24,7 +24,7 @@ struct GatehouseCommand: AsyncParsableCommand {
             CertCommand.self,
             DemoCommand.self,
             RulesCommand.self,
-            ReloadCommand.self,
+            ReloadCommand.self
         ]
     )
 }

@@ -22,8 +22,9 @@ struct ReloadCommand: AsyncParsableCommand {
               gatehouse reload --pid-file /run/gatehouse.pid
             """)
 
-    @Option(name: [.customLong("config"), .customShort("c")],
-            help: ArgumentHelp("Reload through the admin endpoint this configuration names.", valueName: "file"))
+    @Option(
+        name: [.customLong("config"), .customShort("c")],
+        help: ArgumentHelp("Reload through the admin endpoint this configuration names.", valueName: "file"))
     var config: String?
 
     @Option(help: ArgumentHelp("Reload through the admin endpoint at this address.", valueName: "host:port"))
@@ -53,7 +54,8 @@ struct ReloadCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         guard let object = try? JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any],
-              let applied = object["applied"] as? Bool else {
+            let applied = object["applied"] as? Bool
+        else {
             StandardError.print("reload: unexpected answer (HTTP \(answer.status)): \(answer.body)")
             throw ExitCode(1)
         }
@@ -65,8 +67,9 @@ struct ReloadCommand: AsyncParsableCommand {
         }
         let bound = object["listeners_bound"] as? [String] ?? []
         let closed = object["listeners_closed"] as? [String] ?? []
-        print("reloaded" + (bound.isEmpty ? "" : "; listeners bound: \(bound.joined(separator: ", "))")
-            + (closed.isEmpty ? "" : "; listeners closed (draining): \(closed.joined(separator: ", "))"))
+        print(
+            "reloaded" + (bound.isEmpty ? "" : "; listeners bound: \(bound.joined(separator: ", "))")
+                + (closed.isEmpty ? "" : "; listeners closed (draining): \(closed.joined(separator: ", "))"))
     }
 
     /// The admin address from --admin, or the configuration's `admin.address`. Only that key is
@@ -81,8 +84,9 @@ struct ReloadCommand: AsyncParsableCommand {
         }
         let root = (try? Yams.load(yaml: text)) as? [String: Any]
         guard let address = (root?["admin"] as? [String: Any])?["address"] as? String else {
-            StandardError.print("reload: \(path) configures no admin endpoint (admin.address) that can be read; "
-                + "use --admin HOST:PORT or --pid-file")
+            StandardError.print(
+                "reload: \(path) configures no admin endpoint (admin.address) that can be read; "
+                    + "use --admin HOST:PORT or --pid-file")
             throw ExitCode(1)
         }
         return try Self.endpoint(address, what: "\(path): admin.address")
@@ -100,7 +104,8 @@ struct ReloadCommand: AsyncParsableCommand {
     /// Sends SIGHUP to the pid the file holds.
     private func signal(pidFile: String) throws {
         guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
-              let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1 else {
+            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1
+        else {
             StandardError.print("reload: \(pidFile) holds no process id (is Gatehouse running with --pid-file?)")
             throw ExitCode(1)
         }

@@ -55,8 +55,9 @@ struct RulesImportCommand: ParsableCommand {
         }
         let result: IISRuleImport.Result
         do {
-            result = try IISRuleImport.convert(xml: data, sourceName: (file as NSString).lastPathComponent,
-                                               pack: pack, version: packVersion)
+            result = try IISRuleImport.convert(
+                xml: data, sourceName: (file as NSString).lastPathComponent,
+                pack: pack, version: packVersion)
         } catch {
             for problem in error.problems {
                 StandardError.print("\(file)\(problem.line > 0 ? ":\(problem.line)" : ""): error: \(problem)")

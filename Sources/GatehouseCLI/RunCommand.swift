@@ -24,9 +24,10 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigOptions
 
-    @Option(help: ArgumentHelp(
-        "Write the process id to this file once listening (for 'gatehouse reload --pid-file').",
-        valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Write the process id to this file once listening (for 'gatehouse reload --pid-file').",
+            valueName: "file"))
     var pidFile: String?
 
     func run() async throws {
@@ -46,9 +47,10 @@ func makeServer(_ configuration: GatehouseConfiguration, configPath: String) thr
     logger.logLevel = .info
     let metrics = GatehouseMetrics()
     do {
-        let server = try GatehouseServer(configuration: configuration, logger: logger, metrics: metrics,
-                                         source: { _ in ReloadSource.load(path: configPath) },
-                                         onReload: { applied in metrics.recordConfigReload(applied ? .success : .failure) })
+        let server = try GatehouseServer(
+            configuration: configuration, logger: logger, metrics: metrics,
+            source: { _ in ReloadSource.load(path: configPath) },
+            onReload: { applied in metrics.recordConfigReload(applied ? .success : .failure) })
         // Anything that reports through swift-metrics lands in the registry `/metrics` serves.
         server.metrics.bootstrapMetricsSystem()
         return server

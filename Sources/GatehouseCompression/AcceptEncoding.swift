@@ -33,10 +33,11 @@ public struct AcceptEncoding: Sendable, Hashable {
 
     /// The quality of `coding` in thousandths: 0 means not acceptable, 1000 is the most preferred.
     public func quality(of coding: ContentCoding) -> Int {
-        let listed = switch coding {
-        case .gzip: gzip
-        case .deflate: deflate
-        }
+        let listed =
+            switch coding {
+            case .gzip: gzip
+            case .deflate: deflate
+            }
         return listed ?? wildcard ?? 0
     }
 

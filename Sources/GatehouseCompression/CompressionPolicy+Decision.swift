@@ -27,15 +27,19 @@ extension CompressionPolicy {
 
         let vary = Self.mergedVary(response.vary)
         guard let coding = AcceptEncoding.negotiate(request.acceptEncoding) else {
-            return .skip(.notAcceptable, edits: CompressionHeaderEdits(
-                contentEncoding: nil, vary: vary, etag: .keep, removeContentLength: false, removeAcceptRanges: false))
+            return .skip(
+                .notAcceptable,
+                edits: CompressionHeaderEdits(
+                    contentEncoding: nil, vary: vary, etag: .keep, removeContentLength: false, removeAcceptRanges: false))
         }
-        return .compress(coding, level: level, edits: CompressionHeaderEdits(
-            contentEncoding: coding.headerValue,
-            vary: vary,
-            etag: Self.weakenedETag(response.etag),
-            removeContentLength: true,
-            removeAcceptRanges: true))
+        return .compress(
+            coding, level: level,
+            edits: CompressionHeaderEdits(
+                contentEncoding: coding.headerValue,
+                vary: vary,
+                etag: Self.weakenedETag(response.etag),
+                removeContentLength: true,
+                removeAcceptRanges: true))
     }
 
     /// Whether a Cache-Control value has the `no-transform` directive.
@@ -58,8 +62,10 @@ extension CompressionPolicy {
     static func mergedVary(_ existing: String?) -> String? {
         guard let existing else { return "Accept-Encoding" }
         let (isEmpty, covered) = ASCII.withBytes(existing) { bytes in
-            (ASCII.trimmed(bytes).isEmpty,
-             ASCII.listContains(bytes, name: "*") || ASCII.listContains(bytes, name: "accept-encoding"))
+            (
+                ASCII.trimmed(bytes).isEmpty,
+                ASCII.listContains(bytes, name: "*") || ASCII.listContains(bytes, name: "accept-encoding")
+            )
         }
         if isEmpty { return "Accept-Encoding" }
         if covered { return nil }

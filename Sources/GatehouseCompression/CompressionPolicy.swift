@@ -27,7 +27,7 @@ public struct CompressionPolicy: Sendable, Hashable {
         "text/javascript",
         "application/soap+xml",
         "application/vnd.ms-sync.wbxml",
-        "image/svg+xml",
+        "image/svg+xml"
     ]
 
     /// Creates a policy; the defaults are the recommended settings for Exchange routes.

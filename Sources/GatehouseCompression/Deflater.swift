@@ -60,8 +60,9 @@ public final class Deflater {
         let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
         // Zeroed zalloc/zfree/opaque (Z_NULL) select zlib's default malloc/free.
         stream.initialize(to: z_stream())
-        let rc = ZlibReturnCode(CZlib_deflateInit2(
-            stream, Int32(level), Z_DEFLATED, coding.zlibWindowBits, 8, Z_DEFAULT_STRATEGY))
+        let rc = ZlibReturnCode(
+            CZlib_deflateInit2(
+                stream, Int32(level), Z_DEFLATED, coding.zlibWindowBits, 8, Z_DEFAULT_STRATEGY))
         guard rc == .ok else {
             // deflateInit2 failed, so there is no zlib state to end; only our allocation to free.
             let error = rc.error(operation: "deflateInit2", message: stream.pointee.msg)

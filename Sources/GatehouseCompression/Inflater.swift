@@ -126,9 +126,10 @@ public final class Inflater {
             }
             if written > allowed {
                 produced = maximumOutputSize
-                return .failure(CompressionError(
-                    .outputLimitExceeded,
-                    detail: "inflate: output exceeds the limit of \(maximumOutputSize) bytes"))
+                return .failure(
+                    CompressionError(
+                        .outputLimitExceeded,
+                        detail: "inflate: output exceeds the limit of \(maximumOutputSize) bytes"))
             }
             produced += written
             switch rc {

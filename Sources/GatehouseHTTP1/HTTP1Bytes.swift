@@ -75,13 +75,21 @@ enum HTTP1Bytes {
             var high: UInt8 = 0xBF
             switch lead {
             case 0xC2...0xDF: length = 2
-            case 0xE0: length = 3; low = 0xA0
+            case 0xE0:
+                length = 3
+                low = 0xA0
             case 0xE1...0xEC, 0xEE...0xEF: length = 3
-            case 0xED: length = 3; high = 0x9F
-            case 0xF0: length = 4; low = 0x90
+            case 0xED:
+                length = 3
+                high = 0x9F
+            case 0xF0:
+                length = 4
+                low = 0x90
             case 0xF1...0xF3: length = 4
-            case 0xF4: length = 4; high = 0x8F
-            default: return false   // 80...C1 (continuation or overlong lead), F5...FF
+            case 0xF4:
+                length = 4
+                high = 0x8F
+            default: return false  // 80...C1 (continuation or overlong lead), F5...FF
             }
             guard count - index >= length else { return false }
             let second = start[index + 1]
@@ -100,7 +108,7 @@ enum HTTP1Bytes {
     /// controls or raw non-ASCII; rejecting them here keeps the target byte-exact when proxied).
     @inline(__always)
     static func isTargetByte(_ byte: UInt8) -> Bool {
-        byte &- 0x21 < 0x5E   // 0x21...0x7E
+        byte &- 0x21 < 0x5E  // 0x21...0x7E
     }
 
     /// Whether `byte` is optional whitespace (SP or HTAB).

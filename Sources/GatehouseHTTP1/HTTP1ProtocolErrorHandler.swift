@@ -26,7 +26,8 @@ public final class HTTP1DecoderErrorTranslator: ChannelInboundHandler, Removable
             return
         }
         if case .dataReceivedInErrorState(let original, _) = error as? ByteToMessageDecoderError,
-           original is HTTP1DecoderError {
+            original is HTTP1DecoderError
+        {
             return
         }
         context.fireErrorCaught(error)
@@ -71,8 +72,9 @@ public final class HTTP1ProtocolErrorHandler: ChannelDuplexHandler, RemovableCha
     public func errorCaught(context: ChannelHandlerContext, error: Error) {
         if let status = Self.status(for: error), !responseUnderway {
             let headers = HTTPHeaders([("Connection", "close"), ("Content-Length", "0")])
-            context.write(Self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))),
-                          promise: nil)
+            context.write(
+                Self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))),
+                promise: nil)
             let written = context.eventLoop.makePromise(of: Void.self)
             let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
             written.futureResult.whenComplete { _ in loopBound.value.close(promise: nil) }

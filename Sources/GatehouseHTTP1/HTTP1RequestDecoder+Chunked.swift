@@ -112,12 +112,16 @@ extension HTTP1RequestDecoder {
             lineStart = lineEnd + 2
             if HTTP1Bytes.tokenEqualsLowercase(line, nameLength, "content-length")
                 || HTTP1Bytes.tokenEqualsLowercase(line, nameLength, "transfer-encoding")
-                || HTTP1Bytes.tokenEqualsLowercase(line, nameLength, "host") {
+                || HTTP1Bytes.tokenEqualsLowercase(line, nameLength, "host")
+            {
                 continue
             }
             // Lossless: the name is a token (ASCII) and `parseFieldLine` refused malformed UTF-8.
-            fields.append((String(decoding: UnsafeBufferPointer(start: line, count: nameLength), as: UTF8.self),
-                           String(decoding: UnsafeBufferPointer(start: line + valueStart, count: valueEnd - valueStart), as: UTF8.self)))
+            fields.append(
+                (
+                    String(decoding: UnsafeBufferPointer(start: line, count: nameLength), as: UTF8.self),
+                    String(decoding: UnsafeBufferPointer(start: line + valueStart, count: valueEnd - valueStart), as: UTF8.self)
+                ))
         }
         return HTTPHeaders(fields)
     }

@@ -71,13 +71,16 @@ struct FramingFields {
     func resolve(version: HTTPVersion, fields: [(String, String)]) throws -> HTTP1RequestDecoder.Framing {
         if transferCodings > 0 {
             guard contentLength == nil else {
-                throw HTTP1DecoderError(.contentLengthAndTransferEncoding,
-                                        "both Transfer-Encoding and Content-Length are present (request smuggling shape)")
+                throw HTTP1DecoderError(
+                    .contentLengthAndTransferEncoding,
+                    "both Transfer-Encoding and Content-Length are present (request smuggling shape)")
             }
             guard transferCodings == 1, onlyChunked, version == .http1_1 else {
                 let values = fields.filter { $0.0.lowercased() == "transfer-encoding" }.map(\.1)
-                throw HTTP1DecoderError(.unsupportedTransferEncoding, "Transfer-Encoding '\(values.joined(separator: ", "))' "
-                                        + "is refused: only a single 'chunked', on HTTP/1.1")
+                throw HTTP1DecoderError(
+                    .unsupportedTransferEncoding,
+                    "Transfer-Encoding '\(values.joined(separator: ", "))' "
+                        + "is refused: only a single 'chunked', on HTTP/1.1")
             }
             return .chunked
         }
@@ -86,7 +89,9 @@ struct FramingFields {
     }
 
     static func invalidContentLength(_ value: UnsafeBufferPointer<UInt8>) -> HTTP1DecoderError {
-        HTTP1DecoderError(.invalidContentLength, "Content-Length '\(HTTP1Bytes.quote(value.baseAddress!, value.count))' "
-                          + "is not a decimal number below 2^63")
+        HTTP1DecoderError(
+            .invalidContentLength,
+            "Content-Length '\(HTTP1Bytes.quote(value.baseAddress!, value.count))' "
+                + "is not a decimal number below 2^63")
     }
 }

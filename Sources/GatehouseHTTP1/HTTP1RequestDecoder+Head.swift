@@ -8,7 +8,7 @@ extension HTTP1RequestDecoder {
             // RFC 9112 2.2: ignore empty lines before a request line (some clients send a CRLF after a body).
             while buffer.getInteger(at: buffer.readerIndex, as: UInt16.self) == 0x0D0A {
                 buffer.moveReaderIndex(forwardBy: 2)
-                sectionScan.searched = 0   // it counted from the old reader index
+                sectionScan.searched = 0  // it counted from the old reader index
             }
         }
         let limits = self.limits
@@ -48,8 +48,11 @@ extension HTTP1RequestDecoder {
             let value = UnsafeBufferPointer(start: line + valueStart, count: valueEnd - valueStart)
             try framing.note(name: line, nameLength: nameLength, value: value)
             // Lossless: the name is a token (ASCII) and `parseFieldLine` refused malformed UTF-8.
-            fields.append((String(decoding: UnsafeBufferPointer(start: line, count: nameLength), as: UTF8.self),
-                           String(decoding: value, as: UTF8.self)))
+            fields.append(
+                (
+                    String(decoding: UnsafeBufferPointer(start: line, count: nameLength), as: UTF8.self),
+                    String(decoding: value, as: UTF8.self)
+                ))
             lineStart = lineEnd + 2
         }
         let bodyFraming = try framing.resolve(version: version, fields: fields)
@@ -67,8 +70,9 @@ extension HTTP1RequestDecoder {
         var targetEnd = targetStart
         while targetEnd < count, HTTP1Bytes.isTargetByte(line[targetEnd]) { targetEnd += 1 }
         guard targetEnd > targetStart, targetEnd < count, line[targetEnd] == HTTP1Bytes.space else {
-            throw requestLineError(line, count, at: targetEnd,
-                                   targetEnd == targetStart || targetEnd == count ? .invalidRequestLine : .invalidTarget)
+            throw requestLineError(
+                line, count, at: targetEnd,
+                targetEnd == targetStart || targetEnd == count ? .invalidRequestLine : .invalidTarget)
         }
         let version = try parseVersion(line + targetEnd + 1, count - targetEnd - 1, requestLine: line, count)
         let method = parseMethod(line, methodEnd)
@@ -79,8 +83,11 @@ extension HTTP1RequestDecoder {
 
     /// HTTP/1.1 or HTTP/1.0; another well-formed `HTTP/x.y` is `unsupportedVersion`.
     @inline(__always)
-    static func parseVersion(_ text: UnsafePointer<UInt8>, _ count: Int, requestLine: UnsafePointer<UInt8>, _ lineCount: Int) throws -> HTTPVersion {
-        let isHTTPxy = count == 8 && text[0] == UInt8(ascii: "H") && text[1] == UInt8(ascii: "T")
+    static func parseVersion(_ text: UnsafePointer<UInt8>, _ count: Int, requestLine: UnsafePointer<UInt8>, _ lineCount: Int) throws
+        -> HTTPVersion
+    {
+        let isHTTPxy =
+            count == 8 && text[0] == UInt8(ascii: "H") && text[1] == UInt8(ascii: "T")
             && text[2] == UInt8(ascii: "T") && text[3] == UInt8(ascii: "P") && text[4] == UInt8(ascii: "/")
             && text[5] &- 0x30 < 10 && text[6] == UInt8(ascii: ".") && text[7] &- 0x30 < 10
         guard isHTTPxy else {
@@ -90,8 +97,10 @@ extension HTTP1RequestDecoder {
         case (UInt8(ascii: "1"), UInt8(ascii: "1")): return .http1_1
         case (UInt8(ascii: "1"), UInt8(ascii: "0")): return .http1_0
         default:
-            throw HTTP1DecoderError(.unsupportedVersion, "HTTP version '\(HTTP1Bytes.quote(text, count))' is not supported "
-                                    + "(only HTTP/1.1 and HTTP/1.0)")
+            throw HTTP1DecoderError(
+                .unsupportedVersion,
+                "HTTP version '\(HTTP1Bytes.quote(text, count))' is not supported "
+                    + "(only HTTP/1.1 and HTTP/1.0)")
         }
     }
 
@@ -123,8 +132,10 @@ extension HTTP1RequestDecoder {
     }
 
     /// The error for a request line that went wrong at `index`.
-    static func requestLineError(_ line: UnsafePointer<UInt8>, _ count: Int, at index: Int,
-                                 _ reason: HTTP1DecoderError.Reason) -> HTTP1DecoderError {
+    static func requestLineError(
+        _ line: UnsafePointer<UInt8>, _ count: Int, at index: Int,
+        _ reason: HTTP1DecoderError.Reason
+    ) -> HTTP1DecoderError {
         let shown = HTTP1Bytes.quote(line, count, limit: 100)
         if HTTP1Bytes.find(HTTP1Bytes.cr, in: line, count: count) != nil {
             return HTTP1DecoderError(.bareCR, "a CR not followed by LF in the request line '\(shown)'")
@@ -133,8 +144,10 @@ extension HTTP1RequestDecoder {
         case .invalidMethod:
             return HTTP1DecoderError(.invalidMethod, "request line '\(shown)': the method is not a token")
         case .invalidTarget:
-            return HTTP1DecoderError(.invalidTarget, "request line '\(shown)': the request target holds a space, "
-                                     + "control character or non-ASCII byte")
+            return HTTP1DecoderError(
+                .invalidTarget,
+                "request line '\(shown)': the request target holds a space, "
+                    + "control character or non-ASCII byte")
         default:
             return HTTP1DecoderError(.invalidRequestLine, "request line '\(shown)' is not 'METHOD TARGET HTTP/1.1'")
         }

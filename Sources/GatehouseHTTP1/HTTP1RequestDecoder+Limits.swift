@@ -14,8 +14,10 @@ extension HTTP1RequestDecoder {
         public var maxTrailerBytes: Int
 
         /// Limits; the defaults suit an Exchange front end.
-        public init(maxFieldLineBytes: Int = 64 * 1024, maxHeadBytes: Int = 256 * 1024, maxFieldCount: Int = 500,
-                    maxChunkLineBytes: Int = 4 * 1024, maxTrailerBytes: Int = 64 * 1024) {
+        public init(
+            maxFieldLineBytes: Int = 64 * 1024, maxHeadBytes: Int = 256 * 1024, maxFieldCount: Int = 500,
+            maxChunkLineBytes: Int = 4 * 1024, maxTrailerBytes: Int = 64 * 1024
+        ) {
             self.maxFieldLineBytes = maxFieldLineBytes
             self.maxHeadBytes = maxHeadBytes
             self.maxFieldCount = maxFieldCount

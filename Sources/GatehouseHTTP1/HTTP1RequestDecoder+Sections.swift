@@ -23,8 +23,10 @@ extension HTTP1RequestDecoder {
     ///
     /// - Returns: the offset just past the blank line's CRLF, or nil when it has not arrived yet
     ///   (then `scan` remembers how far the complete lines go).
-    static func findSectionEnd(_ base: UnsafePointer<UInt8>, count: Int, scan: inout SectionScan,
-                               kind: SectionKind, limits: Limits) throws -> Int? {
+    static func findSectionEnd(
+        _ base: UnsafePointer<UInt8>, count: Int, scan: inout SectionScan,
+        kind: SectionKind, limits: Limits
+    ) throws -> Int? {
         let maxTotal = kind == .head ? limits.maxHeadBytes : limits.maxTrailerBytes
         // In the head the request line is a line too; field lines are limited separately.
         let maxLines = kind == .head ? limits.maxFieldCount + 1 : limits.maxFieldCount
@@ -53,8 +55,10 @@ extension HTTP1RequestDecoder {
             if lf + 1 > maxTotal { throw sectionTooLarge(kind: kind, limit: maxTotal) }
             scan.lines += 1
             if scan.lines > maxLines {
-                throw HTTP1DecoderError(.tooManyFields, "more than \(limits.maxFieldCount) field lines"
-                                        + (kind == .trailers ? " in the trailers" : ""))
+                throw HTTP1DecoderError(
+                    .tooManyFields,
+                    "more than \(limits.maxFieldCount) field lines"
+                        + (kind == .trailers ? " in the trailers" : ""))
             }
             lineStart = lf + 1
             searchFrom = lineStart
@@ -65,13 +69,17 @@ extension HTTP1RequestDecoder {
         if isRequestLine {
             return HTTP1DecoderError(.requestLineTooLong, "the request line is longer than \(limits.maxFieldLineBytes) bytes")
         }
-        return HTTP1DecoderError(.fieldLineTooLong, (kind == .head ? "a header" : "a trailer")
-                                 + " line is longer than \(limits.maxFieldLineBytes) bytes")
+        return HTTP1DecoderError(
+            .fieldLineTooLong,
+            (kind == .head ? "a header" : "a trailer")
+                + " line is longer than \(limits.maxFieldLineBytes) bytes")
     }
 
     static func sectionTooLarge(kind: SectionKind, limit: Int) -> HTTP1DecoderError {
-        HTTP1DecoderError(.headTooLarge, (kind == .head ? "the request head" : "the trailer section")
-                          + " is larger than \(limit) bytes")
+        HTTP1DecoderError(
+            .headTooLarge,
+            (kind == .head ? "the request head" : "the trailer section")
+                + " is larger than \(limit) bytes")
     }
 
     /// Parses one field line (without its CRLF) into the name's length and the value's bounds
@@ -107,8 +115,10 @@ extension HTTP1RequestDecoder {
                 if byte == HTTP1Bytes.cr {
                     throw HTTP1DecoderError(.bareCR, "field '\(name)' has a CR not followed by LF in its value")
                 }
-                throw HTTP1DecoderError(.invalidFieldValue, "field '\(name)' has a control character "
-                                        + "(0x\(String(byte, radix: 16))) in its value")
+                throw HTTP1DecoderError(
+                    .invalidFieldValue,
+                    "field '\(name)' has a control character "
+                        + "(0x\(String(byte, radix: 16))) in its value")
             }
             seen |= UInt64(byte)
             scan += 1
@@ -116,8 +126,10 @@ extension HTTP1RequestDecoder {
         // The decoder hands values on as Strings, which would replace malformed UTF-8 with U+FFFD:
         // refuse instead, so the backend sees exactly what the client sent or nothing at all.
         if HTTP1Bytes.holdsNonASCII(seen), !HTTP1Bytes.isValidUTF8(line + start, end - start) {
-            throw HTTP1DecoderError(.invalidUTF8, "field '\(HTTP1Bytes.quote(line, index))' has bytes above 0x7F "
-                                    + "that are not valid UTF-8 in its value")
+            throw HTTP1DecoderError(
+                .invalidUTF8,
+                "field '\(HTTP1Bytes.quote(line, index))' has bytes above 0x7F "
+                    + "that are not valid UTF-8 in its value")
         }
         return (index, start, end)
     }

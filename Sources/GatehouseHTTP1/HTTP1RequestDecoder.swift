@@ -115,15 +115,19 @@ public struct HTTP1RequestDecoder: ByteToMessageDecoder {
         }
     }
 
-    public mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer,
-                                    seenEOF: Bool) throws -> DecodingState {
+    public mutating func decodeLast(
+        context: ChannelHandlerContext, buffer: inout ByteBuffer,
+        seenEOF: Bool
+    ) throws -> DecodingState {
         if try decode(context: context, buffer: &buffer) == .continue { return .continue }
         // Nothing more will come: whatever is incomplete stays incomplete.
         switch state {
         case .head:
             if buffer.readableBytes == 0 { return .needMoreData }
-            throw HTTP1DecoderError(.truncatedHead, "the connection ended inside a request head "
-                                    + "(\(buffer.readableBytes) bytes without the blank line that ends it)")
+            throw HTTP1DecoderError(
+                .truncatedHead,
+                "the connection ended inside a request head "
+                    + "(\(buffer.readableBytes) bytes without the blank line that ends it)")
         case .fixedBody(let remaining):
             throw HTTP1DecoderError(.truncatedBody, "the connection ended \(remaining) bytes short of the Content-Length")
         case .chunkSizeLine, .chunkData, .chunkDataEnd, .trailers:

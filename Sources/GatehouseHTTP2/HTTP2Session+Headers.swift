@@ -38,10 +38,11 @@ extension HTTP2Session {
             let base = scratch.baseAddress!
             nvScratch.removeAll(keepingCapacity: true)
             for range in headerRanges {
-                nvScratch.append(nghttp2_nv(
-                    name: base + range.nameStart, value: base + range.valueStart,
-                    namelen: range.nameLength, valuelen: range.valueLength,
-                    flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)))
+                nvScratch.append(
+                    nghttp2_nv(
+                        name: base + range.nameStart, value: base + range.valueStart,
+                        namelen: range.nameLength, valuelen: range.valueLength,
+                        flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)))
             }
             return nvScratch.withUnsafeBufferPointer { nva in body(nva.baseAddress!, nva.count) }
         }

@@ -209,7 +209,8 @@ extension HTTP2Session {
         }
         let chunk: ByteBuffer
         if let input = currentInput, let base = currentInputBase,
-           UnsafeRawPointer(data) >= base, UnsafeRawPointer(data) + length <= base + input.readableBytes {
+            UnsafeRawPointer(data) >= base, UnsafeRawPointer(data) + length <= base + input.readableBytes
+        {
             // nghttp2 points into the buffer we gave mem_recv (padding already stripped).
             let offset = UnsafeRawPointer(data) - base
             chunk = input.getSlice(at: input.readerIndex + offset, length: length)!

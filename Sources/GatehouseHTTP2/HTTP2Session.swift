@@ -103,12 +103,13 @@ final class HTTP2Session {
             .init(settings_id: Int32(NGHTTP2_SETTINGS_ENABLE_PUSH.rawValue), value: 0),
             // RFC 9218: no RFC 7540 priority tree, so nghttp2 keeps no closed streams for it and
             // schedules streams by urgency, round robin (fair to long polls and bulk downloads).
-            .init(settings_id: Int32(NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES.rawValue), value: 1),
+            .init(settings_id: Int32(NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES.rawValue), value: 1)
         ]
         // Return codes: only NOMEM or invalid arguments, which fixed entries cannot be.
         _ = nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), &entries, entries.count)
         if settings.connectionWindowSize > Int(CNGHTTP2_initial_window_size()) {
-            _ = nghttp2_session_set_local_window_size(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, Int32(clamping: settings.connectionWindowSize))
+            _ = nghttp2_session_set_local_window_size(
+                session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, Int32(clamping: settings.connectionWindowSize))
         }
     }
 
@@ -120,7 +121,10 @@ final class HTTP2Session {
             // Only during this call may callbacks slice DATA payloads out of `buffer`.
             currentInput = buffer
             currentInputBase = base
-            defer { currentInput = nil; currentInputBase = nil }
+            defer {
+                currentInput = nil
+                currentInputBase = nil
+            }
             return nghttp2_session_mem_recv(session, base.assumingMemoryBound(to: UInt8.self), count)
         }
         if rv < 0 {

@@ -64,7 +64,11 @@ final class HTTP2Stream {
 
     /// Drops request-assembly state once the head is delivered or refused (memory for long polls).
     func clearRequestAssembly() {
-        method = nil; path = nil; authority = nil; hostHeader = nil; cookie = nil
+        method = nil
+        path = nil
+        authority = nil
+        hostHeader = nil
+        cookie = nil
         headers = HTTPHeaders()
     }
 }

@@ -13,7 +13,7 @@ import Darwin
 /// case-insensitivity folds ASCII letters, as the IIS URL Rewrite patterns it replaces expect.
 /// `pcre2_code` is read-only once compiled and PCRE2 documents it as safe to share between
 /// threads; matching uses a match block owned by the calling thread (`MatchScratch`).
-public final class Pattern: @unchecked Sendable {   // immutable after init; pcre2_code is shareable
+public final class Pattern: @unchecked Sendable {  // immutable after init; pcre2_code is shareable
     /// The pattern as written.
     public let source: String
     /// Whether it was compiled case-insensitively.
@@ -72,7 +72,8 @@ public final class Pattern: @unchecked Sendable {   // immutable after init; pcr
         let matchData = MatchScratch.current
         // An empty subject still needs a valid pointer.
         let base = subject.baseAddress ?? MatchScratch.emptySubject
-        let result = isJIT
+        let result =
+            isJIT
             ? pcre2_jit_match_8(code, base, subject.count, 0, 0, matchData, nil)
             : pcre2_match_8(code, base, subject.count, 0, 0, matchData, nil)
         // >= 0: matched (0 means the ovector was too small for the captures, still a match).
@@ -111,7 +112,7 @@ enum MatchScratch {
     }()
 
     /// One zero byte, the subject pointer for empty subjects (never read: the length is 0).
-    nonisolated(unsafe) static let emptySubject: UnsafePointer<UInt8> = {   // immutable, never freed
+    nonisolated(unsafe) static let emptySubject: UnsafePointer<UInt8> = {  // immutable, never freed
         let byte = UnsafeMutablePointer<UInt8>.allocate(capacity: 1)
         byte.initialize(to: 0)
         return UnsafePointer(byte)

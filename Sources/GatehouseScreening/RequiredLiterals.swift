@@ -44,18 +44,20 @@ enum RequiredLiterals {
         let upper = isLetter ? first & ~0x20 : first
         // Candidate starts are 0...lastStart; `next` finds the first at or after `from`.
         let lastStart = haystack.count - needle.count
-        var nextLower = -1   // cached position of the next `first`, or lastStart + 1 when none
+        var nextLower = -1  // cached position of the next `first`, or lastStart + 1 when none
         var nextUpper = isLetter ? -1 : lastStart + 1
         var from = 0
         return needle.withUnsafeBufferPointer { needleBytes in
             while from <= lastStart {
                 let length = lastStart - from + 1
                 if nextLower < from {
-                    nextLower = memchr(base + from, Int32(first), length).map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) - base }
+                    nextLower =
+                        memchr(base + from, Int32(first), length).map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) - base }
                         ?? lastStart + 1
                 }
                 if nextUpper < from {
-                    nextUpper = memchr(base + from, Int32(upper), length).map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) - base }
+                    nextUpper =
+                        memchr(base + from, Int32(upper), length).map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) - base }
                         ?? lastStart + 1
                 }
                 let candidate = min(nextLower, nextUpper)
@@ -116,10 +118,16 @@ enum RequiredLiterals {
                     skipClass()
                     _ = quantifierMinimum()
                 case UInt8(ascii: "\\"):
-                    guard index + 1 < bytes.count else { failed = true; return nil }
+                    guard index + 1 < bytes.count else {
+                        failed = true
+                        return nil
+                    }
                     let escaped = bytes[index + 1]
                     let isAlphanumeric = (escaped >= 0x30 && escaped <= 0x39) || (lower(escaped) >= 0x61 && lower(escaped) <= 0x7A)
-                    guard !isAlphanumeric, escaped < 0x80 else { failed = true; return nil }
+                    guard !isAlphanumeric, escaped < 0x80 else {
+                        failed = true
+                        return nil
+                    }
                     index += 2
                     let (keep, ends) = literalFollowed()
                     if keep { run.append(escaped) }
@@ -174,12 +182,18 @@ enum RequiredLiterals {
                     cursor += 1
                     digits += 1
                 }
-                guard digits > 0 else { failed = true; return -1 }
+                guard digits > 0 else {
+                    failed = true
+                    return -1
+                }
                 if cursor < bytes.count, bytes[cursor] == UInt8(ascii: ",") {
                     cursor += 1
                     while cursor < bytes.count, bytes[cursor] >= 0x30, bytes[cursor] <= 0x39 { cursor += 1 }
                 }
-                guard cursor < bytes.count, bytes[cursor] == UInt8(ascii: "}") else { failed = true; return -1 }
+                guard cursor < bytes.count, bytes[cursor] == UInt8(ascii: "}") else {
+                    failed = true
+                    return -1
+                }
                 index = cursor + 1
                 minimum = value
             default:
@@ -191,19 +205,19 @@ enum RequiredLiterals {
 
         /// A group from its `(` to its `)`: the literals it requires.
         private mutating func group() -> [[UInt8]] {
-            index += 1   // (
+            index += 1  // (
             var required = true
             if current == UInt8(ascii: "?") {
                 let next = index + 1 < bytes.count ? bytes[index + 1] : 0
                 let after = index + 2 < bytes.count ? bytes[index + 2] : 0
                 switch next {
                 case UInt8(ascii: ":"), UInt8(ascii: "="), UInt8(ascii: ">"):
-                    index += 2   // non-capturing, positive lookahead, atomic: contents required
+                    index += 2  // non-capturing, positive lookahead, atomic: contents required
                 case UInt8(ascii: "!"):
                     index += 2
-                    required = false   // negative lookahead: nothing in it is present
+                    required = false  // negative lookahead: nothing in it is present
                 case UInt8(ascii: "<") where after == UInt8(ascii: "="):
-                    index += 3   // positive lookbehind
+                    index += 3  // positive lookbehind
                 case UInt8(ascii: "<") where after == UInt8(ascii: "!"):
                     index += 3
                     required = false
@@ -214,7 +228,7 @@ enum RequiredLiterals {
                     return []
                 }
             } else if current == UInt8(ascii: "*") {
-                failed = true   // (*VERB)
+                failed = true  // (*VERB)
                 return []
             }
             let inner = sequence()
@@ -222,13 +236,13 @@ enum RequiredLiterals {
                 failed = true
                 return []
             }
-            index += 1   // )
+            index += 1  // )
             return required ? (inner ?? []) : []
         }
 
         /// Skips a character class `[...]` (with `]` first, escapes and POSIX `[:name:]` inside).
         private mutating func skipClass() {
-            index += 1   // [
+            index += 1  // [
             if current == UInt8(ascii: "^") { index += 1 }
             if current == UInt8(ascii: "]") { index += 1 }
             while let byte = current {
@@ -237,7 +251,10 @@ enum RequiredLiterals {
                     index += 1
                     return
                 case UInt8(ascii: "\\"):
-                    if index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "Q") { failed = true; return }
+                    if index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "Q") {
+                        failed = true
+                        return
+                    }
                     index += 2
                 case UInt8(ascii: "["):
                     let next = index + 1 < bytes.count ? bytes[index + 1] : 0
@@ -247,7 +264,10 @@ enum RequiredLiterals {
                         while cursor + 1 < bytes.count, !(bytes[cursor] == next && bytes[cursor + 1] == UInt8(ascii: "]")) {
                             cursor += 1
                         }
-                        guard cursor + 1 < bytes.count else { failed = true; return }
+                        guard cursor + 1 < bytes.count else {
+                            failed = true
+                            return
+                        }
                         index = cursor + 2
                     } else {
                         index += 1
@@ -256,7 +276,7 @@ enum RequiredLiterals {
                     index += 1
                 }
             }
-            failed = true   // unterminated
+            failed = true  // unterminated
         }
     }
 }

@@ -56,15 +56,16 @@ final class ALPNList: @unchecked Sendable {
 /// The C ALPN select callback: recovers the `ALPNList` from `arg` and asks it.
 /// Returns SSL_TLSEXT_ERR_OK with a selection, or SSL_TLSEXT_ERR_NOACK so the handshake proceeds
 /// without ALPN when nothing overlaps (the connection then runs HTTP/1.1).
-private let alpnSelectCallback: @convention(c) (
-    OpaquePointer?, UnsafeMutablePointer<UnsafePointer<UInt8>?>?, UnsafeMutablePointer<UInt8>?,
-    UnsafePointer<UInt8>?, UInt32, UnsafeMutableRawPointer?
-) -> Int32 = { _, out, outLength, offered, offeredLength, arg in
-    guard let arg, let out, let outLength, let offered else { return SSL_TLSEXT_ERR_NOACK }
-    let list = Unmanaged<ALPNList>.fromOpaque(arg).takeUnretainedValue()
-    let buffer = UnsafeBufferPointer(start: offered, count: Int(offeredLength))
-    guard let range = list.select(offered: buffer) else { return SSL_TLSEXT_ERR_NOACK }
-    out.pointee = offered + range.lowerBound
-    outLength.pointee = UInt8(range.count)
-    return SSL_TLSEXT_ERR_OK
-}
+private let alpnSelectCallback:
+    @convention(c) (
+        OpaquePointer?, UnsafeMutablePointer<UnsafePointer<UInt8>?>?, UnsafeMutablePointer<UInt8>?,
+        UnsafePointer<UInt8>?, UInt32, UnsafeMutableRawPointer?
+    ) -> Int32 = { _, out, outLength, offered, offeredLength, arg in
+        guard let arg, let out, let outLength, let offered else { return SSL_TLSEXT_ERR_NOACK }
+        let list = Unmanaged<ALPNList>.fromOpaque(arg).takeUnretainedValue()
+        let buffer = UnsafeBufferPointer(start: offered, count: Int(offeredLength))
+        guard let range = list.select(offered: buffer) else { return SSL_TLSEXT_ERR_NOACK }
+        out.pointee = offered + range.lowerBound
+        outLength.pointee = UInt8(range.count)
+        return SSL_TLSEXT_ERR_OK
+    }

@@ -11,8 +11,10 @@ public struct BackendTrust: Sendable {
     public var useSystemStore: Bool
 
     /// Trust exactly what is given; nothing else (not even the system store unless asked).
-    public init(trustedCertificates: [X509Certificate] = [], caBundlePath: String? = nil,
-                pinnedSHA256: [String] = [], useSystemStore: Bool = false) {
+    public init(
+        trustedCertificates: [X509Certificate] = [], caBundlePath: String? = nil,
+        pinnedSHA256: [String] = [], useSystemStore: Bool = false
+    ) {
         self.trustedCertificates = trustedCertificates
         self.caBundlePath = caBundlePath
         self.pinnedSHA256 = pinnedSHA256

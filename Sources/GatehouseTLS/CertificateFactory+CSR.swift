@@ -23,8 +23,10 @@ public final class CertificateSigningRequest: @unchecked Sendable {
             return PEM_read_bio_X509_REQ(bio, nil, nil, nil)
         }
         guard let parsed else {
-            throw TLSError(.invalidPEM, OpenSSLErrorQueue.describe(
-                "\(source): no PEM certificate request found (expected -----BEGIN CERTIFICATE REQUEST-----)"))
+            throw TLSError(
+                .invalidPEM,
+                OpenSSLErrorQueue.describe(
+                    "\(source): no PEM certificate request found (expected -----BEGIN CERTIFICATE REQUEST-----)"))
         }
         self.init(takingOwnership: parsed)
     }
@@ -55,8 +57,9 @@ public final class CertificateSigningRequest: @unchecked Sendable {
         var names: [String] = []
         for index in 0..<COpenSSL_sk_X509_EXTENSION_num(extensions) {
             guard let ext = COpenSSL_sk_X509_EXTENSION_value(extensions, index),
-                  OBJ_obj2nid(X509_EXTENSION_get_object(ext)) == NID_subject_alt_name,
-                  let decoded = X509V3_EXT_d2i(ext) else { continue }
+                OBJ_obj2nid(X509_EXTENSION_get_object(ext)) == NID_subject_alt_name,
+                let decoded = X509V3_EXT_d2i(ext)
+            else { continue }
             // X509V3_EXT_d2i gives us a GENERAL_NAMES stack of our own for the SAN extension.
             let generalNames = OpaquePointer(decoded)
             defer { COpenSSL_GENERAL_NAMES_free(generalNames) }
@@ -110,7 +113,7 @@ extension CertificateFactory {
         let wanted: [(Int32, String)] = [
             (NID_subject_alt_name, spec.dnsNames.map { "DNS:\($0)" }.joined(separator: ",")),
             (NID_key_usage, keyIsRSA ? "critical,digitalSignature,keyEncipherment" : "critical,digitalSignature"),
-            (NID_ext_key_usage, "serverAuth"),
+            (NID_ext_key_usage, "serverAuth")
         ]
         for (nid, value) in wanted {
             var context = X509V3_CTX()

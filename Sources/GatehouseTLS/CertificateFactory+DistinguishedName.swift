@@ -62,7 +62,8 @@ public struct DistinguishedName: Sendable, Equatable, CustomStringConvertible {
             let key = String(trimmed[..<equals]).trimmed()
             let value = String(trimmed[trimmed.index(after: equals)...]).trimmed()
             guard let known = Self.knownKeys.first(where: { $0.lowercased() == key.lowercased() }) else {
-                throw TLSError(.invalidName,
+                throw TLSError(
+                    .invalidName,
                     "\(source) \"\(text)\": unknown attribute \"\(key)\" (use \(Self.knownKeys.joined(separator: ", ")))")
             }
             guard !value.isEmpty else {
@@ -100,11 +101,13 @@ public struct DistinguishedName: Sendable, Equatable, CustomStringConvertible {
         }
         for attribute in attributes {
             // Returns 1 on success; OpenSSL re-checks lengths and character sets per attribute type.
-            let added = X509_NAME_add_entry_by_txt(name, attribute.key, MBSTRING_UTF8,
-                                                   attribute.value, -1, -1, 0)
+            let added = X509_NAME_add_entry_by_txt(
+                name, attribute.key, MBSTRING_UTF8,
+                attribute.value, -1, -1, 0)
             guard added == 1 else {
                 X509_NAME_free(name)
-                throw TLSError(.invalidName,
+                throw TLSError(
+                    .invalidName,
                     OpenSSLErrorQueue.describe("subject \"\(description)\": OpenSSL refused \(attribute.key)=\(attribute.value)"))
             }
         }

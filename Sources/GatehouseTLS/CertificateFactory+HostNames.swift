@@ -27,10 +27,13 @@ public enum HostNameRules {
             }
             if label.utf8.count > 63 { throw fail("the label \"\(label)\" is longer than 63 characters") }
             for scalar in label.unicodeScalars {
-                let ok = (scalar >= "a" && scalar <= "z") || (scalar >= "A" && scalar <= "Z")
+                let ok =
+                    (scalar >= "a" && scalar <= "z") || (scalar >= "A" && scalar <= "Z")
                     || (scalar >= "0" && scalar <= "9") || scalar == "-"
                 if !ok {
-                    let shown = scalar == "*" ? "'*' (a wildcard must be the whole left-most label, as in *.contoso.com)"
+                    let shown =
+                        scalar == "*"
+                        ? "'*' (a wildcard must be the whole left-most label, as in *.contoso.com)"
                         : "'\(printable(String(scalar)))'"
                     throw fail("character \(shown) is not allowed in a host name (use letters, digits, '-' and '.')")
                 }
@@ -40,8 +43,9 @@ public enum HostNameRules {
             }
         }
         if labels.first == "*" && (labels.count < 3 || HostNameMatching.presented(name) == nil) {
-            throw fail("a wildcard must sit below a registered domain (e.g. *.contoso.com), "
-                + "never directly above a top-level domain or another public suffix (such as co.uk)")
+            throw fail(
+                "a wildcard must sit below a registered domain (e.g. *.contoso.com), "
+                    + "never directly above a top-level domain or another public suffix (such as co.uk)")
         }
         if labels.count == 4, labels.allSatisfy({ $0.allSatisfy(\.isNumber) }) {
             throw fail("looks like an IP address; give host names only")

@@ -22,8 +22,10 @@ public enum SANPlanner {
     /// - Parameter origins: why each host name is wanted at all (lower-case name -> phrase such as
     ///   "served by listener https (service owa)"); names without one are "requested".
     /// - Returns: `(name, reason)` pairs in a stable order: first the wildcards, then remaining names in input order.
-    public static func plan(hostNames: [String], useWildcard: Bool,
-                            origins: [String: String] = [:]) -> [(name: String, reason: String)] {
+    public static func plan(
+        hostNames: [String], useWildcard: Bool,
+        origins: [String: String] = [:]
+    ) -> [(name: String, reason: String)] {
         planEntries(hostNames: hostNames, useWildcard: useWildcard, origins: origins).map { ($0.name, $0.reason) }
     }
 

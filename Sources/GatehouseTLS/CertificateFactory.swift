@@ -50,7 +50,8 @@ public struct CertificateSpec: Sendable, Equatable {
                 try HostNameRules.validate(commonName, allowWildcard: true, source: "common name (CN)")
             }
             guard !names.isEmpty else {
-                throw TLSError(.invalidName, "a server certificate needs at least one DNS name (clients ignore the CN when names are missing)")
+                throw TLSError(
+                    .invalidName, "a server certificate needs at least one DNS name (clients ignore the CN when names are missing)")
             }
         }
         var copy = self
@@ -71,15 +72,18 @@ public enum CertificateFactory {
     /// Issues a certificate for `subjectKey`, signed by the CA `issuer` with `issuerKey`.
     /// - Throws: when the CA key does not match the CA certificate, the issuer is not a CA, the CA has
     ///   expired, or the new certificate would outlive the CA.
-    public static func issue(_ spec: CertificateSpec, subjectKey: PrivateKey, issuer: X509Certificate,
-                             issuerKey: PrivateKey, issuerSource: String = "CA") throws -> X509Certificate {
+    public static func issue(
+        _ spec: CertificateSpec, subjectKey: PrivateKey, issuer: X509Certificate,
+        issuerKey: PrivateKey, issuerSource: String = "CA"
+    ) throws -> X509Certificate {
         let spec = try spec.validated()
         guard issuerKey.matches(issuer) else {
             throw TLSError(.keyMismatch, "\(issuerSource): the CA private key does not belong to the CA certificate")
         }
         // X509_check_ca returns 0 when the certificate may not sign others, >= 1 otherwise.
         guard X509_check_ca(issuer.x509) >= 1 else {
-            throw TLSError(.configuration, "\(issuerSource): the certificate is not a CA (basicConstraints CA:TRUE with keyCertSign is needed)")
+            throw TLSError(
+                .configuration, "\(issuerSource): the certificate is not a CA (basicConstraints CA:TRUE with keyCertSign is needed)")
         }
         // X509_cmp_time returns -1 when the time is before now (expired), 0 on error.
         if X509_cmp_time(X509_get0_notAfter(issuer.x509), nil) < 0 {
@@ -88,15 +92,18 @@ public enum CertificateFactory {
         var horizon = time(nil) + time_t(spec.validityDays) * 86_400
         // X509_cmp_time returns 1 when the CA's notAfter is later than the horizon.
         if X509_cmp_time(X509_get0_notAfter(issuer.x509), &horizon) < 0 {
-            throw TLSError(.configuration,
+            throw TLSError(
+                .configuration,
                 "\(issuerSource): a certificate valid for \(spec.validityDays) days would outlive the CA; choose fewer --days")
         }
         return try build(spec, subjectKey: subjectKey, issuer: issuer, issuerKey: issuerKey)
     }
 
     /// Assembles and signs the certificate. `issuer == nil` means self-signed.
-    static func build(_ spec: CertificateSpec, subjectKey: PrivateKey, issuer: X509Certificate?,
-                      issuerKey: PrivateKey) throws -> X509Certificate {
+    static func build(
+        _ spec: CertificateSpec, subjectKey: PrivateKey, issuer: X509Certificate?,
+        issuerKey: PrivateKey
+    ) throws -> X509Certificate {
         OpenSSLErrorQueue.clear()
         guard let x509 = X509_new() else {
             throw TLSError(.internalError, OpenSSLErrorQueue.describe("cannot allocate a certificate"))
@@ -123,8 +130,10 @@ public enum CertificateFactory {
         // X509_set_pubkey takes its own reference to the key (and keeps only the public half).
         try check(X509_set_pubkey(x509, subjectKey.pkey) == 1, "set the public key")
 
-        for (nid, value) in extensions(for: spec, keyIsRSA: EVP_PKEY_get_base_id(subjectKey.pkey) == EVP_PKEY_RSA,
-                                       selfSigned: issuer == nil) {
+        for (nid, value) in extensions(
+            for: spec, keyIsRSA: EVP_PKEY_get_base_id(subjectKey.pkey) == EVP_PKEY_RSA,
+            selfSigned: issuer == nil)
+        {
             try addExtension(nid, value, to: x509, issuer: issuer?.x509 ?? x509)
         }
         // X509_sign returns the signature size (> 0) on success.

@@ -40,9 +40,11 @@ public final class CertificateStore: @unchecked Sendable {
 
     /// Builds the contexts. `defaultCertificate` nil means the first certificate.
     /// Throws for an empty list, a bad policy or ALPN list, or a certificate OpenSSL refuses.
-    public init(certificates: [CertifiedKey], defaultCertificate: CertifiedKey? = nil,
-                policy: TLSPolicy = .exchangeDefault, alpn: [String] = ["h2", "http/1.1"],
-                strictSNI: Bool = false) throws {
+    public init(
+        certificates: [CertifiedKey], defaultCertificate: CertifiedKey? = nil,
+        policy: TLSPolicy = .exchangeDefault, alpn: [String] = ["h2", "http/1.1"],
+        strictSNI: Bool = false
+    ) throws {
         var all = certificates
         guard let chosenDefault = defaultCertificate ?? certificates.first else {
             throw TLSError(.configuration, "certificate store: no certificates configured")
@@ -83,9 +85,11 @@ public final class CertificateStore: @unchecked Sendable {
         self.exactNames = exact
         self.wildcardBases = wildcard
         let defaultNames = nameSets[defaultIndex!]
-        self.defaultCandidates = [defaultIndex!] + all.indices.filter {
-            $0 != defaultIndex! && nameSets[$0] == defaultNames && all[$0].isECDSA != all[defaultIndex!].isECDSA
-        }
+        self.defaultCandidates =
+            [defaultIndex!]
+            + all.indices.filter {
+                $0 != defaultIndex! && nameSets[$0] == defaultNames && all[$0].isECDSA != all[defaultIndex!].isECDSA
+            }
 
         var contexts: [TLSContext] = []
         let sessionIDContext = Array("gatehouse".utf8)
@@ -140,7 +144,8 @@ public final class CertificateStore: @unchecked Sendable {
             // 80 bytes: 16 name + 32 HMAC + 32 AES key. Generated here, at start, never written to disk.
             var keys = [UInt8](repeating: 0, count: 80)
             guard RAND_bytes(&keys, Int32(keys.count)) == 1,
-                  COpenSSL_SSL_CTX_set_tlsext_ticket_keys(context.ctx, &keys, keys.count) == 1 else {
+                COpenSSL_SSL_CTX_set_tlsext_ticket_keys(context.ctx, &keys, keys.count) == 1
+            else {
                 throw TLSError(.internalError, OpenSSLErrorQueue.describe("cannot set session ticket keys"))
             }
         }

@@ -23,8 +23,10 @@ public struct CertifiedKey: Sendable {
             throw TLSError(.invalidPEM, "\(source): the certificate chain is empty")
         }
         guard key.matches(leaf) else {
-            throw TLSError(.keyMismatch,
-                "\(source): the private key does not match the certificate (\(leaf.subjectLine)); check that the key file belongs to this certificate")
+            throw TLSError(
+                .keyMismatch,
+                "\(source): the private key does not match the certificate (\(leaf.subjectLine)); check that the key file belongs to this certificate"
+            )
         }
         self.chain = chain
         self.key = key
@@ -36,8 +38,10 @@ public struct CertifiedKey: Sendable {
     /// Refuses unreadable files, bad PEM and a key that does not match. Returns warnings for an
     /// expired or not-yet-valid leaf (refused instead when `strict`) and for a key file that group or
     /// others may read.
-    public static func load(certificatePath: String, keyPath: String, strict: Bool = false,
-                            now: Date = Date()) throws -> (CertifiedKey, warnings: [String]) {
+    public static func load(
+        certificatePath: String, keyPath: String, strict: Bool = false,
+        now: Date = Date()
+    ) throws -> (CertifiedKey, warnings: [String]) {
         let chain = try X509Certificate.chain(pemFile: certificatePath)
         let key = try PrivateKey(pemFile: keyPath)
         let certified = try CertifiedKey(chain: chain, key: key, source: "\(certificatePath) + \(keyPath)")
@@ -45,17 +49,22 @@ public struct CertifiedKey: Sendable {
         let leaf = certified.leaf
         let formatter = ISO8601DateFormatter()
         if now > leaf.notAfter {
-            let message = "\(certificatePath): certificate \(leaf.subjectLine) expired on \(formatter.string(from: leaf.notAfter)); renew it"
+            let message =
+                "\(certificatePath): certificate \(leaf.subjectLine) expired on \(formatter.string(from: leaf.notAfter)); renew it"
             if strict { throw TLSError(.certificateExpired, message) }
             warnings.append(message)
         } else if now < leaf.notBefore {
-            let message = "\(certificatePath): certificate \(leaf.subjectLine) is not valid before \(formatter.string(from: leaf.notBefore)); check the clock or the certificate"
+            let message =
+                "\(certificatePath): certificate \(leaf.subjectLine) is not valid before \(formatter.string(from: leaf.notBefore)); check the clock or the certificate"
             if strict { throw TLSError(.certificateNotYetValid, message) }
             warnings.append(message)
         }
         if let attributes = try? FileManager.default.attributesOfItem(atPath: keyPath),
-           let mode = (attributes[.posixPermissions] as? NSNumber)?.uint16Value, mode & 0o077 != 0 {
-            warnings.append("\(keyPath): private key file is readable by group/others (mode \(String(mode & 0o777, radix: 8))); run `chmod 600 \(keyPath)`")
+            let mode = (attributes[.posixPermissions] as? NSNumber)?.uint16Value, mode & 0o077 != 0
+        {
+            warnings.append(
+                "\(keyPath): private key file is readable by group/others (mode \(String(mode & 0o777, radix: 8))); run `chmod 600 \(keyPath)`"
+            )
         }
         return (certified, warnings)
     }

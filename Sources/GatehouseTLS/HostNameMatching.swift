@@ -136,7 +136,8 @@ enum HostNameMatching {
             if index == bytes.count || bytes[index] == UInt8(ascii: ".") {
                 let length = index - start
                 guard length > 0, length <= 63,
-                      bytes[start] != UInt8(ascii: "-"), bytes[index - 1] != UInt8(ascii: "-") else { return nil }
+                    bytes[start] != UInt8(ascii: "-"), bytes[index - 1] != UInt8(ascii: "-")
+                else { return nil }
                 count += 1
                 last = start..<index
                 start = index + 1
@@ -146,7 +147,7 @@ enum HostNameMatching {
             case UInt8(ascii: "A")...UInt8(ascii: "Z"):
                 bytes[index] += 32
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "_"):
+                UInt8(ascii: "-"), UInt8(ascii: "_"):
                 break
             default:
                 return nil
@@ -160,7 +161,8 @@ enum HostNameMatching {
     private static func isNumeric(label: Range<Int>, in bytes: [UInt8]) -> Bool {
         let label = bytes[label]
         if label.count > 2, label.first == UInt8(ascii: "0"),
-           label[label.startIndex + 1] == UInt8(ascii: "x") {
+            label[label.startIndex + 1] == UInt8(ascii: "x")
+        {
             return label.dropFirst(2).allSatisfy { isHexDigit($0) }
         }
         return label.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }

@@ -65,7 +65,10 @@ extension OpenSSLHandler {
             flushHandshakeOutput(context: context)
             context.read()
         case .closeNotify:
-            fail(context: context, error: TLSError(.handshake, "TLS handshake failed: \(peerName) sent close_notify during the handshake", serverName: clientServerName))
+            fail(
+                context: context,
+                error: TLSError(
+                    .handshake, "TLS handshake failed: \(peerName) sent close_notify during the handshake", serverName: clientServerName))
         case .failed(let error):
             fail(context: context, error: error)
         }

@@ -104,8 +104,9 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
         timeoutTask = context.eventLoop.scheduleTask(in: timeout) {
             let handler = loopBoundSelf.value
             guard handler.state.state == .handshaking else { return }
-            handler.fail(context: loopBoundContext.value,
-                         error: TLSError(.handshakeTimeout, "TLS handshake did not complete within \(Self.describe(timeout))"))
+            handler.fail(
+                context: loopBoundContext.value,
+                error: TLSError(.handshakeTimeout, "TLS handshake did not complete within \(Self.describe(timeout))"))
         }
         if case .client = setup { runHandshake(context: context) }
     }
@@ -123,7 +124,8 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
     /// Turns a TCP half-close without close_notify into an unclean-shutdown error; passes the rest on.
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let channelEvent = event as? ChannelEvent, channelEvent == .inputClosed,
-           !state.receivedCloseNotify, state.state != .closed {
+            !state.receivedCloseNotify, state.state != .closed
+        {
             // TCP half-closed by the peer without close_notify.
             endOfInput(context: context)
             context.close(promise: nil)
@@ -142,11 +144,16 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
         case .clean:
             break
         case .duringHandshake:
-            context.fireErrorCaught(TLSError(.handshake, "TLS handshake failed: \(peerName) closed the connection during the handshake", serverName: clientServerName))
+            context.fireErrorCaught(
+                TLSError(
+                    .handshake, "TLS handshake failed: \(peerName) closed the connection during the handshake", serverName: clientServerName
+                ))
         case .unclean(let afterData):
-            context.fireErrorCaught(TLSError(.uncleanShutdown,
-                "\(peerName) closed the connection without TLS close_notify\(afterData ? " (data may be truncated)" : "")",
-                serverName: clientServerName))
+            context.fireErrorCaught(
+                TLSError(
+                    .uncleanShutdown,
+                    "\(peerName) closed the connection without TLS close_notify\(afterData ? " (data may be truncated)" : "")",
+                    serverName: clientServerName))
         }
     }
 

@@ -19,8 +19,10 @@ public final class PrivateKey: @unchecked Sendable {
     public convenience init(pem: [UInt8], source: String) throws {
         let text = String(decoding: pem, as: UTF8.self)
         if text.contains("ENCRYPTED") {
-            throw TLSError(.encryptedKey,
-                "\(source): the private key is password-protected; decrypt it with `openssl pkey -in FILE -out FILE.plain` (and keep that file mode 0600)")
+            throw TLSError(
+                .encryptedKey,
+                "\(source): the private key is password-protected; decrypt it with `openssl pkey -in FILE -out FILE.plain` (and keep that file mode 0600)"
+            )
         }
         OpenSSLErrorQueue.clear()
         let parsed: OpaquePointer? = pem.withUnsafeBytes { raw in
@@ -30,7 +32,8 @@ public final class PrivateKey: @unchecked Sendable {
             return PEM_read_bio_PrivateKey(bio, nil, { _, _, _, _ in 0 }, nil)
         }
         guard let parsed else {
-            let hint = pem.first == 0x30
+            let hint =
+                pem.first == 0x30
                 ? "it looks like DER (binary); convert it with `openssl pkey -inform der -in FILE -out FILE.pem`"
                 : "expected a block starting with -----BEGIN PRIVATE KEY----- (or RSA/EC PRIVATE KEY)"
             throw TLSError(.invalidPEM, OpenSSLErrorQueue.describe("\(source): no PEM private key found: \(hint)"))

@@ -35,7 +35,8 @@ public final class TLSClientContext: @unchecked Sendable {
         let alpnList = try ALPNList(alpn)
         if !alpnList.wire.isEmpty {
             // SSL_CTX_set_alpn_protos returns 0 on success (unlike most of OpenSSL).
-            guard alpnList.wire.withUnsafeBufferPointer({ SSL_CTX_set_alpn_protos(context.ctx, $0.baseAddress, UInt32($0.count)) }) == 0 else {
+            guard alpnList.wire.withUnsafeBufferPointer({ SSL_CTX_set_alpn_protos(context.ctx, $0.baseAddress, UInt32($0.count)) }) == 0
+            else {
                 throw TLSError(.configuration, OpenSSLErrorQueue.describe("ALPN: cannot set \(alpn)"))
             }
         }
@@ -126,8 +127,9 @@ private let newSessionCallback: @convention(c) (OpaquePointer?, OpaquePointer?) 
 /// (1 = continue, 0 = fail the handshake).
 private let verifyCallback: @convention(c) (Int32, OpaquePointer?) -> Int32 = { preverified, storeContext in
     guard let storeContext,
-          let sslRaw = X509_STORE_CTX_get_ex_data(storeContext, SSL_get_ex_data_X509_STORE_CTX_idx()),
-          let raw = COpenSSL_SSL_get_app_data(OpaquePointer(sslRaw)) else { return preverified }
+        let sslRaw = X509_STORE_CTX_get_ex_data(storeContext, SSL_get_ex_data_X509_STORE_CTX_idx()),
+        let raw = COpenSSL_SSL_get_app_data(OpaquePointer(sslRaw))
+    else { return preverified }
     let connection = Unmanaged<TLSConnection>.fromOpaque(raw).takeUnretainedValue()
     if connection.peerLeaf == nil, let leaf = X509_STORE_CTX_get0_cert(storeContext) {
         connection.peerLeaf = X509Certificate(retaining: leaf)
@@ -142,9 +144,11 @@ private let verifyCallback: @convention(c) (Int32, OpaquePointer?) -> Int32 = { 
         return 0
     }
     if X509_STORE_CTX_get_error_depth(storeContext) == 0, let reference = connection.expectedReference,
-       let leaf = connection.peerLeaf, !leaf.covers(reference) {
+        let leaf = connection.peerLeaf, !leaf.covers(reference)
+    {
         let names = (leaf.dnsNames + leaf.ipAddresses).joined(separator: ", ")
-        connection.failureReason = "hostname mismatch: the certificate does not cover \(connection.expectedServerName ?? "the backend's name") "
+        connection.failureReason =
+            "hostname mismatch: the certificate does not cover \(connection.expectedServerName ?? "the backend's name") "
             + "(it names \(names.isEmpty ? "CN " + (leaf.commonName ?? "none") : names))"
         if case .ip = reference {
             X509_STORE_CTX_set_error(storeContext, X509_V_ERR_IP_ADDRESS_MISMATCH)
@@ -154,7 +158,8 @@ private let verifyCallback: @convention(c) (Int32, OpaquePointer?) -> Int32 = { 
         return 0
     }
     if X509_STORE_CTX_get_error_depth(storeContext) == 0, let pins = connection.clientContext?.pins, !pins.isEmpty,
-       let leaf = connection.peerLeaf, !pins.contains(leaf.sha256Fingerprint) {
+        let leaf = connection.peerLeaf, !pins.contains(leaf.sha256Fingerprint)
+    {
         connection.failureReason = "the certificate's SHA-256 fingerprint matches none of the \(pins.count) pinned fingerprint(s)"
         X509_STORE_CTX_set_error(storeContext, X509_V_ERR_APPLICATION_VERIFICATION)
         return 0

@@ -196,7 +196,8 @@ extension TLSConnection {
                 let reason = failureReason ?? String(cString: X509_verify_cert_error_string(verify))
                 let subject = peerLeaf?.subjectLine ?? "(none)"
                 let fingerprint = peerLeaf?.sha256Fingerprint ?? "(none)"
-                return TLSError(.verification,
+                return TLSError(
+                    .verification,
                     "backend \(name): certificate verification failed: \(reason); presented certificate \(subject), SHA-256 \(fingerprint)",
                     serverName: name, peerSubject: peerLeaf?.subjectLine, peerSHA256: peerLeaf?.sha256Fingerprint)
             }

@@ -31,12 +31,14 @@ final class TLSContext: @unchecked Sendable {
     /// Versions, ciphers, groups and options. Every ctrl returns 1 on success, 0 on failure.
     private func apply(_ policy: TLSPolicy) throws {
         guard COpenSSL_SSL_CTX_set_min_proto_version(ctx, policy.minimumVersion.openSSLValue) == 1,
-              COpenSSL_SSL_CTX_set_max_proto_version(ctx, policy.maximumVersion.openSSLValue) == 1 else {
+            COpenSSL_SSL_CTX_set_max_proto_version(ctx, policy.maximumVersion.openSSLValue) == 1
+        else {
             throw TLSError(.configuration, OpenSSLErrorQueue.describe("TLS policy: cannot set protocol versions"))
         }
         if policy.minimumVersion == .tls1_2 || policy.maximumVersion == .tls1_2 {
             guard SSL_CTX_set_cipher_list(ctx, policy.cipherList) == 1 else {
-                throw TLSError(.configuration, OpenSSLErrorQueue.describe("TLS policy: cipherList \"\(policy.cipherList)\" selects no cipher"))
+                throw TLSError(
+                    .configuration, OpenSSLErrorQueue.describe("TLS policy: cipherList \"\(policy.cipherList)\" selects no cipher"))
             }
         }
         guard SSL_CTX_set_ciphersuites(ctx, policy.cipherSuites) == 1 else {
@@ -46,7 +48,8 @@ final class TLSContext: @unchecked Sendable {
         guard COpenSSL_SSL_CTX_set1_groups_list(ctx, groups) == 1 else {
             throw TLSError(.configuration, OpenSSLErrorQueue.describe("TLS policy: bad groups \"\(groups)\""))
         }
-        var options = COpenSSL_SSL_OP_NO_COMPRESSION() | COpenSSL_SSL_OP_NO_RENEGOTIATION()
+        var options =
+            COpenSSL_SSL_OP_NO_COMPRESSION() | COpenSSL_SSL_OP_NO_RENEGOTIATION()
             | COpenSSL_SSL_OP_NO_SSLv3() | COpenSSL_SSL_OP_NO_TLSv1() | COpenSSL_SSL_OP_NO_TLSv1_1()
         if role == .server && policy.serverCipherPreference { options |= COpenSSL_SSL_OP_CIPHER_SERVER_PREFERENCE() }
         if !policy.sessionTickets { options |= COpenSSL_SSL_OP_NO_TICKET() }
@@ -76,7 +79,8 @@ final class TLSContext: @unchecked Sendable {
             }
         }
         guard SSL_CTX_use_PrivateKey(ctx, certified.key.pkey) == 1, SSL_CTX_check_private_key(ctx) == 1 else {
-            throw TLSError(.keyMismatch, OpenSSLErrorQueue.describe("the private key does not match certificate \(certified.leaf.subjectLine)"))
+            throw TLSError(
+                .keyMismatch, OpenSSLErrorQueue.describe("the private key does not match certificate \(certified.leaf.subjectLine)"))
         }
     }
 

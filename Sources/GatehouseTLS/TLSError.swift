@@ -24,8 +24,10 @@ public struct TLSError: Error, CustomStringConvertible, Sendable, Equatable {
     /// For verification failures: the SHA-256 fingerprint (uppercase hex) of the presented certificate.
     public var peerSHA256: String?
 
-    public init(_ kind: Kind, _ message: String, serverName: String? = nil,
-                peerSubject: String? = nil, peerSHA256: String? = nil) {
+    public init(
+        _ kind: Kind, _ message: String, serverName: String? = nil,
+        peerSubject: String? = nil, peerSHA256: String? = nil
+    ) {
         self.kind = kind
         self.message = message
         self.serverName = serverName

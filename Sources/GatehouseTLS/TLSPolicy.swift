@@ -47,12 +47,14 @@ public struct TLSPolicy: Sendable, Equatable {
     public var handshakeTimeout: TimeAmount
 
     /// Every parameter defaults to the Exchange 2019 posture.
-    public init(minimumVersion: TLSVersion = .tls1_2, maximumVersion: TLSVersion = .tls1_3,
-                cipherList: String = TLSPolicy.exchangeCipherList,
-                cipherSuites: String = TLSPolicy.exchangeCipherSuites,
-                groups: [String] = ["X25519", "P-256"], serverCipherPreference: Bool = true,
-                sessionTickets: Bool = true, sessionCacheSize: Int = 20_480,
-                sessionLifetimeSeconds: Int = 7_200, handshakeTimeout: TimeAmount = .seconds(10)) {
+    public init(
+        minimumVersion: TLSVersion = .tls1_2, maximumVersion: TLSVersion = .tls1_3,
+        cipherList: String = TLSPolicy.exchangeCipherList,
+        cipherSuites: String = TLSPolicy.exchangeCipherSuites,
+        groups: [String] = ["X25519", "P-256"], serverCipherPreference: Bool = true,
+        sessionTickets: Bool = true, sessionCacheSize: Int = 20_480,
+        sessionLifetimeSeconds: Int = 7_200, handshakeTimeout: TimeAmount = .seconds(10)
+    ) {
         self.minimumVersion = minimumVersion
         self.maximumVersion = maximumVersion
         self.cipherList = cipherList
@@ -83,7 +85,8 @@ extension TLSPolicy {
     /// (OpenSSL silently skips unknown TLS 1.3 suites and unknown entries inside a cipher list.)
     public func validate() throws {
         guard minimumVersion <= maximumVersion else {
-            throw TLSError(.configuration, "TLS policy: minimumVersion \(minimumVersion.rawValue) is above maximumVersion \(maximumVersion.rawValue)")
+            throw TLSError(
+                .configuration, "TLS policy: minimumVersion \(minimumVersion.rawValue) is above maximumVersion \(maximumVersion.rawValue)")
         }
         guard sessionCacheSize >= 0 else {
             throw TLSError(.configuration, "TLS policy: sessionCacheSize must be 0 or more, not \(sessionCacheSize)")
@@ -111,7 +114,8 @@ extension TLSPolicy {
         }
         for suite in cipherSuites.split(separator: ":") where !suite.isEmpty {
             guard Self.isKnownTLS13Suite(String(suite), scratch: scratch) else {
-                throw TLSError(.configuration, "TLS policy: unknown TLS 1.3 cipher suite \"\(suite)\" in cipherSuites (e.g. TLS_AES_128_GCM_SHA256)")
+                throw TLSError(
+                    .configuration, "TLS policy: unknown TLS 1.3 cipher suite \"\(suite)\" in cipherSuites (e.g. TLS_AES_128_GCM_SHA256)")
             }
         }
         if maximumVersion == .tls1_3, cipherSuites.split(separator: ":").isEmpty {
@@ -135,7 +139,8 @@ extension TLSPolicy {
         }
         for index in 0..<COpenSSL_sk_SSL_CIPHER_num(ciphers) {
             if let cipher = COpenSSL_sk_SSL_CIPHER_value(ciphers, index),
-               let standard = SSL_CIPHER_standard_name(cipher), String(cString: standard) == name {
+                let standard = SSL_CIPHER_standard_name(cipher), String(cString: standard) == name
+            {
                 return true
             }
         }

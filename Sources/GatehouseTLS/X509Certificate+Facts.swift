@@ -44,7 +44,8 @@ extension X509Certificate {
     /// The serial number in upper-case hex, e.g. "5A3F...".
     public var serialNumberHex: String {
         guard let serial = X509_get0_serialNumber(x509),
-              let number = ASN1_INTEGER_to_BN(serial, nil) else { return "" }
+            let number = ASN1_INTEGER_to_BN(serial, nil)
+        else { return "" }
         // ASN1_INTEGER_to_BN made a new BIGNUM; BN_bn2hex a new string: both are ours to free.
         defer { BN_free(number) }
         guard let hex = BN_bn2hex(number) else { return "" }

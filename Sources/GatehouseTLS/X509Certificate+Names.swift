@@ -99,8 +99,9 @@ extension X509Certificate {
         let count = X509_NAME_entry_count(name)
         for index in stride(from: count - 1, through: 0, by: -1) {
             guard let entry = X509_NAME_get_entry(name, index),
-                  let object = X509_NAME_ENTRY_get_object(entry),
-                  let data = X509_NAME_ENTRY_get_data(entry) else { continue }
+                let object = X509_NAME_ENTRY_get_object(entry),
+                let data = X509_NAME_ENTRY_get_data(entry)
+            else { continue }
             let nid = OBJ_obj2nid(object)
             var key: String
             if nid != NID_undef, let short = OBJ_nid2sn(nid) {

@@ -40,7 +40,8 @@ public final class X509Certificate: @unchecked Sendable {
         OpenSSLErrorQueue.clear()
         if certificates.isEmpty {
             let looksDER = pem.first == 0x30
-            let hint = looksDER
+            let hint =
+                looksDER
                 ? "it looks like DER (binary); convert it with `openssl x509 -inform der -in FILE -out FILE.pem`"
                 : "expected a block starting with -----BEGIN CERTIFICATE-----"
             throw TLSError(.invalidPEM, "\(source): no PEM certificate found: \(hint)")

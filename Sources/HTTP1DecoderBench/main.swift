@@ -9,7 +9,8 @@ import NIOEmbedded
 import NIOHTTP1
 
 /// A MAPI/HTTP request as Outlook sends it (shortened bearer token), about 500 bytes.
-let outlookHead = "POST /mapi/emsmdb/?MailboxId=5f2c8a9e-1b7d-4e3a@contoso.com HTTP/1.1\r\n"
+let outlookHead =
+    "POST /mapi/emsmdb/?MailboxId=5f2c8a9e-1b7d-4e3a@contoso.com HTTP/1.1\r\n"
     + "Host: mail.contoso.com\r\n"
     + "User-Agent: Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.17928; Pro)\r\n"
     + "Content-Type: application/mapi-http\r\n"
@@ -51,14 +52,15 @@ func measure(_ makeDecoder: () -> any ChannelHandler, requestsPerRead: Int, read
     try channel.pipeline.syncOperations.addHandler(makeDecoder())
     try channel.pipeline.syncOperations.addHandler(sink)
     let read = ByteBuffer(string: String(repeating: outlookHead, count: requestsPerRead))
-    for _ in 0..<min(reads, 1000) { try channel.writeInbound(read) }   // warm-up
+    for _ in 0..<min(reads, 1000) { try channel.writeInbound(read) }  // warm-up
     let clock = ContinuousClock()
     let start = clock.now
     for _ in 0..<reads { try channel.writeInbound(read) }
     let elapsed = clock.now - start
     let expected = (reads + min(reads, 1000)) * requestsPerRead
-    precondition(sink.heads == expected && sink.ends == expected && sink.fields == expected * 12,
-                 "decoder lost requests: \(sink.heads) heads, \(sink.ends) ends, \(sink.fields) fields for \(expected)")
+    precondition(
+        sink.heads == expected && sink.ends == expected && sink.fields == expected * 12,
+        "decoder lost requests: \(sink.heads) heads, \(sink.ends) ends, \(sink.fields) fields for \(expected)")
     _ = try channel.finish()
     let (seconds, attoseconds) = elapsed.components
     let nanoseconds = Double(seconds) * 1e9 + Double(attoseconds) / 1e9
@@ -69,8 +71,9 @@ func measure(_ makeDecoder: () -> any ChannelHandler, requestsPerRead: Int, read
 struct NullDecoder: ByteToMessageDecoder {
     typealias InboundOut = HTTPServerRequestPart
     let length = outlookHead.utf8.count
-    let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/mapi/emsmdb/",
-                               headers: HTTPHeaders((1...12).map { ("X-Field-\($0)", "value") }))
+    let head = HTTPRequestHead(
+        version: .http1_1, method: .POST, uri: "/mapi/emsmdb/",
+        headers: HTTPHeaders((1...12).map { ("X-Field-\($0)", "value") }))
 
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         guard buffer.readableBytes >= length else { return .needMoreData }
@@ -89,24 +92,31 @@ for requestsPerRead in [1, 16] {
     var ours: [Double] = []
     var nios: [Double] = []
     var nulls: [Double] = []
-    for _ in 0..<5 {   // interleaved, so that all see the same machine load
+    for _ in 0..<5 {  // interleaved, so that all see the same machine load
         if only != "nio" {
-            ours.append(try measure({ ByteToMessageHandler(HTTP1RequestDecoder()) },
-                                    requestsPerRead: requestsPerRead, reads: iterations / requestsPerRead))
+            ours.append(
+                try measure(
+                    { ByteToMessageHandler(HTTP1RequestDecoder()) },
+                    requestsPerRead: requestsPerRead, reads: iterations / requestsPerRead))
         }
         if only != "ours" {
-            nios.append(try measure({ ByteToMessageHandler(HTTPRequestDecoder()) },
-                                    requestsPerRead: requestsPerRead, reads: iterations / requestsPerRead))
+            nios.append(
+                try measure(
+                    { ByteToMessageHandler(HTTPRequestDecoder()) },
+                    requestsPerRead: requestsPerRead, reads: iterations / requestsPerRead))
         }
         if only == nil {
-            nulls.append(try measure({ ByteToMessageHandler(NullDecoder()) },
-                                     requestsPerRead: requestsPerRead, reads: iterations / requestsPerRead))
+            nulls.append(
+                try measure(
+                    { ByteToMessageHandler(NullDecoder()) },
+                    requestsPerRead: requestsPerRead, reads: iterations / requestsPerRead))
         }
     }
     func show(_ samples: [Double]) -> String {
         samples.isEmpty ? "-" : "\(Int(samples.min()!)) ns (median \(Int(samples.sorted()[samples.count / 2])))"
     }
     let label = requestsPerRead == 1 ? "1 request per read:    " : "\(requestsPerRead) pipelined per read:"
-    print("\(label) HTTP1RequestDecoder \(show(ours)) | NIO HTTPRequestDecoder \(show(nios))"
-          + " | harness alone (no parsing) \(show(nulls))")
+    print(
+        "\(label) HTTP1RequestDecoder \(show(ours)) | NIO HTTPRequestDecoder \(show(nios))"
+            + " | harness alone (no parsing) \(show(nulls))")
 }

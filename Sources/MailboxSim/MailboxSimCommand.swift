@@ -10,11 +10,11 @@ struct MailboxSimCommand: AsyncParsableCommand {
         commandName: "mailbox-sim",
         abstract: "A simulated Exchange mailbox server back end (TLS HTTP/1.1) for Gatehouse demos and tests.",
         discussion: """
-        Answers every Exchange virtual directory, /<vdir>/healthcheck.htm, ActiveSync Ping holds, MAPI
-        NotificationWait, RPC_IN_DATA / RPC_OUT_DATA, OAB downloads and NTLM connection authentication.
-        Query knobs: sim-echo, sim-bytes=N, sim-hold=S, sim-interval=S, sim-duration=S.
-        Maintenance: POST /_sim/offline[?service=ews], POST /_sim/online[?service=ews], GET /_sim/state.
-        """)
+            Answers every Exchange virtual directory, /<vdir>/healthcheck.htm, ActiveSync Ping holds, MAPI
+            NotificationWait, RPC_IN_DATA / RPC_OUT_DATA, OAB downloads and NTLM connection authentication.
+            Query knobs: sim-echo, sim-bytes=N, sim-hold=S, sim-interval=S, sim-duration=S.
+            Maintenance: POST /_sim/offline[?service=ews], POST /_sim/online[?service=ews], GET /_sim/state.
+            """)
 
     @Option(help: "Server name, sent as X-BEServer (e.g. mbx01).")
     var name: String = "mbx01"
@@ -53,8 +53,9 @@ struct MailboxSimCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (host, port) = try parsedListen()
-        let configuration = SimConfiguration(name: name, fqdn: fqdn, host: host, port: port,
-                                             requireNTLM: requireNtlm, oabSize: oabSize)
+        let configuration = SimConfiguration(
+            name: name, fqdn: fqdn, host: host, port: port,
+            requireNTLM: requireNtlm, oabSize: oabSize)
         let tls: MailboxSimServer.TLSHandlerFactory?
         do {
             if plain {

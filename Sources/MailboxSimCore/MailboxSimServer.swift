@@ -21,8 +21,10 @@ public final class MailboxSimServer: Sendable {
     /// Open connections by id, so `close()` can end them (a held Ping would otherwise outlive the server).
     private let connections: NIOLockedValueBox<[Int: any Channel]>
 
-    private init(configuration: SimConfiguration, state: SimState, port: Int, usesTLS: Bool,
-                 serverChannel: any Channel, connections: NIOLockedValueBox<[Int: any Channel]>) {
+    private init(
+        configuration: SimConfiguration, state: SimState, port: Int, usesTLS: Bool,
+        serverChannel: any Channel, connections: NIOLockedValueBox<[Int: any Channel]>
+    ) {
         self.configuration = configuration
         self.state = state
         self.port = port
@@ -32,8 +34,10 @@ public final class MailboxSimServer: Sendable {
     }
 
     /// Binds and starts serving. With `tls` nil the server speaks plain HTTP (`--plain`).
-    public static func start(configuration: SimConfiguration, tls: TLSHandlerFactory?,
-                             group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> MailboxSimServer {
+    public static func start(
+        configuration: SimConfiguration, tls: TLSHandlerFactory?,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> MailboxSimServer {
         let state = SimState()
         let router = SimRouter(configuration: configuration, state: state)
         let connections = NIOLockedValueBox<[Int: any Channel]>([:])
@@ -64,8 +68,9 @@ public final class MailboxSimServer: Sendable {
             throw SimError("cannot listen on \(configuration.host):\(configuration.port): \(error)")
         }
         let port = channel.localAddress?.port ?? configuration.port
-        return MailboxSimServer(configuration: configuration, state: state, port: port, usesTLS: tls != nil,
-                                serverChannel: channel, connections: connections)
+        return MailboxSimServer(
+            configuration: configuration, state: state, port: port, usesTLS: tls != nil,
+            serverChannel: channel, connections: connections)
     }
 
     /// The base URL, e.g. `https://127.0.0.1:9444`.

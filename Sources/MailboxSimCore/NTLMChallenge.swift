@@ -14,17 +14,25 @@ struct NTLMChallenge {
 
     /// AV pair ids (MS-NLMP 2.2.2.1).
     enum AvId: UInt16 {
-        case eol = 0, nbComputerName = 1, nbDomainName = 2, dnsComputerName = 3, dnsDomainName = 4
-        case dnsTreeName = 5, timestamp = 7
+        case eol = 0
+        case nbComputerName = 1
+        case nbDomainName = 2
+        case dnsComputerName = 3
+        case dnsDomainName = 4
+        case dnsTreeName = 5
+        case timestamp = 7
     }
 
     /// Builds the challenge answering `negotiate` for the server described by `configuration`.
-    init(answering negotiate: NTLMNegotiate, configuration: SimConfiguration,
-         serverChallenge: [UInt8]? = nil, now: Double) {
+    init(
+        answering negotiate: NTLMNegotiate, configuration: SimConfiguration,
+        serverChallenge: [UInt8]? = nil, now: Double
+    ) {
         var generator = SystemRandomNumberGenerator()
         self.serverChallenge = serverChallenge ?? (0..<8).map { _ in UInt8.random(in: 0...255, using: &generator) }
         let charset = negotiate.flags & NTLMFlag.unicode != 0 ? NTLMFlag.unicode : NTLMFlag.oem
-        flags = (negotiate.flags & NTLMFlag.echoed & ~NTLMFlag.unicode) | charset
+        flags =
+            (negotiate.flags & NTLMFlag.echoed & ~NTLMFlag.unicode) | charset
             | NTLMFlag.ntlm | NTLMFlag.targetTypeDomain | NTLMFlag.targetInfo | NTLMFlag.requestTarget
         netBIOSDomain = configuration.netBIOSDomain
         netBIOSComputer = configuration.netBIOSComputer

@@ -55,9 +55,10 @@ struct NTLMConnectionAuth {
             let wrapped = scheme == "Negotiate" && SPNEGO.isWrapped(bytes)
             if wrapped { bytes = try SPNEGO.unwrap(bytes) }
             guard bytes.starts(with: ntlmSignature) else {
-                throw NTLMError(scheme == "Negotiate"
-                    ? "Authorization: Negotiate token is neither NTLMSSP nor SPNEGO-wrapped NTLM (Kerberos is not emulated)"
-                    : "Authorization: NTLM token is not an NTLMSSP message")
+                throw NTLMError(
+                    scheme == "Negotiate"
+                        ? "Authorization: Negotiate token is neither NTLMSSP nor SPNEGO-wrapped NTLM (Kerberos is not emulated)"
+                        : "Authorization: NTLM token is not an NTLMSSP message")
             }
             switch try ntlmMessageType(bytes) {
             case 1:
@@ -77,7 +78,8 @@ struct NTLMConnectionAuth {
                     return .rejected(reason: "anonymous NTLM logon refused")
                 }
                 state = .authenticated(user: authenticate.qualifiedUser)
-                let final = wrapped
+                let final =
+                    wrapped
                     ? "Negotiate \(Data(SPNEGO.response(state: .acceptCompleted, token: nil)).base64EncodedString())" : nil
                 return .authenticated(user: authenticate.qualifiedUser, wwwAuthenticate: final)
             case let type:

@@ -16,7 +16,8 @@ enum NTLMFlag {
     static let key56: UInt32 = 0x8000_0000
 
     /// Client flags a server echoes back in its CHALLENGE when the client asked for them.
-    static let echoed: UInt32 = unicode | requestTarget | sign | seal | alwaysSign | extendedSessionSecurity
+    static let echoed: UInt32 =
+        unicode | requestTarget | sign | seal | alwaysSign | extendedSessionSecurity
         | version | key128 | keyExchange | key56
 }
 

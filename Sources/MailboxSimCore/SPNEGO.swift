@@ -116,9 +116,12 @@ struct DERReader {
 enum DERWriter {
     static func element(_ tag: UInt8, _ value: [UInt8]) -> [UInt8] {
         let count = value.count
-        let length: [UInt8] = count < 0x80 ? [UInt8(count)]
-            : count <= 0xFF ? [0x81, UInt8(count)]
-            : [0x82, UInt8(count >> 8), UInt8(count & 0xFF)]
+        let length: [UInt8] =
+            count < 0x80
+            ? [UInt8(count)]
+            : count <= 0xFF
+                ? [0x81, UInt8(count)]
+                : [0x82, UInt8(count >> 8), UInt8(count & 0xFF)]
         return [tag] + length + value
     }
 }

@@ -15,8 +15,10 @@ public struct SimConfiguration: Sendable {
     public var oabSize: UInt64
 
     /// Creates a configuration; defaults match `mailbox-sim` without options.
-    public init(name: String = "mbx01", fqdn: String? = nil, host: String = "127.0.0.1", port: Int = 9444,
-                requireNTLM: Bool = false, oabSize: UInt64 = 16 << 20) {
+    public init(
+        name: String = "mbx01", fqdn: String? = nil, host: String = "127.0.0.1", port: Int = 9444,
+        requireNTLM: Bool = false, oabSize: UInt64 = 16 << 20
+    ) {
         self.name = name
         self.fqdn = fqdn ?? "\(name).contoso.lab"
         self.host = host
@@ -48,7 +50,8 @@ public enum ListenAddress {
         let portPart: Substring
         if text.hasPrefix("[") {
             guard let close = text.firstIndex(of: "]"),
-                  text[text.index(after: close)...].hasPrefix(":") else {
+                text[text.index(after: close)...].hasPrefix(":")
+            else {
                 throw SimError("--listen '\(text)': expected [IPv6]:PORT, e.g. [::1]:9444")
             }
             hostPart = text[text.index(after: text.startIndex)..<close]

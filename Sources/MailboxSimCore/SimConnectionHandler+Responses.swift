@@ -56,7 +56,7 @@ extension SimConnectionHandler {
             ("headers", SimJSON.array(headers)),
             ("bodyBytes", String(request.bodyBytes)),
             ("server", SimJSON.string(configuration.name)),
-            ("connection", String(connectionID)),
+            ("connection", String(connectionID))
         ])
         return SimResponse(.ok, contentType: "application/json", text: json + "\n")
     }
@@ -70,20 +70,23 @@ extension SimConnectionHandler {
             ("Transfer-Encoding", "chunked"),
             ("X-RequestType", "NotificationWait"),
             ("X-ResponseCode", "0"),
-            ("X-PendingPeriod", String(Int(interval * 1000))),
+            ("X-PendingPeriod", String(Int(interval * 1000)))
         ]
         for name in ["X-RequestId", "X-ClientInfo"] {
             if let value = request.head.headers.first(name: name) { headers.append((name, value)) }
         }
-        context.writeAndFlush(wrapOutboundOut(.head(responseHead(status: .ok, headers: headers, contentLength: nil))),
-                              promise: nil)
+        context.writeAndFlush(
+            wrapOutboundOut(.head(responseHead(status: .ok, headers: headers, contentLength: nil))),
+            promise: nil)
         let ticks = Int(duration / interval + 1e-9)
         scheduleNotificationTick(1, of: ticks, start: .now(), interval: interval, context: context)
     }
 
     /// Schedules PENDING line `index` of `count`, deadlines measured from `start` so they do not drift.
-    private func scheduleNotificationTick(_ index: Int, of count: Int, start: NIODeadline, interval: Double,
-                                          context: ChannelHandlerContext) {
+    private func scheduleNotificationTick(
+        _ index: Int, of count: Int, start: NIODeadline, interval: Double,
+        context: ChannelHandlerContext
+    ) {
         guard index <= count else {
             finishResponse(context: context, trailer: context.channel.allocator.buffer(string: "DONE\r\n"))
             return
@@ -91,8 +94,9 @@ extension SimConnectionHandler {
         let deadline = start + .nanoseconds(Int64(Double(index) * interval * 1e9))
         timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
             guard current != nil, !isClosed else { return }
-            context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: "PENDING\r\n")))),
-                                  promise: nil)
+            context.writeAndFlush(
+                wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: "PENDING\r\n")))),
+                promise: nil)
             scheduleNotificationTick(index + 1, of: count, start: start, interval: interval, context: context)
         }
     }

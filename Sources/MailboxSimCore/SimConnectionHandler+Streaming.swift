@@ -60,8 +60,9 @@ extension SimConnectionHandler {
             let length = Int(min(progress.remaining, UInt64(SimPattern.chunkSize)))
             stream!.remaining -= UInt64(length)
             stream!.offset += UInt64(length)
-            context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(SimPattern.slice(offset: progress.offset, length: length)))),
-                                  promise: nil)
+            context.writeAndFlush(
+                wrapOutboundOut(.body(.byteBuffer(SimPattern.slice(offset: progress.offset, length: length)))),
+                promise: nil)
         }
         // The connection may have closed during a flush, which drops the stream.
         guard stream != nil else { return }

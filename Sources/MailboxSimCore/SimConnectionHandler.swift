@@ -114,14 +114,18 @@ final class SimConnectionHandler: ChannelDuplexHandler {
         var plan: SimPlan?
         var finalAuthenticate: String?
         if let authorization = head.headers.first(name: "Authorization") {
-            switch auth.process(authorization: authorization, configuration: configuration,
-                                now: Date().timeIntervalSince1970) {
+            switch auth.process(
+                authorization: authorization, configuration: configuration,
+                now: Date().timeIntervalSince1970)
+            {
             case .ignored:
                 break
             case .challenge(let value):
-                plan = .respond(SimResponse(.unauthorized, contentType: "text/plain; charset=utf-8",
-                                            text: "401 Unauthorized: NTLM challenge\n",
-                                            headers: [("WWW-Authenticate", value)]))
+                plan = .respond(
+                    SimResponse(
+                        .unauthorized, contentType: "text/plain; charset=utf-8",
+                        text: "401 Unauthorized: NTLM challenge\n",
+                        headers: [("WWW-Authenticate", value)]))
             case .authenticated(_, let final):
                 state.connectionAuthenticated()
                 finalAuthenticate = final
@@ -135,7 +139,7 @@ final class SimConnectionHandler: ChannelDuplexHandler {
         var headers: [(String, String)] = [
             ("Server", "Microsoft-IIS/10.0"),
             ("X-BEServer", configuration.name),
-            ("X-Sim-Connection", String(connectionID)),
+            ("X-Sim-Connection", String(connectionID))
         ]
         if let user = auth.user { headers.append(("X-Sim-User", user)) }
         if let finalAuthenticate { headers.append(("WWW-Authenticate", finalAuthenticate)) }
@@ -151,9 +155,11 @@ final class SimConnectionHandler: ChannelDuplexHandler {
         current = InFlight(head: head, plan: decided, keepAlive: keepAlive, responseHeaders: headers, hasher: hasher)
 
         if head.version == .http1_1,
-           head.headers["Expect"].contains(where: { $0.lowercased() == "100-continue" }) {
-            context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))),
-                                  promise: nil)
+            head.headers["Expect"].contains(where: { $0.lowercased() == "100-continue" })
+        {
+            context.writeAndFlush(
+                wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))),
+                promise: nil)
         }
     }
 
@@ -170,8 +176,10 @@ final class SimConnectionHandler: ChannelDuplexHandler {
         }
         current = nil
         var response = SimResponse.error(parseError.status, parseError.message)
-        response.headers += [("Server", "Microsoft-IIS/10.0"), ("X-BEServer", configuration.name),
-                             ("X-Sim-Connection", String(connectionID)), ("Connection", "close")]
+        response.headers += [
+            ("Server", "Microsoft-IIS/10.0"), ("X-BEServer", configuration.name),
+            ("X-Sim-Connection", String(connectionID)), ("Connection", "close")
+        ]
         response.headers.append(("Content-Length", String(response.body.count)))
         var head = HTTPResponseHead(version: .http1_1, status: response.status)
         for (name, value) in response.headers { head.headers.add(name: name, value: value) }

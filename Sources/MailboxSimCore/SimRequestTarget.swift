@@ -44,7 +44,8 @@ struct SimRequestTarget {
             if byte == UInt8(ascii: "+") {
                 bytes.append(0x20)
             } else if byte == UInt8(ascii: "%"), iterator.count >= 2,
-                      let value = UInt8(String(decoding: iterator.prefix(2), as: UTF8.self), radix: 16) {
+                let value = UInt8(String(decoding: iterator.prefix(2), as: UTF8.self), radix: 16)
+            {
                 bytes.append(value)
                 iterator = iterator.dropFirst(2)
             } else {
@@ -68,7 +69,9 @@ struct SimRequestTarget {
     func seconds(_ name: String, default defaultValue: Double, range: ClosedRange<Double>) throws -> Double {
         guard has(name) else { return defaultValue }
         guard let text = value(name), let value = Double(text), value.isFinite, range.contains(value) else {
-            throw SimError("query parameter \(name)='\(value(name) ?? "")' must be a number of seconds from \(range.lowerBound) to \(range.upperBound)")
+            throw SimError(
+                "query parameter \(name)='\(value(name) ?? "")' must be a number of seconds from \(range.lowerBound) to \(range.upperBound)"
+            )
         }
         return value
     }

@@ -34,8 +34,10 @@ struct SimRouter {
         // Health checks never need authentication and report maintenance state.
         if let service = SimService.healthCheck(path: path) {
             if state.isOffline(service) {
-                return .respond(SimResponse(.serviceUnavailable, contentType: "text/html",
-                                            text: "503 Service Unavailable<br/>\(configuration.fqdn)"))
+                return .respond(
+                    SimResponse(
+                        .serviceUnavailable, contentType: "text/html",
+                        text: "503 Service Unavailable<br/>\(configuration.fqdn)"))
             }
             return .respond(SimResponse(.ok, contentType: "text/html", text: "200 OK<br/>\(configuration.fqdn)"))
         }
@@ -52,21 +54,25 @@ struct SimRouter {
         case "RPC_IN_DATA":
             return .hashBody
         case "RPC_OUT_DATA":
-            return .stream(bytes: try target.byteCount("sim-bytes", default: 1 << 20),
-                           contentType: "application/rpc", headers: [])
+            return .stream(
+                bytes: try target.byteCount("sim-bytes", default: 1 << 20),
+                contentType: "application/rpc", headers: [])
         default:
             break
         }
         if isGet, target.has("sim-bytes") {
-            return .stream(bytes: try target.byteCount("sim-bytes", default: 0),
-                           contentType: "application/octet-stream", headers: [])
+            return .stream(
+                bytes: try target.byteCount("sim-bytes", default: 0),
+                contentType: "application/octet-stream", headers: [])
         }
         guard let service else {
             // Any POST is hashed, even outside the virtual directories: tests may use any path.
             if method == .POST || method == .PUT { return .hashBody }
             if path == "/" {
-                return .respond(SimResponse(.found, contentType: "text/html", text: "<html><body>Moved to /owa/</body></html>",
-                                            headers: [("Location", "/owa/")]))
+                return .respond(
+                    SimResponse(
+                        .found, contentType: "text/html", text: "<html><body>Moved to /owa/</body></html>",
+                        headers: [("Location", "/owa/")]))
             }
             return .respond(.error(.notFound, "no Exchange virtual directory at \(path)"))
         }
@@ -74,15 +80,21 @@ struct SimRouter {
     }
 
     /// Requests inside a virtual directory.
-    private func serviceRequest(_ service: SimService, head: HTTPRequestHead, target: SimRequestTarget,
-                                isGet: Bool) throws -> SimPlan {
+    private func serviceRequest(
+        _ service: SimService, head: HTTPRequestHead, target: SimRequestTarget,
+        isGet: Bool
+    ) throws -> SimPlan {
         let lowerPath = target.path.lowercased()
         switch service {
         case .activesync where head.method == .POST && target.value("cmd")?.lowercased() == "ping":
             let seconds = try target.seconds("sim-hold", default: 480, range: 0...3600)
-            return .hold(seconds: seconds, response: SimResponse(.ok, contentType: "application/vnd.ms-sync.wbxml",
-                                                                 body: SimContent.pingResponse))
-        case .mapi where head.method == .POST
+            return .hold(
+                seconds: seconds,
+                response: SimResponse(
+                    .ok, contentType: "application/vnd.ms-sync.wbxml",
+                    body: SimContent.pingResponse))
+        case .mapi
+        where head.method == .POST
             && head.headers.first(name: "X-RequestType")?.lowercased() == "notificationwait":
             let interval = try target.seconds("sim-interval", default: 30, range: 0.01...3600)
             let duration = try target.seconds("sim-duration", default: 300, range: 0...7200)
@@ -90,13 +102,17 @@ struct SimRouter {
         case .oab where isGet:
             let components = lowerPath.split(separator: "/", omittingEmptySubsequences: true)
             if components.count == 3, components[2] == "oab.xml" {
-                return .respond(SimResponse(.ok, contentType: "text/xml",
-                                            text: SimContent.oabManifest(guid: String(target.path.split(separator: "/")[1]),
-                                                                         size: configuration.oabSize)))
+                return .respond(
+                    SimResponse(
+                        .ok, contentType: "text/xml",
+                        text: SimContent.oabManifest(
+                            guid: String(target.path.split(separator: "/")[1]),
+                            size: configuration.oabSize)))
             }
             if components.count == 3, components[2].hasSuffix(".lzx") {
-                return .stream(bytes: try target.byteCount("sim-bytes", default: configuration.oabSize),
-                               contentType: "application/octet-stream", headers: [])
+                return .stream(
+                    bytes: try target.byteCount("sim-bytes", default: configuration.oabSize),
+                    contentType: "application/octet-stream", headers: [])
             }
             if components.count >= 2 {
                 return .respond(.error(.notFound, "no such OAB file \(target.path)"))
@@ -108,11 +124,17 @@ struct SimRouter {
         }
         if head.method == .POST || head.method == .PUT { return .hashBody }
         if head.method == .OPTIONS && service == .activesync {
-            return .respond(SimResponse(.ok, headers: [
-                ("MS-Server-ActiveSync", "15.20"),
-                ("MS-ASProtocolVersions", "2.0,2.1,2.5,12.0,12.1,14.0,14.1,16.0,16.1"),
-                ("MS-ASProtocolCommands", "Sync,SendMail,SmartForward,SmartReply,GetAttachment,GetHierarchy,CreateCollection,DeleteCollection,MoveCollection,FolderSync,FolderCreate,FolderDelete,FolderUpdate,MoveItems,GetItemEstimate,MeetingResponse,Search,Settings,Ping,ItemOperations,Provision,ResolveRecipients,ValidateCert,Find"),
-            ]))
+            return .respond(
+                SimResponse(
+                    .ok,
+                    headers: [
+                        ("MS-Server-ActiveSync", "15.20"),
+                        ("MS-ASProtocolVersions", "2.0,2.1,2.5,12.0,12.1,14.0,14.1,16.0,16.1"),
+                        (
+                            "MS-ASProtocolCommands",
+                            "Sync,SendMail,SmartForward,SmartReply,GetAttachment,GetHierarchy,CreateCollection,DeleteCollection,MoveCollection,FolderSync,FolderCreate,FolderDelete,FolderUpdate,MoveItems,GetItemEstimate,MeetingResponse,Search,Settings,Ping,ItemOperations,Provision,ResolveRecipients,ValidateCert,Find"
+                        )
+                    ]))
         }
         let (contentType, body) = SimContent.generic(service, configuration: configuration)
         return .respond(SimResponse(.ok, contentType: contentType, text: body))
@@ -138,7 +160,8 @@ struct SimRouter {
         case (_, "/_sim/offline"), (_, "/_sim/online"), (_, "/_sim/state"):
             return .respond(.error(.methodNotAllowed, "\(head.method.rawValue) \(target.path): use POST for offline/online, GET for state"))
         default:
-            return .respond(.error(.notFound, "unknown simulator control path \(target.path); known: /_sim/offline, /_sim/online, /_sim/state"))
+            return .respond(
+                .error(.notFound, "unknown simulator control path \(target.path); known: /_sim/offline, /_sim/online, /_sim/state"))
         }
     }
 
@@ -158,7 +181,7 @@ struct SimRouter {
             ("connectionsAccepted", String(values.connectionsAccepted)),
             ("connectionsOpen", String(values.connectionsOpen)),
             ("requests", String(values.requests)),
-            ("authenticatedConnections", String(values.authenticatedConnections)),
+            ("authenticatedConnections", String(values.authenticatedConnections))
         ])
     }
 }

@@ -7,10 +7,12 @@ public enum SimTLS {
     /// Loads the certificate and key and returns a factory making one server-side TLS handler per
     /// connection, plus warnings about the certificate (expired, key file readable by others).
     public static func handlerFactory(certificatePath: String, keyPath: String) throws
-        -> (factory: MailboxSimServer.TLSHandlerFactory, warnings: [String]) {
+        -> (factory: MailboxSimServer.TLSHandlerFactory, warnings: [String])
+    {
         let (certified, warnings) = try CertifiedKey.load(certificatePath: certificatePath, keyPath: keyPath, strict: false)
-        let store = try CertificateStore(certificates: [certified], defaultCertificate: nil, policy: .exchangeDefault,
-                                         alpn: ["http/1.1"], strictSNI: false)
+        let store = try CertificateStore(
+            certificates: [certified], defaultCertificate: nil, policy: .exchangeDefault,
+            alpn: ["http/1.1"], strictSNI: false)
         return ({ OpenSSLHandler(server: store) }, warnings)
     }
 }

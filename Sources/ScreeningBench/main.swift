@@ -23,25 +23,29 @@ do {
     exit(1)
 }
 let table = try RoutingTable(services: [
-    .init(name: "contoso", hosts: ["mail.contoso.lab"], routes: [.init(prefix: "/", id: 0)]),
+    .init(name: "contoso", hosts: ["mail.contoso.lab"], routes: [.init(prefix: "/", id: 0)])
 ])
 let policy = RoutePolicy(poolIndex: 0, name: "contoso/owa", idleTimeout: .seconds(120), maxBodyBytes: 1 << 30)
 let plain = ExchangeRouter(table: table, policies: [policy])
 let screened = ExchangeRouter(table: table, policies: [policy], screening: ScreeningPacks(packs: [pack]))
-let facts = ClientConnectionFacts(clientIP: IPAddress("192.0.2.10"), isTLS: true, serverName: "mail.contoso.lab",
-                                  certificateCovers: { _ in true })
+let facts = ClientConnectionFacts(
+    clientIP: IPAddress("192.0.2.10"), isTLS: true, serverName: "mail.contoso.lab",
+    certificateCovers: { _ in true })
 
 /// Requests in the proportions a front end sees them: OWA with its cookies, EWS, ActiveSync, MAPI.
-let cookies = "X-BackEndCookie=S-1-5-21-1=u56Lnp2ejJqBy5rJnZrNnpvSz8rMx9LLncnH0sbJys7SnczMnZvOm8nMnprGgYHNz83N0s7P0s3Hq8/G; "
+let cookies =
+    "X-BackEndCookie=S-1-5-21-1=u56Lnp2ejJqBy5rJnZrNnpvSz8rMx9LLncnH0sbJys7SnczMnZvOm8nMnprGgYHNz83N0s7P0s3Hq8/G; "
     + "X-OWA-CANARY=Jq8cYbJ7k0uKZ3o6w8F1d2Q; ClientId=7A0D2F3C4B5E6F708192A3B4C5D6E7F8; X-BEResource=mbx01~1942062522"
 let heads: [HTTPRequestHead] = [
     ("GET", "/owa/service.svc?action=GetItem&EP=1&ID=-42&AC=1", [("Cookie", cookies)]),
     ("POST", "/EWS/Exchange.asmx", [("Cookie", "X-BackEndOverrideCookie=mbx01~1942")]),
     ("POST", "/Microsoft-Server-ActiveSync?Cmd=Ping&User=alice&DeviceId=ABC123&DeviceType=iPhone", []),
-    ("POST", "/mapi/emsmdb/?MailboxId=0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0@contoso.lab", [("X-RequestType", "Execute")]),
+    ("POST", "/mapi/emsmdb/?MailboxId=0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0@contoso.lab", [("X-RequestType", "Execute")])
 ].map { method, uri, extra in
-    var headers = HTTPHeaders([("Host", "mail.contoso.lab"), ("User-Agent", "Mozilla/5.0 (Windows NT 10.0; Win64; x64)"),
-                               ("Content-Length", "0")])
+    var headers = HTTPHeaders([
+        ("Host", "mail.contoso.lab"), ("User-Agent", "Mozilla/5.0 (Windows NT 10.0; Win64; x64)"),
+        ("Content-Length", "0")
+    ])
     headers.add(contentsOf: extra)
     return HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method), uri: uri, headers: headers)
 }
@@ -63,8 +67,10 @@ for _ in 0..<7 {
     best.plain = min(best.plain, measure(plain))
     best.screened = min(best.screened, measure(screened))
 }
-print(String(format: "decide() without packs: %.0f ns/request; with %@ (%d rules): %.0f ns/request; packs add %.0f ns/request",
-             best.plain, pack.name, pack.rules.count, best.screened, best.screened - best.plain))
+print(
+    String(
+        format: "decide() without packs: %.0f ns/request; with %@ (%d rules): %.0f ns/request; packs add %.0f ns/request",
+        best.plain, pack.name, pack.rules.count, best.screened, best.screened - best.plain))
 
 // The packs alone, per kind of request (ScreeningPacks.firstMatch on an already canonical target).
 let screening = ScreeningPacks(packs: [pack])

@@ -16,7 +16,8 @@ final class BenchResponder: ChannelInboundHandler {
     private var pending: ByteBuffer?
     private static let body = String(repeating: "x", count: 1024)
     private static let keepAlive = ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1024\r\n\r\n" + body)
-    private static let closing = ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1024\r\nConnection: close\r\n\r\n" + body)
+    private static let closing = ByteBuffer(
+        string: "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1024\r\nConnection: close\r\n\r\n" + body)
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var incoming = unwrapInboundIn(data)
@@ -42,8 +43,10 @@ final class BenchResponder: ChannelInboundHandler {
         buffer.withUnsafeReadableBytes { bytes -> (Int, Bool)? in
             guard bytes.count >= 4 else { return nil }
             var end = -1
-            for index in 3..<bytes.count where bytes[index] == 10 && bytes[index - 1] == 13
-                && bytes[index - 2] == 10 && bytes[index - 3] == 13 {
+            for index in 3..<bytes.count
+            where bytes[index] == 10 && bytes[index - 1] == 13
+                && bytes[index - 2] == 10 && bytes[index - 3] == 13
+            {
                 end = index + 1
                 break
             }
@@ -75,7 +78,8 @@ func option(_ name: String, _ fallback: String? = nil) -> String? {
 }
 
 guard let certPath = option("cert"), let keyPath = option("key") else {
-    FileHandle.standardError.write(Data("usage: tls-bench-server --cert CERT.pem --key KEY.pem [--port 8443] [--threads 1] [--alpn h2,http/1.1]\n".utf8))
+    FileHandle.standardError.write(
+        Data("usage: tls-bench-server --cert CERT.pem --key KEY.pem [--port 8443] [--threads 1] [--alpn h2,http/1.1]\n".utf8))
     exit(2)
 }
 let port = Int(option("port", "8443")!) ?? 8443
@@ -87,8 +91,9 @@ let plain = CommandLine.arguments.contains("--plain")
 do {
     let (certified, warnings) = try CertifiedKey.load(certificatePath: certPath, keyPath: keyPath, strict: false)
     for warning in warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
-    let store = try CertificateStore(certificates: [certified], defaultCertificate: nil, policy: .exchangeDefault,
-                                     alpn: alpn, strictSNI: false)
+    let store = try CertificateStore(
+        certificates: [certified], defaultCertificate: nil, policy: .exchangeDefault,
+        alpn: alpn, strictSNI: false)
     let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
     let channel = try ServerBootstrap(group: group)
         .serverChannelOption(.backlog, value: 1024)

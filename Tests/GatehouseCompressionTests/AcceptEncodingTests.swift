@@ -59,7 +59,7 @@ struct AcceptEncodingTests {
         Case(header: "gzip;foo=\"a,b\";q=0, deflate", expected: .deflate),
         // the first listing of a coding counts
         Case(header: "gzip;q=0, gzip", expected: nil),
-        Case(header: "compress, gzip;q=0.001", expected: .gzip),
+        Case(header: "compress, gzip;q=0.001", expected: .gzip)
     ]
 
     @Test("negotiation table", arguments: cases)

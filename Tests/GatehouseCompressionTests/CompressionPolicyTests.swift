@@ -10,16 +10,18 @@ struct CompressionPolicyTests {
         method: String = "GET", acceptEncoding: String? = "gzip, deflate", hasRange: Bool = false,
         cacheControl: String? = nil, path: String = "/owa/"
     ) -> CompressionRequestFacts {
-        CompressionRequestFacts(method: method, acceptEncoding: acceptEncoding, hasRange: hasRange,
-                                cacheControl: cacheControl, path: path)
+        CompressionRequestFacts(
+            method: method, acceptEncoding: acceptEncoding, hasRange: hasRange,
+            cacheControl: cacheControl, path: path)
     }
 
     private func response(
         status: Int = 200, contentEncoding: String? = nil, contentType: String? = "text/html; charset=utf-8",
         contentLength: Int? = 16_384, cacheControl: String? = nil, etag: String? = nil, vary: String? = nil
     ) -> CompressionResponseFacts {
-        CompressionResponseFacts(status: status, contentEncoding: contentEncoding, contentType: contentType,
-                                 contentLength: contentLength, cacheControl: cacheControl, etag: etag, vary: vary)
+        CompressionResponseFacts(
+            status: status, contentEncoding: contentEncoding, contentType: contentType,
+            contentLength: contentLength, cacheControl: cacheControl, etag: etag, vary: vary)
     }
 
     @Test("an eligible response is gzipped with all header edits")
@@ -28,9 +30,11 @@ struct CompressionPolicyTests {
         #expect(decision.coding == .gzip)
         #expect(decision.skipReason == nil)
         #expect(decision.level == 6)
-        #expect(decision.headerEdits == CompressionHeaderEdits(
-            contentEncoding: "gzip", vary: "Accept-Encoding", etag: .replace("W/\"abc:1\""),
-            removeContentLength: true, removeAcceptRanges: true))
+        #expect(
+            decision.headerEdits
+                == CompressionHeaderEdits(
+                    contentEncoding: "gzip", vary: "Accept-Encoding", etag: .replace("W/\"abc:1\""),
+                    removeContentLength: true, removeAcceptRanges: true))
     }
 
     @Test("deflate when only deflate is accepted; the policy's level is passed on")
@@ -106,21 +110,25 @@ struct CompressionPolicyTests {
         #expect(noMinimum.decide(request: request(), response: response(contentLength: 1)).coding == .gzip)
     }
 
-    @Test("default types: compressible", arguments: [
-        "text/html", "TEXT/HTML; charset=UTF-8", "text/css", "text/plain;charset=utf-8", "text/javascript",
-        "application/json; charset=utf-8", "application/xml", "application/soap+xml; action=\"x\"",
-        "application/javascript", "application/x-javascript", "application/vnd.ms-sync.wbxml",
-        "image/svg+xml", " text/xml ",
-    ])
+    @Test(
+        "default types: compressible",
+        arguments: [
+            "text/html", "TEXT/HTML; charset=UTF-8", "text/css", "text/plain;charset=utf-8", "text/javascript",
+            "application/json; charset=utf-8", "application/xml", "application/soap+xml; action=\"x\"",
+            "application/javascript", "application/x-javascript", "application/vnd.ms-sync.wbxml",
+            "image/svg+xml", " text/xml "
+        ])
     func compressibleTypes(contentType: String) {
         #expect(policy.isCompressible(contentType: contentType))
         #expect(policy.decide(request: request(), response: response(contentType: contentType)).coding == .gzip)
     }
 
-    @Test("default types: not compressible", arguments: [
-        "image/png", "application/octet-stream", "application/mapi-http", "application/zip", "text/",
-        "textual/html", "application/xml-dtd", "application/jsonx", "", ";charset=utf-8",
-    ])
+    @Test(
+        "default types: not compressible",
+        arguments: [
+            "image/png", "application/octet-stream", "application/mapi-http", "application/zip", "text/",
+            "textual/html", "application/xml-dtd", "application/jsonx", "", ";charset=utf-8"
+        ])
     func incompressibleTypes(contentType: String) {
         #expect(!policy.isCompressible(contentType: contentType))
         #expect(policy.decide(request: request(), response: response(contentType: contentType)).skipReason == .typeNotCompressible)
@@ -142,9 +150,11 @@ struct CompressionPolicyTests {
         #expect(!CompressionPolicy(types: []).isCompressible(contentType: "text/html"))
     }
 
-    @Test("never .lzx (Offline Address Book files)", arguments: [
-        "/OAB/1234/lzx.LZX", "/oab/guid/full.lzx?cache=1", "/oab/x.lzx",
-    ])
+    @Test(
+        "never .lzx (Offline Address Book files)",
+        arguments: [
+            "/OAB/1234/lzx.LZX", "/oab/guid/full.lzx?cache=1", "/oab/x.lzx"
+        ])
     func lzx(path: String) {
         let decision = policy.decide(request: request(path: path), response: response(contentType: "text/plain"))
         #expect(decision.skipReason == .excludedPath)
@@ -170,22 +180,26 @@ struct CompressionPolicyTests {
             let decision = policy.decide(request: request(acceptEncoding: accept), response: response(etag: "\"e\""))
             #expect(decision.coding == nil)
             #expect(decision.skipReason == .notAcceptable)
-            #expect(decision.headerEdits == CompressionHeaderEdits(
-                contentEncoding: nil, vary: "Accept-Encoding", etag: .keep,
-                removeContentLength: false, removeAcceptRanges: false))
+            #expect(
+                decision.headerEdits
+                    == CompressionHeaderEdits(
+                        contentEncoding: nil, vary: "Accept-Encoding", etag: .keep,
+                        removeContentLength: false, removeAcceptRanges: false))
         }
     }
 
-    @Test("ETag weakening", arguments: [
-        ("\"x\"", ETagEdit.replace("W/\"x\"")),
-        ("\"\"", .replace("W/\"\"")),
-        (" \"abc:0\" ", .replace("W/\"abc:0\"")),
-        ("W/\"x\"", .keep),
-        ("w/\"x\"", .remove),  // the W/ prefix is case-sensitive: not a weak tag, not a valid strong one
-        ("abc", .remove),
-        ("\"unterminated", .remove),
-        ("W/abc", .remove),
-    ])
+    @Test(
+        "ETag weakening",
+        arguments: [
+            ("\"x\"", ETagEdit.replace("W/\"x\"")),
+            ("\"\"", .replace("W/\"\"")),
+            (" \"abc:0\" ", .replace("W/\"abc:0\"")),
+            ("W/\"x\"", .keep),
+            ("w/\"x\"", .remove),  // the W/ prefix is case-sensitive: not a weak tag, not a valid strong one
+            ("abc", .remove),
+            ("\"unterminated", .remove),
+            ("W/abc", .remove)
+        ])
     func etag(value: String, expected: ETagEdit) {
         let decision = policy.decide(request: request(), response: response(etag: value))
         #expect(decision.headerEdits.etag == expected)
@@ -196,16 +210,18 @@ struct CompressionPolicyTests {
         #expect(policy.decide(request: request(), response: response(etag: nil)).headerEdits.etag == .keep)
     }
 
-    @Test("Vary merge", arguments: [
-        (nil, "Accept-Encoding"),
-        ("", "Accept-Encoding"),
-        ("Cookie", "Cookie, Accept-Encoding"),
-        ("Origin, X-Accept-Encoding-Hint", "Origin, X-Accept-Encoding-Hint, Accept-Encoding"),
-        ("accept-encoding", nil),
-        ("Cookie,  Accept-Encoding ", nil),
-        ("*", nil),
-        ("Cookie, *", nil),
-    ] as [(String?, String?)])
+    @Test(
+        "Vary merge",
+        arguments: [
+            (nil, "Accept-Encoding"),
+            ("", "Accept-Encoding"),
+            ("Cookie", "Cookie, Accept-Encoding"),
+            ("Origin, X-Accept-Encoding-Hint", "Origin, X-Accept-Encoding-Hint, Accept-Encoding"),
+            ("accept-encoding", nil),
+            ("Cookie,  Accept-Encoding ", nil),
+            ("*", nil),
+            ("Cookie, *", nil)
+        ] as [(String?, String?)])
     func vary(existing: String?, expected: String?) {
         let decision = policy.decide(request: request(), response: response(vary: existing))
         #expect(decision.coding == .gzip)
@@ -216,7 +232,7 @@ struct CompressionPolicyTests {
     func apply() {
         var headers: [(String, String)] = [
             ("Content-Length", "16384"), ("Accept-Ranges", "bytes"), ("ETag", "\"x\""), ("Vary", "Cookie"),
-            ("Content-Type", "text/html"),
+            ("Content-Type", "text/html")
         ]
         let decision = policy.decide(request: request(), response: response(etag: "\"x\"", vary: "Cookie"))
         decision.headerEdits.apply(
@@ -226,10 +242,11 @@ struct CompressionPolicyTests {
             },
             remove: { name in headers.removeAll { $0.0 == name } })
         let result = Dictionary(uniqueKeysWithValues: headers)
-        #expect(result == [
-            "Content-Type": "text/html", "Content-Encoding": "gzip", "Vary": "Cookie, Accept-Encoding",
-            "ETag": "W/\"x\"",
-        ])
+        #expect(
+            result == [
+                "Content-Type": "text/html", "Content-Encoding": "gzip", "Vary": "Cookie, Accept-Encoding",
+                "ETag": "W/\"x\""
+            ])
 
         var untouched = headers
         CompressionHeaderEdits.none.apply(set: { _, _ in untouched = [] }, remove: { _ in untouched = [] })

@@ -46,8 +46,9 @@ struct DeflaterTests {
         #expect(try PythonZlib.decompress(output.bytes, coding: coding) == input)
     }
 
-    @Test("after each sync flush a streaming decompressor yields exactly the input so far",
-          arguments: ContentCodingForTests.allCases)
+    @Test(
+        "after each sync flush a streaming decompressor yields exactly the input so far",
+        arguments: ContentCodingForTests.allCases)
     func syncFlushDeliversEachChunk(coding: ContentCodingForTests) throws {
         // Uneven chunk sizes, including one larger than zlib's 64 KiB pending buffer.
         let chunks = TestData.chunks(TestData.text(count: 200_000), sizes: [1, 37, 5000, 70_000, 3, 16_384])
@@ -137,8 +138,9 @@ struct DeflaterTests {
         #expect(try PythonZlib.decompress(output.bytes, coding: .gzip) == Array("hello".utf8))
     }
 
-    @Test("levels 0, 1 and 9 all decode; level 0 stores and level 9 is not larger than level 1",
-          arguments: ContentCodingForTests.allCases)
+    @Test(
+        "levels 0, 1 and 9 all decode; level 0 stores and level 9 is not larger than level 1",
+        arguments: ContentCodingForTests.allCases)
     func levels(coding: ContentCodingForTests) throws {
         let input = TestData.text(count: 100_000)
         let stored = try compressOneShot(input, coding: coding, level: 0)

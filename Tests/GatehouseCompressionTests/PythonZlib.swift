@@ -37,7 +37,8 @@ enum PythonZlib {
 
     /// `zlib.decompress(data, wbits)`: 31 for gzip, 15 (the default) for the zlib format.
     static func decompress(_ compressed: [UInt8], coding: ContentCodingForTests) throws -> [UInt8] {
-        try run("""
+        try run(
+            """
             import sys, zlib
             data = open(sys.argv[1], 'rb').read()
             open(sys.argv[2], 'wb').write(zlib.decompress(data, \(coding.wbits)))
@@ -46,7 +47,8 @@ enum PythonZlib {
 
     /// `zlib.compress` with the given wbits, so the Inflater is tested against another encoder.
     static func compress(_ plain: [UInt8], coding: ContentCodingForTests, level: Int = 6) throws -> [UInt8] {
-        try run("""
+        try run(
+            """
             import sys, zlib
             data = open(sys.argv[1], 'rb').read()
             c = zlib.compressobj(\(level), zlib.DEFLATED, \(coding.wbits))
@@ -63,7 +65,8 @@ enum PythonZlib {
             framed.append(contentsOf: bigEndian(segment.count))
             framed.append(contentsOf: segment)
         }
-        let out = try run("""
+        let out = try run(
+            """
             import sys, zlib, struct
             data = open(sys.argv[1], 'rb').read()
             d = zlib.decompressobj(\(coding.wbits))

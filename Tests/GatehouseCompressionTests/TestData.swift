@@ -34,7 +34,10 @@ enum TestData {
         bytes.reserveCapacity(count + 200)
         var n = 0
         while bytes.count < count {
-            bytes.append(contentsOf: "<t:Message><t:ItemId Id=\"AAMk\(n &* 2_654_435_761 % 1_000_003)\" ChangeKey=\"CQAA\(n)\"/><t:Subject>Status report \(n % 97)</t:Subject></t:Message>\n".utf8)
+            bytes.append(
+                contentsOf:
+                    "<t:Message><t:ItemId Id=\"AAMk\(n &* 2_654_435_761 % 1_000_003)\" ChangeKey=\"CQAA\(n)\"/><t:Subject>Status report \(n % 97)</t:Subject></t:Message>\n"
+                    .utf8)
             n += 1
         }
         return Array(bytes.prefix(count))

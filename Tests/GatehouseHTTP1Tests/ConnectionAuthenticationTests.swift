@@ -27,7 +27,7 @@ import Testing
         #expect(!bound("NTLMX abc"))
         #expect(!bound("XNTLM abc"))
         #expect(!bound("Negotiate2 abc"))
-        #expect(!bound("Bearer NTLM"))          // a credential that happens to read NTLM is not a scheme
+        #expect(!bound("Bearer NTLM"))  // a credential that happens to read NTLM is not a scheme
         #expect(!bound(""))
         #expect(!bound("   "))
     }

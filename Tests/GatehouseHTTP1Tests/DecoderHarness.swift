@@ -1,6 +1,7 @@
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
+
 @testable import GatehouseHTTP1
 
 /// Drives `ByteToMessageHandler(HTTP1RequestDecoder())` in an EmbeddedChannel.

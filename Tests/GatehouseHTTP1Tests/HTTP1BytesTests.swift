@@ -1,4 +1,5 @@
 import Testing
+
 @testable import GatehouseHTTP1
 
 /// The byte classes against the RFC grammar spelled out.

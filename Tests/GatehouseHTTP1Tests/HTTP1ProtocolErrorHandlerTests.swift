@@ -2,6 +2,7 @@ import NIOCore
 import NIOEmbedded
 import NIOHTTP1
 import Testing
+
 @testable import GatehouseHTTP1
 
 /// The server pipeline Gatehouse builds: refused requests get 400/431/505 with Connection: close,
@@ -36,7 +37,7 @@ struct HTTP1ProtocolErrorHandlerTests {
     }
 
     /// Collects the errors the translator reports.
-    final class DecoderErrors: @unchecked Sendable {   // only touched on the EmbeddedChannel's thread
+    final class DecoderErrors: @unchecked Sendable {  // only touched on the EmbeddedChannel's thread
         var errors: [HTTP1DecoderError] = []
         func append(_ error: HTTP1DecoderError) { errors.append(error) }
     }
@@ -48,12 +49,14 @@ struct HTTP1ProtocolErrorHandlerTests {
         return text
     }
 
-    @Test("a malformed request gets 400 with Connection: close, and the connection closes", arguments: [
-        ("GET / HTTP/1.1\r\nHost : a\r\n\r\n", "400 Bad Request"),
-        ("RPC_IN_DATA / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", "400 Bad Request"),
-        ("GET / HTTP/2.0\r\n\r\n", "505 HTTP Version Not Supported"),
-        ("GET / HTTP/1.1\r\nX-Big: \(String(repeating: "b", count: 70_000))\r\n\r\n", "431 Request Header Fields Too Large"),
-    ])
+    @Test(
+        "a malformed request gets 400 with Connection: close, and the connection closes",
+        arguments: [
+            ("GET / HTTP/1.1\r\nHost : a\r\n\r\n", "400 Bad Request"),
+            ("RPC_IN_DATA / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", "400 Bad Request"),
+            ("GET / HTTP/2.0\r\n\r\n", "505 HTTP Version Not Supported"),
+            ("GET / HTTP/1.1\r\nX-Big: \(String(repeating: "b", count: 70_000))\r\n\r\n", "431 Request Header Fields Too Large")
+        ])
     func refused(request: String, status: String) throws {
         let seen = DecoderErrors()
         let (channel, application) = try makeChannel(seen: seen)
@@ -92,7 +95,7 @@ struct HTTP1ProtocolErrorHandlerTests {
         channel.writeAndFlush(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok)), promise: nil)
         _ = try written(channel)
         _ = try? channel.writeInbound(ByteBuffer(string: "zz\r\n"))
-        channel.close(promise: nil)   // what Gatehouse's ProxyHandler does on the error
+        channel.close(promise: nil)  // what Gatehouse's ProxyHandler does on the error
         #expect(try written(channel).isEmpty)
     }
 }

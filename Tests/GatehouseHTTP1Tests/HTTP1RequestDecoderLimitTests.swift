@@ -1,13 +1,15 @@
 import NIOCore
 import NIOHTTP1
 import Testing
+
 @testable import GatehouseHTTP1
 
 /// Size limits: a client cannot make the decoder buffer or scan without bound.
 @Suite("HTTP1RequestDecoder limits")
 struct HTTP1RequestDecoderLimitTests {
-    static let small = HTTP1RequestDecoder.Limits(maxFieldLineBytes: 100, maxHeadBytes: 400, maxFieldCount: 5,
-                                                  maxChunkLineBytes: 20, maxTrailerBytes: 120)
+    static let small = HTTP1RequestDecoder.Limits(
+        maxFieldLineBytes: 100, maxHeadBytes: 400, maxFieldCount: 5,
+        maxChunkLineBytes: 20, maxTrailerBytes: 120)
 
     /// A field line of exactly `length` bytes (without CRLF).
     func field(_ length: Int, name: String = "X-Long") -> String {

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import Testing
+
 @testable import GatehouseHTTP1
 
 /// A small deterministic generator (SplitMix64), so failures reproduce.
@@ -19,12 +20,16 @@ struct SplitMix64: RandomNumberGenerator {
 @Suite("HTTP1RequestDecoder robustness")
 struct HTTP1RequestDecoderRobustnessTests {
     static let seeds = Array(HTTP1RequestDecoderTests.pipelined.utf8)
-    static let alphabet: [UInt8] = Array("GET POST RPC_IN_DATA / HTTP/1.1\r\n:;,0123456789abcdefABCDEF Content-Length Transfer-Encoding chunked\t\0\u{7F}".utf8) + [0x80, 0xFF]
+    static let alphabet: [UInt8] =
+        Array("GET POST RPC_IN_DATA / HTTP/1.1\r\n:;,0123456789abcdefABCDEF Content-Length Transfer-Encoding chunked\t\0\u{7F}".utf8) + [
+            0x80, 0xFF
+        ]
 
     /// Decodes `bytes` split at random points; returns the body byte count, or throws.
     func decodeRandomly(_ bytes: [UInt8], using generator: inout SplitMix64) throws -> Int {
-        let limits = HTTP1RequestDecoder.Limits(maxFieldLineBytes: 200, maxHeadBytes: 600, maxFieldCount: 8,
-                                                maxChunkLineBytes: 32, maxTrailerBytes: 200)
+        let limits = HTTP1RequestDecoder.Limits(
+            maxFieldLineBytes: 200, maxHeadBytes: 600, maxFieldCount: 8,
+            maxChunkLineBytes: 32, maxTrailerBytes: 200)
         var chunks: [[UInt8]] = []
         var start = 0
         while start < bytes.count {

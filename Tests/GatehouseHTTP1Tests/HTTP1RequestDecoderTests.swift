@@ -2,6 +2,7 @@ import NIOCore
 import NIOEmbedded
 import NIOHTTP1
 import Testing
+
 @testable import GatehouseHTTP1
 
 /// Request lines, bodies as zero-copy slices, chunked framing, pipelining and read splits.
@@ -10,8 +11,9 @@ struct HTTP1RequestDecoderTests {
     @Test("a 1 GB RPC_IN_DATA body streams: each read becomes one body slice of the received buffer, nothing accumulates")
     func rpcInDataStreamsAsSlices() throws {
         let harness = DecoderHarness()
-        let headParts = try harness.feed("RPC_IN_DATA /rpc/rpcproxy.dll?mbx01.contoso.lab:6001 HTTP/1.1\r\n"
-                                         + "Host: mail.contoso.lab\r\nContent-Length: 1073741824\r\n\r\n")
+        let headParts = try harness.feed(
+            "RPC_IN_DATA /rpc/rpcproxy.dll?mbx01.contoso.lab:6001 HTTP/1.1\r\n"
+                + "Host: mail.contoso.lab\r\nContent-Length: 1073741824\r\n\r\n")
         #expect(headParts.count == 1)
         #expect(heads(headParts).first?.method == .RAW(value: "RPC_IN_DATA"))
         let piece = 64 * 1024
@@ -19,7 +21,10 @@ struct HTTP1RequestDecoderTests {
             let read = ByteBuffer(repeating: UInt8(round), count: piece)
             let parts = try harness.feed(read)
             #expect(parts.count == 1)
-            guard case .body(let slice) = parts.first else { Issue.record("expected one body part"); return }
+            guard case .body(let slice) = parts.first else {
+                Issue.record("expected one body part")
+                return
+            }
             #expect(slice.readableBytes == piece)
             // Zero copy: the slice is the received buffer's own memory.
             let sliceBase = slice.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }
@@ -32,29 +37,38 @@ struct HTTP1RequestDecoderTests {
 
     @Test("RPC_OUT_DATA with Content-Length and the body in the same read as the head")
     func rpcOutData() throws {
-        let parts = try decodeAll(["RPC_OUT_DATA /rpc/rpcproxy.dll?mbx01:6001 HTTP/1.1\r\nContent-Length: 76\r\n\r\n"
-                                   + String(repeating: "r", count: 76)])
-        #expect(transcript(parts) == ["head RPC_OUT_DATA /rpc/rpcproxy.dll?mbx01:6001 HTTP/1.1 [Content-Length=76]",
-                                      "body " + String(repeating: "r", count: 76), "end [none]"])
+        let parts = try decodeAll([
+            "RPC_OUT_DATA /rpc/rpcproxy.dll?mbx01:6001 HTTP/1.1\r\nContent-Length: 76\r\n\r\n"
+                + String(repeating: "r", count: 76)
+        ])
+        #expect(
+            transcript(parts) == [
+                "head RPC_OUT_DATA /rpc/rpcproxy.dll?mbx01:6001 HTTP/1.1 [Content-Length=76]",
+                "body " + String(repeating: "r", count: 76), "end [none]"
+            ])
     }
 
-    @Test("any token is a method; methods are case-sensitive", arguments: [
-        "GET", "POST", "PUT", "HEAD", "DELETE", "OPTIONS", "PATCH", "PROPFIND", "PROPPATCH", "MKCOL", "SEARCH",
-        "RPC_IN_DATA", "RPC_OUT_DATA", "get", "M-SEARCH", "X.Y~Z!", "BPROPFIND",
-    ])
+    @Test(
+        "any token is a method; methods are case-sensitive",
+        arguments: [
+            "GET", "POST", "PUT", "HEAD", "DELETE", "OPTIONS", "PATCH", "PROPFIND", "PROPPATCH", "MKCOL", "SEARCH",
+            "RPC_IN_DATA", "RPC_OUT_DATA", "get", "M-SEARCH", "X.Y~Z!", "BPROPFIND"
+        ])
     func methods(method: String) throws {
         let parts = try decodeAll(["\(method) /x HTTP/1.1\r\nHost: a\r\n\r\n"])
         #expect(heads(parts).first?.method.rawValue == method)
         #expect(heads(parts).first?.method == HTTPMethod(rawValue: method))
     }
 
-    @Test("every request-target form is passed through as the uri, unchanged", arguments: [
-        ("GET", "/owa/?ae=Item&t=IPM.Note&a=Open%20x"),
-        ("GET", "http://mail.contoso.lab/ews/exchange.asmx"),
-        ("OPTIONS", "*"),
-        ("CONNECT", "mail.contoso.lab:443"),
-        ("GET", "/a/../b/./%2e%2E/c//d"),
-    ])
+    @Test(
+        "every request-target form is passed through as the uri, unchanged",
+        arguments: [
+            ("GET", "/owa/?ae=Item&t=IPM.Note&a=Open%20x"),
+            ("GET", "http://mail.contoso.lab/ews/exchange.asmx"),
+            ("OPTIONS", "*"),
+            ("CONNECT", "mail.contoso.lab:443"),
+            ("GET", "/a/../b/./%2e%2E/c//d")
+        ])
     func targets(method: String, target: String) throws {
         let parts = try decodeAll(["\(method) \(target) HTTP/1.1\r\nHost: a\r\n\r\n"])
         #expect(heads(parts).first?.uri == target)
@@ -91,16 +105,19 @@ struct HTTP1RequestDecoderTests {
 
     @Test("chunked: extensions ignored, sizes in hex with leading zeros, trailers become .end(trailers) minus framing fields")
     func chunkedWithExtensionsAndTrailers() throws {
-        let parts = try decodeAll(["POST /mapi/emsmdb/ HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n"
-                                   + "5;name=value;other=\"quoted; string\"\r\nhello\r\n"
-                                   + "000A \t;x\r\n0123456789\r\n"
-                                   + "1\r\n!\r\n"
-                                   + "0;last\r\nX-Checksum: abc\r\nx-second:  2 \r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n"])
-        #expect(transcript(parts) == [
-            "head POST /mapi/emsmdb/ HTTP/1.1 [Host=a|Transfer-Encoding=Chunked]",
-            "body hello0123456789!",
-            "end [X-Checksum=abc|x-second=2]",
+        let parts = try decodeAll([
+            "POST /mapi/emsmdb/ HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n"
+                + "5;name=value;other=\"quoted; string\"\r\nhello\r\n"
+                + "000A \t;x\r\n0123456789\r\n"
+                + "1\r\n!\r\n"
+                + "0;last\r\nX-Checksum: abc\r\nx-second:  2 \r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n"
         ])
+        #expect(
+            transcript(parts) == [
+                "head POST /mapi/emsmdb/ HTTP/1.1 [Host=a|Transfer-Encoding=Chunked]",
+                "body hello0123456789!",
+                "end [X-Checksum=abc|x-second=2]"
+            ])
     }
 
     @Test("a chunked body without trailers ends with .end(nil)")
@@ -119,7 +136,8 @@ struct HTTP1RequestDecoderTests {
     }
 
     /// Four pipelined requests covering every framing.
-    static let pipelined = "GET /owa/ HTTP/1.1\r\nHost: mail\r\n\r\n"
+    static let pipelined =
+        "GET /owa/ HTTP/1.1\r\nHost: mail\r\n\r\n"
         + "RPC_IN_DATA /rpc/rpcproxy.dll?mbx01:6001 HTTP/1.1\r\nHost: mail\r\nContent-Length: 11\r\n\r\nhello world"
         + "POST /ews/exchange.asmx HTTP/1.1\r\nHost: mail\r\nTransfer-Encoding: chunked\r\n\r\n4;a=b\r\nsoap\r\n2\r\n!!\r\n0\r\nX-T: 1\r\n\r\n"
         + "\r\nHEAD /autodiscover/ HTTP/1.0\r\nX-Last: yes\r\n\r\n"
@@ -128,7 +146,7 @@ struct HTTP1RequestDecoderTests {
         "head GET /owa/ HTTP/1.1 [Host=mail]", "end [none]",
         "head RPC_IN_DATA /rpc/rpcproxy.dll?mbx01:6001 HTTP/1.1 [Host=mail|Content-Length=11]", "body hello world", "end [none]",
         "head POST /ews/exchange.asmx HTTP/1.1 [Host=mail|Transfer-Encoding=chunked]", "body soap!!", "end [X-T=1]",
-        "head HEAD /autodiscover/ HTTP/1.0 [X-Last=yes]", "end [none]",
+        "head HEAD /autodiscover/ HTTP/1.0 [X-Last=yes]", "end [none]"
     ]
 
     @Test("pipelined requests in one read decode in order")

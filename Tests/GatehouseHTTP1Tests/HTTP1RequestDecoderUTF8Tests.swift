@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import Testing
+
 @testable import GatehouseHTTP1
 
 /// Bytes above 0x7F in a request: well-formed UTF-8 passes through unchanged; anything else is
@@ -32,19 +33,19 @@ struct HTTP1RequestDecoderUTF8Tests {
     }
 
     static let malformed: [[UInt8]] = [
-        [0xFF],                      // never in UTF-8
+        [0xFF],  // never in UTF-8
         [0xFE],
-        [0x80],                      // a continuation byte without a lead
-        [0xC0, 0x80],                // overlong NUL
-        [0xC1, 0xBF],                // overlong
-        [0xE0, 0x80, 0xAF],          // overlong '/'
-        [0xED, 0xA0, 0x80],          // a UTF-16 surrogate
-        [0xF4, 0x90, 0x80, 0x80],    // above U+10FFFF
+        [0x80],  // a continuation byte without a lead
+        [0xC0, 0x80],  // overlong NUL
+        [0xC1, 0xBF],  // overlong
+        [0xE0, 0x80, 0xAF],  // overlong '/'
+        [0xED, 0xA0, 0x80],  // a UTF-16 surrogate
+        [0xF4, 0x90, 0x80, 0x80],  // above U+10FFFF
         [0xF5, 0x80, 0x80, 0x80],
-        [0xE2, 0x82],                // truncated
-        [0xF0, 0x9F, 0x98],          // truncated
-        [0x63, 0x61, 0x66, 0xE9],    // Latin-1 "café"
-        [0xE2, 0x28, 0xA1],          // a bad second byte
+        [0xE2, 0x82],  // truncated
+        [0xF0, 0x9F, 0x98],  // truncated
+        [0x63, 0x61, 0x66, 0xE9],  // Latin-1 "café"
+        [0xE2, 0x28, 0xA1]  // a bad second byte
     ]
 
     /// Where in the value the bad bytes sit: alone, after 17 ASCII bytes (so the eight-byte scan
@@ -82,10 +83,12 @@ struct HTTP1RequestDecoderUTF8Tests {
         #expect(decoderError(method)?.reason == .invalidMethod)
     }
 
-    @Test("well-formed UTF-8 (obs-text) in header and trailer values passes through unchanged", arguments: [
-        "Jürgen Müller", "café", "\u{2028}", "日本語のメール", "😀 mailbox 😀", "a\tü\tb",
-        "0123456789abcdef\u{10FFFF}", "\u{80}\u{7FF}\u{800}\u{FFFF}\u{10000}",
-    ])
+    @Test(
+        "well-formed UTF-8 (obs-text) in header and trailer values passes through unchanged",
+        arguments: [
+            "Jürgen Müller", "café", "\u{2028}", "日本語のメール", "😀 mailbox 😀", "a\tü\tb",
+            "0123456789abcdef\u{10FFFF}", "\u{80}\u{7FF}\u{800}\u{FFFF}\u{10000}"
+        ])
     func wellFormed(text: String) throws {
         let parts = try decodeAll([request(value: Array(text.utf8))])
         #expect(heads(parts).first?.headers.first(name: "x-name") == text)

@@ -10,8 +10,9 @@ import Testing
 ///     h2load -n 100000 -c 64 -m 10 http://127.0.0.1:$(cat /tmp/gatehouse-h2-bench.port)/bytes?n=1024
 @Suite("HTTP2 benchmark server")
 struct BenchmarkServer {
-    @Test("serve for GATEHOUSE_H2_BENCH_SECONDS, port in /tmp/gatehouse-h2-bench.port",
-          .enabled(if: ProcessInfo.processInfo.environment["GATEHOUSE_H2_BENCH_SECONDS"] != nil))
+    @Test(
+        "serve for GATEHOUSE_H2_BENCH_SECONDS, port in /tmp/gatehouse-h2-bench.port",
+        .enabled(if: ProcessInfo.processInfo.environment["GATEHOUSE_H2_BENCH_SECONDS"] != nil))
     func serve() async throws {
         let seconds = Int(ProcessInfo.processInfo.environment["GATEHOUSE_H2_BENCH_SECONDS"] ?? "") ?? 60
         let server = try await TestServer.start()

@@ -43,7 +43,8 @@ struct ExternalClientTests {
     func h2loadSmall() async throws {
         let server = try await TestServer.start()
         defer { Task { try await server.stop() } }
-        let result = try await runProcess("/usr/bin/h2load", ["-n", "2000", "-c", "4", "-m", "10", "http://127.0.0.1:\(server.port)/bytes?n=1024"], timeout: 40)
+        let result = try await runProcess(
+            "/usr/bin/h2load", ["-n", "2000", "-c", "4", "-m", "10", "http://127.0.0.1:\(server.port)/bytes?n=1024"], timeout: 40)
         #expect(result.status == 0, "h2load failed: \(result.stderr)")
         #expect(result.stdoutText.contains("2000 succeeded, 0 failed, 0 errored, 0 timeout"), "\(result.stdoutText)")
         #expect(result.stdoutText.contains("status codes: 2000 2xx"))

@@ -1,7 +1,8 @@
-@testable import GatehouseHTTP2
 import NIOCore
 import NIOHTTP1
 import Testing
+
+@testable import GatehouseHTTP2
 
 /// Pieces that need no socket: defaults, the connection state machine, header-block building.
 @Suite("HTTP2 units")
@@ -11,7 +12,7 @@ struct HTTP2UnitTests {
         let settings = HTTP2Settings()
         #expect(settings.maxConcurrentStreams == 100)
         #expect(settings.maxHeaderListSize == 256 * 1024)
-        #expect(settings.initialStreamWindowSize == 64 << 10)   // what an HTTP/1.1 request may queue
+        #expect(settings.initialStreamWindowSize == 64 << 10)  // what an HTTP/1.1 request may queue
         #expect(settings.connectionWindowSize > settings.initialStreamWindowSize)
         #expect(settings.streamBufferLowWatermark < settings.streamBufferHighWatermark)
         #expect(settings.maxContinuations > 0 && settings.streamResetBurst > 0)
@@ -50,8 +51,11 @@ struct HTTP2UnitTests {
         let rv = session.withHeaderBlock(status: 404, headers: headers) { nva, count in
             for i in 0..<count {
                 let nv = nva[i]
-                seen.append((String(decoding: UnsafeBufferPointer(start: nv.name, count: nv.namelen), as: UTF8.self),
-                             String(decoding: UnsafeBufferPointer(start: nv.value, count: nv.valuelen), as: UTF8.self)))
+                seen.append(
+                    (
+                        String(decoding: UnsafeBufferPointer(start: nv.name, count: nv.namelen), as: UTF8.self),
+                        String(decoding: UnsafeBufferPointer(start: nv.value, count: nv.valuelen), as: UTF8.self)
+                    ))
             }
             return 0
         }

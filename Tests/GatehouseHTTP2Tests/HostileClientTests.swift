@@ -45,10 +45,12 @@ struct HostileClientTests {
         let server = try await TestServer.start()
         defer { Task { try await server.stop() } }
         let result = try await runScenario("invalid", port: server.port)
-        let invalid = ["missing_path", "missing_method", "duplicate_method", "duplicate_path", "unknown_pseudo",
-                       "pseudo_after_regular", "uppercase_name", "connection", "keep_alive", "proxy_connection",
-                       "transfer_encoding", "upgrade", "te_gzip", "relative_path", "empty_path", "asterisk_get",
-                       "host_mismatch", "two_hosts", "space_in_name", "newline_in_value"]
+        let invalid = [
+            "missing_path", "missing_method", "duplicate_method", "duplicate_path", "unknown_pseudo",
+            "pseudo_after_regular", "uppercase_name", "connection", "keep_alive", "proxy_connection",
+            "transfer_encoding", "upgrade", "te_gzip", "relative_path", "empty_path", "asterisk_get",
+            "host_mismatch", "two_hosts", "space_in_name", "newline_in_value"
+        ]
         for name in invalid {
             #expect(sub(result, name)["reset"] as? Int == 1, "\(name): \(sub(result, name))")
         }
@@ -56,8 +58,9 @@ struct HostileClientTests {
         for name in ["valid_get", "options_asterisk", "host_only", "host_same", "te_trailers"] {
             #expect(sub(result, name)["status"] as? Int == 200, "\(name): \(sub(result, name))")
         }
-        #expect(sub(result, "valid_get")["body"] as? String
-            == "method=GET\nuri=/headers\nversion=2.0\nhost: 127.0.0.1\nuser-agent: t\ncookie: a=1; b=2\n")
+        #expect(
+            sub(result, "valid_get")["body"] as? String
+                == "method=GET\nuri=/headers\nversion=2.0\nhost: 127.0.0.1\nuser-agent: t\ncookie: a=1; b=2\n")
         #expect((sub(result, "host_only")["body"] as? String)?.contains("host: mail.contoso.com\n") == true)
         #expect(sub(result, "host_same")["body"] as? String == "method=GET\nuri=/headers\nversion=2.0\nhost: 127.0.0.1\n")
         #expect(goaway(result) == nil)
@@ -77,9 +80,10 @@ struct HostileClientTests {
         #expect(sub(result, "bearer")["status"] as? Int == 200)
         #expect(sub(result, "echo_after")["body"] as? String == "len=300000 sum=\(patternSum(0, 300_000))")
         let heads = server.recorder.snapshot.heads
-        #expect(!heads.contains { head in
-            head.headers["authorization"].contains { $0.lowercased().hasPrefix("ntlm") || $0.lowercased().hasPrefix("negotiate") }
-        })
+        #expect(
+            !heads.contains { head in
+                head.headers["authorization"].contains { $0.lowercased().hasPrefix("ntlm") || $0.lowercased().hasPrefix("negotiate") }
+            })
     }
 
     @Test("bodies nobody consumes (client reset, early answer, proxy reset, refused) do not leak the connection window")

@@ -40,7 +40,10 @@ final class TestApp: ChannelDuplexHandler {
         case .head(let head):
             recorder.state.withLockedValue {
                 // Bounded, so that load runs do not grow memory.
-                if $0.uris.count < 10_000 { $0.uris.append(head.uri); $0.heads.append(head) }
+                if $0.uris.count < 10_000 {
+                    $0.uris.append(head.uri)
+                    $0.heads.append(head)
+                }
             }
             let job = Job(uri: head.uri)
             jobs[id] = job

@@ -26,7 +26,7 @@ import Testing
     @Test func emptyAndNonUTF8Subjects() throws {
         #expect(try Pattern("^$").matches(""))
         #expect(!(try Pattern(".+").matches("")))
-        let bytes: [UInt8] = [0x2F, 0xFF, 0xC0, 0x70]   // '/', invalid UTF-8, 'p'
+        let bytes: [UInt8] = [0x2F, 0xFF, 0xC0, 0x70]  // '/', invalid UTF-8, 'p'
         #expect(bytes.withUnsafeBufferPointer { (try? Pattern("\\xff\\xc0p"))?.matches($0) ?? false })
     }
 

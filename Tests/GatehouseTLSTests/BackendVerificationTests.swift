@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import Testing
+
 @testable import GatehouseTLS
 
 /// The client role verifying backends: only the configured trust, validity, name, pins.
@@ -8,8 +9,9 @@ import Testing
     /// Starts a server presenting `files` and connects a client with `trust` to `serverName`.
     /// Returns the client's log once the handshake ended one way or the other.
     func handshake(serverFiles: TestPKI.Files, pki: TestPKI, trust: BackendTrust, serverName: String) async throws -> EventLog {
-        let store = try CertificateStore(certificates: [pki.certified(serverFiles)], defaultCertificate: nil,
-                                         policy: .exchangeDefault, alpn: ["http/1.1"], strictSNI: false)
+        let store = try CertificateStore(
+            certificates: [pki.certified(serverFiles)], defaultCertificate: nil,
+            policy: .exchangeDefault, alpn: ["http/1.1"], strictSNI: false)
         let bed = TLSTestBed()
         try await bed.startServer(store: store)
         let client = try TLSClientContext(trust: trust)
@@ -29,8 +31,9 @@ import Testing
         let pki = try TestPKI()
         let files = try mailboxCertificate(pki)
         let leaf = try X509Certificate.chain(pemFile: files.certificate)[0]
-        let log = try await handshake(serverFiles: files, pki: pki, trust: BackendTrust(trustedCertificates: [leaf]),
-                                      serverName: "mbx01.contoso.local")
+        let log = try await handshake(
+            serverFiles: files, pki: pki, trust: BackendTrust(trustedCertificates: [leaf]),
+            serverName: "mbx01.contoso.local")
         #expect(log.bytes == [42])
         #expect(log.errors.isEmpty)
         #expect(log.info?.serverName == "mbx01.contoso.local")
@@ -41,8 +44,9 @@ import Testing
         let genuine = try X509Certificate.chain(pemFile: mailboxCertificate(pki).certificate)[0]
         let impostorFiles = try mailboxCertificate(pki)
         let impostor = try X509Certificate.chain(pemFile: impostorFiles.certificate)[0]
-        let log = try await handshake(serverFiles: impostorFiles, pki: pki, trust: BackendTrust(trustedCertificates: [genuine]),
-                                      serverName: "mbx01.contoso.local")
+        let log = try await handshake(
+            serverFiles: impostorFiles, pki: pki, trust: BackendTrust(trustedCertificates: [genuine]),
+            serverName: "mbx01.contoso.local")
         #expect(log.bytes.isEmpty)
         let error = try #require(log.tlsErrors.first)
         #expect(error.kind == .verification)
@@ -58,8 +62,9 @@ import Testing
         let pki = try TestPKI()
         let files = try mailboxCertificate(pki)
         let leaf = try X509Certificate.chain(pemFile: files.certificate)[0]
-        let log = try await handshake(serverFiles: files, pki: pki, trust: BackendTrust(trustedCertificates: [leaf]),
-                                      serverName: "mbx02.contoso.local")
+        let log = try await handshake(
+            serverFiles: files, pki: pki, trust: BackendTrust(trustedCertificates: [leaf]),
+            serverName: "mbx02.contoso.local")
         let error = try #require(log.tlsErrors.first)
         #expect(error.kind == .verification)
         #expect(error.message.lowercased().contains("hostname mismatch"))
@@ -70,8 +75,9 @@ import Testing
         let pki = try TestPKI()
         let files = try pki.selfSignedWindow(cn: "mbx01", dns: ["mbx01.contoso.local"], start: "20200101000000Z", end: "20210101000000Z")
         let leaf = try X509Certificate.chain(pemFile: files.certificate)[0]
-        let log = try await handshake(serverFiles: files, pki: pki, trust: BackendTrust(trustedCertificates: [leaf]),
-                                      serverName: "mbx01.contoso.local")
+        let log = try await handshake(
+            serverFiles: files, pki: pki, trust: BackendTrust(trustedCertificates: [leaf]),
+            serverName: "mbx01.contoso.local")
         let error = try #require(log.tlsErrors.first)
         #expect(error.kind == .verification)
         #expect(error.message.contains("expired"))
@@ -82,9 +88,10 @@ import Testing
         let files = try mailboxCertificate(pki, key: .ecdsa)
         let leaf = try X509Certificate.chain(pemFile: files.certificate)[0]
         let other = try X509Certificate.chain(pemFile: mailboxCertificate(pki).certificate)[0]
-        let refused = try await handshake(serverFiles: files, pki: pki,
-                                          trust: BackendTrust(trustedCertificates: [leaf], pinnedSHA256: [other.sha256Fingerprint]),
-                                          serverName: "mbx01.contoso.local")
+        let refused = try await handshake(
+            serverFiles: files, pki: pki,
+            trust: BackendTrust(trustedCertificates: [leaf], pinnedSHA256: [other.sha256Fingerprint]),
+            serverName: "mbx01.contoso.local")
         #expect(refused.tlsErrors.first?.kind == .verification)
         #expect(refused.tlsErrors.first?.message.contains("pinned") == true)
         #expect(refused.bytes.isEmpty)
@@ -93,9 +100,10 @@ import Testing
             let chars = Array(leaf.sha256Fingerprint.lowercased())
             return String(chars[index..<index + 2])
         }.joined(separator: ":")
-        let accepted = try await handshake(serverFiles: files, pki: pki,
-                                           trust: BackendTrust(trustedCertificates: [leaf], pinnedSHA256: [colonPin]),
-                                           serverName: "mbx01.contoso.local")
+        let accepted = try await handshake(
+            serverFiles: files, pki: pki,
+            trust: BackendTrust(trustedCertificates: [leaf], pinnedSHA256: [colonPin]),
+            serverName: "mbx01.contoso.local")
         #expect(accepted.bytes == [42])
         #expect(accepted.errors.isEmpty)
     }
@@ -103,16 +111,19 @@ import Testing
     @Test func caBundleTrustAndIPAddressNames() async throws {
         let pki = try TestPKI()
         let (ca, leafFiles) = try pki.caSigned(cn: "mbx03", dns: ["mbx03.contoso.local"])
-        let viaCA = try await handshake(serverFiles: leafFiles, pki: pki, trust: BackendTrust(caBundlePath: ca.certificate),
-                                        serverName: "mbx03.contoso.local")
+        let viaCA = try await handshake(
+            serverFiles: leafFiles, pki: pki, trust: BackendTrust(caBundlePath: ca.certificate),
+            serverName: "mbx03.contoso.local")
         #expect(viaCA.bytes == [42])
         let ipFiles = try pki.selfSigned(cn: "mbx04", dns: ["mbx04"], ips: ["127.0.0.1"])
         let ipLeaf = try X509Certificate.chain(pemFile: ipFiles.certificate)[0]
-        let viaIP = try await handshake(serverFiles: ipFiles, pki: pki, trust: BackendTrust(trustedCertificates: [ipLeaf]),
-                                        serverName: "127.0.0.1")
+        let viaIP = try await handshake(
+            serverFiles: ipFiles, pki: pki, trust: BackendTrust(trustedCertificates: [ipLeaf]),
+            serverName: "127.0.0.1")
         #expect(viaIP.bytes == [42])
-        let noIP = try await handshake(serverFiles: leafFiles, pki: pki, trust: BackendTrust(caBundlePath: ca.certificate),
-                                       serverName: "127.0.0.1")
+        let noIP = try await handshake(
+            serverFiles: leafFiles, pki: pki, trust: BackendTrust(caBundlePath: ca.certificate),
+            serverName: "127.0.0.1")
         #expect(noIP.tlsErrors.first?.kind == .verification)
     }
 
@@ -123,8 +134,9 @@ import Testing
         #expect(certified.chain.count == 2)
         #expect(certified.chain[1].commonName == "Gatehouse Test Intermediate")
         // The client knows only the root: verification succeeds only if the intermediate is sent.
-        let log = try await handshake(serverFiles: leafFiles, pki: pki, trust: BackendTrust(caBundlePath: root.certificate),
-                                      serverName: "mail.contoso.com")
+        let log = try await handshake(
+            serverFiles: leafFiles, pki: pki, trust: BackendTrust(caBundlePath: root.certificate),
+            serverName: "mail.contoso.com")
         #expect(log.errors.isEmpty, "\(log.errors)")
         #expect(log.bytes == [42])
     }
@@ -135,8 +147,9 @@ import Testing
         let leaf = try X509Certificate.chain(pemFile: files.certificate)[0]
         // Trusting some other certificate does not make the system store or anything else count.
         let other = try X509Certificate.chain(pemFile: pki.selfSigned(cn: "other").certificate)[0]
-        let log = try await handshake(serverFiles: files, pki: pki, trust: BackendTrust(trustedCertificates: [other]),
-                                      serverName: "mbx01.contoso.local")
+        let log = try await handshake(
+            serverFiles: files, pki: pki, trust: BackendTrust(trustedCertificates: [other]),
+            serverName: "mbx01.contoso.local")
         #expect(log.tlsErrors.first?.kind == .verification)
         #expect(throws: TLSError.self) { try TLSClientContext(trust: BackendTrust()) }
         #expect(throws: TLSError.self) { try TLSClientContext(trust: BackendTrust(trustedCertificates: [leaf], pinnedSHA256: ["zz"])) }

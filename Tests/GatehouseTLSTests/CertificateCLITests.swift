@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import GatehouseTLS
+import Testing
 
 /// The `gatehouse cert` commands, run as the built binary and checked with `openssl`.
 /// Needs `swift build` first (the Makefile does it); each test works in its own temp directory.
@@ -8,8 +8,10 @@ import GatehouseTLS
     @Test func newSelfSignedWritesExchangeStyleCertificateAndPrivateKey() throws {
         let dir = try CertificateTestTools.temporaryDirectory()
         defer { CertificateTestTools.remove(dir) }
-        let result = try CertificateTestTools.gatehouse(["cert", "new-self-signed", "--name", "mbx01",
-                                                         "--fqdn", "mbx01.contoso.lab", "--out", dir])
+        let result = try CertificateTestTools.gatehouse([
+            "cert", "new-self-signed", "--name", "mbx01",
+            "--fqdn", "mbx01.contoso.lab", "--out", dir
+        ])
         #expect(result.status == 0, "\(result.stderr)")
         let text = try CertificateTestTools.openssl(["x509", "-in", "\(dir)/mbx01.pem", "-text", "-noout"])
         #expect(text.contains("Subject: CN = mbx01"))
@@ -26,19 +28,27 @@ import GatehouseTLS
     @Test func demoStyleCAIssuesLeavesThatVerify() throws {
         let dir = try CertificateTestTools.temporaryDirectory()
         defer { CertificateTestTools.remove(dir) }
-        try CertificateTestTools.gatehouseOK(["cert", "new-self-signed", "--ca", "--name", "ca",
-                                              "--subject", "CN=Contoso Lab Root CA", "--out", dir])
-        try CertificateTestTools.gatehouseOK(["cert", "issue", "--ca", dir, "--name", "mail-ecdsa",
-                                              "--dns", "mail.contoso.lab", "--dns", "autodiscover.contoso.lab",
-                                              "--key", "p256", "--out", dir])
-        try CertificateTestTools.gatehouseOK(["cert", "issue", "--ca", "\(dir)/ca.pem", "--name", "wildcard",
-                                              "--dns", "*.contoso.lab", "--out", dir])
+        try CertificateTestTools.gatehouseOK([
+            "cert", "new-self-signed", "--ca", "--name", "ca",
+            "--subject", "CN=Contoso Lab Root CA", "--out", dir
+        ])
+        try CertificateTestTools.gatehouseOK([
+            "cert", "issue", "--ca", dir, "--name", "mail-ecdsa",
+            "--dns", "mail.contoso.lab", "--dns", "autodiscover.contoso.lab",
+            "--key", "p256", "--out", dir
+        ])
+        try CertificateTestTools.gatehouseOK([
+            "cert", "issue", "--ca", "\(dir)/ca.pem", "--name", "wildcard",
+            "--dns", "*.contoso.lab", "--out", dir
+        ])
         let ca = try CertificateTestTools.openssl(["x509", "-in", "\(dir)/ca.pem", "-text", "-noout"])
         #expect(ca.contains("Subject: CN = Contoso Lab Root CA"))
         #expect(ca.contains("CA:TRUE"))
         #expect(ca.contains("Certificate Sign, CRL Sign"))
-        let verified = try CertificateTestTools.openssl(["verify", "-CAfile", "\(dir)/ca.pem",
-                                                         "\(dir)/mail-ecdsa.pem", "\(dir)/wildcard.pem"])
+        let verified = try CertificateTestTools.openssl([
+            "verify", "-CAfile", "\(dir)/ca.pem",
+            "\(dir)/mail-ecdsa.pem", "\(dir)/wildcard.pem"
+        ])
         #expect(verified.contains("mail-ecdsa.pem: OK"))
         #expect(verified.contains("wildcard.pem: OK"))
         let leaf = try CertificateTestTools.openssl(["x509", "-in", "\(dir)/mail-ecdsa.pem", "-text", "-noout"])
@@ -51,9 +61,11 @@ import GatehouseTLS
     @Test func requestIsVerifiableAndCarriesTheNames() throws {
         let dir = try CertificateTestTools.temporaryDirectory()
         defer { CertificateTestTools.remove(dir) }
-        let result = try CertificateTestTools.gatehouse(["cert", "request", "--subject", "C=US,O=Contoso,CN=mail.contoso.com",
-                                                         "--dns", "mail.contoso.com", "--dns", "autodiscover.contoso.com",
-                                                         "--out", dir])
+        let result = try CertificateTestTools.gatehouse([
+            "cert", "request", "--subject", "C=US,O=Contoso,CN=mail.contoso.com",
+            "--dns", "mail.contoso.com", "--dns", "autodiscover.contoso.com",
+            "--out", dir
+        ])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("autodiscover.contoso.com: requested"))
         let text = try CertificateTestTools.openssl(["req", "-in", "\(dir)/mail.contoso.com.csr", "-verify", "-noout", "-text"])
@@ -67,8 +79,10 @@ import GatehouseTLS
     @Test func requestWithWildcardUsesOneNameForSiblings() throws {
         let dir = try CertificateTestTools.temporaryDirectory()
         defer { CertificateTestTools.remove(dir) }
-        try CertificateTestTools.gatehouseOK(["cert", "request", "--dns", "mail.contoso.com", "--dns", "autodiscover.contoso.com",
-                                              "--dns", "contoso.com", "--wildcard", "--key", "p256", "--name", "wild", "--out", dir])
+        try CertificateTestTools.gatehouseOK([
+            "cert", "request", "--dns", "mail.contoso.com", "--dns", "autodiscover.contoso.com",
+            "--dns", "contoso.com", "--wildcard", "--key", "p256", "--name", "wild", "--out", dir
+        ])
         let text = try CertificateTestTools.openssl(["req", "-in", "\(dir)/wild.csr", "-verify", "-noout", "-text"])
         #expect(text.contains("DNS:*.contoso.com, DNS:contoso.com"))
         #expect(text.contains("ecdsa-with-SHA256"))
@@ -130,15 +144,18 @@ import GatehouseTLS
         // gatehouse cannot back-date a certificate (on purpose); openssl ca can.
         let pki = try TestPKI()
         let old = try pki.selfSignedWindow(cn: "old", dns: ["old.contoso.lab"], start: "20200101000000Z", end: "20210101000000Z")
-        let future = try pki.selfSignedWindow(cn: "future", dns: ["future.contoso.lab"],
-                                              start: "20400101000000Z", end: "20410101000000Z")
-        let result = try CertificateTestTools.gatehouse(["cert", "list", "--format", "json", "\(dir)/soon.pem",
-                                                         "\(dir)/fine.pem", old.certificate, future.certificate])
+        let future = try pki.selfSignedWindow(
+            cn: "future", dns: ["future.contoso.lab"],
+            start: "20400101000000Z", end: "20410101000000Z")
+        let result = try CertificateTestTools.gatehouse([
+            "cert", "list", "--format", "json", "\(dir)/soon.pem",
+            "\(dir)/fine.pem", old.certificate, future.certificate
+        ])
         #expect(result.status == 0, "\(result.stderr)")
         let rows = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]])
         #expect(rows.map { $0["Status"] as? String } == ["ExpiresSoon", "Valid", "Expired", "NotYetValid"])
         #expect(rows[2]["NotAfter"] as? String == "2021-01-01T00:00:00Z")
-        #expect(rows[2]["HasPrivateKey"] as? Bool == true)   // old-window-N.key sits next to old-window-N.crt
+        #expect(rows[2]["HasPrivateKey"] as? Bool == true)  // old-window-N.key sits next to old-window-N.crt
     }
 
     @Test func refusesToOverwriteWithoutForce() throws {
@@ -165,8 +182,10 @@ import GatehouseTLS
         try "this is not a certificate\n".write(toFile: "\(dir)/garbage.pem", atomically: true, encoding: .utf8)
         try CertificateTestTools.openssl(["x509", "-in", "\(dir)/mbx01.pem", "-outform", "der", "-out", "\(dir)/binary.pem"])
         try CertificateTestTools.openssl(["genpkey", "-algorithm", "ed25519", "-out", "\(dir)/ed25519.key"])
-        try CertificateTestTools.openssl(["pkey", "-in", "\(dir)/mbx01.key", "-aes256", "-passout", "pass:secret",
-                                          "-out", "\(dir)/locked.key"])
+        try CertificateTestTools.openssl([
+            "pkey", "-in", "\(dir)/mbx01.key", "-aes256", "-passout", "pass:secret",
+            "-out", "\(dir)/locked.key"
+        ])
         try CertificateTestTools.gatehouseOK(["cert", "request", "--dns", "req.contoso.lab", "--name", "req", "--out", dir])
         // A certificate whose neighbouring key belongs to another certificate.
         try FileManager.default.copyItem(atPath: "\(dir)/mbx01.pem", toPath: "\(dir)/mixed.pem")
@@ -183,23 +202,33 @@ import GatehouseTLS
             (["cert", "list", "\(dir)/mbx01.pem", "\(dir)/locked.key"], ["\(dir)/locked.key", "password-protected"]),
             (["cert", "list", "\(dir)/mixed.pem"], ["\(dir)/mixed.key", "does not match", "\(dir)/mixed.pem"]),
             (["cert", "list", "\(dir)/mbx01.pem", "\(dir)/mbx02.key"], ["\(dir)/mbx02.key", "matches none"]),
-            (["cert", "issue", "--ca", "\(dir)/badca", "--name", "x", "--dns", "x.contoso.lab", "--out", dir],
-             ["\(dir)/badca/ca.key", "does not match"]),
-            (["cert", "issue", "--ca", "\(dir)/mbx01.pem", "--name", "x", "--dns", "x.contoso.lab", "--out", dir],
-             ["\(dir)/mbx01.pem", "not a CA"]),
-            (["cert", "issue", "--ca", "\(dir)/garbage.pem", "--name", "x", "--dns", "x.contoso.lab", "--out", dir],
-             ["\(dir)/garbage.pem"]),
+            (
+                ["cert", "issue", "--ca", "\(dir)/badca", "--name", "x", "--dns", "x.contoso.lab", "--out", dir],
+                ["\(dir)/badca/ca.key", "does not match"]
+            ),
+            (
+                ["cert", "issue", "--ca", "\(dir)/mbx01.pem", "--name", "x", "--dns", "x.contoso.lab", "--out", dir],
+                ["\(dir)/mbx01.pem", "not a CA"]
+            ),
+            (
+                ["cert", "issue", "--ca", "\(dir)/garbage.pem", "--name", "x", "--dns", "x.contoso.lab", "--out", dir],
+                ["\(dir)/garbage.pem"]
+            ),
             (["cert", "new-self-signed", "--name", "mbx_03", "--out", dir], ["--name", "mbx_03", "'_'"]),
             (["cert", "new-self-signed", "--name", "mbx03", "--fqdn", "mbx03..contoso.lab", "--out", dir], ["--fqdn", "empty label"]),
             (["cert", "issue", "--ca", dir, "--name", "x", "--dns", "bad name.contoso.lab", "--out", dir], ["--dns", "' '"]),
-            (["cert", "issue", "--ca", dir, "--name", "x", "--dns", "x.contoso.lab", "--subject", "CN=x_y", "--out", dir],
-             ["--subject CN", "x_y"]),
+            (
+                ["cert", "issue", "--ca", dir, "--name", "x", "--dns", "x.contoso.lab", "--subject", "CN=x_y", "--out", dir],
+                ["--subject CN", "x_y"]
+            ),
             (["cert", "request", "--dns", "*.com", "--out", dir], ["--dns", "*.com", "top-level"]),
-            (["cert", "request", "--dns", "mail.contoso.com", "--subject", "X=1,CN=mail.contoso.com", "--out", dir],
-             ["--subject", "unknown attribute"]),
+            (
+                ["cert", "request", "--dns", "mail.contoso.com", "--subject", "X=1,CN=mail.contoso.com", "--out", dir],
+                ["--subject", "unknown attribute"]
+            ),
             (["cert", "new-self-signed", "--name", "m", "--out", "\(dir)/missing"], ["\(dir)/missing"]),
             (["cert", "new-self-signed", "--name", "m", "--days", "0", "--out", dir], ["--days", "0 days"]),
-            (["cert", "list", "\(dir)/req.csr"], ["\(dir)/req.csr", "certificate request"]),
+            (["cert", "list", "\(dir)/req.csr"], ["\(dir)/req.csr", "certificate request"])
         ]
         for testCase in cases {
             let result = try CertificateTestTools.gatehouse(testCase.arguments)
@@ -219,38 +248,42 @@ import GatehouseTLS
     /// A small configuration: one TLS listener with two certificates, a redirect listener, a pool
     /// trusting mbx01's self-signed certificate, and two services with four host names.
     private func writeConfiguration(in dir: String) throws -> String {
-        try CertificateTestTools.gatehouseOK(["cert", "new-self-signed", "--name", "mbx01", "--fqdn", "mbx01.contoso.lab",
-                                              "--key", "p256", "--out", dir])
-        try CertificateTestTools.gatehouseOK(["cert", "new-self-signed", "--name", "front", "--dns", "mail.contoso.lab",
-                                              "--key", "p256", "--out", dir])
+        try CertificateTestTools.gatehouseOK([
+            "cert", "new-self-signed", "--name", "mbx01", "--fqdn", "mbx01.contoso.lab",
+            "--key", "p256", "--out", dir
+        ])
+        try CertificateTestTools.gatehouseOK([
+            "cert", "new-self-signed", "--name", "front", "--dns", "mail.contoso.lab",
+            "--key", "p256", "--out", dir
+        ])
         try CertificateTestTools.gatehouseOK(["cert", "new-self-signed", "--name", "spare", "--key", "p256", "--out", dir])
         let yaml = """
-        listeners:
-          - name: https
-            address: 127.0.0.1:0
-            tls:
-              certificates:
-                - { cert: front.pem, key: front.key }
-                - { cert: spare.pem, key: spare.key }
-          - name: http
-            address: 127.0.0.1:0
-            redirect_to_https: 443
-        pools:
-          mailbox:
-            servers:
-              - { name: mbx01, address: "127.0.0.1:9444", tls_name: mbx01.contoso.lab }
-            trust:
-              certificates: [mbx01.pem]
-        services:
-          - name: mail
-            hosts: [mail.contoso.lab, autodiscover.contoso.lab]
-            routes:
-              - { preset: owa, pool: mailbox }
-          - name: legacy
-            hosts: [owa.contoso.lab, contoso.lab]
-            routes:
-              - { preset: ews, pool: mailbox }
-        """
+            listeners:
+              - name: https
+                address: 127.0.0.1:0
+                tls:
+                  certificates:
+                    - { cert: front.pem, key: front.key }
+                    - { cert: spare.pem, key: spare.key }
+              - name: http
+                address: 127.0.0.1:0
+                redirect_to_https: 443
+            pools:
+              mailbox:
+                servers:
+                  - { name: mbx01, address: "127.0.0.1:9444", tls_name: mbx01.contoso.lab }
+                trust:
+                  certificates: [mbx01.pem]
+            services:
+              - name: mail
+                hosts: [mail.contoso.lab, autodiscover.contoso.lab]
+                routes:
+                  - { preset: owa, pool: mailbox }
+              - name: legacy
+                hosts: [owa.contoso.lab, contoso.lab]
+                routes:
+                  - { preset: ews, pool: mailbox }
+            """
         let path = "\(dir)/gatehouse.yaml"
         try yaml.write(toFile: path, atomically: true, encoding: .utf8)
         return path
@@ -260,8 +293,10 @@ import GatehouseTLS
         let dir = try CertificateTestTools.temporaryDirectory()
         defer { CertificateTestTools.remove(dir) }
         let config = try writeConfiguration(in: dir)
-        let plain = try CertificateTestTools.gatehouse(["cert", "request", "--config", config, "--listener", "https",
-                                                        "--name", "plain", "--key", "p256", "--out", dir])
+        let plain = try CertificateTestTools.gatehouse([
+            "cert", "request", "--config", config, "--listener", "https",
+            "--name", "plain", "--key", "p256", "--out", dir
+        ])
         #expect(plain.status == 0, "\(plain.stderr)")
         #expect(plain.stdout.contains("owa.contoso.lab: served by listener https for service legacy"))
         let text = try CertificateTestTools.openssl(["req", "-in", "\(dir)/plain.csr", "-verify", "-noout", "-text"])
@@ -269,8 +304,10 @@ import GatehouseTLS
 
         // With --wildcard the three siblings become one name; the bare parent stays. The only TLS
         // listener is chosen without --listener.
-        let wild = try CertificateTestTools.gatehouse(["cert", "request", "--config", config, "--wildcard",
-                                                       "--name", "wild", "--key", "p256", "--out", dir])
+        let wild = try CertificateTestTools.gatehouse([
+            "cert", "request", "--config", config, "--wildcard",
+            "--name", "wild", "--key", "p256", "--out", dir
+        ])
         #expect(wild.status == 0, "\(wild.stderr)")
         #expect(wild.stdout.contains("*.contoso.lab: wildcard covering mail.contoso.lab"))
         let wildText = try CertificateTestTools.openssl(["req", "-in", "\(dir)/wild.csr", "-verify", "-noout", "-text"])
@@ -294,8 +331,11 @@ import GatehouseTLS
             let file = URL(fileURLWithPath: row["File"] as? String ?? "").lastPathComponent
             services[file] = row["Services"] as? [String]
         }
-        #expect(services == ["front.pem": ["listener https (default)"], "spare.pem": ["listener https"],
-                             "mbx01.pem": ["pool mailbox (trusted backend certificate)"]])
+        #expect(
+            services == [
+                "front.pem": ["listener https (default)"], "spare.pem": ["listener https"],
+                "mbx01.pem": ["pool mailbox (trusted backend certificate)"]
+            ])
         #expect(rows.allSatisfy { $0["HasPrivateKey"] as? Bool == true })
     }
 
@@ -303,18 +343,22 @@ import GatehouseTLS
         let dir = try CertificateTestTools.temporaryDirectory()
         defer { CertificateTestTools.remove(dir) }
         let script = CertificateTestTools.packageRoot.appendingPathComponent("certs-example/make-demo-pki.sh").path
-        _ = try CertificateTestTools.gatehouse(["--help"])   // fails clearly if the binary is missing
+        _ = try CertificateTestTools.gatehouse(["--help"])  // fails clearly if the binary is missing
         let first = try CertificateTestTools.run("/bin/sh", [script, CertificateTestTools.gatehouseBinary, dir])
         #expect(first.status == 0, "\(first.stderr)")
-        let names = ["ca", "mail-rsa", "mail-ecdsa", "wildcard", "mbx01", "mbx02",
-                     "contoso-com-rsa", "contoso-com-ecdsa", "exch01", "exch02"]
+        let names = [
+            "ca", "mail-rsa", "mail-ecdsa", "wildcard", "mbx01", "mbx02",
+            "contoso-com-rsa", "contoso-com-ecdsa", "exch01", "exch02"
+        ]
         let expected = Set(names.flatMap { ["\($0).pem", "\($0).key"] })
         #expect(Set(try FileManager.default.contentsOfDirectory(atPath: dir)) == expected)
         for name in names {
             #expect(try CertificateTestTools.fileMode("\(dir)/\(name).key") == 0o600)
         }
-        let verify = try CertificateTestTools.openssl(["verify", "-CAfile", "\(dir)/ca.pem", "\(dir)/mail-rsa.pem",
-                                                       "\(dir)/mail-ecdsa.pem", "\(dir)/wildcard.pem"])
+        let verify = try CertificateTestTools.openssl([
+            "verify", "-CAfile", "\(dir)/ca.pem", "\(dir)/mail-rsa.pem",
+            "\(dir)/mail-ecdsa.pem", "\(dir)/wildcard.pem"
+        ])
         #expect(verify.components(separatedBy: ": OK").count == 4)
         let ca = try CertificateTestTools.openssl(["x509", "-in", "\(dir)/ca.pem", "-noout", "-subject"])
         #expect(ca.contains("CN = Contoso Lab Root CA"))

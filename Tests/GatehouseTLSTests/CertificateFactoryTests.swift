@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import GatehouseTLS
+import Testing
 
 /// Certificates, requests and keys made through GatehouseTLS's public API, read back by `openssl`.
 @Suite struct CertificateFactoryTests {
@@ -49,7 +49,8 @@ import GatehouseTLS
         defer { CertificateTestTools.remove(dir) }
         let key = try PrivateKey.generate(.p256)
         #expect(key.keyDescription == "EC P-256")
-        let certificate = try CertificateFactory.selfSigned(.exchangeBackEnd(name: "mbx02", fqdn: "mbx02.contoso.lab", validityDays: 30), key: key)
+        let certificate = try CertificateFactory.selfSigned(
+            .exchangeBackEnd(name: "mbx02", fqdn: "mbx02.contoso.lab", validityDays: 30), key: key)
         let text = try opensslText(certificate, in: dir, name: "mbx02")
         #expect(text.contains("NIST CURVE: P-256"))
         #expect(text.contains("Signature Algorithm: ecdsa-with-SHA256"))
@@ -67,8 +68,9 @@ import GatehouseTLS
         let dir = try CertificateTestTools.temporaryDirectory()
         defer { CertificateTestTools.remove(dir) }
         let caKey = try PrivateKey.generate(.p256)
-        let caSpec = CertificateSpec(subject: try DistinguishedName(parsing: "O=Contoso,CN=Contoso Lab Root CA", source: "test"),
-                                     dnsNames: [], validityDays: 3650, kind: .certificateAuthority)
+        let caSpec = CertificateSpec(
+            subject: try DistinguishedName(parsing: "O=Contoso,CN=Contoso Lab Root CA", source: "test"),
+            dnsNames: [], validityDays: 3650, kind: .certificateAuthority)
         let ca = try CertificateFactory.selfSigned(caSpec, key: caKey)
         #expect(ca.isCertificateAuthority)
         #expect(ca.isSelfSigned)
@@ -78,14 +80,15 @@ import GatehouseTLS
         #expect(caText.contains("Subject: O = Contoso, CN = Contoso Lab Root CA"))
 
         let leafKey = try PrivateKey.generate(.rsa2048)
-        let spec = CertificateSpec(subject: DistinguishedName(commonName: "mail.contoso.lab"),
-                                   dnsNames: ["mail.contoso.lab", "Autodiscover.Contoso.Lab"], validityDays: 397)
+        let spec = CertificateSpec(
+            subject: DistinguishedName(commonName: "mail.contoso.lab"),
+            dnsNames: ["mail.contoso.lab", "Autodiscover.Contoso.Lab"], validityDays: 397)
         let leaf = try CertificateFactory.issue(spec, subjectKey: leafKey, issuer: ca, issuerKey: caKey)
         #expect(!leaf.isSelfSigned)
         #expect(leaf.issuerLine == "CN=Contoso Lab Root CA, O=Contoso")
         #expect(leaf.dnsNames == ["mail.contoso.lab", "autodiscover.contoso.lab"])
         let leafText = try opensslText(leaf, in: dir, name: "mail")
-        #expect(leafText.contains("Signature Algorithm: ecdsa-with-SHA256"))   // signed by the EC CA key
+        #expect(leafText.contains("Signature Algorithm: ecdsa-with-SHA256"))  // signed by the EC CA key
         #expect(leafText.contains("X509v3 Authority Key Identifier"))
         let verify = try CertificateTestTools.openssl(["verify", "-CAfile", "\(dir)/ca.pem", "\(dir)/mail.pem"])
         #expect(verify.contains("mail.pem: OK"))
@@ -171,7 +174,7 @@ import GatehouseTLS
             ("*.com", true, "top-level"), ("mail.*.contoso.lab", true, "left-most"), ("m*.contoso.lab", true, "'*'"),
             ("*.contoso.lab", false, "not allowed here"), ("10.0.0.1", true, "IP address"),
             (String(repeating: "a", count: 64) + ".lab", true, "63"), ("caf\u{e9}.lab", true, "\\u{e9}"),
-            ("new\nline.lab", true, "\\u{a}"),
+            ("new\nline.lab", true, "\\u{a}")
         ]
         for (name, wildcard, fragment) in bad {
             do {
@@ -199,14 +202,17 @@ import GatehouseTLS
         #expect(throws: TLSError.self) { try DistinguishedName(parsing: "CN", source: "--subject") }
         #expect(throws: TLSError.self) { try DistinguishedName(parsing: " , ", source: "--subject") }
         // Duplicates collapse, case folds.
-        let spec = try CertificateSpec(subject: DistinguishedName(commonName: "a.contoso.lab"),
-                                       dnsNames: ["A.contoso.lab", "a.contoso.lab", "b.contoso.lab"], validityDays: 1).validated()
+        let spec = try CertificateSpec(
+            subject: DistinguishedName(commonName: "a.contoso.lab"),
+            dnsNames: ["A.contoso.lab", "a.contoso.lab", "b.contoso.lab"], validityDays: 1
+        ).validated()
         #expect(spec.dnsNames == ["a.contoso.lab", "b.contoso.lab"])
     }
 
     @Test func statusFollowsTheValidityWindow() throws {
         let key = try PrivateKey.generate(.p256)
-        let certificate = try CertificateFactory.selfSigned(.exchangeBackEnd(name: "mbx01", fqdn: "mbx01.contoso.lab", validityDays: 100), key: key)
+        let certificate = try CertificateFactory.selfSigned(
+            .exchangeBackEnd(name: "mbx01", fqdn: "mbx01.contoso.lab", validityDays: 100), key: key)
         let now = Date()
         #expect(certificate.status(at: now) == .valid)
         #expect(certificate.status(at: now.addingTimeInterval(75 * 86_400)) == .expiresSoon)
@@ -221,11 +227,16 @@ import GatehouseTLS
         #expect(plain.map(\.name) == ["mail.contoso.com", "autodiscover.contoso.com"])
         #expect(plain.allSatisfy { $0.reason.contains("requested") })
 
-        let wild = SANPlanner.plan(hostNames: ["mail.contoso.com", "autodiscover.contoso.com", "contoso.com",
-                                               "owa.eu.contoso.com", "mbx01"],
-                                   useWildcard: true, origins: ["mail.contoso.com": "served by listener https (service owa)"])
+        let wild = SANPlanner.plan(
+            hostNames: [
+                "mail.contoso.com", "autodiscover.contoso.com", "contoso.com",
+                "owa.eu.contoso.com", "mbx01"
+            ],
+            useWildcard: true, origins: ["mail.contoso.com": "served by listener https (service owa)"])
         #expect(wild.map(\.name) == ["*.contoso.com", "contoso.com", "owa.eu.contoso.com", "mbx01"])
-        #expect(wild[0].reason == "wildcard covering mail.contoso.com (served by listener https (service owa)), autodiscover.contoso.com (requested)")
+        #expect(
+            wild[0].reason
+                == "wildcard covering mail.contoso.com (served by listener https (service owa)), autodiscover.contoso.com (requested)")
         #expect(wild[1].reason.contains("top-level"))
         #expect(wild[2].reason.contains("only name under its parent"))
 

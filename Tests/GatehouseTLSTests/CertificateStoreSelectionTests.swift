@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import GatehouseTLS
 
 /// The SNI selection table, on real certificates (pure `select`, no handshake).
@@ -9,8 +10,10 @@ import Testing
         let mailEC, mailRSA, wildcardEC, tldWildcard, legacyCN, idn, defaultRSA, defaultEC: CertifiedKey
         init() throws {
             let pki = try TestPKI()
-            mailEC = try pki.certified(pki.selfSigned(cn: "mail.contoso.com", dns: ["mail.contoso.com", "autodiscover.contoso.com"], key: .ecdsa))
-            mailRSA = try pki.certified(pki.selfSigned(cn: "mail.contoso.com", dns: ["mail.contoso.com", "autodiscover.contoso.com"], key: .rsa))
+            mailEC = try pki.certified(
+                pki.selfSigned(cn: "mail.contoso.com", dns: ["mail.contoso.com", "autodiscover.contoso.com"], key: .ecdsa))
+            mailRSA = try pki.certified(
+                pki.selfSigned(cn: "mail.contoso.com", dns: ["mail.contoso.com", "autodiscover.contoso.com"], key: .rsa))
             wildcardEC = try pki.certified(pki.selfSigned(cn: "*.contoso.com", dns: ["*.contoso.com"], key: .ecdsa))
             tldWildcard = try pki.certified(pki.selfSigned(cn: "*.com", dns: ["*.com"], key: .ecdsa))
             legacyCN = try pki.certified(pki.selfSigned(cn: "legacy.fabrikam.com", key: .rsa))
@@ -25,8 +28,11 @@ import Testing
 
     func store(strict: Bool = false) throws -> (CertificateStore, Certs) {
         let certs = try Self.certs.get()
-        return (try CertificateStore(certificates: certs.all, defaultCertificate: certs.defaultRSA,
-                                     policy: .exchangeDefault, alpn: ["h2", "http/1.1"], strictSNI: strict), certs)
+        return (
+            try CertificateStore(
+                certificates: certs.all, defaultCertificate: certs.defaultRSA,
+                policy: .exchangeDefault, alpn: ["h2", "http/1.1"], strictSNI: strict), certs
+        )
     }
 
     /// (SNI, client offers ECDSA, expected certificate by name).
@@ -37,18 +43,18 @@ import Testing
         ("MAIL.Contoso.COM", true, "mailEC"),
         ("mail.contoso.com.", false, "mailRSA"),
         ("owa.contoso.com", true, "wildcardEC"),
-        ("owa.contoso.com", false, "wildcardEC"),      // only an ECDSA certificate covers it
+        ("owa.contoso.com", false, "wildcardEC"),  // only an ECDSA certificate covers it
         ("OWA.CONTOSO.COM.", true, "wildcardEC"),
-        ("www.eu.contoso.com", true, "defaultEC"),     // two labels under the wildcard: default
-        ("contoso.com", false, "defaultRSA"),          // the wildcard does not cover its base
-        ("example.com", false, "defaultRSA"),          // *.com is never used
-        ("legacy.fabrikam.com", true, "legacyCN"),     // CN used because there are no SANs
+        ("www.eu.contoso.com", true, "defaultEC"),  // two labels under the wildcard: default
+        ("contoso.com", false, "defaultRSA"),  // the wildcard does not cover its base
+        ("example.com", false, "defaultRSA"),  // *.com is never used
+        ("legacy.fabrikam.com", true, "legacyCN"),  // CN used because there are no SANs
         ("xn--bcher-kva.example", true, "idn"),
         ("XN--BCHER-KVA.example", true, "idn"),
-        ("bücher.example", true, "defaultEC"),         // U-labels are not valid SNI
+        ("bücher.example", true, "defaultEC"),  // U-labels are not valid SNI
         ("mail.contoso.com\u{0}", true, "defaultEC"),
         (nil, false, "defaultRSA"),
-        (nil, true, "defaultEC"),
+        (nil, true, "defaultEC")
     ]
 
     @Test(arguments: 0..<table.count)
@@ -57,11 +63,13 @@ import Testing
         let (name, ecdsa, expected) = Self.table[row]
         let names: [String: CertifiedKey] = [
             "mailEC": certs.mailEC, "mailRSA": certs.mailRSA, "wildcardEC": certs.wildcardEC, "legacyCN": certs.legacyCN,
-            "idn": certs.idn, "defaultRSA": certs.defaultRSA, "defaultEC": certs.defaultEC,
+            "idn": certs.idn, "defaultRSA": certs.defaultRSA, "defaultEC": certs.defaultEC
         ]
         let chosen = try #require(store.select(serverName: name, clientOffersECDSA: ecdsa))
         let want = try #require(names[expected])
-        #expect(chosen.leaf === want.leaf, "\(name ?? "(no SNI)") ecdsa=\(ecdsa): got \(chosen.leaf.subjectLine) \(chosen.isECDSA ? "EC" : "RSA")")
+        #expect(
+            chosen.leaf === want.leaf,
+            "\(name ?? "(no SNI)") ecdsa=\(ecdsa): got \(chosen.leaf.subjectLine) \(chosen.isECDSA ? "EC" : "RSA")")
     }
 
     @Test func strictSNIRefusesUnknownNamesOnly() throws {
@@ -74,8 +82,9 @@ import Testing
 
     @Test func defaultIsFirstCertificateWhenNotGiven() throws {
         let certs = try Self.certs.get()
-        let store = try CertificateStore(certificates: [certs.legacyCN, certs.mailEC], defaultCertificate: nil,
-                                         policy: .exchangeDefault, alpn: ["http/1.1"], strictSNI: false)
+        let store = try CertificateStore(
+            certificates: [certs.legacyCN, certs.mailEC], defaultCertificate: nil,
+            policy: .exchangeDefault, alpn: ["http/1.1"], strictSNI: false)
         #expect(store.select(serverName: "nothing.example", clientOffersECDSA: true)?.leaf === certs.legacyCN.leaf)
     }
 
@@ -85,7 +94,8 @@ import Testing
             try CertificateStore(certificates: [], defaultCertificate: nil, policy: .exchangeDefault, alpn: ["h2"], strictSNI: false)
         }
         let error = #expect(throws: TLSError.self) {
-            try CertificateStore(certificates: [certs.mailEC], defaultCertificate: nil, policy: .exchangeDefault, alpn: [""], strictSNI: false)
+            try CertificateStore(
+                certificates: [certs.mailEC], defaultCertificate: nil, policy: .exchangeDefault, alpn: [""], strictSNI: false)
         }
         #expect(error?.kind == .configuration)
     }
@@ -98,7 +108,7 @@ import Testing
         #expect(ClientHelloFacts.parseServerName(good) == "mail.contoso.com")
         #expect(ClientHelloFacts.parseServerName(Array(good.dropLast())) == nil)
         var bad = good
-        bad[bad.count - 1] = 0xC3   // non-ASCII byte
+        bad[bad.count - 1] = 0xC3  // non-ASCII byte
         #expect(ClientHelloFacts.parseServerName(bad) == nil)
         #expect(ClientHelloFacts.parseServerName([]) == nil)
         #expect(ClientHelloFacts.hasECDSASigalg([0, 4, 0x08, 0x04, 0x04, 0x03]))

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import GatehouseTLS
 
 /// Loading a certificate + key pair from files, with errors and warnings that say what and where.
@@ -52,7 +53,8 @@ import Testing
 
     @Test func expiredAndNotYetValidWarnOrRefuseWhenStrict() throws {
         let pki = try TestPKI()
-        let expired = try pki.selfSignedWindow(cn: "old.example.com", dns: ["old.example.com"], start: "20200101000000Z", end: "20210101000000Z")
+        let expired = try pki.selfSignedWindow(
+            cn: "old.example.com", dns: ["old.example.com"], start: "20200101000000Z", end: "20210101000000Z")
         chmod(expired.key, 0o600)
         let (_, warnings) = try CertifiedKey.load(certificatePath: expired.certificate, keyPath: expired.key, strict: false)
         #expect(warnings.count == 1)
@@ -62,7 +64,8 @@ import Testing
         }
         #expect(strictError?.kind == .certificateExpired)
 
-        let future = try pki.selfSignedWindow(cn: "new.example.com", dns: ["new.example.com"], start: "20991231000000Z", end: "21001231000000Z")
+        let future = try pki.selfSignedWindow(
+            cn: "new.example.com", dns: ["new.example.com"], start: "20991231000000Z", end: "21001231000000Z")
         chmod(future.key, 0o600)
         let futureError = #expect(throws: TLSError.self) {
             try CertifiedKey.load(certificatePath: future.certificate, keyPath: future.key, strict: true)

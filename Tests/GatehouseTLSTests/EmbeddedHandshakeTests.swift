@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOEmbedded
 import Testing
+
 @testable import GatehouseTLS
 
 /// Deterministic handshakes between two EmbeddedChannels: the test decides how bytes are batched.
@@ -96,8 +97,12 @@ import Testing
             var bytes = (0..<Int.random(in: 1...600, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
             if round % 2 == 0 && bytes.count > 9 {
                 let length = bytes.count - 5
-                bytes.replaceSubrange(0..<9, with: [0x16, 0x03, 0x01, UInt8(length >> 8), UInt8(length & 0xFF),
-                                                    0x01, 0x00, UInt8((length - 4) >> 8), UInt8((length - 4) & 0xFF)])
+                bytes.replaceSubrange(
+                    0..<9,
+                    with: [
+                        0x16, 0x03, 0x01, UInt8(length >> 8), UInt8(length & 0xFF),
+                        0x01, 0x00, UInt8((length - 4) >> 8), UInt8((length - 4) & 0xFF)
+                    ])
             }
             try channel.writeInbound(ByteBuffer(bytes: bytes))
             #expect(!log.handshakeDone)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import GatehouseTLS
 
 /// Real clients (`openssl s_client`, `curl`) against a loopback server built on OpenSSLHandler.
@@ -18,16 +19,21 @@ import Testing
             wildcard = try pki.selfSigned(cn: "*.contoso.com", dns: ["*.contoso.com"], key: .ecdsa)
             fallback = try pki.selfSigned(cn: "gateway.contoso.net", dns: ["gateway.contoso.net"], key: .rsa)
             let keys = try [fallback, mailEC, mailRSA, wildcard].map(pki.certified)
-            store = try CertificateStore(certificates: keys, defaultCertificate: keys[0], policy: .exchangeDefault,
-                                         alpn: ["h2", "http/1.1"], strictSNI: false)
+            store = try CertificateStore(
+                certificates: keys, defaultCertificate: keys[0], policy: .exchangeDefault,
+                alpn: ["h2", "http/1.1"], strictSNI: false)
             try await bed.startServer(store: store, http: true)
         }
 
         /// Runs s_client with an empty OpenSSL config (so the system config cannot change the client).
         func sClient(_ extra: [String]) throws -> (status: Int32, output: String) {
-            try TestPKI.run("/usr/bin/env", ["OPENSSL_CONF=/dev/null", "/usr/bin/openssl", "s_client",
-                                             "-connect", "127.0.0.1:\(bed.port)"] + extra,
-                            input: Data("Q\n".utf8), timeout: 15, check: false)
+            try TestPKI.run(
+                "/usr/bin/env",
+                [
+                    "OPENSSL_CONF=/dev/null", "/usr/bin/openssl", "s_client",
+                    "-connect", "127.0.0.1:\(bed.port)"
+                ] + extra,
+                input: Data("Q\n".utf8), timeout: 15, check: false)
         }
     }
 
@@ -41,7 +47,7 @@ import Testing
             ("mail.contoso.com", "subject=CN = mail.contoso.com"),
             ("AUTODISCOVER.contoso.com", "subject=CN = mail.contoso.com"),
             ("owa.contoso.com", "subject=CN = *.contoso.com"),
-            ("unknown.example.org", "subject=CN = gateway.contoso.net"),
+            ("unknown.example.org", "subject=CN = gateway.contoso.net")
         ]
         for (name, subject) in cases {
             let result = try setup.sClient(["-servername", name, "-brief"])
@@ -87,17 +93,21 @@ import Testing
     @Test(.enabled(if: available())) func curlWithCACertSucceeds() async throws {
         let setup = try await Setup()
         let port = setup.bed.port
-        let result = try TestPKI.run("/usr/bin/curl", [
-            "-sS", "--max-time", "10", "--http1.1", "--cacert", setup.mailEC.certificate,
-            "--resolve", "mail.contoso.com:\(port):127.0.0.1", "https://mail.contoso.com:\(port)/owa/",
-        ], timeout: 15, check: false)
+        let result = try TestPKI.run(
+            "/usr/bin/curl",
+            [
+                "-sS", "--max-time", "10", "--http1.1", "--cacert", setup.mailEC.certificate,
+                "--resolve", "mail.contoso.com:\(port):127.0.0.1", "https://mail.contoso.com:\(port)/owa/"
+            ], timeout: 15, check: false)
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output == "hello, tls\n")
         let log = try #require(setup.bed.serverLogs.first)
         #expect(log.info?.negotiatedProtocol == "http/1.1")
         #expect(log.info?.serverName == "mail.contoso.com")
         // curl trusting only the ECDSA certificate proves the ECDSA one was served.
-        #expect(log.info?.servedCertificate?.sha256Fingerprint == (try X509Certificate.chain(pemFile: setup.mailEC.certificate)[0].sha256Fingerprint))
+        #expect(
+            log.info?.servedCertificate?.sha256Fingerprint
+                == (try X509Certificate.chain(pemFile: setup.mailEC.certificate)[0].sha256Fingerprint))
         await setup.bed.shutdown()
     }
 }

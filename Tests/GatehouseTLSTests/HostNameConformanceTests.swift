@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import GatehouseTLS
 
 /// Certificate-name semantics (RFC 6125 / RFC 9525, the CA/Browser Forum's wildcard rule), as one
@@ -20,11 +21,11 @@ import Testing
         ("mail.contoso.com", "xmail.contoso.com", false),
         ("mail.contoso.com", ".mail.contoso.com", false),
         ("mail.contoso.com", "mail..contoso.com", false),
-        ("kb.contoso.com", "\u{212A}b.contoso.com", false),          // KELVIN SIGN folds to k only in Unicode
-        ("mail.contoso.com", "ma\u{130}l.contoso.com", false),       // dotted capital I
-        ("bücher.example", "bücher.example", false),                 // U-labels are not DNS names
-        ("xn--bcher-kva.example", "XN--BCHER-KVA.example", true),    // A-labels are
-        ("mbx01", "mbx01", true),                                    // single-label internal names
+        ("kb.contoso.com", "\u{212A}b.contoso.com", false),  // KELVIN SIGN folds to k only in Unicode
+        ("mail.contoso.com", "ma\u{130}l.contoso.com", false),  // dotted capital I
+        ("bücher.example", "bücher.example", false),  // U-labels are not DNS names
+        ("xn--bcher-kva.example", "XN--BCHER-KVA.example", true),  // A-labels are
+        ("mbx01", "mbx01", true),  // single-label internal names
         ("mbx01", "MBX01.", true),
         // One trailing dot on the host is ignored; never on the certificate name.
         ("mail.contoso.com", "mail.contoso.com.", true),
@@ -37,7 +38,7 @@ import Testing
         ("*.contoso.com", "contoso.com", false),
         ("*.contoso.com", "a.b.contoso.com", false),
         ("*.contoso.com", ".contoso.com", false),
-        ("*.contoso.com", "*.contoso.com", false),                   // a host is never a pattern
+        ("*.contoso.com", "*.contoso.com", false),  // a host is never a pattern
         ("*.contoso.com.", "mail.contoso.com", false),
         ("f*.contoso.com", "foo.contoso.com", false),
         ("*o.contoso.com", "foo.contoso.com", false),
@@ -61,9 +62,9 @@ import Testing
         ("*.0.2.1", "192.0.2.1", false),
         ("*.2.1", "0.2.1", false),
         ("mail.contoso.com", "127.1", false),
-        ("example.123", "example.123", false),                       // numeric top-level label
+        ("example.123", "example.123", false),  // numeric top-level label
         ("example.0x1f", "example.0x1f", false),
-        ("1.2.3.4.example", "1.2.3.4.example", true),                // numeric inner labels are fine
+        ("1.2.3.4.example", "1.2.3.4.example", true),  // numeric inner labels are fine
         // LDH labels: no leading or trailing hyphen; underscore accepted (internal AD names).
         ("-mail.contoso.com", "-mail.contoso.com", false),
         ("mail-.contoso.com", "mail-.contoso.com", false),
@@ -74,13 +75,16 @@ import Testing
         ("mail.contoso.com", "mail.contoso.com\u{0}.evil.com", false),
         (String(repeating: "a", count: 63) + ".contoso.com", String(repeating: "A", count: 63) + ".contoso.com", true),
         (String(repeating: "a", count: 64) + ".contoso.com", String(repeating: "a", count: 64) + ".contoso.com", false),
-        (Array(repeating: "abcdefghi", count: 26).joined(separator: "."), Array(repeating: "abcdefghi", count: 26).joined(separator: "."), false),
+        (
+            Array(repeating: "abcdefghi", count: 26).joined(separator: "."),
+            Array(repeating: "abcdefghi", count: 26).joined(separator: "."), false
+        )
     ]
 
     /// Names `openssl req` cannot put in a certificate (it ends the name at a NUL): the rule alone.
     static let ruleOnlyTable: [(String, String, Bool)] = [
         ("mail.contoso.com\u{0}.evil.com", "mail.contoso.com", false),
-        ("mail.contoso.com\u{0}", "mail.contoso.com", false),
+        ("mail.contoso.com\u{0}", "mail.contoso.com", false)
     ]
 
     /// (iPAddress in the certificate's SAN, host as a client sends it, covered?).
@@ -88,7 +92,7 @@ import Testing
         ("192.0.2.1", "192.0.2.1", true),
         ("192.0.2.1", "192.0.2.1.", true),
         ("192.0.2.1", "192.0.2.2", false),
-        ("127.0.0.1", "127.1", true),                // the short forms URL parsers accept
+        ("127.0.0.1", "127.1", true),  // the short forms URL parsers accept
         ("127.0.0.1", "2130706433", true),
         ("127.0.0.1", "0x7f.1", true),
         ("127.0.0.1", "0177.0.0.1", true),
@@ -97,7 +101,7 @@ import Testing
         ("::1", "[::1]", true),
         ("::1", "0:0:0::1", true),
         ("2001:db8::1", "[2001:DB8:0::1]", true),
-        ("192.0.2.1", "::ffff:192.0.2.1", false),   // another family, another address
+        ("192.0.2.1", "::ffff:192.0.2.1", false)  // another family, another address
     ]
 
     /// One certificate per distinct SAN, made once for the whole suite.
@@ -154,8 +158,9 @@ import Testing
         let fallback = try certificates.pki.certified(certificates.fallback)
         for (pattern, host, expected) in Self.dnsTable {
             let candidate = try certificates.pki.certified(#require(certificates.byDNS[pattern]))
-            let store = try CertificateStore(certificates: [fallback, candidate], defaultCertificate: fallback,
-                                             policy: .exchangeDefault, alpn: ["http/1.1"], strictSNI: true)
+            let store = try CertificateStore(
+                certificates: [fallback, candidate], defaultCertificate: fallback,
+                policy: .exchangeDefault, alpn: ["http/1.1"], strictSNI: true)
             let chosen = store.select(serverName: host, clientOffersECDSA: true)
             #expect((chosen?.leaf.sha256Fingerprint == candidate.leaf.sha256Fingerprint) == expected, "\(pattern) vs SNI \(host)")
         }
@@ -163,8 +168,9 @@ import Testing
         // certificate that holds that address.
         for (address, host, _) in Self.ipTable {
             let candidate = try certificates.pki.certified(#require(certificates.byIP[address]))
-            let store = try CertificateStore(certificates: [fallback, candidate], defaultCertificate: fallback,
-                                             policy: .exchangeDefault, alpn: ["http/1.1"], strictSNI: true)
+            let store = try CertificateStore(
+                certificates: [fallback, candidate], defaultCertificate: fallback,
+                policy: .exchangeDefault, alpn: ["http/1.1"], strictSNI: true)
             #expect(store.select(serverName: host, clientOffersECDSA: true) == nil, "IP \(address) vs SNI \(host)")
         }
     }
@@ -179,7 +185,7 @@ import Testing
         ("f*.contoso.local", "foo.contoso.local", false),
         ("mbx_01.contoso.local", "mbx_01.contoso.local", true),
         ("192.0.2.1", "192.0.2.1", false),
-        ("MBX01.Contoso.Local", "mbx01.contoso.local.", true),
+        ("MBX01.Contoso.Local", "mbx01.contoso.local.", true)
     ])
     func backendVerification(pattern: String, tlsName: String, expected: Bool) async throws {
         let certificates = try Self.certificates.get()
@@ -188,8 +194,10 @@ import Testing
         #expect(completed == expected, "\(pattern) vs backend \(tlsName)")
     }
 
-    @Test(arguments: [("127.0.0.1", "127.1", true), ("127.0.0.1", "127.0.0.1", true), ("::1", "::1", true),
-                      ("192.0.2.1", "127.0.0.1", false)])
+    @Test(arguments: [
+        ("127.0.0.1", "127.1", true), ("127.0.0.1", "127.0.0.1", true), ("::1", "::1", true),
+        ("192.0.2.1", "127.0.0.1", false)
+    ])
     func backendVerificationByAddress(address: String, tlsName: String, expected: Bool) async throws {
         let certificates = try Self.certificates.get()
         let files = try certificates.byIP[address] ?? certificates.pki.selfSigned(cn: "conformance", ips: [address])
@@ -200,8 +208,9 @@ import Testing
     /// Whether a client trusting exactly `files`' certificate, verifying `tlsName`, completes a
     /// handshake with a server presenting it (and gets a byte through).
     func handshake(_ files: TestPKI.Files, pki: TestPKI, tlsName: String) async throws -> Bool {
-        let store = try CertificateStore(certificates: [pki.certified(files)], defaultCertificate: nil,
-                                         policy: .exchangeDefault, alpn: ["http/1.1"], strictSNI: false)
+        let store = try CertificateStore(
+            certificates: [pki.certified(files)], defaultCertificate: nil,
+            policy: .exchangeDefault, alpn: ["http/1.1"], strictSNI: false)
         let leaf = try X509Certificate.chain(pemFile: files.certificate)[0]
         let bed = TLSTestBed()
         try await bed.startServer(store: store)

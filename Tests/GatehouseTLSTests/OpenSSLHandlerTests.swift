@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import NIOTLS
 import Testing
+
 @testable import GatehouseTLS
 
 /// Real TLS between two OpenSSLHandlers over loopback sockets.
@@ -59,7 +60,9 @@ import Testing
         var state: UInt64 = 0x9E37_79B9_7F4A_7C15
         var payload = [UInt8](repeating: 0, count: 8 << 20)
         for index in payload.indices {
-            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
             payload[index] = UInt8(truncatingIfNeeded: state)
         }
         // Written as several writes then one flush, like an HTTP codec would.
@@ -125,7 +128,7 @@ import Testing
         try await send(channel, Array("ping".utf8))
         #expect(await eventually { log.bytes.count == 4 })
         let serverChannel = try #require(await serverChildChannel(bed))
-        try await serverChannel.close().get()   // through the TLS handler: close_notify first
+        try await serverChannel.close().get()  // through the TLS handler: close_notify first
         #expect(await eventually { log.inactive })
         #expect(log.errors.isEmpty, "close_notify then EOF is clean: \(log.errors)")
         await bed.shutdown()
@@ -156,7 +159,7 @@ import Testing
         let fixture = try Fixture(policy: policy)
         let bed = TLSTestBed()
         try await bed.startServer(store: fixture.store)
-        let (_, rawLog) = try await bed.connectRaw()   // says nothing
+        let (_, rawLog) = try await bed.connectRaw()  // says nothing
         #expect(await eventually(5) { rawLog.inactive }, "the server must close the connection")
         let serverLog = try #require(bed.serverLogs.first)
         #expect(serverLog.tlsErrors.map(\.kind) == [.handshakeTimeout])
@@ -265,8 +268,9 @@ import Testing
         let first = try pki.certified(pki.selfSigned(cn: "default.contoso.com", dns: ["default.contoso.com"]))
         let secondFiles = try pki.selfSigned(cn: "mbx01.contoso.local", dns: ["mbx01.contoso.local"], key: .rsa)
         let second = try pki.certified(secondFiles)
-        let store = try CertificateStore(certificates: [first, second], defaultCertificate: first,
-                                         policy: .exchangeDefault, alpn: ["http/1.1"], strictSNI: false)
+        let store = try CertificateStore(
+            certificates: [first, second], defaultCertificate: first,
+            policy: .exchangeDefault, alpn: ["http/1.1"], strictSNI: false)
         let bed = TLSTestBed()
         try await bed.startServer(store: store)
         for version in [TLSVersion.tls1_2, .tls1_3] {
@@ -292,8 +296,9 @@ import Testing
         let pki = try TestPKI()
         let files = try pki.selfSigned(cn: "mail.contoso.com", dns: ["mail.contoso.com", "other.contoso.com"])
         let certified = try pki.certified(files)
-        let store = try CertificateStore(certificates: [certified], defaultCertificate: nil, policy: .exchangeDefault,
-                                         alpn: ["http/1.1"], strictSNI: true)
+        let store = try CertificateStore(
+            certificates: [certified], defaultCertificate: nil, policy: .exchangeDefault,
+            alpn: ["http/1.1"], strictSNI: true)
         let bed = TLSTestBed()
         try await bed.startServer(store: store)
         // The client trusts the certificate and accepts any of its names: only SNI decides.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import GatehouseTLS
 
 /// Policy validation names the bad value; the default is the Exchange posture.
@@ -11,7 +12,9 @@ import Testing
         #expect(policy.maximumVersion == .tls1_3)
         #expect(policy.groups == ["X25519", "P-256"])
         #expect(policy.handshakeTimeout == .seconds(10))
-        #expect(policy.cipherList.split(separator: ":").allSatisfy { $0.hasPrefix("ECDHE-") && ($0.contains("GCM") || $0.contains("CHACHA20")) })
+        #expect(
+            policy.cipherList.split(separator: ":").allSatisfy { $0.hasPrefix("ECDHE-") && ($0.contains("GCM") || $0.contains("CHACHA20")) }
+        )
     }
 
     @Test func badCipherIsNamed() {

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import GatehouseTLS
 
 /// The handler's lifecycle without NIO or OpenSSL.
@@ -38,18 +39,21 @@ import Testing
         #expect(result9 == .duringHandshake)
 
         var noData = TLSStateMachine()
-        _ = noData.start(); _ = noData.handshakeCompleted()
+        _ = noData.start()
+        _ = noData.handshakeCompleted()
         let result10 = noData.inputEnded()
         #expect(result10 == .unclean(afterData: false))
 
         var afterData = TLSStateMachine()
-        _ = afterData.start(); _ = afterData.handshakeCompleted()
+        _ = afterData.start()
+        _ = afterData.handshakeCompleted()
         afterData.applicationDataReceived()
         let result11 = afterData.inputEnded()
         #expect(result11 == .unclean(afterData: true))
 
         var clean = TLSStateMachine()
-        _ = clean.start(); _ = clean.handshakeCompleted()
+        _ = clean.start()
+        _ = clean.handshakeCompleted()
         let result12 = clean.closeNotifyReceived(allowHalfClosure: false)
         #expect(result12 == .replyAndClose)
         let result13 = clean.inputEnded()
@@ -58,7 +62,8 @@ import Testing
 
     @Test func halfClosureKeepsWriting() {
         var machine = TLSStateMachine()
-        _ = machine.start(); _ = machine.handshakeCompleted()
+        _ = machine.start()
+        _ = machine.handshakeCompleted()
         let result14 = machine.closeNotifyReceived(allowHalfClosure: true)
         #expect(result14 == .reportInputClosed)
         #expect(machine.canEncrypt)

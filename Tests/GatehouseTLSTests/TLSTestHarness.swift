@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import NIOTLS
+
 @testable import GatehouseTLS
 
 /// What one side of a test connection saw. Written on the event loop, read by the test.
@@ -15,7 +16,11 @@ final class EventLog: @unchecked Sendable {
     private var _inactive = false
     private var _events: [String] = []
 
-    func withLock<T>(_ body: () -> T) -> T { lock.lock(); defer { lock.unlock() }; return body() }
+    func withLock<T>(_ body: () -> T) -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return body()
+    }
 
     var bytes: [UInt8] { withLock { _bytes } }
     var byteCount: Int { withLock { _bytes.count } }
@@ -31,7 +36,12 @@ final class EventLog: @unchecked Sendable {
     func record(error: Error) { withLock { _errors.append(error) } }
     func record(event: String) { withLock { _events.append(event) } }
     func handshake(negotiated: String?, info: TLSConnectionInfo?) {
-        withLock { _handshakeDone = true; _negotiated = negotiated; _info = info; _events.append("handshake") }
+        withLock {
+            _handshakeDone = true
+            _negotiated = negotiated
+            _info = info
+            _events.append("handshake")
+        }
     }
     func markInactive() { withLock { _inactive = true } }
 }
@@ -42,7 +52,10 @@ final class RecordingHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
     let log: EventLog
     let echo: Bool
-    init(log: EventLog, echo: Bool = false) { self.log = log; self.echo = echo }
+    init(log: EventLog, echo: Bool = false) {
+        self.log = log
+        self.echo = echo
+    }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case TLSUserEvent.handshakeCompleted(let negotiated) = event {
@@ -102,9 +115,17 @@ final class TLSTestBed: @unchecked Sendable {
     private let lock = NSLock()
     private var _serverLogs: [EventLog] = []
     private var _accepted: [Channel] = []
-    var acceptedChannels: [Channel] { lock.lock(); defer { lock.unlock() }; return _accepted }
+    var acceptedChannels: [Channel] {
+        lock.lock()
+        defer { lock.unlock() }
+        return _accepted
+    }
     private(set) var serverChannel: Channel?
-    var serverLogs: [EventLog] { lock.lock(); defer { lock.unlock() }; return _serverLogs }
+    var serverLogs: [EventLog] {
+        lock.lock()
+        defer { lock.unlock() }
+        return _serverLogs
+    }
 
     var port: Int { serverChannel?.localAddress?.port ?? 0 }
 
@@ -115,7 +136,10 @@ final class TLSTestBed: @unchecked Sendable {
             .childChannelOption(.allowRemoteHalfClosure, value: halfClosure)
             .childChannelInitializer { [self] channel in
                 let log = EventLog()
-                self.lock.lock(); self._serverLogs.append(log); self._accepted.append(channel); self.lock.unlock()
+                self.lock.lock()
+                self._serverLogs.append(log)
+                self._accepted.append(channel)
+                self.lock.unlock()
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(RawCloser())
                     let handler = OpenSSLHandler(server: store)
@@ -195,8 +219,10 @@ struct Fixture {
     let store: CertificateStore
     let trustedLeaf: X509Certificate
 
-    init(name: String = "mail.contoso.com", key: TestPKI.KeyKind = .ecdsa, policy: TLSPolicy = .exchangeDefault,
-         alpn: [String] = ["h2", "http/1.1"]) throws {
+    init(
+        name: String = "mail.contoso.com", key: TestPKI.KeyKind = .ecdsa, policy: TLSPolicy = .exchangeDefault,
+        alpn: [String] = ["h2", "http/1.1"]
+    ) throws {
         pki = try TestPKI()
         serverFiles = try pki.selfSigned(cn: name, dns: [name], key: key)
         certified = try pki.certified(serverFiles)

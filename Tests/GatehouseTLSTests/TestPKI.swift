@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import GatehouseTLS
 
 /// Test certificates generated at test time with `/usr/bin/openssl` into a private temp directory
@@ -27,17 +28,22 @@ final class TestPKI: @unchecked Sendable {
     }
 
     private func nextName(_ stem: String) -> String {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         counter += 1
         return directory.appendingPathComponent("\(stem)-\(counter)").path
     }
 
     /// A self-signed leaf with the given CN and SAN dNSNames (and IPs), via `openssl req -x509`.
-    func selfSigned(cn: String, dns: [String] = [], ips: [String] = [], key: KeyKind = .ecdsa,
-                    days: Int = 30) throws -> Files {
+    func selfSigned(
+        cn: String, dns: [String] = [], ips: [String] = [], key: KeyKind = .ecdsa,
+        days: Int = 30
+    ) throws -> Files {
         let base = nextName(cn.replacingOccurrences(of: "*", with: "star"))
-        var args = ["req", "-x509", "-new", "-nodes", "-subj", "/CN=\(cn)", "-days", "\(days)",
-                    "-keyout", base + ".key", "-out", base + ".crt", "-sha256"]
+        var args = [
+            "req", "-x509", "-new", "-nodes", "-subj", "/CN=\(cn)", "-days", "\(days)",
+            "-keyout", base + ".key", "-out", base + ".crt", "-sha256"
+        ]
         switch key {
         case .rsa: args += ["-newkey", "rsa:2048"]
         case .ecdsa: args += ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
@@ -59,33 +65,37 @@ final class TestPKI: @unchecked Sendable {
         try Data().write(to: URL(fileURLWithPath: caDir + "/index.txt"))
         try "01\n".write(toFile: caDir + "/serial", atomically: true, encoding: .utf8)
         let config = """
-        [ ca ]
-        default_ca = test
-        [ test ]
-        dir = \(caDir)
-        database = $dir/index.txt
-        serial = $dir/serial
-        new_certs_dir = $dir
-        default_md = sha256
-        policy = anything
-        copy_extensions = copy
-        unique_subject = no
-        [ anything ]
-        commonName = supplied
-        [ req ]
-        distinguished_name = dn
-        [ dn ]
-        [ ext ]
-        basicConstraints = critical,CA:FALSE
-        subjectAltName = \(dns.map { "DNS:\($0)" }.joined(separator: ","))
-        """
+            [ ca ]
+            default_ca = test
+            [ test ]
+            dir = \(caDir)
+            database = $dir/index.txt
+            serial = $dir/serial
+            new_certs_dir = $dir
+            default_md = sha256
+            policy = anything
+            copy_extensions = copy
+            unique_subject = no
+            [ anything ]
+            commonName = supplied
+            [ req ]
+            distinguished_name = dn
+            [ dn ]
+            [ ext ]
+            basicConstraints = critical,CA:FALSE
+            subjectAltName = \(dns.map { "DNS:\($0)" }.joined(separator: ","))
+            """
         try config.write(toFile: caDir + "/ca.cnf", atomically: true, encoding: .utf8)
-        try Self.openssl(["req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                          "-subj", "/CN=\(cn)", "-keyout", base + ".key", "-out", base + ".csr",
-                          "-config", caDir + "/ca.cnf"])
-        try Self.openssl(["ca", "-batch", "-selfsign", "-config", caDir + "/ca.cnf", "-keyfile", base + ".key",
-                          "-in", base + ".csr", "-out", base + ".crt", "-startdate", start, "-enddate", end,
-                          "-extensions", "ext", "-notext"])
+        try Self.openssl([
+            "req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-subj", "/CN=\(cn)", "-keyout", base + ".key", "-out", base + ".csr",
+            "-config", caDir + "/ca.cnf"
+        ])
+        try Self.openssl([
+            "ca", "-batch", "-selfsign", "-config", caDir + "/ca.cnf", "-keyfile", base + ".key",
+            "-in", base + ".csr", "-out", base + ".crt", "-startdate", start, "-enddate", end,
+            "-extensions", "ext", "-notext"
+        ])
         return Files(certificate: base + ".crt", key: base + ".key")
     }
 
@@ -93,16 +103,22 @@ final class TestPKI: @unchecked Sendable {
     func caSigned(cn: String, dns: [String]) throws -> (ca: Files, leaf: Files) {
         let base = nextName(cn + "-ca")
         let ca = Files(certificate: base + "-ca.crt", key: base + "-ca.key")
-        try Self.openssl(["req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                          "-subj", "/CN=Gatehouse Test CA", "-days", "2", "-keyout", ca.key, "-out", ca.certificate,
-                          "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+        try Self.openssl([
+            "req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-subj", "/CN=Gatehouse Test CA", "-days", "2", "-keyout", ca.key, "-out", ca.certificate,
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"
+        ])
         let leaf = Files(certificate: base + ".crt", key: base + ".key")
-        try Self.openssl(["req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                          "-subj", "/CN=\(cn)", "-keyout", leaf.key, "-out", base + ".csr"])
+        try Self.openssl([
+            "req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-subj", "/CN=\(cn)", "-keyout", leaf.key, "-out", base + ".csr"
+        ])
         let ext = "subjectAltName=" + dns.map { "DNS:\($0)" }.joined(separator: ",") + "\nbasicConstraints=critical,CA:FALSE\n"
         try ext.write(toFile: base + ".ext", atomically: true, encoding: .utf8)
-        try Self.openssl(["x509", "-req", "-in", base + ".csr", "-CA", ca.certificate, "-CAkey", ca.key,
-                          "-CAcreateserial", "-days", "2", "-extfile", base + ".ext", "-out", leaf.certificate])
+        try Self.openssl([
+            "x509", "-req", "-in", base + ".csr", "-CA", ca.certificate, "-CAkey", ca.key,
+            "-CAcreateserial", "-days", "2", "-extfile", base + ".ext", "-out", leaf.certificate
+        ])
         return (ca, leaf)
     }
 
@@ -111,22 +127,33 @@ final class TestPKI: @unchecked Sendable {
     func intermediateChain(cn: String, dns: [String]) throws -> (root: Files, leaf: Files) {
         let base = nextName(cn + "-chain")
         let root = Files(certificate: base + "-root.crt", key: base + "-root.key")
-        try Self.openssl(["req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                          "-subj", "/CN=Gatehouse Test Root", "-days", "2", "-keyout", root.key, "-out", root.certificate,
-                          "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
-        try Self.openssl(["req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                          "-subj", "/CN=Gatehouse Test Intermediate", "-keyout", base + "-int.key", "-out", base + "-int.csr"])
+        try Self.openssl([
+            "req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-subj", "/CN=Gatehouse Test Root", "-days", "2", "-keyout", root.key, "-out", root.certificate,
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"
+        ])
+        try Self.openssl([
+            "req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-subj", "/CN=Gatehouse Test Intermediate", "-keyout", base + "-int.key", "-out", base + "-int.csr"
+        ])
         try "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n"
             .write(toFile: base + "-int.ext", atomically: true, encoding: .utf8)
-        try Self.openssl(["x509", "-req", "-in", base + "-int.csr", "-CA", root.certificate, "-CAkey", root.key,
-                          "-CAcreateserial", "-days", "2", "-extfile", base + "-int.ext", "-out", base + "-int.crt"])
-        try Self.openssl(["req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                          "-subj", "/CN=\(cn)", "-keyout", base + ".key", "-out", base + ".csr"])
+        try Self.openssl([
+            "x509", "-req", "-in", base + "-int.csr", "-CA", root.certificate, "-CAkey", root.key,
+            "-CAcreateserial", "-days", "2", "-extfile", base + "-int.ext", "-out", base + "-int.crt"
+        ])
+        try Self.openssl([
+            "req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-subj", "/CN=\(cn)", "-keyout", base + ".key", "-out", base + ".csr"
+        ])
         let ext = "subjectAltName=" + dns.map { "DNS:\($0)" }.joined(separator: ",") + "\nbasicConstraints=critical,CA:FALSE\n"
         try ext.write(toFile: base + ".ext", atomically: true, encoding: .utf8)
-        try Self.openssl(["x509", "-req", "-in", base + ".csr", "-CA", base + "-int.crt", "-CAkey", base + "-int.key",
-                          "-CAcreateserial", "-days", "2", "-extfile", base + ".ext", "-out", base + "-leaf.crt"])
-        let chain = try String(contentsOfFile: base + "-leaf.crt", encoding: .utf8)
+        try Self.openssl([
+            "x509", "-req", "-in", base + ".csr", "-CA", base + "-int.crt", "-CAkey", base + "-int.key",
+            "-CAcreateserial", "-days", "2", "-extfile", base + ".ext", "-out", base + "-leaf.crt"
+        ])
+        let chain =
+            try String(contentsOfFile: base + "-leaf.crt", encoding: .utf8)
             + String(contentsOfFile: base + "-int.crt", encoding: .utf8)
         try chain.write(toFile: base + ".crt", atomically: true, encoding: .utf8)
         return (root, Files(certificate: base + ".crt", key: base + ".key"))
@@ -144,8 +171,10 @@ final class TestPKI: @unchecked Sendable {
     }
 
     /// Runs an external program bounded by `timeout`; returns its exit status and combined output.
-    static func run(_ path: String, _ arguments: [String], input: Data? = nil,
-                    timeout: TimeInterval = 30, check: Bool = true) throws -> (status: Int32, output: String) {
+    static func run(
+        _ path: String, _ arguments: [String], input: Data? = nil,
+        timeout: TimeInterval = 30, check: Bool = true
+    ) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
@@ -162,7 +191,10 @@ final class TestPKI: @unchecked Sendable {
         try? stdin.fileHandleForWriting.close()
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning { process.terminate(); process.waitUntilExit() }
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
         try? handle.close()
         let output = (try? String(contentsOf: outFile, encoding: .utf8)) ?? ""
         if check && process.terminationStatus != 0 {

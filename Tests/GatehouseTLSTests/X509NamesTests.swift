@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import GatehouseTLS
 
 /// Names, validity and fingerprints read from real certificates made by `openssl req`.
@@ -31,8 +32,8 @@ import Testing
         #expect(cert.covers(hostName: "Mail.Contoso.COM."))
         #expect(!cert.covers(hostName: "contoso.com"))
         #expect(!cert.covers(hostName: "www.eu.contoso.com"))
-        #expect(!cert.covers(hostName: "contoso.org"))   // *.com is a bare-TLD wildcard: ignored
-        #expect(!cert.covers(hostName: "foo.example.org")) // partial-label wildcard: ignored
+        #expect(!cert.covers(hostName: "contoso.org"))  // *.com is a bare-TLD wildcard: ignored
+        #expect(!cert.covers(hostName: "foo.example.org"))  // partial-label wildcard: ignored
         #expect(!cert.covers(hostName: "mail.contoso.com\u{0}"))
     }
 
@@ -41,8 +42,10 @@ import Testing
         let noSAN = try #require(try X509Certificate.chain(pemFile: pki.selfSigned(cn: "legacy.contoso.com").certificate).first)
         #expect(noSAN.dnsNames.isEmpty)
         #expect(noSAN.covers(hostName: "legacy.contoso.com"))
-        let withSAN = try #require(try X509Certificate.chain(
-            pemFile: pki.selfSigned(cn: "cn-only.contoso.com", dns: ["san.contoso.com"]).certificate).first)
+        let withSAN = try #require(
+            try X509Certificate.chain(
+                pemFile: pki.selfSigned(cn: "cn-only.contoso.com", dns: ["san.contoso.com"]).certificate
+            ).first)
         #expect(!withSAN.covers(hostName: "cn-only.contoso.com"))
         #expect(withSAN.covers(hostName: "san.contoso.com"))
     }
@@ -70,9 +73,11 @@ import Testing
     @Test func subjectLineMostSpecificFirst() throws {
         let pki = try TestPKI()
         let base = pki.directory.appendingPathComponent("multi").path
-        try TestPKI.openssl(["req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                             "-subj", "/C=US/O=Contoso/OU=IT/CN=mail.contoso.com", "-days", "1",
-                             "-keyout", base + ".key", "-out", base + ".crt"])
+        try TestPKI.openssl([
+            "req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-subj", "/C=US/O=Contoso/OU=IT/CN=mail.contoso.com", "-days", "1",
+            "-keyout", base + ".key", "-out", base + ".crt"
+        ])
         let cert = try #require(try X509Certificate.chain(pemFile: base + ".crt").first)
         #expect(cert.subjectLine == "CN=mail.contoso.com, OU=IT, O=Contoso, C=US")
     }

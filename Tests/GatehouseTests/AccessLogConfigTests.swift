@@ -36,8 +36,9 @@ import Testing
         let fixture = try ConfigFixture()
         defer { fixture.remove() }
         let missing = try fixture.errors(ConfigFixture.minimal + "\naccess_log:\n  path: nowhere/access.log\n")
-        #expect(missing.contains { $0.message.contains("does not exist") && $0.message.contains("nowhere/access.log") },
-                "\(missing)")
+        #expect(
+            missing.contains { $0.message.contains("does not exist") && $0.message.contains("nowhere/access.log") },
+            "\(missing)")
         let folder = try fixture.errors(ConfigFixture.minimal + "\naccess_log:\n  path: " + fixture.path("conf") + "\n")
         #expect(folder.contains { $0.message.contains("is a folder") }, "\(folder)")
     }

@@ -74,16 +74,18 @@ import Testing
         #expect(lines[0] == "#Software: Gatehouse \(GatehouseInfo.version)")
         #expect(lines[1] == "#Version: 1.0")
         #expect(lines[2] == "#Date: 1970-01-02 01:01:01")
-        #expect(lines[3] == "#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip "
-            + "cs-version cs(User-Agent) sc-status sc-bytes cs-bytes time-taken x-route x-backend x-device-id "
-            + "x-device-type x-reason")
+        #expect(
+            lines[3] == "#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip "
+                + "cs-version cs(User-Agent) sc-status sc-bytes cs-bytes time-taken x-route x-backend x-device-id "
+                + "x-device-type x-reason")
     }
 
     @Test func w3cLineHasIISFieldsInOrder() {
         let line = AccessLog.line(for: Self.full, as: .w3c, at: 0)
-        #expect(line == "1970-01-01 00:00:00 192.0.2.1 GET /Microsoft-Server-ActiveSync "
-            + "Cmd=Sync&DeviceId=ABC123&DeviceType=iPhone 443 CONTOSO\\alice 192.0.2.7 HTTP/1.1 "
-            + "Apple-iPhone/1+(iOS+17) 200 20600 12 8 contoso/activesync mbx01 ABC123 iPhone -\n")
+        #expect(
+            line == "1970-01-01 00:00:00 192.0.2.1 GET /Microsoft-Server-ActiveSync "
+                + "Cmd=Sync&DeviceId=ABC123&DeviceType=iPhone 443 CONTOSO\\alice 192.0.2.7 HTTP/1.1 "
+                + "Apple-iPhone/1+(iOS+17) 200 20600 12 8 contoso/activesync mbx01 ABC123 iPhone -\n")
     }
 
     @Test func w3cWritesADashForEmptyAndAbsentFields() {

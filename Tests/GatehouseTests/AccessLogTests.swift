@@ -1,12 +1,13 @@
+import Foundation
+import Testing
+
+@testable import Gatehouse
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Foundation
-import Testing
-
-@testable import Gatehouse
 
 /// The access log's line format survives whatever a client sends: every field is escaped to
 /// printable ASCII, so no request can end a line early, add a field or close a quoted one.
@@ -24,8 +25,9 @@ import Testing
     @Test func printableFieldsAreWrittenAsTheyAre() {
         var entry = Self.plain
         entry.reason = "no route for /x"
-        #expect(AccessLog.line(for: entry, at: 0) == "1970-01-01T00:00:00Z 192.0.2.7 \"GET /owa/?a=1 HTTP/1.1\" 200 "
-            + "in=0 out=20600 us=850 route=contoso/owa backend=mbx01 reason=\"no route for /x\"\n")
+        #expect(
+            AccessLog.line(for: entry, at: 0) == "1970-01-01T00:00:00Z 192.0.2.7 \"GET /owa/?a=1 HTTP/1.1\" 200 "
+                + "in=0 out=20600 us=850 route=contoso/owa backend=mbx01 reason=\"no route for /x\"\n")
     }
 
     @Test func theTargetIsEscapedByteByByte() {
@@ -55,7 +57,9 @@ import Testing
         // The quotes are only the format's own: around the request, and around the reason.
         #expect(bytes.filter { $0 == 0x22 }.count == (field == "reason" ? 4 : 2), "\(line)")
         // The reason is quoted prose and keeps its space; every other field escapes it.
-        let escaped = field == "reason" ? Self.hostileEscaped.replacingOccurrences(of: #"\x20"#, with: " ")
+        let escaped =
+            field == "reason"
+            ? Self.hostileEscaped.replacingOccurrences(of: #"\x20"#, with: " ")
             : Self.hostileEscaped
         #expect(line.contains(escaped), "\(line)")
         // The fields still split where the format says.

@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
 import Logging
 import NIOCore
@@ -10,6 +5,12 @@ import NIOEmbedded
 import Testing
 
 @testable import Gatehouse
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Where the lines go: per-loop batches handed over by size or after the flush interval, and the
 /// file reopened by its path after a rename (logrotate), with the W3C header on each new file.
@@ -34,8 +35,9 @@ import Testing
             unlink(path)
             unlink(path + ".1")
         }
-        let writer = try AccessLogWriter(path: path, header: { AccessLogW3C.header(at: $0) },
-                                         logger: Logger(label: "test"), threaded: false)
+        let writer = try AccessLogWriter(
+            path: path, header: { AccessLogW3C.header(at: $0) },
+            logger: Logger(label: "test"), threaded: false)
         writer.submit(ByteBuffer(string: "first\n"), lines: 1)
         #expect(rename(path, path + ".1") == 0)
         // Until the reopen, lines still go to the renamed file (the descriptor follows it).
@@ -55,8 +57,9 @@ import Testing
         let path = Self.temporaryPath("json.log")
         defer { unlink(path) }
         let loop = EmbeddedEventLoop()
-        let log = try AccessLog(configuration: AccessLogConfiguration(format: .json, path: path), group: loop,
-                                logger: Logger(label: "test"))
+        let log = try AccessLog(
+            configuration: AccessLogConfiguration(format: .json, path: path), group: loop,
+            logger: Logger(label: "test"))
         log.record(AccessLogFormatTests.full, on: loop)
         log.record(AccessLogFormatTests.full, on: loop)
         loop.advanceTime(by: AccessLog.flushInterval - .milliseconds(1))
@@ -73,8 +76,9 @@ import Testing
         let path = Self.temporaryPath("text.log")
         defer { unlink(path) }
         let loop = EmbeddedEventLoop()
-        let log = try AccessLog(configuration: AccessLogConfiguration(format: .text, path: path), group: loop,
-                                logger: Logger(label: "test"))
+        let log = try AccessLog(
+            configuration: AccessLogConfiguration(format: .text, path: path), group: loop,
+            logger: Logger(label: "test"))
         let line = AccessLog.line(for: AccessLogFormatTests.full, at: 0)
         let count = AccessLog.batchBytes / line.utf8.count + 1
         for _ in 0..<count { log.record(AccessLogFormatTests.full, on: loop) }

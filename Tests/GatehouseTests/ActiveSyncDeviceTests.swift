@@ -36,8 +36,9 @@ import Testing
         #expect(ActiveSyncDevice.parse(uri: "/Microsoft-Server-ActiveSync?" + encoded) == device)
         // A printable device id is shown as text.
         let printable: [UInt8] = [141, 0, 0x09, 0x04, 6] + Array("PHONE1".utf8) + [0, 7] + Array("Android".utf8)
-        #expect(ActiveSyncDevice.parse(uri: "/Microsoft-Server-ActiveSync?" + Data(printable).base64EncodedString())
-            == ActiveSyncDevice(id: "PHONE1", type: "Android"))
+        #expect(
+            ActiveSyncDevice.parse(uri: "/Microsoft-Server-ActiveSync?" + Data(printable).base64EncodedString())
+                == ActiveSyncDevice(id: "PHONE1", type: "Android"))
     }
 
     @Test func truncatedOrOversizedBase64GivesNothing() {

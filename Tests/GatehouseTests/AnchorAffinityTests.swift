@@ -30,8 +30,9 @@ import Testing
     private let seeds = ["mbx01", "mbx02", "mbx03"].map(RendezvousHash.seed(serverName:))
 
     private func owner(_ mailbox: Int, eligible: (Int) -> Bool = { _ in true }, weights: [Int] = [1, 1, 1]) -> Int? {
-        RendezvousHash.pick(key: AnchorMailbox.hash("user\(mailbox)@contoso.com"[...]), seeds: seeds,
-                            weights: weights, isEligible: eligible)
+        RendezvousHash.pick(
+            key: AnchorMailbox.hash("user\(mailbox)@contoso.com"[...]), seeds: seeds,
+            weights: weights, isEligible: eligible)
     }
 
     @Test func eachMailboxStaysOnOneServerAndSpreads() {

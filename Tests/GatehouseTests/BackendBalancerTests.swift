@@ -4,8 +4,10 @@ import Testing
 
 /// Round robin and least-outstanding balancing, with weights, over eligible servers.
 @Suite struct BackendBalancerTests {
-    private func counts(_ balancer: inout BackendBalancer, picks: Int, outstanding: [Int],
-                        eligible: (Int) -> Bool = { _ in true }) -> [Int] {
+    private func counts(
+        _ balancer: inout BackendBalancer, picks: Int, outstanding: [Int],
+        eligible: (Int) -> Bool = { _ in true }
+    ) -> [Int] {
         var result = Array(repeating: 0, count: balancer.weights.count)
         for _ in 0..<picks {
             if let index = balancer.pick(outstanding: outstanding, isEligible: eligible) { result[index] += 1 }

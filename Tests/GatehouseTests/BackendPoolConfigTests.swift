@@ -9,9 +9,11 @@ import Testing
         ConfigFixture.minimal
             .replacingOccurrences(
                 of: "- { name: mbx01, address: 127.0.0.1:9444, tls_name: mbx01.contoso.lab }",
-                with: "- { name: mbx01, address: 127.0.0.1:9444, tls_name: mbx01.contoso.lab\(server) }")
-            .replacingOccurrences(of: "      certificates: [../certs/mbx01.pem]",
-                                  with: "      certificates: [../certs/mbx01.pem]\n\(pool)")
+                with: "- { name: mbx01, address: 127.0.0.1:9444, tls_name: mbx01.contoso.lab\(server) }"
+            )
+            .replacingOccurrences(
+                of: "      certificates: [../certs/mbx01.pem]",
+                with: "      certificates: [../certs/mbx01.pem]\n\(pool)")
     }
 
     @Test func defaultsAreAThousandPinnedAndNotDrained() throws {
@@ -27,8 +29,9 @@ import Testing
     @Test func keysAreRead() throws {
         let fixture = try ConfigFixture()
         defer { fixture.remove() }
-        let (config, _) = try fixture.load(Self.yaml(
-            pool: "    max_pinned_per_server: 5\n    health: { enabled: false }", server: ", drain: true"))
+        let (config, _) = try fixture.load(
+            Self.yaml(
+                pool: "    max_pinned_per_server: 5\n    health: { enabled: false }", server: ", drain: true"))
         let pool = try #require(config.pools["mailbox"])
         #expect(!pool.health.enabled)
         #expect(pool.maxPinnedPerServer == 5)
@@ -41,7 +44,7 @@ import Testing
         let errors = try fixture.errors(Self.yaml(pool: "    max_pinned_per_server: 0"))
         let error = try #require(errors.first)
         #expect(errors.count == 1)
-        #expect(error.line == 13)   // the max_pinned_per_server line
+        #expect(error.line == 13)  // the max_pinned_per_server line
         #expect(error.description.contains("0"))
     }
 
@@ -96,4 +99,3 @@ import Testing
         #expect(warning.description.contains("connect timeout"))
     }
 }
-

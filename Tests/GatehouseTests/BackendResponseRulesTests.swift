@@ -48,8 +48,10 @@ private final class AttachedRequest: BackendConnectionDelegate {
     /// connection (held by the caller: the decoder's reference to it is weak).
     private func decoderChannel() throws -> (EmbeddedChannel, BackendConnection) {
         let channel = EmbeddedChannel()
-        let connection = BackendConnection(channel: channel, server: BackendServer(
-            name: "rb", host: "127.0.0.1", port: 1, tlsName: "rb.contoso.lab"))
+        let connection = BackendConnection(
+            channel: channel,
+            server: BackendServer(
+                name: "rb", host: "127.0.0.1", port: 1, tlsName: "rb.contoso.lab"))
         connection.delegate = request
         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(BackendResponseDecoder(connection: connection)))
         try channel.writeOutbound(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/")))
@@ -75,7 +77,7 @@ private final class AttachedRequest: BackendConnectionDelegate {
             Issue.record("no head")
             return
         }
-        #expect(head.headers.count == BackendResponseRules.maxHeaderFields)   // with Content-Length
+        #expect(head.headers.count == BackendResponseRules.maxHeaderFields)  // with Content-Length
         _ = try? channel.finish()
     }
 }
@@ -98,8 +100,10 @@ private final class AttachedRequest: BackendConnectionDelegate {
     /// Decodes `response` (after one GET) in one read; the error it raised, if any.
     private func decode(_ response: String) throws -> (any Error)? {
         let channel = EmbeddedChannel()
-        let connection = BackendConnection(channel: channel, server: BackendServer(
-            name: "rb", host: "127.0.0.1", port: 1, tlsName: "rb.contoso.lab"))
+        let connection = BackendConnection(
+            channel: channel,
+            server: BackendServer(
+                name: "rb", host: "127.0.0.1", port: 1, tlsName: "rb.contoso.lab"))
         let request = AttachedRequest()
         connection.delegate = request
         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(BackendResponseDecoder(connection: connection)))
@@ -120,8 +124,10 @@ private final class AttachedRequest: BackendConnectionDelegate {
         #expect(try decode("HTTP/1.1 204 No Content\r\n\r\n") == nil)
     }
 
-    @Test(arguments: ["HTTP/1.1 200 OK\r\n", "HTTP/1.1 200 OK", "HTT", "\r\nHTTP/1.1 2",
-                      "HTTP/1.1 200 OK\r\nX-Poison: yes\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"])
+    @Test(arguments: [
+        "HTTP/1.1 200 OK\r\n", "HTTP/1.1 200 OK", "HTT", "\r\nHTTP/1.1 2",
+        "HTTP/1.1 200 OK\r\nX-Poison: yes\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+    ])
     func bytesAfterTheEndFailTheConnection(_ after: String) throws {
         let error = try decode("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello" + after)
         #expect(error != nil, "\(after.debugDescription) after the response's end was accepted")

@@ -8,13 +8,15 @@ import Testing
         .deletingLastPathComponent()
 
     /// The demo PKI files the shipped configurations name, relative to certs-example/.
-    static let demoFiles = ["mail-ecdsa", "mail-rsa", "wildcard", "mbx01", "mbx02", "contoso-com-rsa", "contoso-com-ecdsa", "exch01", "exch02"].flatMap { ["\($0).pem", "\($0).key"] }
+    static let demoFiles = [
+        "mail-ecdsa", "mail-rsa", "wildcard", "mbx01", "mbx02", "contoso-com-rsa", "contoso-com-ecdsa", "exch01", "exch02"
+    ].flatMap { ["\($0).pem", "\($0).key"] }
 
     /// The built `gatehouse` binary: next to the test bundle (same build folder), else .build/debug.
     static func binary() throws -> URL {
         let candidates = [
             URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("gatehouse"),
-            repositoryRoot.appendingPathComponent(".build/debug/gatehouse"),
+            repositoryRoot.appendingPathComponent(".build/debug/gatehouse")
         ]
         guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
             throw CLITestError("the gatehouse binary is not built (run 'swift build'); looked at \(candidates.map(\.path))")
@@ -84,14 +86,16 @@ import Testing
             "wildcard": "DNS:*.contoso.lab", "mbx01": "DNS:mbx01.contoso.lab", "mbx02": "DNS:mbx02.contoso.lab",
             "contoso-com-rsa": "DNS:mail.contoso.com,DNS:autodiscover.contoso.com",
             "contoso-com-ecdsa": "DNS:mail.contoso.com,DNS:autodiscover.contoso.com",
-            "exch01": "DNS:exch01.contoso.local", "exch02": "DNS:exch02.contoso.local",
+            "exch01": "DNS:exch01.contoso.local", "exch02": "DNS:exch02.contoso.local"
         ]
         for name in Set(demoFiles.map { String($0.split(separator: ".")[0]) }).sorted() {
             let result = try await run(
                 openssl,
-                ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "365",
-                 "-subj", "/CN=\(name).contoso.lab", "-addext", "subjectAltName=\(names[name] ?? "DNS:\(name).contoso.lab")",
-                 "-keyout", "certs-example/\(name).key", "-out", "certs-example/\(name).pem"],
+                [
+                    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "365",
+                    "-subj", "/CN=\(name).contoso.lab", "-addext", "subjectAltName=\(names[name] ?? "DNS:\(name).contoso.lab")",
+                    "-keyout", "certs-example/\(name).key", "-out", "certs-example/\(name).pem"
+                ],
                 in: root, timeout: 30)
             guard result.status == 0 else { throw CLITestError("openssl failed for \(name): \(result.stderr)") }
         }

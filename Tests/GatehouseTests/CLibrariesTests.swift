@@ -1,7 +1,7 @@
-import Testing
-import GatehouseTLS
-import GatehouseHTTP2
 import GatehouseCompression
+import GatehouseHTTP2
+import GatehouseTLS
+import Testing
 
 /// Proves that all three system C libraries link and that each module's shim works.
 @Suite struct CLibrariesTests {

@@ -13,7 +13,7 @@ import Testing
             unicode ? text.utf16.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] } : Array(text.utf8)
         }
         let lm = [UInt8](repeating: 0, count: 24)
-        let nt = [UInt8](repeating: 0xAB, count: 24)   // a stand-in NTLMv2 response: never read
+        let nt = [UInt8](repeating: 0xAB, count: 24)  // a stand-in NTLMv2 response: never read
         let payloads = [lm, nt, encode(domain), encode(user), encode(workstation), []]
         var message = Array("NTLMSSP\0".utf8) + le32(3)
         var offset = 64
@@ -21,7 +21,7 @@ import Testing
             message += le16(payload.count) + le16(payload.count) + le32(offset)
             offset += payload.count
         }
-        message += le32(unicode ? 0xE288_8215 : 0xE288_8214)   // NEGOTIATE_UNICODE is bit 0
+        message += le32(unicode ? 0xE288_8215 : 0xE288_8214)  // NEGOTIATE_UNICODE is bit 0
         return message + payloads.flatMap { $0 }
     }
 
@@ -48,7 +48,8 @@ import Testing
 
     @Test func spnegoWrappedNTLMIsFoundBySignature() {
         // A NegTokenResp around the message: ASN.1 bytes before the NTLMSSP signature.
-        let wrapped: [UInt8] = [0xA1, 0x82, 0x01, 0x20, 0x30, 0x82, 0x01, 0x1C, 0xA2, 0x82, 0x01, 0x18, 0x04, 0x82, 0x01, 0x14]
+        let wrapped: [UInt8] =
+            [0xA1, 0x82, 0x01, 0x20, 0x30, 0x82, 0x01, 0x1C, 0xA2, 0x82, 0x01, 0x18, 0x04, 0x82, 0x01, 0x14]
             + Self.authenticate(domain: "CONTOSO", user: "dave")
         #expect(ClientIdentity.claim(authorization: Self.header("Negotiate", wrapped)) == .ntlm("CONTOSO\\dave"))
     }

@@ -96,13 +96,14 @@ import Testing
     @Test func duplicateHostNamesAcrossServicesPointAtBoth() throws {
         let fixture = try ConfigFixture()
         defer { fixture.remove() }
-        let yaml = ConfigFixture.minimal + """
+        let yaml =
+            ConfigFixture.minimal + """
 
-              - name: other
-                hosts: [autodiscover.contoso.lab, Mail.Contoso.Lab.]
-                routes:
-                  - { preset: ews, pool: mailbox }
-            """
+                  - name: other
+                    hosts: [autodiscover.contoso.lab, Mail.Contoso.Lab.]
+                    routes:
+                      - { preset: ews, pool: mailbox }
+                """
         let error = try onlyError(yaml, in: fixture)
         #expect(error.line == 19 && error.column == 39)
         #expect(error.message.contains("duplicate host name 'Mail.Contoso.Lab.' in service 'other'"))
@@ -112,7 +113,8 @@ import Testing
     @Test func invalidDurationSizeAndAddressEachPointAtTheirValue() throws {
         let fixture = try ConfigFixture()
         defer { fixture.remove() }
-        let yaml = edit("    address: 127.0.0.1:0", "    address: 127.0.0.1")
+        let yaml =
+            edit("    address: 127.0.0.1:0", "    address: 127.0.0.1")
             .replacingOccurrences(of: "certs/mail.key }", with: "certs/mail.key }\n      handshake_timeout: 10 seconds")
             + "\nlimits: { max_header_line: 64KB }\n"
         let errors = try fixture.errors(yaml)
@@ -127,7 +129,7 @@ import Testing
 
     @Test(arguments: [
         ("127.0.0.1:99999", "invalid port"), ("mail.contoso.lab:443", "does not start with an IP address"),
-        ("::1:443", "does not start with an IP address"), ("[::1]", "has no port"), ("127.0.0.1:", "invalid port"),
+        ("::1:443", "does not start with an IP address"), ("[::1]", "has no port"), ("127.0.0.1:", "invalid port")
     ])
     func listenerAddressesMustBeIPAndPort(address: String, problem: String) throws {
         let fixture = try ConfigFixture()
@@ -149,7 +151,8 @@ import Testing
     @Test func allErrorsAreCollectedInFileOrder() throws {
         let fixture = try ConfigFixture()
         defer { fixture.remove() }
-        let yaml = edit("    address: 127.0.0.1:0", "    adress: 127.0.0.1:0")
+        let yaml =
+            edit("    address: 127.0.0.1:0", "    adress: 127.0.0.1:0")
             .replacingOccurrences(of: "tls_name: mbx01.contoso.lab", with: "tls_name: mbx01.contoso.lab, weight: heavy")
             .replacingOccurrences(of: "pool: mailbox }", with: "pool: nowhere }")
             + "\nunknown_host: 500\n"
@@ -158,9 +161,10 @@ import Testing
         #expect(lines == lines.sorted())
         #expect(errors.count == 5, "\(errors)")
         let text = errors.map(\.description).joined(separator: "\n")
-        for expected in ["missing key 'address' in listener 'https'", "unknown key 'adress'", "'weight' in server 'mbx01'",
-            "pool 'nowhere'", "must be 421 or 404"]
-        {
+        for expected in [
+            "missing key 'address' in listener 'https'", "unknown key 'adress'", "'weight' in server 'mbx01'",
+            "pool 'nowhere'", "must be 421 or 404"
+        ] {
             #expect(text.contains(expected), "\(expected)")
         }
         // The thrown error's description is one compiler-style line per error.
@@ -237,14 +241,15 @@ import Testing
     @Test func riskySettingsAreWarnings() throws {
         let fixture = try ConfigFixture()
         defer { fixture.remove() }
-        let yaml = edit(
-            "      - { preset: owa, pool: mailbox }",
-            """
-                  - { preset: owa, pool: mailbox }
-                  - { preset: activesync, pool: mailbox, timeouts: { idle: 10m } }
-                  - { preset: powershell, pool: mailbox, blocked: false }
-                deny_rules: { external_powershell: false, explicit_logon_vdir: false }
-            """) + "\nadmin: { address: 0.0.0.0:9090 }\n"
+        let yaml =
+            edit(
+                "      - { preset: owa, pool: mailbox }",
+                """
+                      - { preset: owa, pool: mailbox }
+                      - { preset: activesync, pool: mailbox, timeouts: { idle: 10m } }
+                      - { preset: powershell, pool: mailbox, blocked: false }
+                    deny_rules: { external_powershell: false, explicit_logon_vdir: false }
+                """) + "\nadmin: { address: 0.0.0.0:9090 }\n"
         let (_, warnings) = try fixture.load(yaml)
         let text = warnings.map(\.description).joined(separator: "\n")
         #expect(warnings.allSatisfy { $0.severity == .warning && $0.line > 0 })
@@ -261,7 +266,8 @@ import Testing
     @Test func adminEndpointCannotShareAListenerAddress() throws {
         let fixture = try ConfigFixture()
         defer { fixture.remove() }
-        let yaml = ConfigFixture.minimal.replacingOccurrences(of: "address: 127.0.0.1:0", with: "address: 127.0.0.1:8443")
+        let yaml =
+            ConfigFixture.minimal.replacingOccurrences(of: "address: 127.0.0.1:0", with: "address: 127.0.0.1:8443")
             + "\nadmin: { address: 127.0.0.1:8443 }\n"
         let errors = try fixture.errors(yaml)
         #expect(errors.count == 1)

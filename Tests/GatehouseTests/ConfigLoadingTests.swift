@@ -141,7 +141,8 @@ import Testing
         let (config, _) = try fixture.load(yaml)
         let routes = try #require(config.services.first?.routes)
         let owa = routes[0]
-        #expect(owa.timeouts == RouteTimeouts(connect: .milliseconds(250), header: .seconds(30), idle: .seconds(300), total: .seconds(3600)))
+        #expect(
+            owa.timeouts == RouteTimeouts(connect: .milliseconds(250), header: .seconds(30), idle: .seconds(300), total: .seconds(3600)))
         #expect(owa.maxBody == 10 * 1024 * 1024)
         #expect(owa.compression == CompressionSettings(enabled: false, level: 9, minSize: 2048, types: ["text/html"]))
         #expect(owa.affinity == .anchorMailbox)
@@ -214,12 +215,18 @@ import Testing
         #expect(tls.ciphers == "ECDHE+AESGCM" && tls.cipherSuites == "TLS_AES_256_GCM_SHA384")
         #expect(tls.groups == ["P-256"] && tls.alpn == ["http/1.1"] && tls.handshakeTimeout == .seconds(3))
         #expect(config.listeners[1].redirectToHTTPSPort == 8443)
-        #expect(config.limits == ClientLimits(
-            maxHeaderLine: 16384, maxHeaderTotal: 32768, maxConnections: 10, clientHeaderTimeout: .seconds(5),
-            clientIdleTimeout: .seconds(60), maxRedirectConnections: 3, shutdownGrace: .seconds(7)))
+        #expect(
+            config.limits
+                == ClientLimits(
+                    maxHeaderLine: 16384, maxHeaderTotal: 32768, maxConnections: 10, clientHeaderTimeout: .seconds(5),
+                    clientIdleTimeout: .seconds(60), maxRedirectConnections: 3, shutdownGrace: .seconds(7)))
         let pool = try #require(config.pools["mailbox"])
-        #expect(pool.servers == [BackendServerConfiguration(
-            name: "mbx01", address: SocketEndpoint(host: "mbx01.contoso.local", port: 444), tlsName: "mbx01.contoso.local", weight: 3)])
+        #expect(
+            pool.servers == [
+                BackendServerConfiguration(
+                    name: "mbx01", address: SocketEndpoint(host: "mbx01.contoso.local", port: 444), tlsName: "mbx01.contoso.local",
+                    weight: 3)
+            ])
         #expect(pool.trust.pinSHA256 == ["ab" + String(repeating: "cd", count: 31)])
         #expect(pool.trust.systemStore)
         #expect(pool.balance == .roundRobin && pool.maxIdlePerServer == 8)
@@ -236,7 +243,7 @@ import Testing
 
     @Test(arguments: [
         ("250ms", Duration.milliseconds(250)), ("10s", .seconds(10)), ("5m", .seconds(300)), ("1h", .seconds(3600)),
-        ("42", .seconds(42)),
+        ("42", .seconds(42))
     ])
     func durationsParse(text: String, expected: Duration) {
         #expect(ConfigDuration.parse(text) == expected)
@@ -275,8 +282,9 @@ import Testing
         // The demo loads the Microsoft mitigations pack from conf/screening/.
         let screening = fixture.root.appendingPathComponent("conf/screening")
         try FileManager.default.createDirectory(at: screening, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(at: repository.appendingPathComponent("conf/screening/exchange-mitigations.yaml"),
-                                         to: screening.appendingPathComponent("exchange-mitigations.yaml"))
+        try FileManager.default.copyItem(
+            at: repository.appendingPathComponent("conf/screening/exchange-mitigations.yaml"),
+            to: screening.appendingPathComponent("exchange-mitigations.yaml"))
         let (config, warnings) = try GatehouseConfiguration.parse(yaml: demo, path: fixture.path("conf/gatehouse.yaml"))
         #expect(warnings.isEmpty)
         #expect(config.screening?.packs.map(\.name) == ["exchange-mitigations"])

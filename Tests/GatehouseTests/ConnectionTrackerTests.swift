@@ -35,14 +35,14 @@ import Testing
         #expect(tracker.openCount == 2)
 
         let drained = tracker.drain(on: loop)
-        _ = tracker.drain(on: loop)   // a second drain (SIGTERM after a reload removed the listener)
+        _ = tracker.drain(on: loop)  // a second drain (SIGTERM after a reload removed the listener)
         loop.run()
         #expect(firstCounter.count == 1 && secondCounter.count == 1)
         let done = NIOLockedValueBox(false)
         drained.whenSuccess { done.withLockedValue { $0 = true } }
 
         let (late, _) = try channel(on: loop)
-        #expect(!tracker.admit(late))   // draining: the caller closes it
+        #expect(!tracker.admit(late))  // draining: the caller closes it
 
         try first.close().wait()
         loop.run()

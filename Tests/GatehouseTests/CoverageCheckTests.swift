@@ -37,8 +37,11 @@ import Testing
         #expect(rows.contains("  listener 'https'") && rows.contains("  listener 'https-alt'"))
         let mail = rows.filter { $0.hasPrefix("    mail.contoso.lab ") }
         #expect(mail.count == 2)
-        #expect(mail.allSatisfy { $0.contains(" exact ") && $0.contains("ECDSA mail-ecdsa.pem, RSA mail-rsa.pem") && $0.contains("valid until") },
-                "\(mail)")
+        #expect(
+            mail.allSatisfy {
+                $0.contains(" exact ") && $0.contains("ECDSA mail-ecdsa.pem, RSA mail-rsa.pem") && $0.contains("valid until")
+            },
+            "\(mail)")
         let owa = rows.filter { $0.hasPrefix("    owa.contoso.lab ") }
         #expect(owa.count == 2)
         #expect(owa.allSatisfy { $0.contains(" wildcard ") && $0.contains("ECDSA wildcard.pem (*.contoso.lab)") }, "\(owa)")
@@ -62,9 +65,10 @@ import Testing
         #expect(error.contains("add extra.fabrikam.lab to the certificate's SANs: gatehouse cert request --config conf/test.yaml"))
         // The summary still shows what would be served, and says the check failed.
         #expect(outcome.stdout.hasPrefix("conf/test.yaml: 1 error, 0 warnings"))
-        #expect(outcome.stdout.split(separator: "\n").contains {
-            $0.hasPrefix("    extra.fabrikam.lab") && $0.contains("NONE") && $0.contains("does not cover it")
-        })
+        #expect(
+            outcome.stdout.split(separator: "\n").contains {
+                $0.hasPrefix("    extra.fabrikam.lab") && $0.contains("NONE") && $0.contains("does not cover it")
+            })
     }
 
     @Test func missingNameWithStrictSNIIsOneErrorSayingTheHandshakeIsRefused() async throws {
@@ -77,11 +81,13 @@ import Testing
         #expect(outcome.status == 1)
         let errors = Self.lines("error", in: outcome.stderr)
         #expect(errors.count == 1, "\(outcome.stderr)")
-        #expect(errors.first?.contains("'extra.fabrikam.lab'") == true && errors.first?.contains("strict_sni refuses the handshake") == true,
-                "\(errors)")
-        #expect(outcome.stdout.split(separator: "\n").contains {
-            $0.hasPrefix("    extra.fabrikam.lab") && $0.contains("handshake refused (strict_sni)")
-        })
+        #expect(
+            errors.first?.contains("'extra.fabrikam.lab'") == true && errors.first?.contains("strict_sni refuses the handshake") == true,
+            "\(errors)")
+        #expect(
+            outcome.stdout.split(separator: "\n").contains {
+                $0.hasPrefix("    extra.fabrikam.lab") && $0.contains("handshake refused (strict_sni)")
+            })
     }
 
     @Test func expiredAndNotYetValidAreErrorsAndExpiringSoonIsAWarning() async throws {
@@ -157,8 +163,9 @@ import Testing
         #expect(outcome.status == 1)
         let errors = Self.lines("error", in: outcome.stderr)
         #expect(errors.count == 1, "\(outcome.stderr)")
-        #expect(errors.first?.contains("the private key 'certs/wildcard.key' does not match certificate 'certs/mail-rsa.pem'") == true,
-                "\(errors)")
+        #expect(
+            errors.first?.contains("the private key 'certs/wildcard.key' does not match certificate 'certs/mail-rsa.pem'") == true,
+            "\(errors)")
     }
 }
 
@@ -225,11 +232,12 @@ struct CoveragePKI {
     /// certs/<name>.pem + .key: a self-signed end-entity certificate valid for `days` from now.
     func selfSigned(_ name: String, dns: [String], days: Int = 365, rsa: Bool = false) async throws {
         let key = rsa ? ["-newkey", "rsa:2048"] : ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
-        try await openssl(["req", "-x509", "-nodes"] + key + [
-            "-days", "\(days)", "-subj", "/CN=\(dns[0])", "-keyout", "certs/\(name).key", "-out", "certs/\(name).pem",
-            "-addext", "subjectAltName=" + dns.map { "DNS:\($0)" }.joined(separator: ","),
-            "-addext", "basicConstraints=critical,CA:FALSE",
-        ])
+        try await openssl(
+            ["req", "-x509", "-nodes"] + key + [
+                "-days", "\(days)", "-subj", "/CN=\(dns[0])", "-keyout", "certs/\(name).key", "-out", "certs/\(name).pem",
+                "-addext", "subjectAltName=" + dns.map { "DNS:\($0)" }.joined(separator: ","),
+                "-addext", "basicConstraints=critical,CA:FALSE"
+            ])
     }
 
     /// certs/<name>.pem + .key with an explicit validity window (YYYYMMDDHHMMSSZ), for expired and
@@ -264,12 +272,12 @@ struct CoveragePKI {
         try Data(config.utf8).write(to: URL(fileURLWithPath: path("\(ca)/ca.cnf")))
         try await openssl([
             "req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-subj", "/CN=\(dns[0])",
-            "-keyout", "certs/\(name).key", "-out", "\(ca)/request.csr", "-config", "\(ca)/ca.cnf",
+            "-keyout", "certs/\(name).key", "-out", "\(ca)/request.csr", "-config", "\(ca)/ca.cnf"
         ])
         try await openssl([
             "ca", "-batch", "-selfsign", "-config", "\(ca)/ca.cnf", "-keyfile", "certs/\(name).key",
             "-in", "\(ca)/request.csr", "-out", "certs/\(name).pem", "-startdate", start, "-enddate", end,
-            "-extensions", "ext", "-notext",
+            "-extensions", "ext", "-notext"
         ])
     }
 

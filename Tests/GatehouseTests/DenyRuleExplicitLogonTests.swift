@@ -30,63 +30,88 @@ import Testing
 
     /// OWASSRF and every shape of it the canonicaliser accepts: refused inside and outside.
     static let denied: [Row] = [
-        .init(label: "OWASSRF as published", method: .POST, target: "/owa/mastermailbox%40outlook.com/powershell",
-              admin: [explicitLogon, powershell], outside: [explicitLogon, powershell]),
-        .init(label: "literal @", target: "/owa/u@contoso.com/powershell",
-              admin: [explicitLogon, powershell], outside: [explicitLogon, powershell]),
-        .init(label: "trailing slash", target: "/owa/u@contoso.com/powershell/",
-              admin: [explicitLogon, powershell], outside: [explicitLogon, powershell]),
-        .init(label: "mixed case and a query", target: "/owa/u@contoso.com/PowerShell?x",
-              admin: [explicitLogon, powershell], outside: [explicitLogon, powershell]),
-        .init(label: "upper case everywhere, %40, remote PowerShell query", method: .POST,
-              target: "/OWA/U%40CONTOSO.COM/POWERSHELL/?serializationLevel=Full;clientApplication=x",
-              admin: [explicitLogon, powershell], outside: [explicitLogon, powershell]),
-        .init(label: "lower-case %40 and encoded letters", target: "/owa/u%40contoso.com/%50ower%73hell",
-              admin: [explicitLogon, powershell], outside: [explicitLogon, powershell]),
-        .init(label: "path parameter after the directory", target: "/owa/u@contoso.com/powershell;a=b",
-              admin: [explicitLogon, powershell], outside: [explicitLogon, powershell]),
-        .init(label: "encoded ; after the directory", target: "/owa/u@contoso.com/PowerShell%3Bx/",
-              admin: [explicitLogon, powershell], outside: [explicitLogon, powershell]),
-        .init(label: "path parameter on /owa", target: "/owa;x=1/u@contoso.com/powershell",
-              admin: [explicitLogon, powershell], outside: [explicitLogon, powershell]),
-        .init(label: "empty segments", target: "/owa//u@contoso.com//powershell",
-              admin: [explicitLogon, powershell], outside: [explicitLogon, powershell]),
-        .init(label: "dot-segments", target: "/owa/u@contoso.com/./x/../powershell",
-              admin: [explicitLogon, powershell], outside: [explicitLogon, powershell]),
-        .init(label: "encoded dot-segments back into /owa", target: "/ews/%2e%2e/owa/u%40contoso.com/powershell",
-              admin: [explicitLogon, powershell], outside: [explicitLogon, powershell]),
-        .init(label: "absolute form", target: "https://mail.contoso.com/owa/u@contoso.com/powershell",
-              admin: [explicitLogon, powershell], outside: [explicitLogon, powershell]),
-        .init(label: "address further down", target: "/owa/calendar/u@contoso.com/powershell",
-              admin: [explicitLogon, powershell], outside: [explicitLogon, powershell]),
-        .init(label: "PowerShell-LiveID", target: "/owa/u@contoso.com/powershell-liveid/",
-              admin: [explicitLogon, powershell], outside: [explicitLogon, powershell]),
-        .init(label: "ECP explicit logon to PowerShell", target: "/ecp/u@contoso.com/powershell",
-              admin: [explicitLogon, powershell], outside: [explicitLogon, powershell, ecp]),
-        .init(label: "ECP, upper case, %40", target: "/ECP/U%40contoso.com/PowerShell/",
-              admin: [explicitLogon, powershell], outside: [explicitLogon, powershell, ecp]),
+        .init(
+            label: "OWASSRF as published", method: .POST, target: "/owa/mastermailbox%40outlook.com/powershell",
+            admin: [explicitLogon, powershell], outside: [explicitLogon, powershell]),
+        .init(
+            label: "literal @", target: "/owa/u@contoso.com/powershell",
+            admin: [explicitLogon, powershell], outside: [explicitLogon, powershell]),
+        .init(
+            label: "trailing slash", target: "/owa/u@contoso.com/powershell/",
+            admin: [explicitLogon, powershell], outside: [explicitLogon, powershell]),
+        .init(
+            label: "mixed case and a query", target: "/owa/u@contoso.com/PowerShell?x",
+            admin: [explicitLogon, powershell], outside: [explicitLogon, powershell]),
+        .init(
+            label: "upper case everywhere, %40, remote PowerShell query", method: .POST,
+            target: "/OWA/U%40CONTOSO.COM/POWERSHELL/?serializationLevel=Full;clientApplication=x",
+            admin: [explicitLogon, powershell], outside: [explicitLogon, powershell]),
+        .init(
+            label: "lower-case %40 and encoded letters", target: "/owa/u%40contoso.com/%50ower%73hell",
+            admin: [explicitLogon, powershell], outside: [explicitLogon, powershell]),
+        .init(
+            label: "path parameter after the directory", target: "/owa/u@contoso.com/powershell;a=b",
+            admin: [explicitLogon, powershell], outside: [explicitLogon, powershell]),
+        .init(
+            label: "encoded ; after the directory", target: "/owa/u@contoso.com/PowerShell%3Bx/",
+            admin: [explicitLogon, powershell], outside: [explicitLogon, powershell]),
+        .init(
+            label: "path parameter on /owa", target: "/owa;x=1/u@contoso.com/powershell",
+            admin: [explicitLogon, powershell], outside: [explicitLogon, powershell]),
+        .init(
+            label: "empty segments", target: "/owa//u@contoso.com//powershell",
+            admin: [explicitLogon, powershell], outside: [explicitLogon, powershell]),
+        .init(
+            label: "dot-segments", target: "/owa/u@contoso.com/./x/../powershell",
+            admin: [explicitLogon, powershell], outside: [explicitLogon, powershell]),
+        .init(
+            label: "encoded dot-segments back into /owa", target: "/ews/%2e%2e/owa/u%40contoso.com/powershell",
+            admin: [explicitLogon, powershell], outside: [explicitLogon, powershell]),
+        .init(
+            label: "absolute form", target: "https://mail.contoso.com/owa/u@contoso.com/powershell",
+            admin: [explicitLogon, powershell], outside: [explicitLogon, powershell]),
+        .init(
+            label: "address further down", target: "/owa/calendar/u@contoso.com/powershell",
+            admin: [explicitLogon, powershell], outside: [explicitLogon, powershell]),
+        .init(
+            label: "PowerShell-LiveID", target: "/owa/u@contoso.com/powershell-liveid/",
+            admin: [explicitLogon, powershell], outside: [explicitLogon, powershell]),
+        .init(
+            label: "ECP explicit logon to PowerShell", target: "/ecp/u@contoso.com/powershell",
+            admin: [explicitLogon, powershell], outside: [explicitLogon, powershell, ecp]),
+        .init(
+            label: "ECP, upper case, %40", target: "/ECP/U%40contoso.com/PowerShell/",
+            admin: [explicitLogon, powershell], outside: [explicitLogon, powershell, ecp]),
         // The other services Exchange proxies by path: no PowerShell, still a request as the server.
-        .init(label: "EWS", method: .POST, target: "/owa/u@contoso.com/ews/exchange.asmx",
-              admin: [explicitLogon], outside: [explicitLogon]),
-        .init(label: "EWS, Exchange's spelling, %40", method: .POST, target: "/owa/u%40contoso.com/EWS/Exchange.asmx",
-              admin: [explicitLogon], outside: [explicitLogon]),
-        .init(label: "Autodiscover", method: .POST, target: "/owa/u@contoso.com/Autodiscover/Autodiscover.xml",
-              admin: [explicitLogon], outside: [explicitLogon]),
-        .init(label: "MAPI", method: .POST, target: "/owa/u@contoso.com/mapi/emsmdb/?MailboxId=x@contoso.com",
-              admin: [explicitLogon], outside: [explicitLogon]),
+        .init(
+            label: "EWS", method: .POST, target: "/owa/u@contoso.com/ews/exchange.asmx",
+            admin: [explicitLogon], outside: [explicitLogon]),
+        .init(
+            label: "EWS, Exchange's spelling, %40", method: .POST, target: "/owa/u%40contoso.com/EWS/Exchange.asmx",
+            admin: [explicitLogon], outside: [explicitLogon]),
+        .init(
+            label: "Autodiscover", method: .POST, target: "/owa/u@contoso.com/Autodiscover/Autodiscover.xml",
+            admin: [explicitLogon], outside: [explicitLogon]),
+        .init(
+            label: "MAPI", method: .POST, target: "/owa/u@contoso.com/mapi/emsmdb/?MailboxId=x@contoso.com",
+            admin: [explicitLogon], outside: [explicitLogon]),
         .init(label: "OAB", target: "/owa/u@contoso.com/OAB/3f5b/oab.xml", admin: [explicitLogon], outside: [explicitLogon]),
-        .init(label: "RPC", target: "/owa/u@contoso.com/rpc/rpcproxy.dll?mbx01:6001",
-              admin: [explicitLogon], outside: [explicitLogon]),
+        .init(
+            label: "RPC", target: "/owa/u@contoso.com/rpc/rpcproxy.dll?mbx01:6001",
+            admin: [explicitLogon], outside: [explicitLogon]),
         .init(label: "RpcWithCert", target: "/owa/u@contoso.com/RpcWithCert/", admin: [explicitLogon], outside: [explicitLogon]),
-        .init(label: "ActiveSync", method: .POST, target: "/owa/u@contoso.com/Microsoft-Server-ActiveSync?Cmd=Sync",
-              admin: [explicitLogon], outside: [explicitLogon]),
+        .init(
+            label: "ActiveSync", method: .POST, target: "/owa/u@contoso.com/Microsoft-Server-ActiveSync?Cmd=Sync",
+            admin: [explicitLogon], outside: [explicitLogon]),
         .init(label: "REST API", target: "/owa/u@contoso.com/api/v2.0/me", admin: [explicitLogon], outside: [explicitLogon]),
         .init(label: "OWA into ECP", target: "/owa/u@contoso.com/ecp/", admin: [explicitLogon], outside: [explicitLogon]),
         .init(label: "OWA into OWA", target: "/owa/u@contoso.com/owa/", admin: [explicitLogon], outside: [explicitLogon]),
-        .init(label: "ECP into OWA, path parameter", target: "/ecp/u@contoso.com/owa;jsessionid=1/",
-              admin: [explicitLogon], outside: [explicitLogon, ecp]),
-        .init(label: "address with a path parameter", target: "/owa/u@contoso.com;x/ews/",
-              admin: [explicitLogon], outside: [explicitLogon]),
+        .init(
+            label: "ECP into OWA, path parameter", target: "/ecp/u@contoso.com/owa;jsessionid=1/",
+            admin: [explicitLogon], outside: [explicitLogon, ecp]),
+        .init(
+            label: "address with a path parameter", target: "/owa/u@contoso.com;x/ews/",
+            admin: [explicitLogon], outside: [explicitLogon]),
         // PowerShell below the root is nobody's admin path.
         .init(label: "PowerShell below EWS", target: "/EWS/PowerShell/", admin: [powershell], outside: [powershell]),
         .init(label: "PowerShell below OWA, no address", target: "/owa/powershell", admin: [powershell], outside: [powershell]),
@@ -96,7 +121,7 @@ import Testing
         .init(label: "PowerShell at the root, path parameter", target: "/powershell;x/", admin: [], outside: [powershell]),
         .init(label: "PowerShell-LiveID at the root", target: "/PowerShell-LiveID/", admin: [], outside: [powershell]),
         .init(label: "ECP at the root", target: "/ecp/", admin: [], outside: [ecp]),
-        .init(label: "ECP explicit logon without a directory", target: "/ecp/u@contoso.com/", admin: [], outside: [ecp]),
+        .init(label: "ECP explicit logon without a directory", target: "/ecp/u@contoso.com/", admin: [], outside: [ecp])
     ]
 
     /// Legitimate requests that look like the above: nothing fires, inside or outside.
@@ -107,25 +132,31 @@ import Testing
         .init(label: "mailbox named powershell", target: "/owa/powershell@contoso.com/", admin: [], outside: []),
         .init(label: "mailbox named ews", target: "/owa/ews@contoso.com/", admin: [], outside: []),
         .init(label: "explicit logon, OWA root", target: "/owa/u@contoso.com/", admin: [], outside: []),
-        .init(label: "explicit logon, OWA service call", method: .POST,
-              target: "/owa/u@contoso.com/service.svc?action=GetFolder", admin: [], outside: []),
-        .init(label: "explicit logon, names that start with a directory", target: "/owa/u@contoso.com/ewsx/mapi.aspx",
-              admin: [], outside: []),
-        .init(label: "explicit logon, directory name in the query only",
-              target: "/owa/u@contoso.com/?path=/powershell&x=/ews/", admin: [], outside: []),
+        .init(
+            label: "explicit logon, OWA service call", method: .POST,
+            target: "/owa/u@contoso.com/service.svc?action=GetFolder", admin: [], outside: []),
+        .init(
+            label: "explicit logon, names that start with a directory", target: "/owa/u@contoso.com/ewsx/mapi.aspx",
+            admin: [], outside: []),
+        .init(
+            label: "explicit logon, directory name in the query only",
+            target: "/owa/u@contoso.com/?path=/powershell&x=/ews/", admin: [], outside: []),
         .init(label: "published calendar", target: "/owa/calendar/2f6c@contoso.com/ab12/calendar.html", admin: [], outside: []),
         .init(label: "OWA root", target: "/owa/", admin: [], outside: []),
         .init(label: "OWA without slash", target: "/OWA", admin: [], outside: []),
-        .init(label: "OWA logon", target: "/owa/auth/logon.aspx?replaceCurrent=1&url=https%3a%2f%2fmail%2fowa%2f",
-              admin: [], outside: []),
+        .init(
+            label: "OWA logon", target: "/owa/auth/logon.aspx?replaceCurrent=1&url=https%3a%2f%2fmail%2fowa%2f",
+            admin: [], outside: []),
         .init(label: "OWA static", target: "/owa/prem/15.2.1118/scripts/boot.worker.js", admin: [], outside: []),
         .init(label: "OWA PowerPoint viewer", target: "/owa/powerpoint.aspx", admin: [], outside: []),
         .init(label: "EWS", method: .POST, target: "/EWS/Exchange.asmx", admin: [], outside: []),
-        .init(label: "Autodiscover v2 path form", target: "/autodiscover/autodiscover.json/v1.0/user@contoso.com?Protocol=EWS",
-              admin: [], outside: []),
-        .init(label: "MAPI with a mailbox id", method: .POST, target: "/mapi/emsmdb/?MailboxId=0c5f@contoso.com",
-              admin: [], outside: []),
-        .init(label: "a directory named like PowerShell", target: "/powershellx/", admin: [], outside: []),
+        .init(
+            label: "Autodiscover v2 path form", target: "/autodiscover/autodiscover.json/v1.0/user@contoso.com?Protocol=EWS",
+            admin: [], outside: []),
+        .init(
+            label: "MAPI with a mailbox id", method: .POST, target: "/mapi/emsmdb/?MailboxId=0c5f@contoso.com",
+            admin: [], outside: []),
+        .init(label: "a directory named like PowerShell", target: "/powershellx/", admin: [], outside: [])
     ]
 
     /// Which rules fire on `target` from `client`, each switched on alone.
@@ -197,7 +228,7 @@ import Testing
     @Test(arguments: [
         "/owa/u%2540contoso.com/powershell", "/owa/u@contoso.com%2Fpowershell", "/owa/u@contoso.com/powershell.",
         "/owa/u@contoso.com/powershell%20", "/owa/u@contoso.com/powershell./", "/owa/u@contoso.com/ews%2e/",
-        "/owa/u@contoso.com%5Cpowershell", "/owa/u%u0040contoso.com/powershell",
+        "/owa/u@contoso.com%5Cpowershell", "/owa/u%u0040contoso.com/powershell"
     ])
     func encodingsBeyondTheCanonicaliserAreRefusedEarlier(_ request: String) {
         #expect(throws: RequestTargetRejection.self) {

@@ -10,7 +10,7 @@ import Testing
         let admitted = [book.opened(1), book.opened(2), book.opened(3)]
         #expect(admitted == [true, true, true])
         let earlyClose = book.closed(2)
-        #expect(!earlyClose)   // not draining yet
+        #expect(!earlyClose)  // not draining yet
         let first = book.beginDraining()
         #expect(Set(first.toQuiesce) == [1, 3] && !first.drained)
         // Asking again (a removed listener, then SIGTERM) quiesces nobody twice.
@@ -30,7 +30,7 @@ import Testing
         #expect(before && !during)
         #expect(book.open == [1])
         let closes = [book.closed(2), book.closed(1)]
-        #expect(closes == [false, true])   // the refused one was never counted
+        #expect(closes == [false, true])  // the refused one was never counted
     }
 
     @Test func aListenerWithNoConnectionsIsDrainedAtOnce() {

@@ -7,7 +7,7 @@ import Testing
     @Test func everyServiceHasItsPathPrefix() {
         let prefixes: [ExchangeService: String] = [
             .autodiscover: "/autodiscover/", .ews: "/EWS/", .activesync: "/Microsoft-Server-ActiveSync", .owa: "/owa/",
-            .ecp: "/ecp/", .mapi: "/mapi/", .oab: "/OAB/", .rpc: "/rpc/", .powershell: "/powershell", .api: "/API/",
+            .ecp: "/ecp/", .mapi: "/mapi/", .oab: "/OAB/", .rpc: "/rpc/", .powershell: "/powershell", .api: "/API/"
         ]
         #expect(prefixes.count == ExchangeService.allCases.count)
         for service in ExchangeService.allCases {

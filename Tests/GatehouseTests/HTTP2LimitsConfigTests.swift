@@ -25,13 +25,14 @@ import Testing
     @Test func theKeysReachTheSessionSettings() throws {
         let fixture = try ConfigFixture()
         defer { fixture.remove() }
-        let yaml = ConfigFixture.minimal + """
+        let yaml =
+            ConfigFixture.minimal + """
 
-            limits:
-              max_header_total: 128KiB
-              http2: { max_concurrent_streams: 20, initial_window_size: 256KiB, connection_window_size: 4MiB }
+                limits:
+                  max_header_total: 128KiB
+                  http2: { max_concurrent_streams: 20, initial_window_size: 256KiB, connection_window_size: 4MiB }
 
-            """
+                """
         let settings = try fixture.load(yaml).0.limits.http2Settings
         #expect(settings.maxConcurrentStreams == 20)
         #expect(settings.initialStreamWindowSize == 256 * 1024)
@@ -46,7 +47,7 @@ import Testing
         ("initial_window_size: 100B", "'initial_window_size' in 'http2' of 'limits' must be between 1KiB and"),
         ("connection_window_size: 3GiB", "'connection_window_size' in 'http2' of 'limits' must be between"),
         ("connection_window_size: 1KiB", "must be between 65535B and"),
-        ("initial_window_size: 1 MB", "invalid size '1 MB' for 'initial_window_size'"),
+        ("initial_window_size: 1 MB", "invalid size '1 MB' for 'initial_window_size'")
     ])
     func badValuesAreErrorsAtTheirLine(line: String, message: String) throws {
         let fixture = try ConfigFixture()
@@ -61,7 +62,8 @@ import Testing
     @Test func aStreamWindowLargerThanTheConnectionsIsRefused() throws {
         let fixture = try ConfigFixture()
         defer { fixture.remove() }
-        let yaml = ConfigFixture.minimal
+        let yaml =
+            ConfigFixture.minimal
             + "\nlimits:\n  http2:\n    connection_window_size: 1MiB\n    initial_window_size: 2MiB\n"
         let errors = try fixture.errors(yaml)
         #expect(errors.count == 1, "\(errors)")

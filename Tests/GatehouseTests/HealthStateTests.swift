@@ -11,7 +11,7 @@ import Testing
         #expect(step1 == nil)
         let step2 = check.record(success: false)
         #expect(step2 == nil)
-        let step3 = check.record(success: true)   // a success resets the failure count
+        let step3 = check.record(success: true)  // a success resets the failure count
         #expect(step3 == nil)
         let step4 = check.record(success: false)
         #expect(step4 == nil)
@@ -20,11 +20,11 @@ import Testing
         let step6 = check.record(success: false)
         #expect(step6 == .wentDown)
         #expect(!check.isHealthy)
-        let step7 = check.record(success: false)   // logged once, not per probe
+        let step7 = check.record(success: false)  // logged once, not per probe
         #expect(step7 == nil)
         let step8 = check.record(success: true)
         #expect(step8 == nil)
-        let step9 = check.record(success: false)   // a failure resets the success count
+        let step9 = check.record(success: false)  // a failure resets the success count
         #expect(step9 == nil)
         let step10 = check.record(success: true)
         #expect(step10 == nil)
@@ -42,7 +42,7 @@ import Testing
         #expect(step13)
         #expect(ejection.isSuspect(now: 10 * second + second / 2))
         #expect(!ejection.isSuspect(now: 11 * second + 1))
-        let step14 = ejection.connectFailed(now: 12 * second)          // second strike: 2 s
+        let step14 = ejection.connectFailed(now: 12 * second)  // second strike: 2 s
         #expect(step14)
         #expect(ejection.isSuspect(now: 13 * second + second / 2))
         #expect(!ejection.isSuspect(now: 14 * second + 1))
@@ -61,7 +61,7 @@ import Testing
             let ejected = ejection.responded(status: 502, now: 0)
             #expect(!ejected)
         }
-        let step15 = ejection.responded(status: 200, now: 0)   // the streak is broken
+        let step15 = ejection.responded(status: 200, now: 0)  // the streak is broken
         #expect(!step15)
         for _ in 0..<(PassiveEjection.burst - 1) {
             let ejected = ejection.responded(status: 503, now: 0)
@@ -77,10 +77,10 @@ import Testing
         let view = PoolHealthView(generation: 1, serviceUp: [[false, true], [true, true]], draining: [false, false])
         #expect(!view.accepts(server: 0, service: 0))
         #expect(view.accepts(server: 0, service: 1))
-        #expect(view.accepts(server: 0, service: nil))   // server level: not every service is down
+        #expect(view.accepts(server: 0, service: nil))  // server level: not every service is down
         let dead = PoolHealthView(generation: 2, serviceUp: [[false, true], [false, true]], draining: [false, true])
         #expect(!dead.accepts(server: 0, service: nil))
-        #expect(!dead.accepts(server: 1, service: 1))   // drained
+        #expect(!dead.accepts(server: 1, service: 1))  // drained
         let unprobed = PoolHealthView(generation: 3, serviceUp: [], draining: [false])
         #expect(unprobed.accepts(server: 0, service: nil))
     }

@@ -47,12 +47,14 @@ import Testing
 
         // The pack loads and behaves as the IIS rules did.
         let collector = DiagnosticCollector(file: "eomt.yaml")
-        let pack = try #require(RulePackLoader(collector: collector, path: "eomt.yaml").parse(yaml: result.yaml),
-                                "\(collector.errors)")
+        let pack = try #require(
+            RulePackLoader(collector: collector, path: "eomt.yaml").parse(yaml: result.yaml),
+            "\(collector.errors)")
         let packs = ScreeningPacks(packs: [pack])
         #expect(try RulePackTests.hit(packs, "/autodiscover/autodiscover.json?@x/%50owershell/") == "eomt/powershell-inbound")
-        #expect(try RulePackTests.hit(packs, "/owa/", headers: [("Cookie", "X-BEResource=a/b~1")])
-            == "eomt/x-beresource-abort-inbound")
+        #expect(
+            try RulePackTests.hit(packs, "/owa/", headers: [("Cookie", "X-BEResource=a/b~1")])
+                == "eomt/x-beresource-abort-inbound")
         #expect(try RulePackTests.hit(packs, "/owa/", headers: [("Cookie", "X-BEResource=mbx01~1942")]) == nil)
         #expect(try RulePackTests.hit(packs, "/owa/?X-Rps-CAT=1") == "eomt/legacy-rps-header")
         #expect(try RulePackTests.hit(packs, "/ecp/a", method: .POST) == "eomt/ecp-from-non-browsers")
@@ -70,19 +72,21 @@ import Testing
     }
 
     @Test func rewriteAndRedirectActionsAreRefusedWithTheirLine() {
-        let problems = Self.problems(Self.webConfig("""
-                    <rule name="To HTTPS">
-                      <match url=".*" />
-                      <conditions><add input="{HTTPS}" pattern="off" /></conditions>
-                      <action type="Redirect" url="https://{HTTP_HOST}/{R:1}" />
-                    </rule>
-                    <rule name="Rewrite it">
-                      <match url=".*" />
-                      <conditions><add input="{REQUEST_URI}" pattern="x" /></conditions>
-                      <action type="Rewrite" url="/y" />
-                      <serverVariables><set name="HTTP_X" value="1" /></serverVariables>
-                    </rule>
-            """))
+        let problems = Self.problems(
+            Self.webConfig(
+                """
+                        <rule name="To HTTPS">
+                          <match url=".*" />
+                          <conditions><add input="{HTTPS}" pattern="off" /></conditions>
+                          <action type="Redirect" url="https://{HTTP_HOST}/{R:1}" />
+                        </rule>
+                        <rule name="Rewrite it">
+                          <match url=".*" />
+                          <conditions><add input="{REQUEST_URI}" pattern="x" /></conditions>
+                          <action type="Rewrite" url="/y" />
+                          <serverVariables><set name="HTTP_X" value="1" /></serverVariables>
+                        </rule>
+                """))
         #expect(problems.contains { $0.rule == "To HTTPS" && $0.message.contains("input {HTTPS} is not converted") && $0.line == 8 })
         #expect(problems.contains { $0.rule == "To HTTPS" && $0.message.contains("action type=\"Redirect\"") })
         #expect(problems.contains { $0.rule == "Rewrite it" && $0.message.contains("action type=\"Rewrite\"") })
@@ -90,30 +94,35 @@ import Testing
     }
 
     @Test func otherMatchURLsRawQueryAndWildcardsAreRefused() {
-        let problems = Self.problems(Self.webConfig("""
-                    <rule name="Path only">
-                      <match url="^owa/" />
-                      <conditions><add input="{QUERY_STRING}" pattern="a" /></conditions>
-                      <action type="AbortRequest" />
-                    </rule>
-                    <rule name="Wild" patternSyntax="Wildcard">
-                      <match url="*" />
-                      <conditions><add input="{REQUEST_URI}" pattern="*x*" /></conditions>
-                      <action type="AbortRequest" />
-                    </rule>
-            """))
+        let problems = Self.problems(
+            Self.webConfig(
+                """
+                        <rule name="Path only">
+                          <match url="^owa/" />
+                          <conditions><add input="{QUERY_STRING}" pattern="a" /></conditions>
+                          <action type="AbortRequest" />
+                        </rule>
+                        <rule name="Wild" patternSyntax="Wildcard">
+                          <match url="*" />
+                          <conditions><add input="{REQUEST_URI}" pattern="*x*" /></conditions>
+                          <action type="AbortRequest" />
+                        </rule>
+                """))
         #expect(problems.contains { $0.rule == "Path only" && $0.message.contains("<match url=\"^owa/\">") })
         #expect(problems.contains { $0.rule == "Path only" && $0.message.contains("{QUERY_STRING}") })
         #expect(problems.contains { $0.rule == "Wild" && $0.message.contains("patternSyntax=\"Wildcard\"") })
-        let serverVariable = Self.problems(Self.webConfig("""
-                    <rule name="Raw URL"><match url=".*" /><conditions><add input="{HTTP_URL}" pattern="x" /></conditions>
-                      <action type="AbortRequest" /></rule>
-            """))
+        let serverVariable = Self.problems(
+            Self.webConfig(
+                """
+                        <rule name="Raw URL"><match url=".*" /><conditions><add input="{HTTP_URL}" pattern="x" /></conditions>
+                          <action type="AbortRequest" /></rule>
+                """))
         #expect(serverVariable.contains { $0.rule == "Raw URL" && $0.message.contains("not a request header") })
     }
 
     @Test func outboundRulesAndBrokenXMLAreRefused() {
-        let outbound = Self.problems("""
+        let outbound = Self.problems(
+            """
             <configuration><system.webServer><rewrite>
               <rules><rule name="a"><match url=".*" /><conditions><add input="{REQUEST_URI}" pattern="x" /></conditions>
                 <action type="AbortRequest" /></rule></rules>

@@ -21,12 +21,16 @@ import Testing
     func at(_ seconds: Double) -> UInt64 { Self.start + UInt64(seconds * 1e9) }
 
     func makeMachine(maxIdle: Int = 4, maxConnecting: Int = 2, idle: UInt64 = 60, queue: UInt64 = 3) -> Machine {
-        Machine(servers: 2, settings: .init(maxIdlePerServer: maxIdle, maxConnectingPerServer: maxConnecting,
-                                            idleTimeout: idle * Self.second, queueTimeout: queue * Self.second))
+        Machine(
+            servers: 2,
+            settings: .init(
+                maxIdlePerServer: maxIdle, maxConnectingPerServer: maxConnecting,
+                idleTimeout: idle * Self.second, queueTimeout: queue * Self.second))
     }
 
     /// A lease that opened a new connection which is now connected.
-    func connectedLease(_ machine: inout Machine, _ server: ServerID = LoopBackendPoolStateMachineTests.mbx01, now: UInt64) -> ConnectionID {
+    func connectedLease(_ machine: inout Machine, _ server: ServerID = LoopBackendPoolStateMachineTests.mbx01, now: UInt64) -> ConnectionID
+    {
         let (_, action) = machine.lease(server: server, now: now)
         guard case .connect(let id) = action else {
             Issue.record("expected a connect, got \(action)")
@@ -73,7 +77,7 @@ import Testing
         _ = machine.released(server: Self.mbx01, connection: first, reusable: true, now: at(10))
         #expect(machine.takeTimerChange() == at(70))
         _ = machine.released(server: Self.mbx01, connection: second, reusable: true, now: at(20))
-        #expect(machine.takeTimerChange() == nil)   // the timer set for 70 s comes first: no re-arm
+        #expect(machine.takeTimerChange() == nil)  // the timer set for 70 s comes first: no re-arm
         #expect(machine.expire(now: at(69)) == [])
         #expect(machine.timerDeadline == at(70))
         #expect(machine.expire(now: at(70)) == [.close(first)])
@@ -99,7 +103,7 @@ import Testing
             Issue.record("expected a connect")
             return
         }
-        #expect(machine.outstandingCount(Self.mbx01) == 1)   // still one request
+        #expect(machine.outstandingCount(Self.mbx01) == 1)  // still one request
         #expect(machine.connectingCount(Self.mbx01) == 1)
     }
 
@@ -109,7 +113,7 @@ import Testing
         _ = machine.released(server: Self.mbx01, connection: first, reusable: true, now: at(1))
         #expect(machine.closed(first) == false)
         #expect(machine.idleCount(Self.mbx01) == 0)
-        #expect(machine.closed(first) == false)   // reported twice: ignored
+        #expect(machine.closed(first) == false)  // reported twice: ignored
         guard case .connect = machine.lease(server: Self.mbx01, now: at(2)).1 else {
             Issue.record("expected a connect")
             return
@@ -154,7 +158,7 @@ import Testing
     @Test func aWaiterIsServedByAReleasedConnection() {
         var machine = makeMachine(maxConnecting: 1)
         let first = connectedLease(&machine, now: at(0))
-        let (_, b) = machine.lease(server: Self.mbx01, now: at(0))   // takes the only connect slot
+        let (_, b) = machine.lease(server: Self.mbx01, now: at(0))  // takes the only connect slot
         let (waiter, c) = machine.lease(server: Self.mbx01, now: at(0))
         #expect(c == .wait(deadline: at(3)))
         guard case .connect = b else {
@@ -212,8 +216,8 @@ import Testing
         let third = connectedLease(&machine, now: at(0))
         #expect(machine.outstanding == [3, 0])
         _ = machine.released(server: Self.mbx01, connection: first, reusable: true, now: at(1))
-        machine.abandon(server: Self.mbx01)                   // second: the request failed
-        #expect(machine.closed(second) == false)              // ...and closed it
+        machine.abandon(server: Self.mbx01)  // second: the request failed
+        #expect(machine.closed(second) == false)  // ...and closed it
         #expect(machine.keepPinned(server: Self.mbx01, connection: third, acquire: { true }) == .keep)
         #expect(machine.outstanding == [0, 0])
         let again = machine.lendPinned(server: Self.mbx01, connection: third)
@@ -277,8 +281,9 @@ import Testing
         #expect(machine.state(of: second) == nil && machine.pinnedCount(Self.mbx01) == 1)
         // A pinned connection never goes to the shared idle list.
         _ = machine.lendPinned(server: Self.mbx01, connection: first)
-        #expect(machine.released(server: Self.mbx01, connection: first, reusable: true, now: at(1))
-            == .close(releasePinnedSlot: true))
+        #expect(
+            machine.released(server: Self.mbx01, connection: first, reusable: true, now: at(1))
+                == .close(releasePinnedSlot: true))
         budget.release(0)
         #expect(machine.pinnedCount(Self.mbx01) == 0 && budget.current == [0, 0])
         #expect(machine.outstanding == [0, 0])
@@ -316,11 +321,13 @@ import Testing
     static let owa = 1
 
     static func pool() throws -> BackendPool {
-        let trust = BackendTrust(useSystemStore: true)   // never used: nothing connects here
+        let trust = BackendTrust(useSystemStore: true)  // never used: nothing connects here
         return BackendPool(
             name: "mailbox",
-            servers: [BackendServer(name: "mbx01", host: "127.0.0.1", port: 1, tlsName: "mbx01.contoso.lab"),
-                      BackendServer(name: "mbx02", host: "127.0.0.1", port: 2, tlsName: "mbx02.contoso.lab")],
+            servers: [
+                BackendServer(name: "mbx01", host: "127.0.0.1", port: 1, tlsName: "mbx01.contoso.lab"),
+                BackendServer(name: "mbx02", host: "127.0.0.1", port: 2, tlsName: "mbx02.contoso.lab")
+            ],
             tls: try TLSClientContext(trust: trust), connectTimeout: .seconds(1), idleTimeout: .seconds(60),
             maxIdlePerServer: 4, healthPaths: ["/EWS/healthcheck.htm", "/owa/healthcheck.htm"])
     }

@@ -14,8 +14,9 @@ import Testing
         let key = try PrivateKey.generate(.p256)
         let leaf = try CertificateFactory.selfSigned(.exchangeBackEnd(name: "mail", fqdn: "mail.contoso.lab"), key: key)
         let certified = try CertifiedKey(chain: [leaf], key: key)
-        return try CertificateStore(certificates: [certified], defaultCertificate: nil, policy: .exchangeDefault,
-                                    alpn: ["h2", "http/1.1"], strictSNI: false)
+        return try CertificateStore(
+            certificates: [certified], defaultCertificate: nil, policy: .exchangeDefault,
+            alpn: ["h2", "http/1.1"], strictSNI: false)
     }
 
     @Test func handshakesCountConnectionsByProtocolAndFailuresByReason() throws {
@@ -24,7 +25,7 @@ import Testing
         let h2 = listener.handshakeCompleted(nil, http2: true)
         _ = listener.handshakeCompleted(nil, http2: false)
         _ = listener.handshakeCompleted(nil, http2: false)
-        h2.decrement()   // the HTTP/2 connection closed
+        h2.decrement()  // the HTTP/2 connection closed
         listener.handshakeFailed(TLSError(.handshakeTimeout, "late"))
         listener.handshakeFailed(TLSError(.handshake, "TLS handshake failed (error:0A0000C1:SSL routines::no shared cipher)"))
         listener.handshakeFailed(TLSError(.handshake, "TLS handshake failed (error:0A0000C1:SSL routines::no shared cipher)"))
@@ -34,7 +35,8 @@ import Testing
         #expect(samples[#"gatehouse_client_connections_open{listener="https",protocol="h2"}"#] == 0)
         #expect(samples[#"gatehouse_client_connections_total{listener="https",protocol="h2"}"#] == 1)
         #expect(samples[#"gatehouse_client_connections_total{listener="https",protocol="h1"}"#] == 2)
-        #expect(samples[#"gatehouse_tls_handshakes_total{listener="https",version="unknown",cipher="unknown",certificate="",sha256=""}"#] == 3)
+        #expect(
+            samples[#"gatehouse_tls_handshakes_total{listener="https",version="unknown",cipher="unknown",certificate="",sha256=""}"#] == 3)
         #expect(samples[#"gatehouse_tls_handshake_failures_total{listener="https",reason="timeout"}"#] == 1)
         #expect(samples[#"gatehouse_tls_handshake_failures_total{listener="https",reason="no_shared_cipher"}"#] == 2)
     }
@@ -69,8 +71,10 @@ import Testing
         try sync.addHandler(HTTP1ServerAdapter())
         try sync.addHandler(ProxyHandler(environment: environment, facts: facts, clientProtocol: .http1))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 443)).wait()
-        try channel.writeInbound(ByteBuffer(string: "GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /deny HTTP/1.1\r\nHost: a\r\n\r\n"
-            + "GET /b HTTP/1.1\r\nHost: a\r\n\r\n"))
+        try channel.writeInbound(
+            ByteBuffer(
+                string: "GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /deny HTTP/1.1\r\nHost: a\r\n\r\n"
+                    + "GET /b HTTP/1.1\r\nHost: a\r\n\r\n"))
         channel.embeddedEventLoop.run()
 
         let samples = metricSamples(metrics)

@@ -21,7 +21,7 @@ func metricSamples(_ metrics: GatehouseMetrics) -> [String: Double] {
 /// recorded events (read back from the registry's own exposition).
 @Suite struct MetricsTests {
     static func pool() throws -> BackendPool {
-        try PassiveEjectionTableTests.pool()   // "mailbox": mbx01, mbx02; services ews, owa
+        try PassiveEjectionTableTests.pool()  // "mailbox": mbx01, mbx02; services ews, owa
     }
 
     @Test func statusClassesFollowTheFirstDigitAndAbortsHaveTheirOwn() {
@@ -72,8 +72,9 @@ func metricSamples(_ metrics: GatehouseMetrics) -> [String: Double] {
         let metrics = GatehouseMetrics()
         let pool = try Self.pool()
         let poolMetrics = PoolMetrics(pool: pool, registry: metrics.registry)
-        let route = metrics.makeRouteMetrics(service: "contoso", route: "contoso/Microsoft-Server-ActiveSync", pool: pool,
-                                             poolMetrics: poolMetrics, longPoll: .activeSync)
+        let route = metrics.makeRouteMetrics(
+            service: "contoso", route: "contoso/Microsoft-Server-ActiveSync", pool: pool,
+            poolMetrics: poolMetrics, longPoll: .activeSync)
         let sync = head(.POST, "/Microsoft-Server-ActiveSync?Cmd=Sync")
         let ping = head(.POST, "/Microsoft-Server-ActiveSync?Cmd=Ping")
         route.record(server: 1, status: 200, aborted: false, head: sync, bytesIn: 100, bytesOut: 2_000, seconds: 0.004)
@@ -111,7 +112,7 @@ func metricSamples(_ metrics: GatehouseMetrics) -> [String: Double] {
         let second = metrics.makeRouteMetrics(service: "s", route: "s/owa", pool: pool, poolMetrics: nil, longPoll: .none)
         #expect(first.requests[1][1] === second.requests[1][1])
         #expect(first.duration === second.duration)
-        #expect(first.longPollDuration == nil)   // no long polls on OWA: no histogram for them
+        #expect(first.longPollDuration == nil)  // no long polls on OWA: no histogram for them
     }
 
     @Test func backendEventsAndScrapeTimeStateBecomeTheirFamilies() throws {
@@ -122,7 +123,7 @@ func metricSamples(_ metrics: GatehouseMetrics) -> [String: Double] {
         pools.connectFailed(server: 1)
         pools.resent(server: 1)
         pools.ejected(server: 1)
-        pools.connected(server: 7)   // an index the pool does not have: ignored, no crash
+        pools.connected(server: 7)  // an index the pool does not have: ignored, no crash
         let counters = LoopPoolCounters(outstanding: [3, 0], idle: [2, 0], pinned: [1, 0], suspect: [0, 0], open: [6, 0])
         let view = PoolHealthView(generation: 1, serviceUp: [[true, false], [true, true]], draining: [false, true])
         pools.update(counters: counters, health: view)
@@ -160,7 +161,7 @@ func metricSamples(_ metrics: GatehouseMetrics) -> [String: Double] {
         let hits = DenyHitCounters(screening: nil, registry: metrics.registry)
         hits.hit(.proxyshellAutodiscover)
         hits.hit(.proxyshellAutodiscover)
-        hits.hit(screeningRule: "no such rule")   // not in any pack: nothing made per request
+        hits.hit(screeningRule: "no such rule")  // not in any pack: nothing made per request
         let samples = metricSamples(metrics)
         #expect(samples[#"gatehouse_deny_rule_hits_total{rule="proxyshell_autodiscover"}"#] == 2)
         #expect(samples[#"gatehouse_deny_rule_hits_total{rule="be_resource"}"#] == 0)
@@ -168,10 +169,11 @@ func metricSamples(_ metrics: GatehouseMetrics) -> [String: Double] {
     }
 
     @Test func screeningRuleHitsAreCountedByPackAndRule() throws {
-        let packs = try RulePackTests.packs(RulePackTests.header + """
-              - { id: block-x, match: { path: '^/owa/x$' }, action: deny }
-              - { id: cut-y, match: { path: '^/owa/y$' }, action: abort }
-            """)
+        let packs = try RulePackTests.packs(
+            RulePackTests.header + """
+                  - { id: block-x, match: { path: '^/owa/x$' }, action: deny }
+                  - { id: cut-y, match: { path: '^/owa/y$' }, action: abort }
+                """)
         let metrics = GatehouseMetrics()
         let hits = DenyHitCounters(screening: packs, registry: metrics.registry)
         let label = try #require(try RulePackTests.hit(packs, "/owa/y"))
@@ -182,19 +184,25 @@ func metricSamples(_ metrics: GatehouseMetrics) -> [String: Double] {
     }
 
     @Test func handshakeFailureReasonsAreOpenSSLsOwnInSnakeCase() {
-        #expect(ListenerMetrics.openSSLReason(
-            "TLS handshake failed (error:0A0000C1:SSL routines::no shared cipher)") == "no_shared_cipher")
-        #expect(ListenerMetrics.openSSLReason(
-            "TLS handshake failed: x (error:0A00009C:SSL routines::http request; error:1:SSL routines::other)")
-            == "http_request")
+        #expect(
+            ListenerMetrics.openSSLReason(
+                "TLS handshake failed (error:0A0000C1:SSL routines::no shared cipher)") == "no_shared_cipher")
+        #expect(
+            ListenerMetrics.openSSLReason(
+                "TLS handshake failed: x (error:0A00009C:SSL routines::http request; error:1:SSL routines::other)")
+                == "http_request")
         // Text a client chose (an SNI name) comes before OpenSSL's part and never becomes the reason.
-        #expect(ListenerMetrics.openSSLReason(
-            "TLS handshake failed: unknown name (evil routines::chosen) (error:0A000458:SSL routines::tlsv1 unrecognized name)")
-            == "tlsv1_unrecognized_name")
+        #expect(
+            ListenerMetrics.openSSLReason(
+                "TLS handshake failed: unknown name (evil routines::chosen) (error:0A000458:SSL routines::tlsv1 unrecognized name)")
+                == "tlsv1_unrecognized_name")
         #expect(ListenerMetrics.openSSLReason("no queue here") == nil)
         #expect(ListenerMetrics.failureReason(TLSError(.handshakeTimeout, "late")) == "timeout")
-        #expect(ListenerMetrics.failureReason(TLSError(.handshake,
-            "TLS handshake failed: the client closed the connection during the handshake")) == "closed")
+        #expect(
+            ListenerMetrics.failureReason(
+                TLSError(
+                    .handshake,
+                    "TLS handshake failed: the client closed the connection during the handshake")) == "closed")
         #expect(ListenerMetrics.failureReason(TLSError(.handshake, "TLS handshake failed")) == "handshake")
         #expect(ListenerMetrics.failureReason(IOError(errnoCode: 104, reason: "read")) == "closed")
         #expect(ListenerMetrics.failureReason(ChannelError.ioOnClosedChannel) == "other")

@@ -63,15 +63,16 @@ import Testing
                     return ready.futureResult
                 })
             let table = try RoutingTable(services: [
-                .init(name: "mail", hosts: ["mail.contoso.com"], routes: [.init(prefix: "/", id: 0)], redirectRootTo: nil),
+                .init(name: "mail", hosts: ["mail.contoso.com"], routes: [.init(prefix: "/", id: 0)], redirectRootTo: nil)
             ])
             let policy = RoutePolicy(poolIndex: 0, name: "mail/all", idleTimeout: routeIdleTimeout, maxBodyBytes: 1 << 30)
             let environment = ProxyEnvironment(
                 router: ExchangeRouter(table: table, policies: [policy]),
                 pools: LoopPoolSet(pools: [pool], group: loop), logger: Logger(label: "test"),
                 accessLog: nil)
-            let facts = ClientConnectionFacts(clientIP: IPAddress(ipv4: 0x7F00_0001), isTLS: true, serverName: nil,
-                                              certificateCovers: { _ in true })
+            let facts = ClientConnectionFacts(
+                clientIP: IPAddress(ipv4: 0x7F00_0001), isTLS: true, serverName: nil,
+                certificateCovers: { _ in true })
             client = EmbeddedChannel(loop: loop)
             try client.pipeline.syncOperations.addHandler(clientReads)
             try client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 443)).wait()

@@ -12,19 +12,21 @@ import Testing
 
     static func router() throws -> ExchangeRouter {
         let table = try RoutingTable(services: [
-            .init(name: "mail", hosts: ["mail.contoso.com"], routes: [.init(prefix: "/", id: 0)], redirectRootTo: nil),
+            .init(name: "mail", hosts: ["mail.contoso.com"], routes: [.init(prefix: "/", id: 0)], redirectRootTo: nil)
         ])
         return ExchangeRouter(table: table, policies: [policy])
     }
 
-    static let facts = ClientConnectionFacts(clientIP: IPAddress(ipv4: 0x0A00_0001), isTLS: false, serverName: nil,
-                                             certificateCovers: { _ in true })
+    static let facts = ClientConnectionFacts(
+        clientIP: IPAddress(ipv4: 0x0A00_0001), isTLS: false, serverName: nil,
+        certificateCovers: { _ in true })
 
     private func decide(_ method: HTTPMethod, _ headers: [(String, String)]) throws -> ProxyDecision {
         var all = HTTPHeaders([("Host", "mail.contoso.com")])
         all.add(contentsOf: headers)
-        return try Self.router().decide(head: HTTPRequestHead(version: .http1_1, method: method, uri: "/owa/x", headers: all),
-                                        connection: Self.facts)
+        return try Self.router().decide(
+            head: HTTPRequestHead(version: .http1_1, method: method, uri: "/owa/x", headers: all),
+            connection: Self.facts)
     }
 
     private func forwarded(_ method: HTTPMethod, _ headers: [(String, String)]) throws -> (HTTPHeaders, RequestBodyFraming)? {
@@ -32,8 +34,10 @@ import Testing
         return (head.headers, framing)
     }
 
-    @Test(arguments: [HTTPMethod.GET, .HEAD, .OPTIONS, .DELETE, .RAW(value: "PROPFIND"), .POST, .PUT, .PATCH,
-                      .RAW(value: "RPC_IN_DATA")])
+    @Test(arguments: [
+        HTTPMethod.GET, .HEAD, .OPTIONS, .DELETE, .RAW(value: "PROPFIND"), .POST, .PUT, .PATCH,
+        .RAW(value: "RPC_IN_DATA")
+    ])
     func everyMethodKeepsItsChunkedFraming(method: HTTPMethod) throws {
         let (headers, framing) = try #require(try forwarded(method, [("Transfer-Encoding", "chunked")]))
         #expect(framing == .chunked)
@@ -123,7 +127,7 @@ import Testing
         #expect(known(.ok, [], .HEAD))
         #expect(known(.noContent, []))
         #expect(known(.notModified, []))
-        #expect(!known(.ok, []))                                              // until close
+        #expect(!known(.ok, []))  // until close
         #expect(!known(.ok, [("Transfer-Encoding", "gzip")]))
         #expect(!known(.ok, [("Transfer-Encoding", "chunked"), ("Content-Length", "3")]))
         #expect(!known(.ok, [("Transfer-Encoding", "chunked"), ("Transfer-Encoding", "chunked")]))
@@ -164,8 +168,9 @@ import Testing
         try channel.writeInbound(requestHead("/a"))
         try channel.writeInbound(HTTPServerRequestPart.end(nil))
         #expect(try uris(channel) == ["/a"])
-        let closing = HTTPResponseHead(version: .http1_1, status: .ok,
-                                       headers: HTTPHeaders([("Connection", "close"), ("Content-Length", "0")]))
+        let closing = HTTPResponseHead(
+            version: .http1_1, status: .ok,
+            headers: HTTPHeaders([("Connection", "close"), ("Content-Length", "0")]))
         try channel.writeOutbound(TaggedResponsePart(stream: HTTPStreamID(1), part: .head(closing)))
         try channel.writeInbound(requestHead("/b"))
         try channel.writeInbound(HTTPServerRequestPart.end(nil))

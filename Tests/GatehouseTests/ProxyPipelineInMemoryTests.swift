@@ -48,7 +48,8 @@ import Testing
 
     @Test func pipelinedRequestsAreAnsweredInOrder() throws {
         let channel = try proxyChannel()
-        let requests = "GET /one HTTP/1.1\r\nHost: a\r\n\r\nGET /two HTTP/1.1\r\nHost: a\r\n\r\n"
+        let requests =
+            "GET /one HTTP/1.1\r\nHost: a\r\n\r\nGET /two HTTP/1.1\r\nHost: a\r\n\r\n"
             + "GET /three HTTP/1.1\r\nHost: a\r\n\r\n"
         try channel.writeInbound(ByteBuffer(string: requests))
         // Requests that arrive while a response end is written start on the next tick.

@@ -8,8 +8,9 @@ import Testing
 /// redirect (hosts a virtual service lists only), its header and idle clocks, its connection cap.
 @Suite struct RedirectListenerTests {
     static let table = try! RoutingTable(services: [
-        RoutingTable.Service(name: "contoso", hosts: ["mail.contoso.lab", "autodiscover.contoso.lab", "[::1]"],
-                             routes: [RoutingTable.Route(prefix: "/owa/", id: 0)]),
+        RoutingTable.Service(
+            name: "contoso", hosts: ["mail.contoso.lab", "autodiscover.contoso.lab", "[::1]"],
+            routes: [RoutingTable.Route(prefix: "/owa/", id: 0)])
     ])
     static let policy = RedirectPolicy(httpsPort: 8443, table: table)
 
@@ -23,7 +24,7 @@ import Testing
         ("/owa/", "mail.contoso.lab", "https://mail.contoso.lab:8443/owa/"),
         ("/EWS/Exchange.asmx?x=1", "Mail.Contoso.Lab.:80", "https://mail.contoso.lab:8443/EWS/Exchange.asmx?x=1"),
         ("/", "autodiscover.contoso.lab", "https://autodiscover.contoso.lab:8443/"),
-        ("/", "[::1]:80", "https://[::1]:8443/"),
+        ("/", "[::1]:80", "https://[::1]:8443/")
     ])
     func listedHostsAreRedirectedUnderTheirConfiguredName(uri: String, host: String, location: String) {
         #expect(answer(uri, hosts: [host]) == .redirect(location: location))
@@ -37,10 +38,12 @@ import Testing
     @Test func absoluteFormAuthorityDecidesWhateverTheHostHeaderSays() {
         #expect(answer("http://evil.example/", hosts: ["mail.contoso.lab"]) == .unknownHost)
         #expect(answer("http://evil.example:80/owa/?a=1", hosts: []) == .unknownHost)
-        #expect(answer("http://mail.contoso.lab/owa/?a=1", hosts: ["evil.example"])
-            == .redirect(location: "https://mail.contoso.lab:8443/owa/?a=1"))
-        #expect(answer("HTTP://autodiscover.contoso.lab?x=1", hosts: [])
-            == .redirect(location: "https://autodiscover.contoso.lab:8443/?x=1"))
+        #expect(
+            answer("http://mail.contoso.lab/owa/?a=1", hosts: ["evil.example"])
+                == .redirect(location: "https://mail.contoso.lab:8443/owa/?a=1"))
+        #expect(
+            answer("HTTP://autodiscover.contoso.lab?x=1", hosts: [])
+                == .redirect(location: "https://autodiscover.contoso.lab:8443/?x=1"))
     }
 
     @Test func unusableHostsOrTargetsAreBadRequests() {

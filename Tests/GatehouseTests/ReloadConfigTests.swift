@@ -33,13 +33,14 @@ import Testing
         let (old, _) = try fixture.load(ConfigFixture.minimal)
         let (same, _) = try fixture.load(ConfigFixture.minimal + "\nlimits:\n  shutdown_grace: 5s\n")
         #expect(RestartOnlySettings.changes(from: old, to: same).isEmpty)
-        let (changed, _) = try fixture.load(ConfigFixture.minimal + """
+        let (changed, _) = try fixture.load(
+            ConfigFixture.minimal + """
 
-            limits:
-              max_connections: 10
-            admin:
-              address: 127.0.0.1:9091
-            """)
+                limits:
+                  max_connections: 10
+                admin:
+                  address: 127.0.0.1:9091
+                """)
         let warnings = RestartOnlySettings.changes(from: old, to: changed)
         #expect(warnings.count == 2)
         #expect(warnings[0].contains("limits.max_connections changed from 20000 to 10"))
@@ -50,7 +51,11 @@ import Testing
         let queue = ReloadQueue()
         let log = NIOLockedValueBox<(running: Int, most: Int, order: [String])>((0, 0, []))
         queue.install { trigger in
-            log.withLockedValue { $0.running += 1; $0.most = max($0.most, $0.running); $0.order.append(trigger) }
+            log.withLockedValue {
+                $0.running += 1
+                $0.most = max($0.most, $0.running)
+                $0.order.append(trigger)
+            }
             try? await Task.sleep(for: .milliseconds(20))
             log.withLockedValue { $0.running -= 1 }
             return ReloadOutcome(applied: true)

@@ -16,8 +16,9 @@ import Testing
     }
 
     @Test func aRenamedListenerOnTheSameAddressKeepsItsSocket() {
-        let plan = ListenerPlan(old: [Key(name: "https", host: "0.0.0.0", port: 443)],
-                                new: [Key(name: "front", host: "0.0.0.0", port: 443)])
+        let plan = ListenerPlan(
+            old: [Key(name: "https", host: "0.0.0.0", port: 443)],
+            new: [Key(name: "front", host: "0.0.0.0", port: 443)])
         #expect(plan.keep.count == 1 && plan.bind.isEmpty && plan.close.isEmpty)
     }
 
@@ -39,8 +40,10 @@ import Testing
         HealthCarryOver.Server(name: name, host: "127.0.0.1", port: port, tlsName: "\(name).lab", drain: drain)
     }
 
-    private func shape(_ servers: [HealthCarryOver.Server], paths: [String] = ["/owa/healthcheck.htm"],
-                       name: String = "mailbox") -> HealthCarryOver.Shape {
+    private func shape(
+        _ servers: [HealthCarryOver.Server], paths: [String] = ["/owa/healthcheck.htm"],
+        name: String = "mailbox"
+    ) -> HealthCarryOver.Shape {
         HealthCarryOver.Shape(name: name, servers: servers, healthPaths: paths, rise: 2, fall: 2)
     }
 
@@ -115,7 +118,7 @@ import Testing
     @Test func newThresholdsApplyToTheCarriedState() {
         let old = shape([server("mbx01")])
         var before = HealthCarryOver.fresh(old)
-        _ = before.checks[0][0].record(success: false)   // 1 of fall 2
+        _ = before.checks[0][0].record(success: false)  // 1 of fall 2
         var new = shape([server("mbx01")])
         new.fall = 2
         new.rise = 5

@@ -8,8 +8,9 @@ import Testing
     private let t0 = NIODeadline.uptimeNanoseconds(1_000_000_000_000)
 
     private func clocks(idle: Int64 = 120, connect: Int64 = 5, header: Int64 = 30, total: Int64? = nil) -> RequestDeadlines {
-        RequestDeadlines(idle: .seconds(idle), connect: .seconds(connect), header: .seconds(header),
-                         total: total.map { .seconds($0) }, now: t0)
+        RequestDeadlines(
+            idle: .seconds(idle), connect: .seconds(connect), header: .seconds(header),
+            total: total.map { .seconds($0) }, now: t0)
     }
 
     @Test func connectTimeoutRunsOnlyWhileConnecting() {

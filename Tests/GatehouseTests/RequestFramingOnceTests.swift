@@ -16,14 +16,15 @@ import Testing
 
     private static func router() throws -> ExchangeRouter {
         let table = try RoutingTable(services: [
-            .init(name: "mail", hosts: ["mail.contoso.com"], routes: [.init(prefix: "/", id: 0)], redirectRootTo: nil),
+            .init(name: "mail", hosts: ["mail.contoso.com"], routes: [.init(prefix: "/", id: 0)], redirectRootTo: nil)
         ])
         let policy = RoutePolicy(poolIndex: 0, name: "mail/owa", idleTimeout: .seconds(120), maxBodyBytes: maxBody)
         return ExchangeRouter(table: table, policies: [policy])
     }
 
-    private static let facts = ClientConnectionFacts(clientIP: nil, isTLS: false, serverName: nil,
-                                                     certificateCovers: { _ in true })
+    private static let facts = ClientConnectionFacts(
+        clientIP: nil, isTLS: false, serverName: nil,
+        certificateCovers: { _ in true })
 
     /// What the proxy does with a POST carrying `lines` as Content-Length lines: the decision from
     /// the one parse, then (when forwarded) the machine's answer to it.
@@ -34,8 +35,9 @@ import Testing
         let parsed = RequestFraming.parse(head.headers)
         let decision = try Self.router().decide(head: head, framing: parsed, connection: Self.facts)
         guard case .forward(let policy, _, let framing) = decision else { return (decision, nil) }
-        var machine = Machine(method: .POST, declaresBody: RequestFraming.declaresBody(parsed, headers: headers),
-                              authenticatesConnection: false, traits: Self.http1)
+        var machine = Machine(
+            method: .POST, declaresBody: RequestFraming.declaresBody(parsed, headers: headers),
+            authenticatesConnection: false, traits: Self.http1)
         let deadlines = RequestDeadlines(idle: .seconds(120), connect: .seconds(5), header: .seconds(30), total: nil, now: t0)
         return (decision, machine.routed(framing: framing, maxBodyBytes: policy.maxBodyBytes, deadlines: deadlines, now: t0))
     }
@@ -44,11 +46,13 @@ import Testing
     func identicalRepeatsOverTheLimitGetTheEarly413(lines: [String]) throws {
         let (decision, action) = try outcome(lines)
         guard case .forward(_, let head, .contentLength(2000)) = decision else {
-            Issue.record("expected a forward with one length: \(decision)"); return
+            Issue.record("expected a forward with one length: \(decision)")
+            return
         }
         #expect(head.headers["content-length"] == ["2000"])
         guard case .respondLocally(.declaredBodyTooLarge(2000, Self.maxBody), .closeClient)? = action else {
-            Issue.record("expected the early 413 and a close: \(String(describing: action))"); return
+            Issue.record("expected the early 413 and a close: \(String(describing: action))")
+            return
         }
     }
 
@@ -56,14 +60,18 @@ import Testing
     func identicalRepeatsWithinTheLimitAreForwarded(lines: [String]) throws {
         let (decision, action) = try outcome(lines)
         guard case .forward(_, _, .contentLength(5)) = decision, case .connect? = action else {
-            Issue.record("expected a forward and a connect: \(decision) \(String(describing: action))"); return
+            Issue.record("expected a forward and a connect: \(decision) \(String(describing: action))")
+            return
         }
     }
 
     @Test(arguments: [["5, 6"], ["5", "6"], ["2000, 5"]])
     func differingValuesAreA400(lines: [String]) throws {
         let (decision, action) = try outcome(lines)
-        guard case .respond(let answer) = decision else { Issue.record("expected a 400: \(decision)"); return }
+        guard case .respond(let answer) = decision else {
+            Issue.record("expected a 400: \(decision)")
+            return
+        }
         #expect(answer.status == .badRequest)
         #expect(answer.reason.contains("conflicting_content_length"))
         #expect(action == nil)

@@ -5,10 +5,13 @@ import Testing
 
 /// Which failed requests are sent to another backend, and which never are.
 @Suite struct ResendRuleTests {
-    private func attempt(_ method: HTTPMethod = .GET, attempts: Int = 1, responseStarted: Bool = false,
-                         bodyForwarded: Bool = false, pinned: Bool = false) -> ResendRule.Attempt {
-        ResendRule.Attempt(attempts: attempts, responseStarted: responseStarted, bodyForwarded: bodyForwarded,
-                           pinned: pinned, method: method)
+    private func attempt(
+        _ method: HTTPMethod = .GET, attempts: Int = 1, responseStarted: Bool = false,
+        bodyForwarded: Bool = false, pinned: Bool = false
+    ) -> ResendRule.Attempt {
+        ResendRule.Attempt(
+            attempts: attempts, responseStarted: responseStarted, bodyForwarded: bodyForwarded,
+            pinned: pinned, method: method)
     }
 
     @Test func anUnansweredIdempotentRequestIsResentOnce() {

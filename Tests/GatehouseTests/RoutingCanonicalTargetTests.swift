@@ -17,8 +17,9 @@ import Testing
     static let accepted: [Accepted] = [
         .init(target: "/", path: "/", query: nil, forward: "/"),
         .init(target: "/owa/", path: "/owa/", query: nil, forward: "/owa/"),
-        .init(target: "/owa/auth/logon.aspx?url=https%3a%2f%2fmail%2fowa%2f&reason=0", path: "/owa/auth/logon.aspx",
-              query: "url=https%3a%2f%2fmail%2fowa%2f&reason=0", forward: "/owa/auth/logon.aspx?url=https%3a%2f%2fmail%2fowa%2f&reason=0"),
+        .init(
+            target: "/owa/auth/logon.aspx?url=https%3a%2f%2fmail%2fowa%2f&reason=0", path: "/owa/auth/logon.aspx",
+            query: "url=https%3a%2f%2fmail%2fowa%2f&reason=0", forward: "/owa/auth/logon.aspx?url=https%3a%2f%2fmail%2fowa%2f&reason=0"),
         .init(target: "/owa/%2e%2e/ecp", path: "/ecp", query: nil, forward: "/ecp"),
         .init(target: "/OWA/./../EcP/", path: "/EcP/", query: nil, forward: "/EcP/"),
         .init(target: "/owa/%2E%2E/%2e%2e/../ecp/", path: "/ecp/", query: nil, forward: "/ecp/"),
@@ -32,16 +33,18 @@ import Testing
         .init(target: "/owa/My%20Files/x", path: "/owa/My Files/x", query: nil, forward: "/owa/My%20Files/x"),
         .init(target: "/owa/caf%C3%A9", path: "/owa/café", query: nil, forward: "/owa/caf%C3%A9"),
         .init(target: "/owa/a%3Fb", path: "/owa/a?b", query: nil, forward: "/owa/a%3Fb"),
-        .init(target: "/rpc/rpcproxy.dll?mail.contoso.com:6001", path: "/rpc/rpcproxy.dll",
-              query: "mail.contoso.com:6001", forward: "/rpc/rpcproxy.dll?mail.contoso.com:6001"),
-        .init(target: "/mapi/emsmdb/?MailboxId=0c5f@contoso.com", path: "/mapi/emsmdb/",
-              query: "MailboxId=0c5f@contoso.com", forward: "/mapi/emsmdb/?MailboxId=0c5f@contoso.com"),
+        .init(
+            target: "/rpc/rpcproxy.dll?mail.contoso.com:6001", path: "/rpc/rpcproxy.dll",
+            query: "mail.contoso.com:6001", forward: "/rpc/rpcproxy.dll?mail.contoso.com:6001"),
+        .init(
+            target: "/mapi/emsmdb/?MailboxId=0c5f@contoso.com", path: "/mapi/emsmdb/",
+            query: "MailboxId=0c5f@contoso.com", forward: "/mapi/emsmdb/?MailboxId=0c5f@contoso.com"),
         .init(target: "/owa/?", path: "/owa/", query: "", forward: "/owa/?"),
         .init(target: "/x?a=%252e%2F", path: "/x", query: "a=%252e%2F", forward: "/x?a=%252e%2F"),
         .init(target: "https://mail.contoso.com/owa/?a=1", path: "/owa/", query: "a=1", forward: "/owa/?a=1"),
         .init(target: "HTTPS://MAIL.contoso.com:443/owa/../ecp", path: "/ecp", query: nil, forward: "/ecp"),
         .init(target: "https://mail.contoso.com", path: "/", query: nil, forward: "/"),
-        .init(target: "https://mail.contoso.com?x=1", path: "/", query: "x=1", forward: "/?x=1"),
+        .init(target: "https://mail.contoso.com?x=1", path: "/", query: "x=1", forward: "/?x=1")
     ]
 
     @Test(arguments: accepted)
@@ -98,7 +101,7 @@ import Testing
         .init(target: "https://mail.contoso.com.evil.com/owa/", reason: .hostMismatch),
         .init(target: "https://mail.contoso.com@evil.com/owa/", reason: .malformedAuthority),
         .init(target: "https:///owa/", reason: .malformedAuthority),
-        .init(target: "https://mail.contoso.com:44x/", reason: .malformedAuthority),
+        .init(target: "https://mail.contoso.com:44x/", reason: .malformedAuthority)
     ]
 
     @Test(arguments: rejected)

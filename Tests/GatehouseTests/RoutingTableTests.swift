@@ -15,44 +15,47 @@ import Testing
                 routes: [
                     .init(prefix: "/owa/", id: owa), .init(prefix: "/ecp/", id: ecp), .init(prefix: "/EWS/", id: ews),
                     .init(prefix: "/Microsoft-Server-ActiveSync", id: activeSync), .init(prefix: "/mapi/", id: mapi),
-                    .init(prefix: "/owa/auth/", id: owaAuth), .init(prefix: "/rpc/rpcproxy.dll", id: rpc),
+                    .init(prefix: "/owa/auth/", id: owaAuth), .init(prefix: "/rpc/rpcproxy.dll", id: rpc)
                 ],
                 redirectRootTo: "/owa/"),
-            .init(name: "autodiscover", hosts: ["autodiscover.contoso.com"],
-                  routes: [.init(prefix: "/", id: catchAll), .init(prefix: "/Autodiscover/", id: autodiscover)]),
-            .init(name: "local", hosts: ["[::1]", "127.0.0.1"], routes: [.init(prefix: "/", id: localhost)]),
+            .init(
+                name: "autodiscover", hosts: ["autodiscover.contoso.com"],
+                routes: [.init(prefix: "/", id: catchAll), .init(prefix: "/Autodiscover/", id: autodiscover)]),
+            .init(name: "local", hosts: ["[::1]", "127.0.0.1"], routes: [.init(prefix: "/", id: localhost)])
         ])
     }
 
     /// Host header -> service index (nil: unknown or malformed).
-    @Test(arguments: [
-        ("mail.contoso.com", 0), ("MAIL.Contoso.COM", 0), ("mail.contoso.com:443", 0), ("mail.contoso.com.", 0),
-        ("mail.contoso.com.:8443", 0), ("webmail.contoso.com", 0), ("autodiscover.contoso.com", 1),
-        ("[::1]:8443", 2), ("[::1]", 2), ("127.0.0.1:443", 2),
-        ("other.contoso.com", nil), ("contoso.com", nil), ("mail.contoso.com..", nil), ("", nil),
-        ("mail.contoso.com:abc", nil), ("[::1", nil), ("user@mail.contoso.com", nil), ("mail contoso.com", nil),
-    ] as [(String, Int?)])
+    @Test(
+        arguments: [
+            ("mail.contoso.com", 0), ("MAIL.Contoso.COM", 0), ("mail.contoso.com:443", 0), ("mail.contoso.com.", 0),
+            ("mail.contoso.com.:8443", 0), ("webmail.contoso.com", 0), ("autodiscover.contoso.com", 1),
+            ("[::1]:8443", 2), ("[::1]", 2), ("127.0.0.1:443", 2),
+            ("other.contoso.com", nil), ("contoso.com", nil), ("mail.contoso.com..", nil), ("", nil),
+            ("mail.contoso.com:abc", nil), ("[::1", nil), ("user@mail.contoso.com", nil), ("mail contoso.com", nil)
+        ] as [(String, Int?)])
     func hostSelectsService(host: String, expected: Int?) throws {
         #expect(try Self.table().service(forHost: host) == expected)
     }
 
     /// Path -> decision on the `mail` service.
-    @Test(arguments: [
-        ("/", RouteDecision.redirect(location: "/owa/")),
-        ("/?x=1", .redirect(location: "/owa/")),
-        ("/owa", .route(id: owa)), ("/owa/", .route(id: owa)), ("/OWA/", .route(id: owa)),
-        ("/owa/service.svc?action=GetItem", .route(id: owa)), ("/owax", .notFound), ("/owa.aspx", .notFound),
-        ("/owa/auth/logon.aspx", .route(id: owaAuth)), ("/OWA/AUTH", .route(id: owaAuth)), ("/owa/authx", .route(id: owa)),
-        ("/ecp/", .route(id: ecp)), ("/owa/%2e%2e/ecp", .route(id: ecp)), ("/OWA/./../EcP/", .route(id: ecp)),
-        ("/ews/exchange.asmx", .route(id: ews)),
-        ("/Microsoft-Server-ActiveSync", .route(id: activeSync)),
-        ("/microsoft-server-activesync?Cmd=Ping&User=a&DeviceId=b&DeviceType=c", .route(id: activeSync)),
-        ("/Microsoft-Server-ActiveSync/default.eas", .route(id: activeSync)),
-        ("/Microsoft-Server-ActiveSyncX", .notFound), ("/Microsoft-Server-ActiveSync.x", .notFound),
-        ("/rpc/rpcproxy.dll?mail:6001", .route(id: rpc)), ("/rpc/rpcproxy.dllx", .notFound),
-        ("/mapi/emsmdb/?MailboxId=x@contoso.com", .route(id: mapi)),
-        ("/powershell", .notFound), ("//owa//", .route(id: owa)),
-    ] as [(String, RouteDecision)])
+    @Test(
+        arguments: [
+            ("/", RouteDecision.redirect(location: "/owa/")),
+            ("/?x=1", .redirect(location: "/owa/")),
+            ("/owa", .route(id: owa)), ("/owa/", .route(id: owa)), ("/OWA/", .route(id: owa)),
+            ("/owa/service.svc?action=GetItem", .route(id: owa)), ("/owax", .notFound), ("/owa.aspx", .notFound),
+            ("/owa/auth/logon.aspx", .route(id: owaAuth)), ("/OWA/AUTH", .route(id: owaAuth)), ("/owa/authx", .route(id: owa)),
+            ("/ecp/", .route(id: ecp)), ("/owa/%2e%2e/ecp", .route(id: ecp)), ("/OWA/./../EcP/", .route(id: ecp)),
+            ("/ews/exchange.asmx", .route(id: ews)),
+            ("/Microsoft-Server-ActiveSync", .route(id: activeSync)),
+            ("/microsoft-server-activesync?Cmd=Ping&User=a&DeviceId=b&DeviceType=c", .route(id: activeSync)),
+            ("/Microsoft-Server-ActiveSync/default.eas", .route(id: activeSync)),
+            ("/Microsoft-Server-ActiveSyncX", .notFound), ("/Microsoft-Server-ActiveSync.x", .notFound),
+            ("/rpc/rpcproxy.dll?mail:6001", .route(id: rpc)), ("/rpc/rpcproxy.dllx", .notFound),
+            ("/mapi/emsmdb/?MailboxId=x@contoso.com", .route(id: mapi)),
+            ("/powershell", .notFound), ("//owa//", .route(id: owa))
+        ] as [(String, RouteDecision)])
     func pathSelectsRoute(target: String, expected: RouteDecision) throws {
         let canonical = try CanonicalTarget(requestTarget: target, method: .GET, host: "mail.contoso.com")
         #expect(try Self.table().match(serviceIndex: 0, target: canonical) == expected)
@@ -74,14 +77,16 @@ import Testing
     }
 
     @Test(arguments: [
-        [RoutingTable.Service(name: "a", hosts: ["mail.contoso.com"], routes: []),
-         RoutingTable.Service(name: "b", hosts: ["MAIL.contoso.com."], routes: [])],
+        [
+            RoutingTable.Service(name: "a", hosts: ["mail.contoso.com"], routes: []),
+            RoutingTable.Service(name: "b", hosts: ["MAIL.contoso.com."], routes: [])
+        ],
         [RoutingTable.Service(name: "a", hosts: ["x.contoso.com", "x.contoso.com:443"], routes: [])],
         [RoutingTable.Service(name: "a", hosts: ["bad host"], routes: [])],
         [RoutingTable.Service(name: "a", hosts: ["a.b"], routes: [.init(prefix: "owa/", id: 1)])],
         [RoutingTable.Service(name: "a", hosts: ["a.b"], routes: [.init(prefix: "/owa/../ecp", id: 1)])],
         [RoutingTable.Service(name: "a", hosts: ["a.b"], routes: [.init(prefix: "/owa%2f", id: 1)])],
-        [RoutingTable.Service(name: "a", hosts: ["a.b"], routes: [.init(prefix: "/owa", id: 1), .init(prefix: "/OWA/", id: 2)])],
+        [RoutingTable.Service(name: "a", hosts: ["a.b"], routes: [.init(prefix: "/owa", id: 1), .init(prefix: "/OWA/", id: 2)])]
     ])
     func invalidTablesAreRefused(services: [RoutingTable.Service]) {
         #expect(throws: RoutingTable.BuildError.self) { try RoutingTable(services: services) }
@@ -91,7 +96,7 @@ import Testing
         do {
             _ = try RoutingTable(services: [
                 .init(name: "first", hosts: ["mail.contoso.com"], routes: []),
-                .init(name: "second", hosts: ["Mail.Contoso.com"], routes: []),
+                .init(name: "second", hosts: ["Mail.Contoso.com"], routes: [])
             ])
             Issue.record("a duplicate host must be refused")
         } catch {
@@ -106,10 +111,11 @@ import Testing
         var rules = DenyRuleSet.all
         rules.remove(.externalPowershell)
         return try RoutingTable(services: [
-            .init(name: "mail", hosts: ["mail.contoso.com"],
-                  routes: [.init(prefix: "/owa/", id: 1), .init(prefix: "/ecp/", id: 2), .init(prefix: "/powershell", id: 3)],
-                  redirectRootTo: "/owa/", adminNetworks: [try IPNetwork("10.0.0.0/8")]),
-            .init(name: "open", hosts: ["lab.contoso.com"], routes: [.init(prefix: "/", id: 9)], denyRules: rules),
+            .init(
+                name: "mail", hosts: ["mail.contoso.com"],
+                routes: [.init(prefix: "/owa/", id: 1), .init(prefix: "/ecp/", id: 2), .init(prefix: "/powershell", id: 3)],
+                redirectRootTo: "/owa/", adminNetworks: [try IPNetwork("10.0.0.0/8")]),
+            .init(name: "open", hosts: ["lab.contoso.com"], routes: [.init(prefix: "/", id: 9)], denyRules: rules)
         ])
     }
 
@@ -125,8 +131,9 @@ import Testing
 
         let powershell = try CanonicalTarget(requestTarget: "/PowerShell/", method: .POST, host: nil)
         let lab = try #require(table.service(forHost: "lab.contoso.com"))
-        #expect(table.denial(serviceIndex: mail, method: .POST, target: powershell, headers: [:], client: outside)
-            == .externalPowershell)
+        #expect(
+            table.denial(serviceIndex: mail, method: .POST, target: powershell, headers: [:], client: outside)
+                == .externalPowershell)
         #expect(table.denial(serviceIndex: lab, method: .POST, target: powershell, headers: [:], client: outside) == nil)
         #expect(table.match(serviceIndex: lab, target: powershell) == .route(id: 9))
     }

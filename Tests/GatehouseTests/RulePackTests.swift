@@ -40,8 +40,9 @@ import Testing
 
     @Test func unknownKeySuggestsTheRightOne() throws {
         let text = Self.header + "  - id: a\n    match:\n      decoded_url: 'x'\n    action: deny\n"
-        #expect(try Self.onlyError(text)
-            == "pack.yaml:6:7: error: unknown key 'decoded_url' in 'match' of rule 'a' (did you mean 'decoded_uri'?)")
+        #expect(
+            try Self.onlyError(text)
+                == "pack.yaml:6:7: error: unknown key 'decoded_url' in 'match' of rule 'a' (did you mean 'decoded_uri'?)")
     }
 
     @Test func duplicateIDIsRefused() throws {
@@ -89,30 +90,34 @@ import Testing
         return ScreeningPacks(packs: [try #require(pack, "\(errors)")])
     }
 
-    static func hit(_ packs: ScreeningPacks, _ uri: String, method: HTTPMethod = .GET, headers: [(String, String)] = [],
-                    client: String = "192.0.2.10") throws -> String? {
-        let head = HTTPRequestHead(version: .http1_1, method: method, uri: uri,
-                                   headers: HTTPHeaders([("Host", "mail.contoso.lab")] + headers))
+    static func hit(
+        _ packs: ScreeningPacks, _ uri: String, method: HTTPMethod = .GET, headers: [(String, String)] = [],
+        client: String = "192.0.2.10"
+    ) throws -> String? {
+        let head = HTTPRequestHead(
+            version: .http1_1, method: method, uri: uri,
+            headers: HTTPHeaders([("Host", "mail.contoso.lab")] + headers))
         let target = try CanonicalTarget(requestTarget: uri, method: method, host: "mail.contoso.lab")
         return packs.firstMatch(head: head, target: target, client: try #require(IPAddress(client)))?.label
     }
 
     @Test func everyMatchKey() throws {
-        let packs = try Self.packs(Self.header + """
-              - { id: decoded, match: { decoded_uri: 'secret-word' }, action: abort }
-              - { id: raw, match: { uri: '%7e' }, action: deny }
-              - { id: path, match: { path: '^/ews/odd$' }, action: deny }
-              - { id: query, match: { query: 'a=b c' }, action: deny }
-              - { id: method, match: { method: '^PROPFIND$', case_sensitive: true }, action: deny }
-              - { id: header, match: { header: { name: X-Test, pattern: '^bad' } }, action: deny }
-              - { id: client, match: { client: [203.0.113.0/24], path: '^/owa/admin' }, action: deny }
-              - { id: negated, match: { path: '^/mapi/', not: { header: { name: X-RequestType, pattern: '.' } } }, action: deny }
-              - { id: either, match: { any: [ { path: '^/one$' }, { path: '^/two$' } ] }, action: deny }
-            """)
-        #expect(try Self.hit(packs, "/owa/?q=secret%252Dword") == "test/decoded")   // decoded twice
-        #expect(try Self.hit(packs, "/owa/%7Eadmin") == "test/raw")                 // case-insensitive
+        let packs = try Self.packs(
+            Self.header + """
+                  - { id: decoded, match: { decoded_uri: 'secret-word' }, action: abort }
+                  - { id: raw, match: { uri: '%7e' }, action: deny }
+                  - { id: path, match: { path: '^/ews/odd$' }, action: deny }
+                  - { id: query, match: { query: 'a=b c' }, action: deny }
+                  - { id: method, match: { method: '^PROPFIND$', case_sensitive: true }, action: deny }
+                  - { id: header, match: { header: { name: X-Test, pattern: '^bad' } }, action: deny }
+                  - { id: client, match: { client: [203.0.113.0/24], path: '^/owa/admin' }, action: deny }
+                  - { id: negated, match: { path: '^/mapi/', not: { header: { name: X-RequestType, pattern: '.' } } }, action: deny }
+                  - { id: either, match: { any: [ { path: '^/one$' }, { path: '^/two$' } ] }, action: deny }
+                """)
+        #expect(try Self.hit(packs, "/owa/?q=secret%252Dword") == "test/decoded")  // decoded twice
+        #expect(try Self.hit(packs, "/owa/%7Eadmin") == "test/raw")  // case-insensitive
         #expect(try Self.hit(packs, "/owa/~admin") == nil)
-        #expect(try Self.hit(packs, "/EWS/./odd") == "test/path")                   // canonical path
+        #expect(try Self.hit(packs, "/EWS/./odd") == "test/path")  // canonical path
         #expect(try Self.hit(packs, "/owa/?a=b%20c") == "test/query")
         #expect(try Self.hit(packs, "/owa/", method: .RAW(value: "PROPFIND")) == "test/method")
         #expect(try Self.hit(packs, "/owa/", method: .RAW(value: "propfind")) == nil)
@@ -146,16 +151,22 @@ import Testing
     }
 
     static let microsoftDenied: [(String, [(String, String)], String)] = [
-        ("/autodiscover/autodiscover.json?@evil.com/PowerShell/?X-Rps-CAT=x&Email=autodiscover/autodiscover.json%3F@evil.com",
-         [], "eems-m1"),
+        (
+            "/autodiscover/autodiscover.json?@evil.com/PowerShell/?X-Rps-CAT=x&Email=autodiscover/autodiscover.json%3F@evil.com",
+            [], "eems-m1"
+        ),
         ("/autodiscover/autodiscover.json?a=..&Email=autodiscover/autodiscover.json%3F@x.com&Protocol=Powershell", [], "eems-m1"),
-        ("/autodiscover/autodiscover.json?x=%2550owershell", [], "eems-m1"),          // encoded twice
+        ("/autodiscover/autodiscover.json?x=%2550owershell", [], "eems-m1"),  // encoded twice
         ("/POWERSHELL/?x=AUTODISCOVER", [], "eems-m1"),
-        ("/owa/", [("Cookie", "X-AnonResource-Backend=localhost/ecp/default.flt?~3; X-AnonResource=true")],
-         "eomt-anonresource-backend"),
+        (
+            "/owa/", [("Cookie", "X-AnonResource-Backend=localhost/ecp/default.flt?~3; X-AnonResource=true")],
+            "eomt-anonresource-backend"
+        ),
         ("/ecp/y.js", [("Cookie", "X-BEResource=localhost/owa/auth/logon.aspx?~3")], "eomt-beresource"),
-        ("/ecp/y.js", [("cookie", "a=b"), ("cookie", "X-BEResource=admin@mbx01:444/ecp/proxyLogon.ecp?~1942")],
-         "eomt-beresource"),
+        (
+            "/ecp/y.js", [("cookie", "a=b"), ("cookie", "X-BEResource=admin@mbx01:444/ecp/proxyLogon.ecp?~1942")],
+            "eomt-beresource"
+        )
     ]
 
     static let microsoftAllowed: [(String, [(String, String)])] = [
@@ -168,7 +179,7 @@ import Testing
         ("/mapi/emsmdb/?MailboxId=0b1c@contoso.lab", []),
         ("/Microsoft-Server-ActiveSync?Cmd=Ping&User=alice&DeviceId=ABC&DeviceType=iPhone", []),
         ("/OAB/4f1b/oab.xml", []),
-        ("/rpc/rpcproxy.dll?mbx01.contoso.lab:6001", []),
+        ("/rpc/rpcproxy.dll?mbx01.contoso.lab:6001", [])
     ]
 
     @Test func microsoftPackDenyTable() throws {

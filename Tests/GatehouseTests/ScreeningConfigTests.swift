@@ -18,8 +18,9 @@ import Testing
     @Test func packsLoadRelativeToTheConfigFile() throws {
         let fixture = try ConfigFixture()
         defer { fixture.remove() }
-        try FileManager.default.createDirectory(at: fixture.root.appendingPathComponent("conf/screening"),
-                                                withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: fixture.root.appendingPathComponent("conf/screening"),
+            withIntermediateDirectories: true)
         try fixture.write(Self.pack, name: "screening/local.yaml")
         let (configuration, _) = try fixture.load(ConfigFixture.minimal + "\nscreening:\n  packs: [screening/local.yaml]\n")
         let packs = try #require(configuration.screening)
@@ -69,33 +70,50 @@ import Testing
         let collector = DiagnosticCollector(file: "pack.yaml")
         let pack = try #require(RulePackLoader(collector: collector, path: "pack.yaml").parse(yaml: Self.pack))
         let table = try RoutingTable(services: [
-            .init(name: "mail", hosts: ["mail.contoso.lab"], routes: [.init(prefix: "/", id: 0)], denyRules: builtIn),
+            .init(name: "mail", hosts: ["mail.contoso.lab"], routes: [.init(prefix: "/", id: 0)], denyRules: builtIn)
         ])
         return ExchangeRouter(table: table, policies: [ProxyFramingTests.policy], screening: ScreeningPacks(packs: [pack]))
     }
 
     static func decide(_ router: ExchangeRouter, _ uri: String, headers: [(String, String)] = []) -> ProxyDecision {
-        router.decide(head: HTTPRequestHead(version: .http1_1, method: .GET, uri: uri,
-                                            headers: HTTPHeaders([("Host", "mail.contoso.lab")] + headers)),
-                      connection: ProxyFramingTests.facts)
+        router.decide(
+            head: HTTPRequestHead(
+                version: .http1_1, method: .GET, uri: uri,
+                headers: HTTPHeaders([("Host", "mail.contoso.lab")] + headers)),
+            connection: ProxyFramingTests.facts)
     }
 
     @Test func routerActsOnEachAction() throws {
         let router = try Self.router()
-        guard case .respond(let denied) = Self.decide(router, "/owa/foo") else { Issue.record("not denied"); return }
+        guard case .respond(let denied) = Self.decide(router, "/owa/foo") else {
+            Issue.record("not denied")
+            return
+        }
         #expect(denied.status == .forbidden)
         #expect(denied.reason == "rule local/no-foo")
-        guard case .abort(let reason) = Self.decide(router, "/owa/cut") else { Issue.record("not aborted"); return }
+        guard case .abort(let reason) = Self.decide(router, "/owa/cut") else {
+            Issue.record("not aborted")
+            return
+        }
         #expect(reason == "rule local/cut (abort)")
-        guard case .respond(let teapot) = Self.decide(router, "/owa/tea") else { Issue.record("not answered"); return }
+        guard case .respond(let teapot) = Self.decide(router, "/owa/tea") else {
+            Issue.record("not answered")
+            return
+        }
         #expect(teapot.status.code == 418)
-        guard case .forward = Self.decide(router, "/owa/other") else { Issue.record("not forwarded"); return }
+        guard case .forward = Self.decide(router, "/owa/other") else {
+            Issue.record("not forwarded")
+            return
+        }
     }
 
     @Test func builtInRulesRunFirst() throws {
         let router = try Self.router()
         let decision = Self.decide(router, "/owa/foo", headers: [("Cookie", "X-AnonResource-Backend=x")])
-        guard case .respond(let local) = decision else { Issue.record("not denied"); return }
+        guard case .respond(let local) = decision else {
+            Issue.record("not denied")
+            return
+        }
         #expect(local.reason == "deny rule anon_resource_backend")
     }
 }

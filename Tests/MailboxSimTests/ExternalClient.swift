@@ -44,8 +44,9 @@ enum ExternalClient {
                 if process.isRunning { process.terminate() }
             }
         }
-        return Result(status: status, stdout: (try? Data(contentsOf: outURL)) ?? Data(),
-                      stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
+        return Result(
+            status: status, stdout: (try? Data(contentsOf: outURL)) ?? Data(),
+            stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
     }
 
     /// Runs curl; fails the test with a clear message when curl is not installed.
@@ -68,7 +69,9 @@ enum ExternalClient {
             let check = try await run(python, ["-c", "import " + modules.joined(separator: ", ")], timeout: 20)
             if check.status != 0 {
                 let reason = check.stderr.split(separator: "\n").last.map(String.init) ?? "import failed"
-                throw ClientMissing("python3 cannot import \(modules.joined(separator: ", ")) (\(reason)): `make deps` installs them (pip install pyspnego requests-ntlm h2)")
+                throw ClientMissing(
+                    "python3 cannot import \(modules.joined(separator: ", ")) (\(reason)): `make deps` installs them (pip install pyspnego requests-ntlm h2)"
+                )
             }
         }
         return try await run(python, ["-c", script] + arguments, timeout: timeout)

@@ -9,7 +9,7 @@ struct SimCLITests {
         let candidates = [
             URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("mailbox-sim").path,
             URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-                .appendingPathComponent(".build/debug/mailbox-sim").path,
+                .appendingPathComponent(".build/debug/mailbox-sim").path
         ]
         guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             throw ClientMissing("mailbox-sim is not built (looked at \(candidates)); run `swift build --product mailbox-sim` first")
@@ -26,12 +26,17 @@ struct SimCLITests {
         _ = FileManager.default.createFile(atPath: out.path, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try Self.executable())
-        process.arguments = ["--name", "mbx07", "--fqdn", "mbx07.fabrikam.lab", "--listen", "127.0.0.1:0", "--plain",
-                             "--require-ntlm", "--oab-size", "1234"]
+        process.arguments = [
+            "--name", "mbx07", "--fqdn", "mbx07.fabrikam.lab", "--listen", "127.0.0.1:0", "--plain",
+            "--require-ntlm", "--oab-size", "1234"
+        ]
         process.standardOutput = try FileHandle(forWritingTo: out)
         process.standardError = FileHandle.nullDevice
         let exited = AsyncStream<Int32>.makeStream()
-        process.terminationHandler = { exited.continuation.yield($0.terminationStatus); exited.continuation.finish() }
+        process.terminationHandler = {
+            exited.continuation.yield($0.terminationStatus)
+            exited.continuation.finish()
+        }
         try process.run()
         defer { if process.isRunning { process.terminate() } }
 
@@ -52,12 +57,17 @@ struct SimCLITests {
         // --require-ntlm and --oab-size reach the server.
         let ews = try CurlResponse.parseAll(try await ExternalClient.curl(["-i", url + "/EWS/Exchange.asmx"]).stdout).first
         #expect(ews?.status == 401)
-        let oab = try await ExternalClient.curl(["-o", "/dev/null", "-w", "%{size_download}", "--ntlm", "-u", "CONTOSO\\carol:x",
-                                                 url + "/OAB/g/g-data-1.lzx"])
+        let oab = try await ExternalClient.curl([
+            "-o", "/dev/null", "-w", "%{size_download}", "--ntlm", "-u", "CONTOSO\\carol:x",
+            url + "/OAB/g/g-data-1.lzx"
+        ])
         #expect(oab.text == "1234")
 
         kill(process.processIdentifier, signal)
-        let timeout = Task { try await Task.sleep(for: .seconds(10)); process.terminate() }
+        let timeout = Task {
+            try await Task.sleep(for: .seconds(10))
+            process.terminate()
+        }
         var status: Int32 = -1
         for await code in exited.stream { status = code }
         timeout.cancel()
@@ -90,12 +100,14 @@ struct SimCLITests {
         #expect(result.text == "200 OK<br/>mbx01.contoso.lab", "\(result.stderr)")
     }
 
-    @Test("argument errors say what is wrong", arguments: [
-        (["--listen", "127.0.0.1:0"], "--cert"),
-        (["--plain", "--listen", "localhost"], "HOST:PORT"),
-        (["--plain", "--listen", "127.0.0.1:70000"], "0 to 65535"),
-        (["--listen", "127.0.0.1:0", "--cert", "/nonexistent/cert.pem", "--key", "/nonexistent/key.pem"], "/nonexistent/cert.pem"),
-    ])
+    @Test(
+        "argument errors say what is wrong",
+        arguments: [
+            (["--listen", "127.0.0.1:0"], "--cert"),
+            (["--plain", "--listen", "localhost"], "HOST:PORT"),
+            (["--plain", "--listen", "127.0.0.1:70000"], "0 to 65535"),
+            (["--listen", "127.0.0.1:0", "--cert", "/nonexistent/cert.pem", "--key", "/nonexistent/key.pem"], "/nonexistent/cert.pem")
+        ])
     func argumentErrors(arguments: [String], message: String) async throws {
         let result = try await ExternalClient.run(try Self.executable(), arguments, timeout: 10)
         #expect(result.status != 0)

@@ -1,6 +1,7 @@
 import Foundation
 import GatehouseTLS
 import Testing
+
 @testable import MailboxSimCore
 
 /// The simulator over real sockets, driven by curl.
@@ -8,8 +9,9 @@ import Testing
 struct SimHTTPTests {
     static let healthVDirs = ["owa", "ECP", "rpc", "MAPI", "ews", "oab", "Autodiscover", "Microsoft-Server-ActiveSync"]
 
-    @Test("every vdir's healthcheck.htm answers 200 OK<br/><fqdn> with X-BEServer, on one kept-alive connection (TLS and --plain)",
-          arguments: [false, true])
+    @Test(
+        "every vdir's healthcheck.htm answers 200 OK<br/><fqdn> with X-BEServer, on one kept-alive connection (TLS and --plain)",
+        arguments: [false, true])
     func healthChecks(plain: Bool) async throws {
         try await SimHarness.withSim(plain: plain) { sim in
             #expect(sim.url.hasPrefix(plain ? "http://" : "https://"))
@@ -29,10 +31,11 @@ struct SimHTTPTests {
     func tlsHostName() async throws {
         try await SimHarness.withSim { sim in
             let port = sim.server.port
-            let result = try await ExternalClient.curl(sim.curlTrust + [
-                "-i", "--resolve", "mbx01.contoso.lab:\(port):127.0.0.1",
-                "https://mbx01.contoso.lab:\(port)/EWS/healthcheck.htm",
-            ])
+            let result = try await ExternalClient.curl(
+                sim.curlTrust + [
+                    "-i", "--resolve", "mbx01.contoso.lab:\(port):127.0.0.1",
+                    "https://mbx01.contoso.lab:\(port)/EWS/healthcheck.htm"
+                ])
             #expect(result.status == 0, "\(result.stderr)")
             let response = try CurlResponse.parseAll(result.stdout).first
             #expect(response?.status == 200)
@@ -69,10 +72,12 @@ struct SimHTTPTests {
     @Test("sim-echo returns the method, target and every header exactly as received (case, order, duplicates)")
     func echo() async throws {
         try await SimHarness.withSim { sim in
-            let response = try await sim.curl("/EWS/Exchange.asmx?sim-echo&x=1", [
-                "-H", "x-lower: one", "-H", "X-UPPER: two", "-H", "X-Dup: a", "-H", "x-dup: b",
-                "-H", "X-AnchorMailbox: alice@contoso.lab", "-H", "Cookie: X-BackEndCookie=abc; other=1",
-            ])
+            let response = try await sim.curl(
+                "/EWS/Exchange.asmx?sim-echo&x=1",
+                [
+                    "-H", "x-lower: one", "-H", "X-UPPER: two", "-H", "X-Dup: a", "-H", "x-dup: b",
+                    "-H", "X-AnchorMailbox: alice@contoso.lab", "-H", "Cookie: X-BackEndCookie=abc; other=1"
+                ])
             #expect(response.status == 200)
             #expect(response.header("Content-Type") == "application/json")
             let json = try SimHarness.json(response.body)
@@ -80,11 +85,12 @@ struct SimHTTPTests {
             #expect(json["uri"] as? String == "/EWS/Exchange.asmx?sim-echo&x=1")
             let headers = (json["headers"] as? [[String]]) ?? []
             let hostPort = sim.url.split(separator: "/").last.map(String.init) ?? ""
-            #expect(headers == [
-                ["Host", hostPort], ["User-Agent", headers.count > 1 ? headers[1][1] : ""], ["Accept", "*/*"],
-                ["x-lower", "one"], ["X-UPPER", "two"], ["X-Dup", "a"], ["x-dup", "b"],
-                ["X-AnchorMailbox", "alice@contoso.lab"], ["Cookie", "X-BackEndCookie=abc; other=1"],
-            ])
+            #expect(
+                headers == [
+                    ["Host", hostPort], ["User-Agent", headers.count > 1 ? headers[1][1] : ""], ["Accept", "*/*"],
+                    ["x-lower", "one"], ["X-UPPER", "two"], ["X-Dup", "a"], ["x-dup", "b"],
+                    ["X-AnchorMailbox", "alice@contoso.lab"], ["Cookie", "X-BackEndCookie=abc; other=1"]
+                ])
         }
     }
 
@@ -102,7 +108,7 @@ struct SimHTTPTests {
             let variants: [(String, [String])] = [
                 ("/EWS/Exchange.asmx", ["-H", "Expect: 100-continue"]),
                 ("/mapi/emsmdb/?MailboxId=a@b", ["-H", "Transfer-Encoding: chunked", "-H", "X-RequestType: Execute"]),
-                ("/rpc/rpcproxy.dll?mbx01:6001", ["-X", "RPC_IN_DATA"]),
+                ("/rpc/rpcproxy.dll?mbx01:6001", ["-X", "RPC_IN_DATA"])
             ]
             for (path, extra) in variants {
                 let response = try await sim.curl(path, extra + ["--data-binary", "@-"], stdin: body)
@@ -123,8 +129,11 @@ struct SimHTTPTests {
             defer { try? FileManager.default.removeItem(at: directory) }
             let file = directory.appendingPathComponent("download").path
             // A rate-limited reader makes the server wait for writability many times.
-            let result = try await ExternalClient.curl(sim.curlTrust + ["-D", "-", "-o", file, "--limit-rate", "32M",
-                                                                        sim.url + "/owa/anything?sim-bytes=\(count)"], timeout: 40)
+            let result = try await ExternalClient.curl(
+                sim.curlTrust + [
+                    "-D", "-", "-o", file, "--limit-rate", "32M",
+                    sim.url + "/owa/anything?sim-bytes=\(count)"
+                ], timeout: 40)
             #expect(result.status == 0, "\(result.stderr)")
             #expect(result.text.lowercased().contains("content-length: \(count)"))
             let hasher = SHA256Hasher()
@@ -159,9 +168,11 @@ struct SimHTTPTests {
     @Test("every preset path answers with X-BEServer; OWA's page is ~20 KiB of text/html; unknown paths 404")
     func presets() async throws {
         try await SimHarness.withSim { sim in
-            let paths = ["/autodiscover/autodiscover.json?Email=a@contoso.lab&Protocol=ActiveSync", "/EWS/Exchange.asmx",
-                         "/Microsoft-Server-ActiveSync", "/owa/", "/ecp/", "/mapi/", "/OAB/", "/rpc/rpcproxy.dll",
-                         "/powershell", "/API/v2.0/me"]
+            let paths = [
+                "/autodiscover/autodiscover.json?Email=a@contoso.lab&Protocol=ActiveSync", "/EWS/Exchange.asmx",
+                "/Microsoft-Server-ActiveSync", "/owa/", "/ecp/", "/mapi/", "/OAB/", "/rpc/rpcproxy.dll",
+                "/powershell", "/API/v2.0/me"
+            ]
             let responses = try await sim.curl(paths)
             #expect(responses.count == paths.count)
             for (path, response) in zip(paths, responses) {

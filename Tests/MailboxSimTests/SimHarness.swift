@@ -7,10 +7,13 @@ import Testing
 enum SimHarness {
     /// Runs `body` against a fresh simulator: TLS with a self-signed certificate (as `mailbox-sim`
     /// runs by default) unless `plain`.
-    static func withSim<T>(requireNTLM: Bool = false, oabSize: UInt64 = 16 << 20, plain: Bool = false,
-                           _ body: (SimUnderTest) async throws -> T) async throws -> T {
-        let configuration = SimConfiguration(name: "mbx01", fqdn: "mbx01.contoso.lab", host: "127.0.0.1", port: 0,
-                                             requireNTLM: requireNTLM, oabSize: oabSize)
+    static func withSim<T>(
+        requireNTLM: Bool = false, oabSize: UInt64 = 16 << 20, plain: Bool = false,
+        _ body: (SimUnderTest) async throws -> T
+    ) async throws -> T {
+        let configuration = SimConfiguration(
+            name: "mbx01", fqdn: "mbx01.contoso.lab", host: "127.0.0.1", port: 0,
+            requireNTLM: requireNTLM, oabSize: oabSize)
         var tls: MailboxSimServer.TLSHandlerFactory?
         var caFile: String?
         if !plain {
@@ -70,9 +73,11 @@ enum TestCertificate {
             let key = directory.appendingPathComponent("key.pem").path
             let process = Process()
             process.executableURL = URL(fileURLWithPath: openssl)
-            process.arguments = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=mbx01",
-                                 "-addext", "subjectAltName=DNS:mbx01,DNS:mbx01.contoso.lab,IP:127.0.0.1",
-                                 "-days", "30", "-keyout", key, "-out", certificate]
+            process.arguments = [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=mbx01",
+                "-addext", "subjectAltName=DNS:mbx01,DNS:mbx01.contoso.lab,IP:127.0.0.1",
+                "-days", "30", "-keyout", key, "-out", certificate
+            ]
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import MailboxSimCore
 
 /// Long-lived Exchange requests: ActiveSync Ping holds and MAPI NotificationWait keep-alive lines.
@@ -7,29 +8,29 @@ import Testing
 struct SimLongPollTests {
     /// Reads a chunked NotificationWait response line by line, noting when each line arrived.
     static let notificationScript = #"""
-import http.client, json, ssl, sys, time, urllib.parse
-url, cafile = sys.argv[1], sys.argv[2]
-parts = urllib.parse.urlsplit(url)
-if parts.scheme == "https":
-    context = ssl.create_default_context(cafile=cafile)
-    context.check_hostname = False
-    connection = http.client.HTTPSConnection(parts.hostname, parts.port, context=context, timeout=10)
-else:
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-start = time.monotonic()
-connection.request("POST", "/mapi/emsmdb/?MailboxId=alice@contoso.lab&sim-interval=0.3&sim-duration=0.9",
-                   body=b"\x00" * 32, headers={"X-RequestType": "NotificationWait", "Content-Type": "application/mapi-http"})
-response = connection.getresponse()
-head_at = time.monotonic() - start
-lines = []
-while True:
-    line = response.readline()
-    if not line:
-        break
-    lines.append([line.decode().strip(), time.monotonic() - start])
-print(json.dumps({"status": response.status, "type": response.getheader("Content-Type"),
-                  "te": response.getheader("Transfer-Encoding"), "head": head_at, "lines": lines}))
-"""#
+        import http.client, json, ssl, sys, time, urllib.parse
+        url, cafile = sys.argv[1], sys.argv[2]
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme == "https":
+            context = ssl.create_default_context(cafile=cafile)
+            context.check_hostname = False
+            connection = http.client.HTTPSConnection(parts.hostname, parts.port, context=context, timeout=10)
+        else:
+            connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+        start = time.monotonic()
+        connection.request("POST", "/mapi/emsmdb/?MailboxId=alice@contoso.lab&sim-interval=0.3&sim-duration=0.9",
+                           body=b"\x00" * 32, headers={"X-RequestType": "NotificationWait", "Content-Type": "application/mapi-http"})
+        response = connection.getresponse()
+        head_at = time.monotonic() - start
+        lines = []
+        while True:
+            line = response.readline()
+            if not line:
+                break
+            lines.append([line.decode().strip(), time.monotonic() - start])
+        print(json.dumps({"status": response.status, "type": response.getheader("Content-Type"),
+                          "te": response.getheader("Transfer-Encoding"), "head": head_at, "lines": lines}))
+        """#
 
     @Test("NotificationWait: chunked application/mapi-http, PENDING lines spaced by the interval, then DONE")
     func notificationWait() async throws {
@@ -60,11 +61,12 @@ print(json.dumps({"status": response.status, "type": response.getheader("Content
     @Test("ActiveSync Ping is held for sim-hold seconds, then answered 200 with a WBXML Ping status")
     func pingHold() async throws {
         try await SimHarness.withSim { sim in
-            let result = try await ExternalClient.curl(sim.curlTrust + [
-                "-o", "/dev/null", "-w", "%{http_code} %{content_type} %{size_download} %{time_total}",
-                "-X", "POST", "-H", "Content-Type: application/vnd.ms-sync.wbxml", "--data-binary", "x",
-                sim.url + "/Microsoft-Server-ActiveSync?Cmd=Ping&User=alice&DeviceId=D1&DeviceType=iPhone&sim-hold=0.6",
-            ])
+            let result = try await ExternalClient.curl(
+                sim.curlTrust + [
+                    "-o", "/dev/null", "-w", "%{http_code} %{content_type} %{size_download} %{time_total}",
+                    "-X", "POST", "-H", "Content-Type: application/vnd.ms-sync.wbxml", "--data-binary", "x",
+                    sim.url + "/Microsoft-Server-ActiveSync?Cmd=Ping&User=alice&DeviceId=D1&DeviceType=iPhone&sim-hold=0.6"
+                ])
             let fields = result.text.split(separator: " ")
             #expect(fields.count == 4, "\(result.text) \(result.stderr)")
             guard fields.count == 4 else { return }
@@ -78,10 +80,11 @@ print(json.dumps({"status": response.status, "type": response.getheader("Content
     @Test("a held Ping whose client goes away leaves the server serving (timer cancelled, connection counted closed)")
     func pingAbandoned() async throws {
         try await SimHarness.withSim { sim in
-            let result = try await ExternalClient.curl(sim.curlTrust + [
-                "--max-time", "1", "-X", "POST", "--data-binary", "x",
-                sim.url + "/Microsoft-Server-ActiveSync?Cmd=Ping&sim-hold=30",
-            ], timeout: 1)
+            let result = try await ExternalClient.curl(
+                sim.curlTrust + [
+                    "--max-time", "1", "-X", "POST", "--data-binary", "x",
+                    sim.url + "/Microsoft-Server-ActiveSync?Cmd=Ping&sim-hold=30"
+                ], timeout: 1)
             #expect(result.status != 0, "curl gave up before the hold ended")
             let health = try await sim.curl("/Microsoft-Server-ActiveSync/healthcheck.htm")
             #expect(health.status == 200)

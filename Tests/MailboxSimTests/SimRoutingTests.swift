@@ -1,5 +1,6 @@
 import NIOHTTP1
 import Testing
+
 @testable import MailboxSimCore
 
 /// Path classification and query parsing, without sockets.

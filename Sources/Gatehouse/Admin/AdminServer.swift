@@ -22,9 +22,11 @@ final class AdminServer: Sendable {
     /// Runs `POST /reload` (one reload at a time, shared with SIGHUP).
     let reloads: ReloadQueue?
 
-    init(health: HealthRegistry, pools: BackendPoolRegistry, listeners: @escaping @Sendable () -> [ListenerSpec],
-         group: EventLoopGroup,
-         logger: Logger, metrics: GatehouseMetrics? = nil, reloads: ReloadQueue? = nil) {
+    init(
+        health: HealthRegistry, pools: BackendPoolRegistry, listeners: @escaping @Sendable () -> [ListenerSpec],
+        group: EventLoopGroup,
+        logger: Logger, metrics: GatehouseMetrics? = nil, reloads: ReloadQueue? = nil
+    ) {
         self.metrics = metrics
         self.health = health
         self.pools = pools
@@ -103,8 +105,9 @@ final class AdminHandler: ChannelInboundHandler {
                 switch result {
                 case .success(let json): self.respond(context, head: head, status: .ok, json: json)
                 case .failure(let error):
-                    self.respond(context, head: head, status: .internalServerError,
-                                 json: "{\"error\":\(AdminState.quote("\(error)"))}")
+                    self.respond(
+                        context, head: head, status: .internalServerError,
+                        json: "{\"error\":\(AdminState.quote("\(error)"))}")
                 }
             }
             return
@@ -130,16 +133,20 @@ final class AdminHandler: ChannelInboundHandler {
             }
             let draining = parts[4] == "drain"
             if server.health.setDraining(pool: parts[1], server: parts[3], draining) {
-                respond(context, head: head, status: .ok, json: "{\"pool\":\(AdminState.quote(parts[1])),"
-                    + "\"server\":\(AdminState.quote(parts[3])),\"draining\":\(draining)}")
+                respond(
+                    context, head: head, status: .ok,
+                    json: "{\"pool\":\(AdminState.quote(parts[1])),"
+                        + "\"server\":\(AdminState.quote(parts[3])),\"draining\":\(draining)}")
             } else {
-                respond(context, head: head, status: .notFound,
-                        json: "{\"error\":\(AdminState.quote("no server \(parts[3]) in pool \(parts[1])"))}")
+                respond(
+                    context, head: head, status: .notFound,
+                    json: "{\"error\":\(AdminState.quote("no server \(parts[3]) in pool \(parts[1])"))}")
             }
             return
         }
-        respond(context, head: head, status: .notFound,
-                json: #"{"error":"unknown path; use GET /state or POST /pools/<pool>/servers/<server>/drain|undrain"}"#)
+        respond(
+            context, head: head, status: .notFound,
+            json: #"{"error":"unknown path; use GET /state or POST /pools/<pool>/servers/<server>/drain|undrain"}"#)
     }
 
     private func respond(_ context: ChannelHandlerContext, head: HTTPRequestHead, status: HTTPResponseStatus, json: String) {

@@ -14,8 +14,10 @@ extension AdminState {
                 fields += ",\"kind\":\"redirect\""
             case .tls(let store, let http2):
                 fields += ",\"kind\":\"tls\",\"http2\":\(http2 != nil),\"strict_sni\":\(store.strictSNI)"
-                let certificates = store.certificates.map { certificate(
-                    $0, isDefault: $0.leaf.sha256Fingerprint == store.defaultCertificate.leaf.sha256Fingerprint, now: now) }
+                let certificates = store.certificates.map {
+                    certificate(
+                        $0, isDefault: $0.leaf.sha256Fingerprint == store.defaultCertificate.leaf.sha256Fingerprint, now: now)
+                }
                 fields += ",\"certificates\":[\(certificates.joined(separator: ","))]"
             }
             return "{\(fields)}"

@@ -12,9 +12,10 @@ enum AdminState {
         let futures = healthPools.map { server.pools.counters(of: $0) }
         let loop = futures.first?.eventLoop ?? server.pools.anyEventLoop
         return EventLoopFuture.whenAllSucceed(futures, on: loop).map { counters in
-            let rates = server.rates.rates(counts: counters.enumerated().map { index, count in
-                healthPools[index].servers.indices.map { $0 < count.requests.count ? count.requests[$0] : 0 }
-            })
+            let rates = server.rates.rates(
+                counts: counters.enumerated().map { index, count in
+                    healthPools[index].servers.indices.map { $0 < count.requests.count ? count.requests[$0] : 0 }
+                })
             var pools: [String] = []
             for (index, pool) in healthPools.enumerated() {
                 let view = views[index]
@@ -25,25 +26,28 @@ enum AdminState {
                 for (serverIndex, backend) in pool.servers.enumerated() {
                     var services: [String] = []
                     for (serviceIndex, label) in pool.healthLabels.enumerated() {
-                        services.append("\(quote(label)):{\"up\":\(view.serviceUp[serviceIndex][serverIndex]),"
-                            + "\"path\":\(quote(pool.healthPaths[serviceIndex])),"
-                            + "\"last\":\(quote(results[serviceIndex][serverIndex])),"
-                            + "\"suspect\":\(suspects[serverIndex].services[serviceIndex])}")
+                        services.append(
+                            "\(quote(label)):{\"up\":\(view.serviceUp[serviceIndex][serverIndex]),"
+                                + "\"path\":\(quote(pool.healthPaths[serviceIndex])),"
+                                + "\"last\":\(quote(results[serviceIndex][serverIndex])),"
+                                + "\"suspect\":\(suspects[serverIndex].services[serviceIndex])}")
                     }
                     func counter(_ values: [Int]) -> Int { serverIndex < values.count ? values[serverIndex] : 0 }
-                    servers.append("{\"name\":\(quote(backend.name)),"
-                        + "\"address\":\(quote("\(backend.host):\(backend.port)")),"
-                        + "\"weight\":\(backend.weight),\"draining\":\(view.draining[serverIndex]),"
-                        + "\"up\":\(view.serverUp[serverIndex]),\"suspect\":\(suspects[serverIndex].server),"
-                        + "\"services\":{\(services.joined(separator: ","))},"
-                        + "\"outstanding\":\(counter(count.outstanding)),\"idle\":\(counter(count.idle)),"
-                        + "\"pinned\":\(counter(count.pinned)),\"suspect_loops\":\(counter(count.suspect)),"
-                        + "\"requests\":\(counter(count.requests)),"
-                        + "\"requests_per_second\":\(rates[index][serverIndex].map { "\(($0 * 10).rounded() / 10)" } ?? "null")}")
+                    servers.append(
+                        "{\"name\":\(quote(backend.name)),"
+                            + "\"address\":\(quote("\(backend.host):\(backend.port)")),"
+                            + "\"weight\":\(backend.weight),\"draining\":\(view.draining[serverIndex]),"
+                            + "\"up\":\(view.serverUp[serverIndex]),\"suspect\":\(suspects[serverIndex].server),"
+                            + "\"services\":{\(services.joined(separator: ","))},"
+                            + "\"outstanding\":\(counter(count.outstanding)),\"idle\":\(counter(count.idle)),"
+                            + "\"pinned\":\(counter(count.pinned)),\"suspect_loops\":\(counter(count.suspect)),"
+                            + "\"requests\":\(counter(count.requests)),"
+                            + "\"requests_per_second\":\(rates[index][serverIndex].map { "\(($0 * 10).rounded() / 10)" } ?? "null")}")
                 }
-                pools.append("{\"name\":\(quote(pool.name)),\"balance\":\(quote(pool.balance.rawValue)),"
-                    + "\"max_pinned_per_server\":\(pool.pinned.limit),"
-                    + "\"servers\":[\(servers.joined(separator: ","))]}")
+                pools.append(
+                    "{\"name\":\(quote(pool.name)),\"balance\":\(quote(pool.balance.rawValue)),"
+                        + "\"max_pinned_per_server\":\(pool.pinned.limit),"
+                        + "\"servers\":[\(servers.joined(separator: ","))]}")
             }
             return "{\"pools\":[\(pools.joined(separator: ","))],\"listeners\":\(listeners(server.listeners, now: Date()))}"
         }

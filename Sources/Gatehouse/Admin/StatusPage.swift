@@ -28,8 +28,9 @@ enum StatusPage {
         headers.add(name: "Referrer-Policy", value: "no-referrer")
         headers.add(name: "Cache-Control", value: "no-store")
         if !head.isKeepAlive { headers.add(name: "Connection", value: "close") }
-        context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: head.version, status: .ok, headers: headers))),
-                      promise: nil)
+        context.write(
+            NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: head.version, status: .ok, headers: headers))),
+            promise: nil)
         if head.method != .HEAD {
             var buffer = context.channel.allocator.buffer(capacity: html.utf8.count)
             buffer.writeString(html)
@@ -42,7 +43,8 @@ enum StatusPage {
     }
 
     /// Nothing from anywhere, except the listed inline script and style, and fetches to this origin.
-    static let contentSecurityPolicy = "default-src 'none'; script-src 'sha256-\(base64SHA256(script))'; "
+    static let contentSecurityPolicy =
+        "default-src 'none'; script-src 'sha256-\(base64SHA256(script))'; "
         + "style-src 'sha256-\(base64SHA256(style))'; connect-src 'self'; img-src 'none'; base-uri 'none'; "
         + "form-action 'none'; frame-ancestors 'none'"
 

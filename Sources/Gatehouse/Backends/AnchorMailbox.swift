@@ -39,9 +39,10 @@ enum AnchorMailbox {
         while index != bytes.endIndex {
             let byte = bytes[index]
             if byte == UInt8(ascii: "%"),
-               let high = bytes.index(index, offsetBy: 1, limitedBy: bytes.endIndex), high != bytes.endIndex,
-               let low = bytes.index(index, offsetBy: 2, limitedBy: bytes.endIndex), low != bytes.endIndex,
-               let h = hexValue(bytes[high]), let l = hexValue(bytes[low]) {
+                let high = bytes.index(index, offsetBy: 1, limitedBy: bytes.endIndex), high != bytes.endIndex,
+                let low = bytes.index(index, offsetBy: 2, limitedBy: bytes.endIndex), low != bytes.endIndex,
+                let h = hexValue(bytes[high]), let l = hexValue(bytes[low])
+            {
                 hasher.add(h << 4 | l)
                 index = bytes.index(after: low)
                 continue
@@ -76,7 +77,8 @@ enum AnchorMailbox {
             let pair = rest[..<end]
             rest = end == rest.endIndex ? rest[end...] : rest[rest.index(after: end)...]
             guard let equals = pair.firstIndex(of: "="),
-                  asciiCaseInsensitiveEquals(pair[..<equals], name) else { continue }
+                asciiCaseInsensitiveEquals(pair[..<equals], name)
+            else { continue }
             let value = pair[pair.index(after: equals)...]
             return value.isEmpty ? nil : value
         }
@@ -106,7 +108,8 @@ enum AnchorMailbox {
     static func basicUser(_ value: String) -> String? {
         let parts = value.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "basic",
-              let decoded = Base64.decode(parts[1]), let colon = decoded.firstIndex(of: UInt8(ascii: ":")) else { return nil }
+            let decoded = Base64.decode(parts[1]), let colon = decoded.firstIndex(of: UInt8(ascii: ":"))
+        else { return nil }
         let user = String(decoding: decoded[..<colon], as: UTF8.self)
         return user.isEmpty ? nil : user
     }

@@ -54,8 +54,10 @@ final class BackendConnection: @unchecked Sendable {
     /// Opens a TLS connection to `server` on `eventLoop`, verified against `pool`'s trust.
     /// Succeeds only after the TLS handshake completed, so connect and TLS failures are told
     /// apart from failures after the request was sent.
-    static func connect(to server: BackendServer, pool: BackendPool,
-                        on eventLoop: EventLoop) -> EventLoopFuture<BackendConnection> {
+    static func connect(
+        to server: BackendServer, pool: BackendPool,
+        on eventLoop: EventLoop
+    ) -> EventLoopFuture<BackendConnection> {
         let ready = eventLoop.makePromise(of: BackendConnection.self)
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(pool.connectTimeout)
@@ -79,8 +81,10 @@ final class BackendConnection: @unchecked Sendable {
     /// encoder and response decoder, and the handler that talks to the request. `ready` succeeds
     /// once the TLS handshake completed, or at once without TLS (in-memory tests, whose channel
     /// stands for the decrypted stream).
-    static func install(on channel: Channel, server: BackendServer, tls: OpenSSLHandler?,
-                        ready: EventLoopPromise<BackendConnection>) throws {
+    static func install(
+        on channel: Channel, server: BackendServer, tls: OpenSSLHandler?,
+        ready: EventLoopPromise<BackendConnection>
+    ) throws {
         let connection = BackendConnection(channel: channel, server: server)
         let handler = BackendChannelHandler(connection: connection, ready: tls == nil ? nil : ready)
         connection.handler = handler

@@ -29,8 +29,10 @@ final class BackendDrain: BackendConnectionDelegate {
 
     /// `headReusable`: nil when the response head has not arrived yet; else whether it keeps the
     /// connection and says where the body ends.
-    private init(lease: consuming BackendLease, connection: BackendConnection, pool: LoopBackendPool,
-                 requestMethod: HTTPMethod, headReusable: Bool?) {
+    private init(
+        lease: consuming BackendLease, connection: BackendConnection, pool: LoopBackendPool,
+        requestMethod: HTTPMethod, headReusable: Bool?
+    ) {
         self.lease = consume lease
         self.connection = connection
         self.pool = pool
@@ -41,17 +43,21 @@ final class BackendDrain: BackendConnectionDelegate {
     /// Starts draining `connection` for `lease`, or closes it and ends the lease when it cannot be
     /// drained (`drainable` false: the request was not sent in full, the connection carries
     /// NTLM/Negotiate, it is closed, or its response head already said it cannot be reused).
-    static func drainOrClose(_ lease: consuming BackendLease, connection: BackendConnection, pool: LoopBackendPool,
-                             requestMethod: HTTPMethod, drainable: Bool, headReusable: Bool?) {
+    static func drainOrClose(
+        _ lease: consuming BackendLease, connection: BackendConnection, pool: LoopBackendPool,
+        requestMethod: HTTPMethod, drainable: Bool, headReusable: Bool?
+    ) {
         connection.delegate = nil
         guard drainable, headReusable != false, !connection.isClosed, !connection.carriesConnectionAuth,
-              connection.pool === pool, connection.channel.isActive else {
+            connection.pool === pool, connection.channel.isActive
+        else {
             connection.close()
             pool.abandon(lease)
             return
         }
-        let drain = BackendDrain(lease: lease, connection: connection, pool: pool, requestMethod: requestMethod,
-                                 headReusable: headReusable)
+        let drain = BackendDrain(
+            lease: lease, connection: connection, pool: pool, requestMethod: requestMethod,
+            headReusable: headReusable)
         // The connection holds the drain (its delegate reference is weak) until the drain ends.
         connection.drain = drain
         connection.delegate = drain
@@ -69,8 +75,9 @@ final class BackendDrain: BackendConnectionDelegate {
                 finish(reusable: false)
                 return
             }
-            guard head.status.code >= 200 else { return }   // 100 Continue and friends
-            reusable = head.isKeepAlive
+            guard head.status.code >= 200 else { return }  // 100 Continue and friends
+            reusable =
+                head.isKeepAlive
                 && ProxiedRequest.responseFramingIsKnown(head, requestMethod: requestMethod)
             if !reusable { finish(reusable: false) }
         case .body(let buffer):

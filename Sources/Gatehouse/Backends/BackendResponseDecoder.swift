@@ -26,8 +26,9 @@ final class BackendResponseDecoder: ByteToMessageDecoder, WriteObservingByteToMe
     }
 
     /// Header fields per head are capped by `BackendResponseRules.maxHeaderFields`.
-    private let inner = HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .forward,
-                                            limitConfiguration: BackendResponseRules.decoderLimits)
+    private let inner = HTTPResponseDecoder(
+        leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .forward,
+        limitConfiguration: BackendResponseRules.decoderLimits)
     /// Weak: the connection owns the channel whose pipeline owns this decoder.
     private weak var connection: BackendConnection?
 

@@ -25,7 +25,8 @@ public struct BackendServer: Sendable, Hashable {
 }
 
 /// Opens a connection to `server` of `pool` on an event loop; succeeds once it can carry requests.
-typealias BackendConnector = @Sendable (_ server: BackendServer, _ pool: BackendPool, _ eventLoop: EventLoop)
+typealias BackendConnector =
+    @Sendable (_ server: BackendServer, _ pool: BackendPool, _ eventLoop: EventLoop)
     -> EventLoopFuture<BackendConnection>
 
 /// A pool of backend servers that share one TLS client profile (the trust for their certificates),
@@ -58,24 +59,29 @@ public final class BackendPool: Sendable {
     /// How the data path opens a connection to a server: TLS over TCP (`BackendConnection.connect`).
     let connector: BackendConnector
 
-    public convenience init(name: String, servers: [BackendServer], tls: TLSClientContext,
-                            connectTimeout: TimeAmount, idleTimeout: TimeAmount, maxIdlePerServer: Int,
-                            balance: BalancePolicy = .leastRequests,
-                            health: HealthCheckConfiguration = HealthCheckConfiguration(),
-                            healthPaths: [String] = [], maxPinnedPerServer: Int = 1000, maxConnectingPerServer: Int = 32,
-                            queueTimeout: TimeAmount = .seconds(3)) {
-        self.init(name: name, servers: servers, tls: tls, connectTimeout: connectTimeout, idleTimeout: idleTimeout,
-                  maxIdlePerServer: maxIdlePerServer, balance: balance, health: health, healthPaths: healthPaths,
-                  maxPinnedPerServer: maxPinnedPerServer, maxConnectingPerServer: maxConnectingPerServer,
-                  queueTimeout: queueTimeout, connector: { BackendConnection.connect(to: $0, pool: $1, on: $2) })
+    public convenience init(
+        name: String, servers: [BackendServer], tls: TLSClientContext,
+        connectTimeout: TimeAmount, idleTimeout: TimeAmount, maxIdlePerServer: Int,
+        balance: BalancePolicy = .leastRequests,
+        health: HealthCheckConfiguration = HealthCheckConfiguration(),
+        healthPaths: [String] = [], maxPinnedPerServer: Int = 1000, maxConnectingPerServer: Int = 32,
+        queueTimeout: TimeAmount = .seconds(3)
+    ) {
+        self.init(
+            name: name, servers: servers, tls: tls, connectTimeout: connectTimeout, idleTimeout: idleTimeout,
+            maxIdlePerServer: maxIdlePerServer, balance: balance, health: health, healthPaths: healthPaths,
+            maxPinnedPerServer: maxPinnedPerServer, maxConnectingPerServer: maxConnectingPerServer,
+            queueTimeout: queueTimeout, connector: { BackendConnection.connect(to: $0, pool: $1, on: $2) })
     }
 
     /// A pool whose connections `connector` opens (in-memory tests hand out embedded channels).
-    init(name: String, servers: [BackendServer], tls: TLSClientContext,
-         connectTimeout: TimeAmount, idleTimeout: TimeAmount, maxIdlePerServer: Int,
-         balance: BalancePolicy, health: HealthCheckConfiguration,
-         healthPaths: [String], maxPinnedPerServer: Int, maxConnectingPerServer: Int,
-         queueTimeout: TimeAmount, connector: @escaping BackendConnector) {
+    init(
+        name: String, servers: [BackendServer], tls: TLSClientContext,
+        connectTimeout: TimeAmount, idleTimeout: TimeAmount, maxIdlePerServer: Int,
+        balance: BalancePolicy, health: HealthCheckConfiguration,
+        healthPaths: [String], maxPinnedPerServer: Int, maxConnectingPerServer: Int,
+        queueTimeout: TimeAmount, connector: @escaping BackendConnector
+    ) {
         self.connector = connector
         self.name = name
         self.servers = servers

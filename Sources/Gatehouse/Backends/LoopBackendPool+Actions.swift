@@ -25,9 +25,10 @@ extension LoopBackendPool.StateMachine {
 
         /// A pool's settings.
         init(pool: BackendPool) {
-            self.init(maxIdlePerServer: pool.maxIdlePerServer, maxConnectingPerServer: pool.maxConnectingPerServer,
-                      idleTimeout: UInt64(max(0, pool.idleTimeout.nanoseconds)),
-                      queueTimeout: UInt64(max(0, pool.queueTimeout.nanoseconds)))
+            self.init(
+                maxIdlePerServer: pool.maxIdlePerServer, maxConnectingPerServer: pool.maxConnectingPerServer,
+                idleTimeout: UInt64(max(0, pool.idleTimeout.nanoseconds)),
+                queueTimeout: UInt64(max(0, pool.queueTimeout.nanoseconds)))
         }
     }
 
@@ -48,7 +49,7 @@ extension LoopBackendPool.StateMachine {
         var server: ServerID {
             switch self {
             case .connecting(let server), .idle(let server), .leased(let server), .pinned(let server),
-                 .lentPinned(let server):
+                .lentPinned(let server):
                 return server
             }
         }

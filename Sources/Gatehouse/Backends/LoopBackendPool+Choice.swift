@@ -56,8 +56,9 @@ extension LoopBackendPool {
     /// Returns true when it just became suspect.
     @discardableResult
     func responded(serverIndex: Int, service: Int?, status: UInt) -> Bool {
-        pool.ejection.responded(server: serverIndex, service: service, status: status,
-                                now: NIODeadline.now().uptimeNanoseconds)
+        pool.ejection.responded(
+            server: serverIndex, service: service, status: status,
+            now: NIODeadline.now().uptimeNanoseconds)
     }
 
     /// Idle connection count per server (state endpoint, tests).
@@ -66,9 +67,10 @@ extension LoopBackendPool {
     /// This loop's counters (admin endpoint); `suspect` is filled in by the registry from the
     /// pool's shared ejection table.
     var counters: LoopPoolCounters {
-        LoopPoolCounters(outstanding: machine.outstanding, idle: idleCounts,
-                         pinned: pool.servers.indices.map { machine.pinnedCount(ServerID($0)) },
-                         suspect: Array(repeating: 0, count: pool.servers.count),
-                         open: pool.servers.indices.map { machine.openCount(ServerID($0)) }, requests: machine.requests)
+        LoopPoolCounters(
+            outstanding: machine.outstanding, idle: idleCounts,
+            pinned: pool.servers.indices.map { machine.pinnedCount(ServerID($0)) },
+            suspect: Array(repeating: 0, count: pool.servers.count),
+            open: pool.servers.indices.map { machine.openCount(ServerID($0)) }, requests: machine.requests)
     }
 }

@@ -100,7 +100,8 @@ extension LoopBackendPool {
             endLease(server)
             guard let state = state(of: connection) else { return .close(releasePinnedSlot: false) }
             guard state == .leased(server), reusable,
-                  servers[server.index].idle.count < settings.maxIdlePerServer else {
+                servers[server.index].idle.count < settings.maxIdlePerServer
+            else {
                 return .close(releasePinnedSlot: forget(connection))
             }
             slots[connection.slot].state = .idle(server)
@@ -127,7 +128,7 @@ extension LoopBackendPool {
                 servers[server.index].pinned += 1
                 return .keep
             case nil:
-                return .close(releasePinnedSlot: false)   // it closed meanwhile: already accounted
+                return .close(releasePinnedSlot: false)  // it closed meanwhile: already accounted
             default:
                 return .close(releasePinnedSlot: forget(connection))
             }

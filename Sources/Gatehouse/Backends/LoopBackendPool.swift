@@ -27,8 +27,9 @@ final class LoopBackendPool: @unchecked Sendable {
         self.eventLoop = eventLoop
         self.machine = StateMachine(servers: pool.servers.count, settings: StateMachine.Settings(pool: pool))
         self.balancer = BackendBalancer(policy: pool.balance, weights: pool.servers.map(\.weight))
-        self.health = PoolHealthView(servers: pool.servers.count, services: pool.healthPaths.count,
-                                     draining: pool.servers.map(\.drain))
+        self.health = PoolHealthView(
+            servers: pool.servers.count, services: pool.healthPaths.count,
+            draining: pool.servers.map(\.drain))
     }
 
     /// Takes a newer health view (published by the control plane through `loop.execute`).
@@ -138,8 +139,10 @@ final class LoopBackendPool: @unchecked Sendable {
 
     /// Gives `lease` the connection `action` names; a stale idle connection is dropped and the
     /// lease tries again. Completes `promise` (a queued request's) when given.
-    private func carryOut(_ action: StateMachine.LeaseAction, lease: LeaseID, server: ServerID, now: NIODeadline,
-                          promise: EventLoopPromise<(BackendConnection, reused: Bool)>?) -> EventLoopFuture<(BackendConnection, reused: Bool)> {
+    private func carryOut(
+        _ action: StateMachine.LeaseAction, lease: LeaseID, server: ServerID, now: NIODeadline,
+        promise: EventLoopPromise<(BackendConnection, reused: Bool)>?
+    ) -> EventLoopFuture<(BackendConnection, reused: Bool)> {
         var action = action
         while true {
             switch action {
@@ -208,9 +211,10 @@ final class LoopBackendPool: @unchecked Sendable {
 
     private func failWaiter(_ lease: LeaseID, server: ServerID, now: NIODeadline) {
         guard let waiter = waiting.removeValue(forKey: lease) else { return }
-        waiter.promise.fail(BackendError.queueTimeout(
-            pool: pool.name, server: pool.servers[server.index].name,
-            waitedMilliseconds: (now - waiter.since).nanoseconds / 1_000_000))
+        waiter.promise.fail(
+            BackendError.queueTimeout(
+                pool: pool.name, server: pool.servers[server.index].name,
+                waitedMilliseconds: (now - waiter.since).nanoseconds / 1_000_000))
     }
 
     /// Sets the one timer earlier when the machine asks for it.

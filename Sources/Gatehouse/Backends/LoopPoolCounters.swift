@@ -30,8 +30,9 @@ struct LoopPoolCounters: Sendable {
         func sum(_ a: [Int], _ b: [Int]) -> [Int] {
             a.isEmpty ? b : zip(a, b).map { $0 + $1 }
         }
-        return LoopPoolCounters(outstanding: sum(outstanding, other.outstanding), idle: sum(idle, other.idle),
-                                pinned: sum(pinned, other.pinned), suspect: sum(suspect, other.suspect),
-                                open: sum(open, other.open), requests: sum(requests, other.requests))
+        return LoopPoolCounters(
+            outstanding: sum(outstanding, other.outstanding), idle: sum(idle, other.idle),
+            pinned: sum(pinned, other.pinned), suspect: sum(suspect, other.suspect),
+            open: sum(open, other.open), requests: sum(requests, other.requests))
     }
 }

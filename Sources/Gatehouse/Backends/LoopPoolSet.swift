@@ -17,8 +17,10 @@ final class LoopPoolSet: @unchecked Sendable {
     /// - Parameters:
     ///   - reusing: the previous set; a pool object found there keeps its loop pools.
     ///   - views: initial health views for pools not reused (one per pool, in pool order).
-    init(pools: [BackendPool], group: EventLoopGroup, reusing previous: LoopPoolSet? = nil,
-         views: [PoolHealthView]? = nil) {
+    init(
+        pools: [BackendPool], group: EventLoopGroup, reusing previous: LoopPoolSet? = nil,
+        views: [PoolHealthView]? = nil
+    ) {
         self.group = group
         var perLoop: [ObjectIdentifier: [LoopBackendPool]] = [:]
         var loops: [EventLoop] = []

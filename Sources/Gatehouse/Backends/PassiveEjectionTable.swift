@@ -54,7 +54,10 @@ final class PassiveEjectionTable: Sendable {
         if counting[entry].load(ordering: .relaxed) & 1 == 0, suspectUntil[entry].load(ordering: .relaxed) == 0 {
             return
         }
-        _ = update(entry: entry) { $0.connected(); return false }
+        _ = update(entry: entry) {
+            $0.connected()
+            return false
+        }
     }
 
     /// A response with `status` came from `server` for `service` (nil: the server).

@@ -26,7 +26,8 @@ enum ResendRule {
     /// read and processed it before the connection failed, and a second copy would act twice.
     static func mayResend(_ attempt: Attempt) -> Bool {
         guard !attempt.responseStarted, !attempt.bodyForwarded, !attempt.pinned,
-              attempt.attempts < maxAttempts else { return false }
+            attempt.attempts < maxAttempts
+        else { return false }
         return isIdempotent(attempt.method)
     }
 

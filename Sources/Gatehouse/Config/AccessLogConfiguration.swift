@@ -32,7 +32,8 @@ extension ConfigValidator {
         var configuration = AccessLogConfiguration()
         guard let document else { return configuration }
         if let format = document.value.format,
-           let chosen = choice(format, among: AccessLogFormat.allCases.map(\.rawValue)) {
+            let chosen = choice(format, among: AccessLogFormat.allCases.map(\.rawValue))
+        {
             configuration.format = AccessLogFormat(rawValue: chosen)!
         }
         if let value = document.value.path, value.value != "stdout" {
@@ -44,8 +45,9 @@ extension ConfigValidator {
     /// The absolute path of a file to append to, or nil with an error saying why it cannot be.
     private func writableFile(_ value: Located<String>) -> String? {
         guard !value.value.isEmpty else {
-            collector.error("\(value.place) is empty", at: value.mark,
-                            hint: "write a file path, or 'stdout' for standard output")
+            collector.error(
+                "\(value.place) is empty", at: value.mark,
+                hint: "write a file path, or 'stdout' for standard output")
             return nil
         }
         let path = absolutePath(value.value)
@@ -54,25 +56,29 @@ extension ConfigValidator {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
             guard !isDirectory.boolValue else {
-                collector.error("\(value.place) '\(value.value)'\(resolved) is a folder, not a file", at: value.mark,
-                                hint: "name the log file inside it, e.g. \(value.value)/access.log")
+                collector.error(
+                    "\(value.place) '\(value.value)'\(resolved) is a folder, not a file", at: value.mark,
+                    hint: "name the log file inside it, e.g. \(value.value)/access.log")
                 return nil
             }
             guard FileManager.default.isWritableFile(atPath: path) else {
-                collector.error("\(value.place) '\(value.value)'\(resolved) is not writable by this user",
-                                at: value.mark, hint: "check the file's owner and permissions")
+                collector.error(
+                    "\(value.place) '\(value.value)'\(resolved) is not writable by this user",
+                    at: value.mark, hint: "check the file's owner and permissions")
                 return nil
             }
             return path
         }
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
-            collector.error("the folder of \(value.place) '\(value.value)'\(resolved) does not exist", at: value.mark,
-                            hint: "create \(folder) first; relative paths are relative to the configuration file's folder")
+            collector.error(
+                "the folder of \(value.place) '\(value.value)'\(resolved) does not exist", at: value.mark,
+                hint: "create \(folder) first; relative paths are relative to the configuration file's folder")
             return nil
         }
         guard FileManager.default.isWritableFile(atPath: folder) else {
-            collector.error("\(value.place) '\(value.value)'\(resolved) cannot be created: the folder is not writable "
-                                + "by this user", at: value.mark, hint: "check the owner and permissions of \(folder)")
+            collector.error(
+                "\(value.place) '\(value.value)'\(resolved) cannot be created: the folder is not writable "
+                    + "by this user", at: value.mark, hint: "check the owner and permissions of \(folder)")
             return nil
         }
         return path

@@ -47,8 +47,9 @@ extension ConfigValidator {
         }
         pool.maxIdlePerServer = integer(value.maxIdlePerServer, in: 0...100_000, default: pool.maxIdlePerServer)
         pool.maxPinnedPerServer = integer(value.maxPinnedPerServer, in: 1...1_000_000, default: pool.maxPinnedPerServer)
-        pool.maxConnectingPerServer = integer(value.maxConnectingPerServer, in: 1...10_000,
-                                              default: pool.maxConnectingPerServer)
+        pool.maxConnectingPerServer = integer(
+            value.maxConnectingPerServer, in: 1...10_000,
+            default: pool.maxConnectingPerServer)
         pool.queueTimeout = duration(value.queueTimeout, default: pool.queueTimeout)
         pool.idleTimeout = duration(value.idleTimeout, default: pool.idleTimeout)
         pool.connectTimeout = duration(value.connectTimeout, default: pool.connectTimeout)
@@ -163,14 +164,18 @@ extension ConfigValidator {
     /// Warns about a pool whose `queue_timeout` is not shorter than the connect timeout of a route
     /// using it: the route's clock covers the wait in the queue too, so such a request gets the
     /// route's 504 before the pool's 503 and the setting never takes effect for it.
-    func warnQueueTimeouts(_ documents: [String: Located<PoolDocument>]?, pools: [String: PoolConfiguration],
-                           services: [VirtualServiceConfiguration]) {
+    func warnQueueTimeouts(
+        _ documents: [String: Located<PoolDocument>]?, pools: [String: PoolConfiguration],
+        services: [VirtualServiceConfiguration]
+    ) {
         for (name, document) in (documents ?? [:]).sorted(by: { $0.key < $1.key }) {
             guard let pool = pools[name], let key = document.value.queueTimeout, let mark = key.mark else { continue }
             let routes = services.flatMap { service in service.routes.map { (service.name, $0) } }
-            guard let (service, route) = routes.filter({ $0.1.pool == name })
-                .min(by: { $0.1.timeouts.connect < $1.1.timeouts.connect }),
-                route.timeouts.connect <= pool.queueTimeout else { continue }
+            guard
+                let (service, route) = routes.filter({ $0.1.pool == name })
+                    .min(by: { $0.1.timeouts.connect < $1.1.timeouts.connect }),
+                route.timeouts.connect <= pool.queueTimeout
+            else { continue }
             collector.warning(
                 "\(key.place) (\(ConfigDuration.format(pool.queueTimeout))) is not shorter than the connect timeout "
                     + "(\(ConfigDuration.format(route.timeouts.connect))) of route \(route.prefix) of service '\(service)'",

@@ -53,7 +53,8 @@ extension ConfigValidator {
                 hint: "use e.g. 'preset: owa' (an Exchange service) or 'path: /custom/'")
             return nil
         }
-        var route = preset.map { RouteConfiguration(preset: $0, pool: nil, prefix: prefix) }
+        var route =
+            preset.map { RouteConfiguration(preset: $0, pool: nil, prefix: prefix) }
             ?? RouteConfiguration(prefix: prefix, pool: nil)
         route.blocked = value.blocked ?? route.blocked
         if let pool = value.pool {

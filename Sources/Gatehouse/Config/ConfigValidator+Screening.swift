@@ -5,8 +5,11 @@ import Foundation
 extension ConfigValidator {
     func validateScreening(_ document: Located<ScreeningDocument>?) -> ScreeningPacks? {
         guard let document else { return nil }
-        guard let paths = required(document.value.packs, key: "packs", in: document,
-                                   hint: "e.g. packs: [screening/exchange-mitigations.yaml]") else { return nil }
+        guard
+            let paths = required(
+                document.value.packs, key: "packs", in: document,
+                hint: "e.g. packs: [screening/exchange-mitigations.yaml]")
+        else { return nil }
         var packs: [RulePack] = []
         var names: [String: String] = [:]
         for value in paths {
@@ -25,8 +28,9 @@ extension ConfigValidator {
             packs.append(pack)
         }
         if paths.isEmpty {
-            collector.warning("'packs' in 'screening' lists no rule pack", at: document.mark,
-                              hint: "remove 'screening:' or name a pack file")
+            collector.warning(
+                "'packs' in 'screening' lists no rule pack", at: document.mark,
+                hint: "remove 'screening:' or name a pack file")
         }
         return packs.isEmpty ? nil : ScreeningPacks(packs: packs)
     }

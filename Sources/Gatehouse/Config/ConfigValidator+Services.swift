@@ -78,7 +78,8 @@ extension ConfigValidator {
                 do {
                     adminNetworks.append(try IPNetwork(network.value))
                 } catch {
-                    collector.error("\(error.reason) for \(network.place) ('\(network.value)')", at: network.mark,
+                    collector.error(
+                        "\(error.reason) for \(network.place) ('\(network.value)')", at: network.mark,
                         hint: "write a CIDR network such as 10.0.0.0/8 or 2001:db8::/32")
                 }
             }

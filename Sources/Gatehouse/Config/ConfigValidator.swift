@@ -181,7 +181,8 @@ extension ConfigValidator {
                 hint = "the port is a number from \(allowPortZero ? 0 : 1) to 65535"
             case .badHost:
                 problem = requireIP ? "does not start with an IP address" : "has an invalid host"
-                hint = requireIP
+                hint =
+                    requireIP
                     ? "listen on an IP address, e.g. 0.0.0.0:443, 127.0.0.1:8443 or [::]:443"
                     : "write host:port with a DNS name or IP address; IPv6 in brackets, e.g. [2001:db8::1]:444"
             }
@@ -192,7 +193,8 @@ extension ConfigValidator {
 
     /// The absolute form of a path from the file, resolved against the configuration file's folder.
     func absolutePath(_ path: String) -> String {
-        let url = path.hasPrefix("/")
+        let url =
+            path.hasPrefix("/")
             ? URL(fileURLWithPath: path)
             : URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: baseDirectory, isDirectory: true))
         return url.standardizedFileURL.path

@@ -42,7 +42,7 @@ public enum ConfigDuration {
         // Longest suffix first, so `ms` is not read as `m` + garbage.
         let units: [(suffix: String, make: (Int64) -> Duration)] = [
             ("ms", { .milliseconds($0) }), ("s", { .seconds($0) }), ("m", { .seconds($0 * 60) }),
-            ("h", { .seconds($0 * 3600) }),
+            ("h", { .seconds($0 * 3600) })
         ]
         var number = Substring(text)
         var make: (Int64) -> Duration = { .seconds($0) }

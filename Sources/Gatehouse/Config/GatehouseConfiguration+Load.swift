@@ -13,7 +13,8 @@ extension GatehouseConfiguration {
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            let reason = FileManager.default.fileExists(atPath: path)
+            let reason =
+                FileManager.default.fileExists(atPath: path)
                 ? "it is not readable UTF-8 text" : "the file does not exist"
             throw ConfigError(diagnostics: [
                 ConfigDiagnostic(
@@ -52,8 +53,10 @@ extension GatehouseConfiguration {
 
     /// The document's root node, or nil with the YAML syntax error recorded at its position.
     private static func composeRoot(_ yaml: String, collector: DiagnosticCollector) -> Node? {
-        composeYAMLRoot(yaml, collector: collector, empty: "the configuration file is empty",
-                        template: "conf/gatehouse.yaml") { problem, mark in
+        composeYAMLRoot(
+            yaml, collector: collector, empty: "the configuration file is empty",
+            template: "conf/gatehouse.yaml"
+        ) { problem, mark in
             yamlHint(problem, line: line(mark.line, of: yaml))
         }
     }
@@ -61,8 +64,10 @@ extension GatehouseConfiguration {
     /// The root node of a YAML document (a configuration or a rule pack), or nil with the error
     /// recorded at its position: `empty` when there is no document (the hint names `template`), a
     /// syntax error with `syntaxHint`'s advice, a duplicated key where it is.
-    static func composeYAMLRoot(_ yaml: String, collector: DiagnosticCollector, empty: String, template: String,
-                                syntaxHint: (_ problem: String, _ mark: Mark) -> String?) -> Node? {
+    static func composeYAMLRoot(
+        _ yaml: String, collector: DiagnosticCollector, empty: String, template: String,
+        syntaxHint: (_ problem: String, _ mark: Mark) -> String?
+    ) -> Node? {
         do {
             guard let root = try Yams.compose(yaml: yaml) else {
                 collector.error(empty, at: nil, hint: "start from \(template)")

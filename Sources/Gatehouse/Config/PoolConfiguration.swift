@@ -114,8 +114,10 @@ public struct HealthCheckConfiguration: Sendable, Hashable {
     public var enabled: Bool
 
     /// Health-check settings.
-    public init(interval: Duration = .seconds(2), timeout: Duration = .seconds(1), rise: Int = 2, fall: Int = 3,
-                enabled: Bool = true) {
+    public init(
+        interval: Duration = .seconds(2), timeout: Duration = .seconds(1), rise: Int = 2, fall: Int = 3,
+        enabled: Bool = true
+    ) {
         self.interval = interval
         self.timeout = timeout
         self.rise = rise

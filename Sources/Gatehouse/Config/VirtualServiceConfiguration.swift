@@ -30,7 +30,7 @@ public struct VirtualServiceConfiguration: Sendable {
     /// Loopback only: the admin centre is closed to everyone else until networks are configured.
     public static let defaultAdminNetworks: [IPNetwork] = [
         try! IPNetwork("127.0.0.0/8"),  // a literal that parses; a failure here is a programming error
-        try! IPNetwork("::1/128"),
+        try! IPNetwork("::1/128")
     ]
 }
 
@@ -129,7 +129,7 @@ public struct CompressionSettings: Sendable, Hashable {
     /// The types compressed when a configuration does not list its own.
     public static let defaultTypes = [
         "text/*", "application/json", "application/xml", "application/soap+xml", "application/javascript",
-        "image/svg+xml",
+        "image/svg+xml"
     ]
 
     /// A policy; defaults are level 6, 1 KiB minimum and the common text types.

@@ -31,12 +31,14 @@ final class HealthChecker: Sendable {
                     let loop = group.next()
                     let offset = TimeAmount.nanoseconds(interval.nanoseconds * Int64(number) / Int64(max(1, total)))
                     number += 1
-                    started.append(loop.scheduleRepeatedAsyncTask(initialDelay: offset, delay: interval) { _ in
-                        HealthProbe.run(pool: pool, server: server, path: path, timeout: timeout, on: loop).map { outcome in
-                            registry.record(epoch: epoch, pool: poolIndex, service: serviceIndex, server: serverIndex,
-                                            success: outcome.healthy, detail: outcome.detail)
-                        }
-                    })
+                    started.append(
+                        loop.scheduleRepeatedAsyncTask(initialDelay: offset, delay: interval) { _ in
+                            HealthProbe.run(pool: pool, server: server, path: path, timeout: timeout, on: loop).map { outcome in
+                                registry.record(
+                                    epoch: epoch, pool: poolIndex, service: serviceIndex, server: serverIndex,
+                                    success: outcome.healthy, detail: outcome.detail)
+                            }
+                        })
                 }
             }
         }

@@ -27,8 +27,10 @@ final class HealthProbe: BackendConnectionDelegate {
 
     /// Probes `path` on `server`; must be called on `eventLoop`. Never fails: every problem is an
     /// unhealthy outcome.
-    static func run(pool: BackendPool, server: BackendServer, path: String, timeout: TimeAmount,
-                    on eventLoop: EventLoop) -> EventLoopFuture<ProbeOutcome> {
+    static func run(
+        pool: BackendPool, server: BackendServer, path: String, timeout: TimeAmount,
+        on eventLoop: EventLoop
+    ) -> EventLoopFuture<ProbeOutcome> {
         let probe = HealthProbe(promise: eventLoop.makePromise(of: ProbeOutcome.self))
         let timer = eventLoop.assumeIsolated().scheduleTask(in: timeout) {
             probe.finish(ProbeOutcome(healthy: false, detail: "timed out after \(timeout.nanoseconds / 1_000_000) ms"))

@@ -74,7 +74,8 @@ final class HealthRegistry: Sendable {
         guard let transition, let views, let backendPool else { return }
         let metadata: Logger.Metadata = [
             "pool": "\(backendPool.name)", "server": "\(backendPool.servers[server].name)",
-            "service": "\(backendPool.healthLabels[service])", "check": "\(detail)"]
+            "service": "\(backendPool.healthLabels[service])", "check": "\(detail)"
+        ]
         switch transition {
         case .wentDown: logger.warning("backend service down: out of rotation", metadata: metadata)
         case .cameUp: logger.info("backend service up: back in rotation", metadata: metadata)
@@ -87,7 +88,8 @@ final class HealthRegistry: Sendable {
     func setDraining(pool: String, server: String, _ draining: Bool) -> Bool {
         let outcome = state.withLockedValue { state -> (known: Bool, views: [PoolHealthView]?) in
             guard let poolIndex = state.pools.firstIndex(where: { $0.name == pool }),
-                  let serverIndex = state.pools[poolIndex].servers.firstIndex(where: { $0.name == server }) else {
+                let serverIndex = state.pools[poolIndex].servers.firstIndex(where: { $0.name == server })
+            else {
                 return (false, nil)
             }
             guard state.states[poolIndex].draining[serverIndex] != draining else { return (true, nil) }
@@ -97,8 +99,9 @@ final class HealthRegistry: Sendable {
         }
         guard outcome.known else { return false }
         if let views = outcome.views {
-            logger.info(draining ? "backend draining: no new requests" : "backend undrained",
-                        metadata: ["pool": "\(pool)", "server": "\(server)"])
+            logger.info(
+                draining ? "backend draining: no new requests" : "backend undrained",
+                metadata: ["pool": "\(pool)", "server": "\(server)"])
             publish(views)
         }
         return true
@@ -124,8 +127,9 @@ final class HealthRegistry: Sendable {
 
     private static func views(generation: UInt64, _ states: [PoolState]) -> [PoolHealthView] {
         states.map { pool in
-            PoolHealthView(generation: generation, serviceUp: pool.checks.map { $0.map(\.isHealthy) },
-                           draining: pool.draining)
+            PoolHealthView(
+                generation: generation, serviceUp: pool.checks.map { $0.map(\.isHealthy) },
+                draining: pool.draining)
         }
     }
 }

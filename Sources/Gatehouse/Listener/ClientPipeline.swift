@@ -10,14 +10,18 @@ import NIOTLS
 enum ClientPipeline {
     /// Installs the TLS handler and the protocol switch on a freshly accepted channel.
     /// `live` (nil in tests) lets each request read the current runtime (see `LiveRuntime`).
-    static func configureTLS(channel: Channel, store: CertificateStore, environment: ProxyEnvironment,
-                             limits: ClientLimits, http2: HTTP2Settings?, metrics: ListenerMetrics? = nil,
-                             live: LiveRuntime? = nil) throws {
+    static func configureTLS(
+        channel: Channel, store: CertificateStore, environment: ProxyEnvironment,
+        limits: ClientLimits, http2: HTTP2Settings?, metrics: ListenerMetrics? = nil,
+        live: LiveRuntime? = nil
+    ) throws {
         let tls = OpenSSLHandler(server: store)
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(tls)
-        try sync.addHandler(ProtocolSwitchHandler(tls: tls, environment: environment, limits: limits, http2: http2,
-                                                  metrics: metrics, live: live))
+        try sync.addHandler(
+            ProtocolSwitchHandler(
+                tls: tls, environment: environment, limits: limits, http2: http2,
+                metrics: metrics, live: live))
     }
 
     /// The plain-HTTP redirect listener's pipeline: the header and idle clocks (the same
@@ -25,8 +29,9 @@ enum ClientPipeline {
     /// with the same size limits, and the redirect answer.
     static func configureRedirect(channel: Channel, policy: RedirectPolicy, limits: ClientLimits) throws {
         let sync = channel.pipeline.syncOperations
-        let clock = HeaderTimeoutHandler(timeout: TimeAmount(limits.clientHeaderTimeout),
-                                         idleTimeout: TimeAmount(limits.clientIdleTimeout))
+        let clock = HeaderTimeoutHandler(
+            timeout: TimeAmount(limits.clientHeaderTimeout),
+            idleTimeout: TimeAmount(limits.clientIdleTimeout))
         try sync.addHandler(clock)
         try addHTTP1Codec(to: sync, limits: limits)
         try sync.addHandler(RedirectHandler(policy: policy, clock: clock))
@@ -35,17 +40,23 @@ enum ClientPipeline {
     /// The HTTP/1.1 handlers, added at the end of the pipeline once TLS is up. The connection's
     /// clocks (`client_header_timeout`, `client_idle_timeout`) are one `HeaderTimeoutHandler`, as
     /// on the redirect listener.
-    static func addHTTP1(to channel: Channel, environment: ProxyEnvironment, facts: ClientConnectionFacts,
-                         limits: ClientLimits, live: LiveRuntime? = nil) throws {
+    static func addHTTP1(
+        to channel: Channel, environment: ProxyEnvironment, facts: ClientConnectionFacts,
+        limits: ClientLimits, live: LiveRuntime? = nil
+    ) throws {
         let sync = channel.pipeline.syncOperations
-        let headerClock = HeaderTimeoutHandler(timeout: TimeAmount(limits.clientHeaderTimeout),
-                                               idleTimeout: TimeAmount(limits.clientIdleTimeout))
+        let headerClock = HeaderTimeoutHandler(
+            timeout: TimeAmount(limits.clientHeaderTimeout),
+            idleTimeout: TimeAmount(limits.clientIdleTimeout))
         try sync.addHandler(headerClock)
         let logger = environment.logger
         let client = facts.clientIP.map { "\($0)" } ?? "?"
         try addHTTP1Codec(to: sync, limits: limits) { error in
-            logger.debug("malformed request", metadata: [
-                "client": "\(client)", "reason": "\(error.reason.rawValue)", "error": "\(error.message)"])
+            logger.debug(
+                "malformed request",
+                metadata: [
+                    "client": "\(client)", "reason": "\(error.reason.rawValue)", "error": "\(error.message)"
+                ])
         }
         try sync.addHandler(HTTP1ServerAdapter(headerTimeout: headerClock))
         try sync.addHandler(ProxyHandler(environment: environment, facts: facts, clientProtocol: .http1, live: live))
@@ -56,8 +67,10 @@ enum ClientPipeline {
     /// one), the translator that lets `HTTPServerPipelineHandler` hold a decoder error back until
     /// earlier pipelined responses are out, and the handler that answers it (400, 431 or 505, with
     /// `Connection: close`). `onError` sees each decoder error in detail, for logs.
-    static func addHTTP1Codec(to sync: ChannelPipeline.SynchronousOperations, limits: ClientLimits,
-                              onError: (@Sendable (HTTP1DecoderError) -> Void)? = nil) throws {
+    static func addHTTP1Codec(
+        to sync: ChannelPipeline.SynchronousOperations, limits: ClientLimits,
+        onError: (@Sendable (HTTP1DecoderError) -> Void)? = nil
+    ) throws {
         let decoderLimits = HTTP1RequestDecoder.Limits(
             maxFieldLineBytes: limits.maxHeaderLine, maxHeadBytes: limits.maxHeaderTotal, maxFieldCount: 500)
         // Framing headers are set by whoever writes the head (HTTP1ServerAdapter.frame for the
@@ -73,8 +86,10 @@ enum ClientPipeline {
     }
 
     /// The HTTP/2 handlers.
-    static func addHTTP2(to channel: Channel, environment: ProxyEnvironment, facts: ClientConnectionFacts,
-                         settings: HTTP2Settings, live: LiveRuntime? = nil) throws {
+    static func addHTTP2(
+        to channel: Channel, environment: ProxyEnvironment, facts: ClientConnectionFacts,
+        settings: HTTP2Settings, live: LiveRuntime? = nil
+    ) throws {
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(HTTP2ServerHandler(settings: settings))
         try sync.addHandler(ProxyHandler(environment: environment, facts: facts, clientProtocol: .http2, live: live))
@@ -93,8 +108,10 @@ final class ProtocolSwitchHandler: ChannelInboundHandler, RemovableChannelHandle
     private let metrics: ListenerMetrics?
     private let live: LiveRuntime?
 
-    init(tls: OpenSSLHandler, environment: ProxyEnvironment, limits: ClientLimits, http2: HTTP2Settings?,
-         metrics: ListenerMetrics? = nil, live: LiveRuntime? = nil) {
+    init(
+        tls: OpenSSLHandler, environment: ProxyEnvironment, limits: ClientLimits, http2: HTTP2Settings?,
+        metrics: ListenerMetrics? = nil, live: LiveRuntime? = nil
+    ) {
         self.tls = tls
         self.metrics = metrics
         self.environment = environment
@@ -127,11 +144,13 @@ final class ProtocolSwitchHandler: ChannelInboundHandler, RemovableChannelHandle
         }
         do {
             if negotiated == "h2", let http2 {
-                try ClientPipeline.addHTTP2(to: context.channel, environment: environment, facts: facts, settings: http2,
-                                            live: live)
+                try ClientPipeline.addHTTP2(
+                    to: context.channel, environment: environment, facts: facts, settings: http2,
+                    live: live)
             } else {
-                try ClientPipeline.addHTTP1(to: context.channel, environment: environment, facts: facts, limits: limits,
-                                            live: live)
+                try ClientPipeline.addHTTP1(
+                    to: context.channel, environment: environment, facts: facts, limits: limits,
+                    live: live)
             }
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         } catch {

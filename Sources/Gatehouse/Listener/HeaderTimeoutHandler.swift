@@ -30,8 +30,9 @@ final class HeaderTimeoutHandler: ChannelInboundHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         // The connection is ready for its first request now, on the loop's clock.
-        machine = StateMachine(headerTimeout: machine.headerTimeout, idleTimeout: machine.idleTimeout,
-                               now: context.eventLoop.now)
+        machine = StateMachine(
+            headerTimeout: machine.headerTimeout, idleTimeout: machine.idleTimeout,
+            now: context.eventLoop.now)
         arm()
     }
 
@@ -82,7 +83,7 @@ final class HeaderTimeoutHandler: ChannelInboundHandler {
             case .checkAgain(let next):
                 schedule(at: next)
             case .stop:
-                break   // the next event that starts a clock arms the check again
+                break  // the next event that starts a clock arms the check again
             }
         }
     }

@@ -1,10 +1,11 @@
+import Logging
+import NIOCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Logging
-import NIOCore
 
 /// One line per request, in the format the configuration chose (`AccessLogText`, `AccessLogJSON`,
 /// `AccessLogW3C`), to standard output or a file (`AccessLogWriter`).

@@ -1,9 +1,10 @@
+import NIOCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import NIOCore
 
 /// Helpers the formats share: UTC calendar fields and digits written straight into a buffer.
 enum AccessLogDigits {

@@ -1,9 +1,10 @@
+import NIOCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import NIOCore
 
 /// The `json` format: one JSON object per line (JSON Lines), every key always present (`null`
 /// when the request has no such fact), so a log shipper can map it once:

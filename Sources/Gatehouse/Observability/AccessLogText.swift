@@ -1,9 +1,10 @@
+import NIOCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import NIOCore
 
 /// The `text` format: one line per request in the spirit of nginx's `combined` format plus the
 /// proxy's own facts:

@@ -1,9 +1,10 @@
+import NIOCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import NIOCore
 
 /// The `w3c` format: the W3C Extended Log File Format (https://www.w3.org/TR/WD-logfile.html) with
 /// the field names IIS writes, so Log Parser queries written for an Exchange server's IIS logs run
@@ -27,7 +28,7 @@ enum AccessLogW3C {
     static let fields = [
         "date", "time", "s-ip", "cs-method", "cs-uri-stem", "cs-uri-query", "s-port", "cs-username", "c-ip",
         "cs-version", "cs(User-Agent)", "sc-status", "sc-bytes", "cs-bytes", "time-taken",
-        "x-route", "x-backend", "x-device-id", "x-device-type", "x-reason",
+        "x-route", "x-backend", "x-device-id", "x-device-type", "x-reason"
     ]
 
     /// The directives that start a file (or standard output), opened at `now`.
@@ -90,7 +91,8 @@ enum AccessLogW3C {
             return
         }
         func isClean(_ byte: UInt8) -> Bool { byte > 0x20 && byte <= 0x7E && byte != 0x22 }
-        let clean = text.utf8.withContiguousStorageIfAvailable { $0.allSatisfy(isClean) }
+        let clean =
+            text.utf8.withContiguousStorageIfAvailable { $0.allSatisfy(isClean) }
             ?? text.utf8.allSatisfy(isClean)
         if clean {
             buffer.writeBytes(text.utf8)

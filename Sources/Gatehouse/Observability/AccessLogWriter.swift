@@ -1,13 +1,14 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Atomics
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Where the access log's bytes end up: standard output or a file, written by one thread of its own
 /// so a slow disk or a stalled pipe never holds up an event loop. Event loops hand it whole batches
@@ -132,8 +133,11 @@ final class AccessLogWriter: @unchecked Sendable {
             if let header { writeNow(header(time(nil))) }
             logger.info("access log reopened", metadata: ["path": "\(path)"])
         } catch {
-            logger.error("access log not reopened; still writing to the previous file", metadata: [
-                "path": "\(path)", "error": "\(error)"])
+            logger.error(
+                "access log not reopened; still writing to the previous file",
+                metadata: [
+                    "path": "\(path)", "error": "\(error)"
+                ])
         }
     }
 

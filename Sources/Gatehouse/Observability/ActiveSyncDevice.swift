@@ -23,12 +23,13 @@ struct ActiveSyncDevice: Equatable {
         let utf8 = uri.utf8
         let prefix = "/microsoft-server-activesync".utf8
         guard utf8.count > prefix.count,
-              utf8.prefix(prefix.count).elementsEqual(prefix, by: { asciiLower($0) == $1 }),
-              let mark = utf8.firstIndex(of: UInt8(ascii: "?"))
+            utf8.prefix(prefix.count).elementsEqual(prefix, by: { asciiLower($0) == $1 }),
+            let mark = utf8.firstIndex(of: UInt8(ascii: "?"))
         else { return nil }
         let query = uri[uri.utf8.index(after: mark)...]
         guard !query.isEmpty, query.utf8.count <= maxQueryBytes else { return nil }
-        let device = query.contains("=") && !query.hasSuffix("=") || query.contains("&")
+        let device =
+            query.contains("=") && !query.hasSuffix("=") || query.contains("&")
             ? parsePlain(query) : parseBase64(query) ?? parsePlain(query)
         return device.id == nil && device.type == nil ? nil : device
     }
@@ -55,7 +56,7 @@ struct ActiveSyncDevice: Equatable {
         let text = query.removingPercentEncoding ?? String(query)
         guard let data = Data(base64Encoded: text, options: .ignoreUnknownCharacters) else { return nil }
         let bytes = [UInt8](data)
-        var index = 4   // version, command code, locale
+        var index = 4  // version, command code, locale
         func field() -> ArraySlice<UInt8>? {
             guard index < bytes.count else { return nil }
             let length = Int(bytes[index])
@@ -65,11 +66,13 @@ struct ActiveSyncDevice: Equatable {
             return bytes[index..<index + length]
         }
         guard let id = field(), id.count <= 16, let policyKey = field(), policyKey.count == 0 || policyKey.count == 4,
-              let type = field(), type.count <= 64
+            let type = field(), type.count <= 64
         else { return nil }
         var device = ActiveSyncDevice()
         if !id.isEmpty {
-            device.id = id.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) ? String(decoding: id, as: UTF8.self)
+            device.id =
+                id.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
+                ? String(decoding: id, as: UTF8.self)
                 : id.map { String($0, radix: 16, uppercase: true).leftPadded(to: 2) }.joined()
         }
         if !type.isEmpty { device.type = String(decoding: type, as: UTF8.self) }

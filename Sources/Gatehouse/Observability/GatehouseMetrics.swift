@@ -31,13 +31,16 @@ public final class GatehouseMetrics: Sendable {
             requests: StatusClass.allCases.map { status in
                 registry.makeCounter(descriptor: MetricFamilies.requests, labels: unroutedLabels + [("class", status.label)])
             },
-            bytesReceived: registry.makeCounter(descriptor: MetricFamilies.bytesReceived,
-                                                labels: [("service", ""), ("route", "")]),
+            bytesReceived: registry.makeCounter(
+                descriptor: MetricFamilies.bytesReceived,
+                labels: [("service", ""), ("route", "")]),
             bytesSent: registry.makeCounter(descriptor: MetricFamilies.bytesSent, labels: [("service", ""), ("route", "")]))
-        self.reloadSuccesses = registry.makeCounter(descriptor: MetricFamilies.configReloads,
-                                                    labels: [("outcome", ConfigReloadOutcome.success.rawValue)])
-        self.reloadFailures = registry.makeCounter(descriptor: MetricFamilies.configReloads,
-                                                   labels: [("outcome", ConfigReloadOutcome.failure.rawValue)])
+        self.reloadSuccesses = registry.makeCounter(
+            descriptor: MetricFamilies.configReloads,
+            labels: [("outcome", ConfigReloadOutcome.success.rawValue)])
+        self.reloadFailures = registry.makeCounter(
+            descriptor: MetricFamilies.configReloads,
+            labels: [("outcome", ConfigReloadOutcome.failure.rawValue)])
     }
 
     /// How a configuration reload ended.

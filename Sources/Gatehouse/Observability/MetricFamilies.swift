@@ -9,55 +9,114 @@ enum MetricFamilies {
     }
 
     // Requests
-    static var requests: MetricNameDescriptor { family("requests", "total",
-        "Requests finished, by virtual service, route, pool, server and status class (aborted: no complete response).") }
-    static var requestDuration: MetricNameDescriptor { family("request_duration", "seconds",
-        "Time from request head to the end of the response, per route; long polls are excluded.") }
-    static var longPollDuration: MetricNameDescriptor { family("long_poll_duration", "seconds",
-        "Duration of long polls (ActiveSync Ping, MAPI NotificationWait, RPC_IN_DATA/RPC_OUT_DATA), per route.") }
-    static var bytesReceived: MetricNameDescriptor { family("client_received_body_bytes", "total",
-        "Request body bytes received from clients, per virtual service and route.") }
-    static var bytesSent: MetricNameDescriptor { family("client_sent_body_bytes", "total",
-        "Response body bytes sent to clients, per virtual service and route.") }
+    static var requests: MetricNameDescriptor {
+        family(
+            "requests", "total",
+            "Requests finished, by virtual service, route, pool, server and status class (aborted: no complete response).")
+    }
+    static var requestDuration: MetricNameDescriptor {
+        family(
+            "request_duration", "seconds",
+            "Time from request head to the end of the response, per route; long polls are excluded.")
+    }
+    static var longPollDuration: MetricNameDescriptor {
+        family(
+            "long_poll_duration", "seconds",
+            "Duration of long polls (ActiveSync Ping, MAPI NotificationWait, RPC_IN_DATA/RPC_OUT_DATA), per route.")
+    }
+    static var bytesReceived: MetricNameDescriptor {
+        family(
+            "client_received_body_bytes", "total",
+            "Request body bytes received from clients, per virtual service and route.")
+    }
+    static var bytesSent: MetricNameDescriptor {
+        family(
+            "client_sent_body_bytes", "total",
+            "Response body bytes sent to clients, per virtual service and route.")
+    }
 
     // Client connections and TLS
-    static var clientConnectionsOpen: MetricNameDescriptor { family("client_connections_open", "",
-        "Client connections open after the TLS handshake, by listener and protocol (h1, h2).") }
-    static var clientConnections: MetricNameDescriptor { family("client_connections", "total",
-        "Client connections that completed the TLS handshake, by listener and protocol (h1, h2).") }
-    static var tlsHandshakes: MetricNameDescriptor { family("tls_handshakes", "total",
-        "Completed TLS handshakes, by listener, version, cipher and certificate served.") }
-    static var tlsHandshakeFailures: MetricNameDescriptor { family("tls_handshake_failures", "total",
-        "TLS handshakes that failed, by listener and reason.") }
+    static var clientConnectionsOpen: MetricNameDescriptor {
+        family(
+            "client_connections_open", "",
+            "Client connections open after the TLS handshake, by listener and protocol (h1, h2).")
+    }
+    static var clientConnections: MetricNameDescriptor {
+        family(
+            "client_connections", "total",
+            "Client connections that completed the TLS handshake, by listener and protocol (h1, h2).")
+    }
+    static var tlsHandshakes: MetricNameDescriptor {
+        family(
+            "tls_handshakes", "total",
+            "Completed TLS handshakes, by listener, version, cipher and certificate served.")
+    }
+    static var tlsHandshakeFailures: MetricNameDescriptor {
+        family(
+            "tls_handshake_failures", "total",
+            "TLS handshakes that failed, by listener and reason.")
+    }
 
     // Backends
-    static var backendConnections: MetricNameDescriptor { family("backend_connections", "",
-        "Backend connections by pool, server and state (open: all; idle; pinned: kept for one NTLM/Negotiate client).") }
-    static var backendRequestsInFlight: MetricNameDescriptor { family("backend_requests_in_flight", "",
-        "Requests holding or waiting for a backend connection, by pool and server.") }
-    static var backendConnects: MetricNameDescriptor { family("backend_connects", "total", "New backend connections opened (TCP and TLS), by pool and server.") }
-    static var backendConnectFailures: MetricNameDescriptor { family("backend_connect_failures", "total",
-        "Backend connects that failed (TCP, TLS or timeout), by pool and server.") }
-    static var backendResends: MetricNameDescriptor { family("backend_resends", "total",
-        "Requests sent again (to another server when one is left) after a connect to, or a connection with, this server failed before anything was answered; by pool and the server that failed.") }
-    static var backendEjections: MetricNameDescriptor { family("backend_passive_ejections", "total",
-        "Times a server became suspect by passive ejection (connect failures, or a burst of gateway errors), by pool and server.") }
-    static var backendUp: MetricNameDescriptor { family("backend_up", "",
-        "Active health per pool, server and probed service (1 up, 0 down); an empty service is the server as a whole.") }
-    static var backendDraining: MetricNameDescriptor { family("backend_draining", "", "1 when the server takes no new requests (drain), by pool and server.") }
+    static var backendConnections: MetricNameDescriptor {
+        family(
+            "backend_connections", "",
+            "Backend connections by pool, server and state (open: all; idle; pinned: kept for one NTLM/Negotiate client).")
+    }
+    static var backendRequestsInFlight: MetricNameDescriptor {
+        family(
+            "backend_requests_in_flight", "",
+            "Requests holding or waiting for a backend connection, by pool and server.")
+    }
+    static var backendConnects: MetricNameDescriptor {
+        family("backend_connects", "total", "New backend connections opened (TCP and TLS), by pool and server.")
+    }
+    static var backendConnectFailures: MetricNameDescriptor {
+        family(
+            "backend_connect_failures", "total",
+            "Backend connects that failed (TCP, TLS or timeout), by pool and server.")
+    }
+    static var backendResends: MetricNameDescriptor {
+        family(
+            "backend_resends", "total",
+            "Requests sent again (to another server when one is left) after a connect to, or a connection with, this server failed before anything was answered; by pool and the server that failed."
+        )
+    }
+    static var backendEjections: MetricNameDescriptor {
+        family(
+            "backend_passive_ejections", "total",
+            "Times a server became suspect by passive ejection (connect failures, or a burst of gateway errors), by pool and server.")
+    }
+    static var backendUp: MetricNameDescriptor {
+        family(
+            "backend_up", "",
+            "Active health per pool, server and probed service (1 up, 0 down); an empty service is the server as a whole.")
+    }
+    static var backendDraining: MetricNameDescriptor {
+        family("backend_draining", "", "1 when the server takes no new requests (drain), by pool and server.")
+    }
 
     // Certificates, screening, configuration
-    static var certificateExpiry: MetricNameDescriptor { family("certificate_expiry_timestamp", "seconds",
-        "notAfter of each served (listener) and trusted (pool) certificate, in seconds since the epoch.") }
-    static var denyHits: MetricNameDescriptor { family("deny_rule_hits", "total",
-        "Requests refused by a built-in deny rule or a screening rule-pack rule, by rule name.") }
-    static var configReloads: MetricNameDescriptor { family("config_reloads", "total",
-        "Configuration reloads, by outcome (success, failure).") }
+    static var certificateExpiry: MetricNameDescriptor {
+        family(
+            "certificate_expiry_timestamp", "seconds",
+            "notAfter of each served (listener) and trusted (pool) certificate, in seconds since the epoch.")
+    }
+    static var denyHits: MetricNameDescriptor {
+        family(
+            "deny_rule_hits", "total",
+            "Requests refused by a built-in deny rule or a screening rule-pack rule, by rule name.")
+    }
+    static var configReloads: MetricNameDescriptor {
+        family(
+            "config_reloads", "total",
+            "Configuration reloads, by outcome (success, failure).")
+    }
 
     /// Latency buckets: from a 5 ms OWA page or cached resource to a slow EWS search or an OAB
     /// download (two minutes); anything longer lands in +Inf.
     static let durationBuckets: [Double] = [
-        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120,
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120
     ]
     /// Long-poll buckets: a Ping's heartbeat is up to 59 minutes; NotificationWait and RPC channels
     /// last minutes to hours.

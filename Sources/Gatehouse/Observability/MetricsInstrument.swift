@@ -19,15 +19,17 @@ extension GatehouseMetrics {
         for service in router.table.services {
             for route in service.routes where route.id < policies.count {
                 let policy = policies[route.id]
-                let pool = policy.poolIndex >= 0 && policy.poolIndex < snapshot.pools.count
+                let pool =
+                    policy.poolIndex >= 0 && policy.poolIndex < snapshot.pools.count
                     ? snapshot.pools[policy.poolIndex] : nil
                 policies[route.id].metrics = makeRouteMetrics(
                     service: service.name, route: policy.name, pool: pool,
                     poolMetrics: pool.map { _ in pools[policy.poolIndex] }, longPoll: policy.longPoll)
             }
         }
-        router = ExchangeRouter(table: router.table, policies: policies, rewriter: router.rewriter,
-                                unknownHostStatus: router.unknownHostStatus, screening: router.screening)
+        router = ExchangeRouter(
+            table: router.table, policies: policies, rewriter: router.rewriter,
+            unknownHostStatus: router.unknownHostStatus, screening: router.screening)
         router.denyHits = DenyHitCounters(screening: router.screening, registry: registry)
         snapshot.router = router
 
@@ -47,25 +49,33 @@ extension GatehouseMetrics {
         return snapshot
     }
 
-    func makeRouteMetrics(service: String, route: String, pool: BackendPool?, poolMetrics: PoolMetrics?,
-                                  longPoll: LongPollRule) -> RouteMetrics {
+    func makeRouteMetrics(
+        service: String, route: String, pool: BackendPool?, poolMetrics: PoolMetrics?,
+        longPoll: LongPollRule
+    ) -> RouteMetrics {
         let poolName = pool?.name ?? ""
         let servers = [""] + (pool?.servers.map(\.name) ?? [])
         let requests = servers.map { server in
             StatusClass.allCases.map { status in
-                registry.makeCounter(descriptor: MetricFamilies.requests, labels: [
-                    ("service", service), ("route", route), ("pool", poolName), ("server", server),
-                    ("class", status.label)])
+                registry.makeCounter(
+                    descriptor: MetricFamilies.requests,
+                    labels: [
+                        ("service", service), ("route", route), ("pool", poolName), ("server", server),
+                        ("class", status.label)
+                    ])
             }
         }
         let routeLabels = [("service", service), ("route", route)]
         return RouteMetrics(
             requests: requests,
-            duration: registry.makeValueHistogram(descriptor: MetricFamilies.requestDuration, labels: routeLabels,
-                                                  buckets: MetricFamilies.durationBuckets),
-            longPollDuration: longPoll == .none ? nil
-                : registry.makeValueHistogram(descriptor: MetricFamilies.longPollDuration, labels: routeLabels,
-                                              buckets: MetricFamilies.longPollBuckets),
+            duration: registry.makeValueHistogram(
+                descriptor: MetricFamilies.requestDuration, labels: routeLabels,
+                buckets: MetricFamilies.durationBuckets),
+            longPollDuration: longPoll == .none
+                ? nil
+                : registry.makeValueHistogram(
+                    descriptor: MetricFamilies.longPollDuration, labels: routeLabels,
+                    buckets: MetricFamilies.longPollBuckets),
             bytesReceived: registry.makeCounter(descriptor: MetricFamilies.bytesReceived, labels: routeLabels),
             bytesSent: registry.makeCounter(descriptor: MetricFamilies.bytesSent, labels: routeLabels),
             longPoll: longPoll, pool: poolMetrics)
@@ -73,9 +83,11 @@ extension GatehouseMetrics {
 
     private func setExpiry(_ certificate: X509Certificate, labels: [(String, String)]) {
         let names = ListenerMetrics.CertificateLabels(certificate)
-        registry.makeGauge(descriptor: MetricFamilies.certificateExpiry,
-                           labels: labels + [("certificate", names.name), ("sha256", names.sha256)])
-            .set(to: certificate.notAfter.timeIntervalSince1970)
+        registry.makeGauge(
+            descriptor: MetricFamilies.certificateExpiry,
+            labels: labels + [("certificate", names.name), ("sha256", names.sha256)]
+        )
+        .set(to: certificate.notAfter.timeIntervalSince1970)
     }
 }
 

@@ -5,7 +5,8 @@ import Prometheus
 /// sent, or `aborted` when the client got no complete response (it went away, a screening rule
 /// aborted the stream, the backend failed after the head was sent).
 public enum StatusClass: Int, CaseIterable, Sendable {
-    case informational = 0, success, redirection, clientError, serverError, aborted
+    case informational = 0
+    case success, redirection, clientError, serverError, aborted
 
     /// The `class` label value: "1xx"..."5xx" or "aborted".
     public var label: String {
@@ -106,8 +107,10 @@ public final class RouteMetrics: Sendable {
     /// The route's pool's backend handles (connects, failures, resends, ejections).
     let pool: PoolMetrics?
 
-    init(requests: [[Counter]], duration: ValueHistogram, longPollDuration: ValueHistogram?,
-         bytesReceived: Counter, bytesSent: Counter, longPoll: LongPollRule, pool: PoolMetrics?) {
+    init(
+        requests: [[Counter]], duration: ValueHistogram, longPollDuration: ValueHistogram?,
+        bytesReceived: Counter, bytesSent: Counter, longPoll: LongPollRule, pool: PoolMetrics?
+    ) {
         self.requests = requests
         self.duration = duration
         self.longPollDuration = longPollDuration
@@ -120,8 +123,10 @@ public final class RouteMetrics: Sendable {
     /// One finished request: its counter, its body bytes and its duration (in the long-poll
     /// histogram when `head` is one). Per request: two or three relaxed atomic adds and one
     /// histogram observation (a short lock, see `GatehouseMetrics`); no allocation.
-    func record(server: Int?, status: UInt, aborted: Bool, head: HTTPRequestHead,
-                bytesIn: Int64, bytesOut: Int64, seconds: Double) {
+    func record(
+        server: Int?, status: UInt, aborted: Bool, head: HTTPRequestHead,
+        bytesIn: Int64, bytesOut: Int64, seconds: Double
+    ) {
         let slot = server.map { $0 + 1 } ?? 0
         let row = slot < requests.count ? requests[slot] : requests[0]
         row[StatusClass(status: status, aborted: aborted).rawValue].increment()

@@ -50,8 +50,10 @@ extension AdminHandler {
             }
     }
 
-    private func writeText(_ context: ChannelHandlerContext, head: HTTPRequestHead, status: HTTPResponseStatus,
-                           text: String) {
+    private func writeText(
+        _ context: ChannelHandlerContext, head: HTTPRequestHead, status: HTTPResponseStatus,
+        text: String
+    ) {
         var buffer = context.channel.allocator.buffer(capacity: text.utf8.count)
         buffer.writeString(text)
         var headers = HTTPHeaders()
@@ -59,8 +61,9 @@ extension AdminHandler {
         headers.add(name: "Content-Length", value: String(buffer.readableBytes))
         headers.add(name: "Cache-Control", value: "no-store")
         if !head.isKeepAlive { headers.add(name: "Connection", value: "close") }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))),
-                      promise: nil)
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))),
+            promise: nil)
         if head.method != .HEAD { context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil) }
         let keepAlive = head.isKeepAlive
         context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in

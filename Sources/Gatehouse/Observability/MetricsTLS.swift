@@ -54,13 +54,17 @@ public final class ListenerMetrics: Sendable {
     /// A handshake finished: counts it and the connection, and returns the open-connections gauge
     /// the caller decrements when the connection closes.
     func handshakeCompleted(_ info: TLSConnectionInfo?, http2: Bool) -> Gauge {
-        let key = HandshakeKey(version: info?.protocolVersion ?? "unknown", cipher: info?.cipher ?? "unknown",
-                               certificate: info?.servedCertificate.flatMap { certificates[ObjectIdentifier($0)] })
+        let key = HandshakeKey(
+            version: info?.protocolVersion ?? "unknown", cipher: info?.cipher ?? "unknown",
+            certificate: info?.servedCertificate.flatMap { certificates[ObjectIdentifier($0)] })
         let counter = handshakes.withLockedValue { cache in
             if let counter = cache[key] { return counter }
-            let counter = registry.makeCounter(descriptor: MetricFamilies.tlsHandshakes, labels: [
-                ("listener", name), ("version", key.version), ("cipher", key.cipher),
-                ("certificate", key.certificate?.name ?? ""), ("sha256", key.certificate?.sha256 ?? "")])
+            let counter = registry.makeCounter(
+                descriptor: MetricFamilies.tlsHandshakes,
+                labels: [
+                    ("listener", name), ("version", key.version), ("cipher", key.cipher),
+                    ("certificate", key.certificate?.name ?? ""), ("sha256", key.certificate?.sha256 ?? "")
+                ])
             cache[key] = counter
             return counter
         }
@@ -76,8 +80,9 @@ public final class ListenerMetrics: Sendable {
         let reason = Self.failureReason(error)
         let counter = failures.withLockedValue { cache in
             if let counter = cache[reason] { return counter }
-            let counter = registry.makeCounter(descriptor: MetricFamilies.tlsHandshakeFailures,
-                                               labels: [("listener", name), ("reason", reason)])
+            let counter = registry.makeCounter(
+                descriptor: MetricFamilies.tlsHandshakeFailures,
+                labels: [("listener", name), ("reason", reason)])
             cache[reason] = counter
             return counter
         }

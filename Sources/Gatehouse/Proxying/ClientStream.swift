@@ -114,8 +114,8 @@ struct HTTP2ClientStream: ClientStream {
 
     func abort(_ reason: ClientStreamAbort) {
         switch reason {
-        case .stopSending: handler.sendCommand(.reset(id, errorCode: 0))   // NO_ERROR
-        case .failed: handler.sendCommand(.reset(id, errorCode: 2))        // INTERNAL_ERROR
+        case .stopSending: handler.sendCommand(.reset(id, errorCode: 0))  // NO_ERROR
+        case .failed: handler.sendCommand(.reset(id, errorCode: 2))  // INTERNAL_ERROR
         }
     }
 

@@ -18,8 +18,10 @@ public struct ExchangeRouter: ProxyRouter {
     /// Deny-rule hit counters (metrics); nil when metrics are off.
     public var denyHits: DenyHitCounters?
 
-    public init(table: RoutingTable, policies: [RoutePolicy], rewriter: HeaderRewriter = HeaderRewriter(),
-                unknownHostStatus: HTTPResponseStatus = .misdirectedRequest, screening: ScreeningPacks? = nil) {
+    public init(
+        table: RoutingTable, policies: [RoutePolicy], rewriter: HeaderRewriter = HeaderRewriter(),
+        unknownHostStatus: HTTPResponseStatus = .misdirectedRequest, screening: ScreeningPacks? = nil
+    ) {
         self.table = table
         self.policies = policies
         self.rewriter = rewriter
@@ -27,15 +29,19 @@ public struct ExchangeRouter: ProxyRouter {
         self.screening = screening
     }
 
-    public func decide(head: HTTPRequestHead, framing parsed: RequestFraming.Parsed,
-                       connection: ClientConnectionFacts) -> ProxyDecision {
+    public func decide(
+        head: HTTPRequestHead, framing parsed: RequestFraming.Parsed,
+        connection: ClientConnectionFacts
+    ) -> ProxyDecision {
         switch head.method {
         case .TRACE, .CONNECT:
             // TRACE echoes a request back (cookies and credentials included) and its body framing
             // is undefined; CONNECT asks for a tunnel, after which a backend connection carries
             // bytes Gatehouse cannot account for. Neither ever reaches a backend.
-            return .respond(LocalResponse(status: .methodNotAllowed,
-                                          reason: "\(head.method.rawValue) is never forwarded"))
+            return .respond(
+                LocalResponse(
+                    status: .methodNotAllowed,
+                    reason: "\(head.method.rawValue) is never forwarded"))
         default:
             break
         }
@@ -62,12 +68,16 @@ public struct ExchangeRouter: ProxyRouter {
             return .respond(LocalResponse(status: unknownHostStatus, reason: "no virtual service for host \(hostName)"))
         }
         if connection.isTLS && !connection.certificateCovers(hostName) {
-            return .respond(LocalResponse(status: .misdirectedRequest,
-                reason: "host \(hostName) is not covered by the certificate this connection presented"))
+            return .respond(
+                LocalResponse(
+                    status: .misdirectedRequest,
+                    reason: "host \(hostName) is not covered by the certificate this connection presented"))
         }
         let client = connection.clientIP ?? IPAddress(ipv4: 0)
-        if let rule = table.denial(serviceIndex: service, method: head.method, target: target,
-                                   headers: head.headers, client: client) {
+        if let rule = table.denial(
+            serviceIndex: service, method: head.method, target: target,
+            headers: head.headers, client: client)
+        {
             denyHits?.hit(rule)
             return .respond(LocalResponse(status: .forbidden, reason: "deny rule \(rule.rawValue)"))
         }
@@ -99,8 +109,9 @@ public struct ExchangeRouter: ProxyRouter {
             // each first write copies it (the usual HTTP/1.1 request keeps both as they are).
             if forwarded.uri != target.forwardTarget { forwarded.uri = target.forwardTarget }
             if forwarded.version != .http1_1 { forwarded.version = .http1_1 }
-            rewriter.rewriteRequest(&forwarded.headers, clientText: connection.clientIPText ?? "0.0.0.0",
-                                   originalHost: host)
+            rewriter.rewriteRequest(
+                &forwarded.headers, clientText: connection.clientIPText ?? "0.0.0.0",
+                originalHost: host)
             // Gatehouse frames the backend request itself, never a codec default (issue #12).
             RequestFraming.apply(framing, to: &forwarded.headers)
             return .forward(policy: policy, head: forwarded, framing: framing)

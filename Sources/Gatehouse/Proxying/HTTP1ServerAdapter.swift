@@ -175,8 +175,10 @@ final class HTTP1ServerAdapter: ChannelDuplexHandler {
 
     /// Sets the framing headers of a final response head for a request with `requestMethod` and
     /// `requestVersion`, and says how its body is delimited.
-    static func frame(_ head: inout HTTPResponseHead, requestMethod: HTTPMethod,
-                      requestVersion: HTTPVersion) -> ResponseFraming {
+    static func frame(
+        _ head: inout HTTPResponseHead, requestMethod: HTTPMethod,
+        requestVersion: HTTPVersion
+    ) -> ResponseFraming {
         let status = head.status.code
         if status < 200 || status == 204 || status == 304 {
             head.headers.remove(name: "transfer-encoding")
@@ -203,7 +205,7 @@ final class HTTP1ServerAdapter: ChannelDuplexHandler {
         if let command = event as? StreamCommand {
             switch command {
             case .consumed:
-                promise?.succeed()   // TCP is the flow control on HTTP/1.1
+                promise?.succeed()  // TCP is the flow control on HTTP/1.1
             case .reset:
                 context.close(promise: promise)
             }

@@ -9,7 +9,7 @@ enum HopByHop {
     static let names: [(lowercased: StaticString, name: String)] = [
         ("connection", "Connection"), ("keep-alive", "Keep-Alive"), ("proxy-connection", "Proxy-Connection"),
         ("te", "TE"), ("trailer", "Trailer"), ("transfer-encoding", "Transfer-Encoding"), ("upgrade", "Upgrade"),
-        ("proxy-authorization", "Proxy-Authorization"), ("proxy-authenticate", "Proxy-Authenticate"),
+        ("proxy-authorization", "Proxy-Authorization"), ("proxy-authenticate", "Proxy-Authenticate")
     ]
 
     /// Bit `n` set: some hop-by-hop name is `n` bytes long. Most headers are no such length, and

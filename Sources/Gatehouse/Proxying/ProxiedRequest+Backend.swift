@@ -40,12 +40,14 @@ extension ProxiedRequest {
             anchor = AnchorMailbox.hash(of: backendHead)
         }
         let tried = machine.triedServers
-        var choice = loopPool.choose(service: policy.healthService, anchor: anchor, excluding: tried.asArray,
-                                     needsPinnedRoom: machine.needsPinnedRoom)
+        var choice = loopPool.choose(
+            service: policy.healthService, anchor: anchor, excluding: tried.asArray,
+            needsPinnedRoom: machine.needsPinnedRoom)
         if choice == .noHealthyServer, !tried.isEmpty {
             // A resend with no other healthy server left: the same server, on a new connection.
-            choice = loopPool.choose(service: policy.healthService, anchor: anchor, excluding: [],
-                                     needsPinnedRoom: machine.needsPinnedRoom)
+            choice = loopPool.choose(
+                service: policy.healthService, anchor: anchor, excluding: [],
+                needsPinnedRoom: machine.needsPinnedRoom)
         }
         let index: Int
         switch choice {
@@ -82,20 +84,29 @@ extension ProxiedRequest {
                     // Queued behind max_connecting_per_server connects for queue_timeout: the pool
                     // is overloaded, not the server broken (no ejection, no resend).
                     guard machine.isConnecting else { return }
-                    environment.logger.warning("backend unavailable", metadata: [
-                        "route": "\(policy.name)", "pool": "\(loopPool.pool.name)", "error": "\(backendError)"])
+                    environment.logger.warning(
+                        "backend unavailable",
+                        metadata: [
+                            "route": "\(policy.name)", "pool": "\(loopPool.pool.name)", "error": "\(backendError)"
+                        ])
                     perform(machine.leaseFailed(.queueTimedOut(backendError), now: eventLoop.now))
                     return
                 }
                 policy.metrics?.pool?.connectFailed(server: index)
                 if loopPool.connectFailed(serverIndex: index) {
                     policy.metrics?.pool?.ejected(server: index)
-                    environment.logger.warning("backend suspect: passive ejection after a connect failure", metadata: [
-                        "pool": "\(loopPool.pool.name)", "server": "\(server)", "error": "\(backendError)"])
+                    environment.logger.warning(
+                        "backend suspect: passive ejection after a connect failure",
+                        metadata: [
+                            "pool": "\(loopPool.pool.name)", "server": "\(server)", "error": "\(backendError)"
+                        ])
                 }
                 guard machine.isConnecting else { return }
-                environment.logger.warning("backend unavailable", metadata: [
-                    "route": "\(policy.name)", "error": "\(backendError)"])
+                environment.logger.warning(
+                    "backend unavailable",
+                    metadata: [
+                        "route": "\(policy.name)", "error": "\(backendError)"
+                    ])
                 let action = machine.leaseFailed(.connectFailed(backendError), now: eventLoop.now)
                 // Another server is tried: a resend away from this one, as after a failed connection.
                 if case .connect = action { policy.metrics?.pool?.resent(server: index) }
@@ -155,9 +166,12 @@ extension ProxiedRequest {
         }
         if loopPool.responded(serverIndex: serverIndex, service: policy?.healthService, status: machine.responseStatus) {
             policy?.metrics?.pool?.ejected(server: serverIndex)
-            environment.logger.warning("backend suspect: passive ejection after a burst of gateway errors", metadata: [
-                "pool": "\(loopPool.pool.name)", "server": "\(connection.server.name)",
-                "service": "\(policy?.healthService.map { loopPool.pool.healthLabels[$0] } ?? "(server)")"])
+            environment.logger.warning(
+                "backend suspect: passive ejection after a burst of gateway errors",
+                metadata: [
+                    "pool": "\(loopPool.pool.name)", "server": "\(connection.server.name)",
+                    "service": "\(policy?.healthService.map { loopPool.pool.healthLabels[$0] } ?? "(server)")"
+                ])
         }
         switch release {
         case .keepPinned where handler.isActive:
@@ -169,8 +183,11 @@ extension ProxiedRequest {
                 }
                 handler.pinned = (connection, loopPool, serverIndex)
             } else {
-                environment.logger.warning("pinned connection limit reached; connection not kept", metadata: [
-                    "pool": "\(loopPool.pool.name)", "server": "\(connection.server.name)"])
+                environment.logger.warning(
+                    "pinned connection limit reached; connection not kept",
+                    metadata: [
+                        "pool": "\(loopPool.pool.name)", "server": "\(connection.server.name)"
+                    ])
             }
         case .keepPinned, .close:
             loopPool.release(lease, connection: connection, reusable: false)
@@ -192,11 +209,13 @@ extension ProxiedRequest {
             connection.close()
             return
         }
-        let headReusable: Bool? = machine.responseHeadSent
+        let headReusable: Bool? =
+            machine.responseHeadSent
             ? machine.backendKeepAlive && machine.responseFramingKnown : nil
-        BackendDrain.drainOrClose(lease, connection: connection, pool: loopPool, requestMethod: clientHead.method,
-                                  drainable: drainIfSent && machine.requestEnded && !machine.onPinnedConnection,
-                                  headReusable: headReusable)
+        BackendDrain.drainOrClose(
+            lease, connection: connection, pool: loopPool, requestMethod: clientHead.method,
+            drainable: drainIfSent && machine.requestEnded && !machine.onPinnedConnection,
+            headReusable: headReusable)
     }
 
     /// The name of the server the request was last sent to, for logs and errors.

@@ -47,17 +47,23 @@ extension ProxiedRequest {
         let route = policy?.name ?? "?"
         switch failure {
         case .timedOut:
-            environment.logger.warning("request timed out", metadata: [
-                "route": "\(route)", "error": "\(localResponse(for: failure).reason)"])
+            environment.logger.warning(
+                "request timed out",
+                metadata: [
+                    "route": "\(route)", "error": "\(localResponse(for: failure).reason)"
+                ])
         case .switchingProtocols:
-            environment.logger.warning("backend failed", metadata: [
-                "route": "\(route)", "error": "\(localResponse(for: failure).reason)"])
+            environment.logger.warning(
+                "backend failed",
+                metadata: [
+                    "route": "\(route)", "error": "\(localResponse(for: failure).reason)"
+                ])
         case .bodyTooLarge, .bodyBeyondFraming:
             if machine.responseHeadSent {
                 environment.logger.warning("request aborted", metadata: ["reason": "\(localResponse(for: failure).reason)"])
             }
         case .local, .declaredBodyTooLarge, .noHealthyServer, .pinnedLimitReached, .connectFailed, .backendFailed,
-             .queueTimedOut, .screened:
+            .queueTimedOut, .screened:
             // Logged where they happen (backend unavailable / failed), or the access log says it all.
             break
         }
@@ -69,19 +75,22 @@ extension ProxiedRequest {
         case .local(let response):
             return response
         case .declaredBodyTooLarge(let length, let limit):
-            return LocalResponse(status: .payloadTooLarge,
-                                 reason: "request body of \(length) bytes exceeds the route's limit of \(limit)")
+            return LocalResponse(
+                status: .payloadTooLarge,
+                reason: "request body of \(length) bytes exceeds the route's limit of \(limit)")
         case .bodyTooLarge(let limit):
-            return LocalResponse(status: .payloadTooLarge,
-                                 reason: "request body exceeded the route's limit of \(limit) bytes")
+            return LocalResponse(
+                status: .payloadTooLarge,
+                reason: "request body exceeded the route's limit of \(limit) bytes")
         case .bodyBeyondFraming(let framing):
             return LocalResponse(status: .badRequest, reason: "request body bytes beyond the request's framing (\(framing))")
         case .noHealthyServer:
             guard let pool = poolFacts, let policy else {
                 return LocalResponse(status: .serviceUnavailable, reason: "no backend available in the pool")
             }
-            return LocalResponse(status: .serviceUnavailable, headers: ["Retry-After": "5"],
-                                 reason: "no healthy backend in pool \(pool.name) for route \(policy.name)")
+            return LocalResponse(
+                status: .serviceUnavailable, headers: ["Retry-After": "5"],
+                reason: "no healthy backend in pool \(pool.name) for route \(policy.name)")
         case .pinnedLimitReached:
             let pool = poolFacts
             return LocalResponse(
@@ -94,8 +103,9 @@ extension ProxiedRequest {
         case .queueTimedOut(let error):
             return LocalResponse(status: error.status, headers: ["Retry-After": "5"], reason: error.description)
         case .switchingProtocols:
-            let error = BackendError.protocolError(server: serverName ?? "?",
-                                                   reason: "101 Switching Protocols, which Gatehouse does not proxy")
+            let error = BackendError.protocolError(
+                server: serverName ?? "?",
+                reason: "101 Switching Protocols, which Gatehouse does not proxy")
             return LocalResponse(status: error.status, reason: error.description)
         case .timedOut(let expiry):
             let phase = machine.deadlines?.describe(expiry) ?? ""

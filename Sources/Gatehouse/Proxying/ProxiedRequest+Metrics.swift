@@ -7,12 +7,14 @@ extension ProxiedRequest {
     func recordMetrics(status: UInt) {
         let aborted = cutShort || status == 0
         if let metrics = policy?.metrics {
-            metrics.record(server: machine.currentServer, status: status, aborted: aborted, head: clientHead,
-                           bytesIn: machine.requestBodyBytes, bytesOut: machine.responseBodyBytes,
-                           seconds: Double((NIODeadline.now() - started).nanoseconds) / 1e9)
+            metrics.record(
+                server: machine.currentServer, status: status, aborted: aborted, head: clientHead,
+                bytesIn: machine.requestBodyBytes, bytesOut: machine.responseBodyBytes,
+                seconds: Double((NIODeadline.now() - started).nanoseconds) / 1e9)
         } else if policy == nil, let unrouted = environment.metrics?.unrouted {
-            unrouted.record(status: status, aborted: aborted, bytesIn: machine.requestBodyBytes,
-                            bytesOut: machine.responseBodyBytes)
+            unrouted.record(
+                status: status, aborted: aborted, bytesIn: machine.requestBodyBytes,
+                bytesOut: machine.responseBodyBytes)
         }
     }
 }

@@ -19,8 +19,10 @@ extension ProxiedRequest.StateMachine {
     }
 
     /// The router chose a route: check the declared length, start the clocks, and connect.
-    mutating func routed(framing: RequestBodyFraming, maxBodyBytes: Int64, deadlines: RequestDeadlines,
-                         now: NIODeadline) -> Action {
+    mutating func routed(
+        framing: RequestBodyFraming, maxBodyBytes: Int64, deadlines: RequestDeadlines,
+        now: NIODeadline
+    ) -> Action {
         guard case .routing = state else { return .none }
         if case .contentLength(let length) = framing, length > maxBodyBytes {
             return answerLocally(.declaredBodyTooLarge(length: length, limit: maxBodyBytes))
@@ -56,8 +58,9 @@ extension ProxiedRequest.StateMachine {
             deadlines?.requestSent(at: now)
         }
         state = .forwarding(Forwarding(request: request, response: .awaitingHead))
-        return .sendRequest(queued: connecting.queued, end: connecting.ended, trailers: connecting.trailers,
-                            bindConnection: bindsConnection)
+        return .sendRequest(
+            queued: connecting.queued, end: connecting.ended, trailers: connecting.trailers,
+            bindConnection: bindsConnection)
     }
 
     /// No backend connection could be had. A connect or TLS failure sent nothing, so another
@@ -231,13 +234,14 @@ extension ProxiedRequest.StateMachine {
     mutating func backendFailed(_ error: BackendError, now: NIODeadline) -> Action {
         guard case .forwarding(let forwarding) = state else { return .none }
         var responseStarted = responseHeadSent
-        if case .protocolError = error { responseStarted = true }   // bytes arrived, unparseable
+        if case .protocolError = error { responseStarted = true }  // bytes arrived, unparseable
         let bodyForwarded: Bool
         switch forwarding.request {
         case .sendingBody(let forwarded), .sent(let forwarded): bodyForwarded = forwarded
         }
-        let attempt = ResendRule.Attempt(attempts: triedServers.count, responseStarted: responseStarted,
-                                         bodyForwarded: bodyForwarded, pinned: onPinnedConnection, method: method)
+        let attempt = ResendRule.Attempt(
+            attempts: triedServers.count, responseStarted: responseStarted,
+            bodyForwarded: bodyForwarded, pinned: onPinnedConnection, method: method)
         if ResendRule.mayResend(attempt) {
             // Nothing of the body left: what the client still sends queues again.
             _ = startConnecting(Connecting(ended: requestEnded), now: now)

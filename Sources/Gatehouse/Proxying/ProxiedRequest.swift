@@ -50,8 +50,10 @@ final class ProxiedRequest: BackendConnectionDelegate {
     let eventLoop: EventLoop
     let environment: ProxyEnvironment
 
-    init(handler: ProxyHandler, stream: HTTPStreamID, head: HTTPRequestHead, client: any ClientStream,
-         eventLoop: EventLoop) {
+    init(
+        handler: ProxyHandler, stream: HTTPStreamID, head: HTTPRequestHead, client: any ClientStream,
+        eventLoop: EventLoop
+    ) {
         self.handler = handler
         self.eventLoop = eventLoop
         self.environment = handler.requestEnvironment
@@ -83,8 +85,9 @@ final class ProxiedRequest: BackendConnectionDelegate {
             self.backendHead = head
             usePool(of: policy)
             let now = eventLoop.now
-            let deadlines = RequestDeadlines(idle: policy.idleTimeout, connect: policy.connectTimeout,
-                                             header: policy.headerTimeout, total: policy.totalTimeout, now: now)
+            let deadlines = RequestDeadlines(
+                idle: policy.idleTimeout, connect: policy.connectTimeout,
+                header: policy.headerTimeout, total: policy.totalTimeout, now: now)
             perform(machine.routed(framing: framing, maxBodyBytes: policy.maxBodyBytes, deadlines: deadlines, now: now))
         }
     }

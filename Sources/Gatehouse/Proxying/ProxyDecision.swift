@@ -36,11 +36,13 @@ public struct RoutePolicy: Sendable {
     /// The route's metric handles; nil when metrics are off (tests, benchmarks).
     public var metrics: RouteMetrics?
 
-    public init(poolIndex: Int, name: String, idleTimeout: TimeAmount, connectTimeout: TimeAmount = .seconds(5),
-                headerTimeout: TimeAmount = .seconds(120), totalTimeout: TimeAmount? = nil,
-                maxBodyBytes: Int64, blocked: Bool = false,
-                compression: GatehouseCompression.CompressionPolicy? = nil,
-                healthService: Int? = nil, affinity: AffinityMode = .none) {
+    public init(
+        poolIndex: Int, name: String, idleTimeout: TimeAmount, connectTimeout: TimeAmount = .seconds(5),
+        headerTimeout: TimeAmount = .seconds(120), totalTimeout: TimeAmount? = nil,
+        maxBodyBytes: Int64, blocked: Bool = false,
+        compression: GatehouseCompression.CompressionPolicy? = nil,
+        healthService: Int? = nil, affinity: AffinityMode = .none
+    ) {
         self.poolIndex = poolIndex
         self.name = name
         self.idleTimeout = idleTimeout
@@ -104,8 +106,10 @@ public struct ClientConnectionFacts: Sendable {
     /// does not cover get 421 (RFC 9110 7.4; connection coalescing).
     public var certificateCovers: @Sendable (String) -> Bool
 
-    public init(clientIP: IPAddress?, isTLS: Bool, serverName: String?,
-                certificateCovers: @escaping @Sendable (String) -> Bool) {
+    public init(
+        clientIP: IPAddress?, isTLS: Bool, serverName: String?,
+        certificateCovers: @escaping @Sendable (String) -> Bool
+    ) {
         self.clientIP = clientIP
         self.clientIPText = clientIP?.description
         self.isTLS = isTLS

@@ -14,8 +14,10 @@ final class ProxyEnvironment: Sendable {
     /// this is for those answered before a route was chosen.
     let metrics: GatehouseMetrics?
 
-    init(router: any ProxyRouter, pools: LoopPoolSet, logger: Logger, accessLog: AccessLog?,
-         metrics: GatehouseMetrics? = nil) {
+    init(
+        router: any ProxyRouter, pools: LoopPoolSet, logger: Logger, accessLog: AccessLog?,
+        metrics: GatehouseMetrics? = nil
+    ) {
         self.metrics = metrics
         self.router = router
         self.pools = pools

@@ -32,8 +32,10 @@ final class ProxyHandler: ChannelDuplexHandler {
     /// those schemes authenticate the TCP connection, so it must never serve anyone else.
     var pinned: (connection: BackendConnection, pool: LoopBackendPool, serverIndex: Int)?
 
-    init(environment: ProxyEnvironment, facts: ClientConnectionFacts, clientProtocol: ClientProtocol,
-         live: LiveRuntime? = nil) {
+    init(
+        environment: ProxyEnvironment, facts: ClientConnectionFacts, clientProtocol: ClientProtocol,
+        live: LiveRuntime? = nil
+    ) {
         self.environment = environment
         self.live = live
         self.facts = facts
@@ -79,9 +81,10 @@ final class ProxyHandler: ChannelDuplexHandler {
         let tagged = unwrapInboundIn(data)
         switch tagged.part {
         case .head(let head):
-            let request = ProxiedRequest(handler: self, stream: tagged.stream, head: head,
-                                         client: clientProtocol.stream(tagged.stream, of: self),
-                                         eventLoop: context.eventLoop)
+            let request = ProxiedRequest(
+                handler: self, stream: tagged.stream, head: head,
+                client: clientProtocol.stream(tagged.stream, of: self),
+                eventLoop: context.eventLoop)
             requests[tagged.stream] = request
             request.start()
         case .body(let buffer):
@@ -127,8 +130,11 @@ final class ProxyHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        environment.logger.debug("client connection error", metadata: [
-            "client": "\(facts.clientIP.map { "\($0)" } ?? "?")", "error": "\(error)"])
+        environment.logger.debug(
+            "client connection error",
+            metadata: [
+                "client": "\(facts.clientIP.map { "\($0)" } ?? "?")", "error": "\(error)"
+            ])
         context.close(promise: nil)
     }
 

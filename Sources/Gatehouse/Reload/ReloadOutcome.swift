@@ -34,8 +34,10 @@ public struct ReloadOutcome: Sendable {
     public var listenersBound: [String]
     public var listenersClosed: [String]
 
-    public init(applied: Bool, errors: [String] = [], warnings: [String] = [], listenersBound: [String] = [],
-                listenersClosed: [String] = []) {
+    public init(
+        applied: Bool, errors: [String] = [], warnings: [String] = [], listenersBound: [String] = [],
+        listenersClosed: [String] = []
+    ) {
         self.applied = applied
         self.errors = errors
         self.warnings = warnings

@@ -34,7 +34,8 @@ final class ReloadQueue: Sendable {
             if runNow { continuation.resume() }
         }
         let perform = state.withLockedValue { $0.perform }
-        let outcome = await perform?(trigger)
+        let outcome =
+            await perform?(trigger)
             ?? ReloadOutcome(applied: false, errors: ["error: the server is not running yet"])
         let next = state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
             guard !state.waiting.isEmpty else {

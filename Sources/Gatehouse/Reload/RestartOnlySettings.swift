@@ -11,12 +11,15 @@ enum RestartOnlySettings {
         var warnings: [String] = []
         func check<T: Equatable>(_ key: String, _ before: T, _ after: T, _ show: (T) -> String) {
             guard before != after else { return }
-            warnings.append("\(new.sourcePath): \(key) changed from \(show(before)) to \(show(after)); "
-                + "it takes effect only after a restart (the running process keeps \(show(before)))")
+            warnings.append(
+                "\(new.sourcePath): \(key) changed from \(show(before)) to \(show(after)); "
+                    + "it takes effect only after a restart (the running process keeps \(show(before)))")
         }
         check("limits.max_connections", old.limits.maxConnections, new.limits.maxConnections) { "\($0)" }
-        check("limits.max_redirect_connections", old.limits.maxRedirectConnections,
-              new.limits.maxRedirectConnections) { "\($0)" }
+        check(
+            "limits.max_redirect_connections", old.limits.maxRedirectConnections,
+            new.limits.maxRedirectConnections
+        ) { "\($0)" }
         check("admin.address", old.admin?.address, new.admin?.address) { $0.map { "\($0)" } ?? "none" }
         check("access_log", old.accessLog, new.accessLog) { "\($0.format.rawValue) to \($0.path ?? "stdout")" }
         return warnings

@@ -18,9 +18,10 @@ extension CanonicalTarget {
         // Most paths need neither decoding nor segment work; then no byte is copied here.
         var normalised: [UInt8]? = nil
         if let decoded = try decodePath(rawPath) {
-            normalised = try decoded.withUnsafeBufferPointer { (buffer) throws(RequestTargetRejection) in
-                try removeDotSegments(buffer)
-            } ?? decoded
+            normalised =
+                try decoded.withUnsafeBufferPointer { (buffer) throws(RequestTargetRejection) in
+                    try removeDotSegments(buffer)
+                } ?? decoded
         } else {
             normalised = try removeDotSegments(rawPath)
         }

@@ -19,7 +19,10 @@ extension IPAddress: CustomStringConvertible {
                     if runStart < 0 { runStart = position }
                 } else if runStart >= 0 {
                     let length = position - runStart
-                    if length > bestLength { bestStart = runStart; bestLength = length }
+                    if length > bestLength {
+                        bestStart = runStart
+                        bestLength = length
+                    }
                     runStart = -1
                 }
             }

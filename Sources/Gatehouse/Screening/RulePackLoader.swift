@@ -13,17 +13,18 @@ struct RulePackLoader {
     static let topKeys = ["pack", "version", "rules"]
     static let ruleKeys = ["id", "reference", "match", "action"]
     static let matchKeys = [
-        "decoded_uri", "uri", "path", "query", "method", "header", "client", "not", "any", "all", "case_sensitive",
+        "decoded_uri", "uri", "path", "query", "method", "header", "client", "not", "any", "all", "case_sensitive"
     ]
     static let fieldKeys: [String: ScreeningField] = [
-        "decoded_uri": .decodedURI, "uri": .uri, "path": .path, "query": .query, "method": .method,
+        "decoded_uri": .decodedURI, "uri": .uri, "path": .path, "query": .query, "method": .method
     ]
 
     /// Loads the pack at `path`; nil when it has any error (all recorded in `collector`).
     static func load(path: String, collector: DiagnosticCollector) -> RulePack? {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            collector.error("cannot read the rule pack: it does not exist or is not UTF-8 text", at: nil,
-                            hint: "pack paths are relative to the folder of the configuration file")
+            collector.error(
+                "cannot read the rule pack: it does not exist or is not UTF-8 text", at: nil,
+                hint: "pack paths are relative to the folder of the configuration file")
             return nil
         }
         return RulePackLoader(collector: collector, path: path).parse(yaml: text)
@@ -31,21 +32,24 @@ struct RulePackLoader {
 
     /// Parses pack text; nil when there is any error.
     func parse(yaml: String) -> RulePack? {
-        guard let root = GatehouseConfiguration.composeYAMLRoot(
-            yaml, collector: collector, empty: "the rule pack is empty",
-            template: "conf/screening/exchange-mitigations.yaml",
-            syntaxHint: { _, _ in "check the indentation, and quote patterns (single quotes keep '\\' as it is)" })
+        guard
+            let root = GatehouseConfiguration.composeYAMLRoot(
+                yaml, collector: collector, empty: "the rule pack is empty",
+                template: "conf/screening/exchange-mitigations.yaml",
+                syntaxHint: { _, _ in "check the indentation, and quote patterns (single quotes keep '\\' as it is)" })
         else { return nil }
         let errorsBefore = collector.errors.count
         guard let top = mapping(root, place: "the pack", known: Self.topKeys) else { return nil }
         let name = top["pack"].flatMap { string($0, place: "'pack'") }
         if let nameNode = top["pack"], let name, !Self.isIdentifier(name) {
-            collector.error("invalid pack name '\(name)'", at: nameNode.mark,
-                            hint: "use letters, digits, '-', '_' and '.' (at most 64)")
+            collector.error(
+                "invalid pack name '\(name)'", at: nameNode.mark,
+                hint: "use letters, digits, '-', '_' and '.' (at most 64)")
         }
         if name == nil, top["pack"] == nil {
-            collector.error("missing key 'pack' (the pack's name) at the top of the pack", at: root.mark,
-                            hint: "e.g. pack: exchange-mitigations")
+            collector.error(
+                "missing key 'pack' (the pack's name) at the top of the pack", at: root.mark,
+                hint: "e.g. pack: exchange-mitigations")
         }
         let version = top["version"].flatMap { string($0, place: "'version'") }
         var rules: [ScreeningRule] = []
@@ -75,11 +79,13 @@ struct RulePackLoader {
         var id: String?
         if let idNode = fields["id"], let value = string(idNode, place: "'id' of \(label)") {
             if !Self.isIdentifier(value) {
-                collector.error("invalid rule id '\(value)'", at: idNode.mark,
-                                hint: "use letters, digits, '-', '_' and '.' (at most 64)")
+                collector.error(
+                    "invalid rule id '\(value)'", at: idNode.mark,
+                    hint: "use letters, digits, '-', '_' and '.' (at most 64)")
             } else if let line = seen[value] {
-                collector.error("duplicate rule id '\(value)' (first used at line \(line))", at: idNode.mark,
-                                hint: "ids are unique within a pack: logs name a rule as <pack>/<id>")
+                collector.error(
+                    "duplicate rule id '\(value)' (first used at line \(line))", at: idNode.mark,
+                    hint: "ids are unique within a pack: logs name a rule as <pack>/<id>")
             } else {
                 seen[value] = idNode.mark?.line ?? 0
                 id = value
@@ -92,8 +98,9 @@ struct RulePackLoader {
         if let matchNode = fields["match"] {
             condition = matchBlock(matchNode, place: "'match' of \(label)", caseSensitive: false)
         } else {
-            collector.error("missing key 'match' in \(label)", at: node.mark,
-                            hint: "e.g. match: { decoded_uri: '(?=.*autodiscover)(?=.*powershell)' }")
+            collector.error(
+                "missing key 'match' in \(label)", at: node.mark,
+                hint: "e.g. match: { decoded_uri: '(?=.*autodiscover)(?=.*powershell)' }")
         }
         var action: ScreeningAction?
         if let actionNode = fields["action"] {
@@ -112,8 +119,9 @@ struct RulePackLoader {
             case "deny": return .deny
             case "abort": return .abort
             default:
-                collector.error("unknown action '\(scalar.string)' for \(place)", at: node.mark,
-                                hint: "use deny (403), abort (no response), or { status: 4xx/5xx }")
+                collector.error(
+                    "unknown action '\(scalar.string)' for \(place)", at: node.mark,
+                    hint: "use deny (403), abort (no response), or { status: 4xx/5xx }")
                 return nil
             }
         }
@@ -123,8 +131,9 @@ struct RulePackLoader {
             return nil
         }
         guard let code = statusNode.scalar.flatMap({ Int($0.string) }), (400...599).contains(code) else {
-            collector.error("'status' of \(place) must be a status code from 400 to 599", at: statusNode.mark,
-                            hint: "a screening rule refuses a request; use abort to send no response at all")
+            collector.error(
+                "'status' of \(place) must be a status code from 400 to 599", at: statusNode.mark,
+                hint: "a screening rule refuses a request; use abort to send no response at all")
             return nil
         }
         return .status(code)
@@ -135,7 +144,9 @@ struct RulePackLoader {
         guard let fields = mapping(node, place: place, known: Self.matchKeys) else { return nil }
         var caseSensitive = inherited
         if let flag = fields["case_sensitive"] {
-            if let value = flag.bool { caseSensitive = value } else {
+            if let value = flag.bool {
+                caseSensitive = value
+            } else {
                 collector.error("'case_sensitive' of \(place) must be true or false", at: flag.mark)
             }
         }
@@ -156,8 +167,9 @@ struct RulePackLoader {
                     condition = matchBlock(value, place: keyPlace, caseSensitive: caseSensitive).map { .not($0) }
                 case "any", "all":
                     guard let items = value.sequence, !items.isEmpty else {
-                        collector.error("\(keyPlace) must be a non-empty list of match mappings", at: value.mark,
-                                        hint: "e.g. \(key): [ { uri: 'a' }, { uri: 'b' } ]")
+                        collector.error(
+                            "\(keyPlace) must be a non-empty list of match mappings", at: value.mark,
+                            hint: "e.g. \(key): [ { uri: 'a' }, { uri: 'b' } ]")
                         failed = true
                         continue
                     }
@@ -171,14 +183,15 @@ struct RulePackLoader {
                     }
                     condition = key == "any" ? .any(parts) : .all(parts)
                 default:
-                    continue   // reported by `mapping` as unknown
+                    continue  // reported by `mapping` as unknown
                 }
             }
             if let condition { conditions.append(condition) } else { failed = true }
         }
         if conditions.isEmpty, !failed {
-            collector.error("\(place) has no condition, so it would match every request", at: node.mark,
-                            hint: "give at least one of: " + Self.matchKeys.filter { $0 != "case_sensitive" }.joined(separator: ", "))
+            collector.error(
+                "\(place) has no condition, so it would match every request", at: node.mark,
+                hint: "give at least one of: " + Self.matchKeys.filter { $0 != "case_sensitive" }.joined(separator: ", "))
             return nil
         }
         if failed { return nil }
@@ -189,8 +202,9 @@ struct RulePackLoader {
     private func header(_ node: Node, place: String, caseSensitive: Bool) -> ScreeningCondition? {
         guard let fields = mapping(node, place: place, known: ["name", "pattern"]) else { return nil }
         guard let nameNode = fields["name"], let patternNode = fields["pattern"] else {
-            collector.error("\(place) needs 'name' and 'pattern'", at: node.mark,
-                            hint: "e.g. header: { name: Cookie, pattern: 'X-AnonResource-Backend' }")
+            collector.error(
+                "\(place) needs 'name' and 'pattern'", at: node.mark,
+                hint: "e.g. header: { name: Cookie, pattern: 'X-AnonResource-Backend' }")
             return nil
         }
         guard let name = string(nameNode, place: "'name' of \(place)") else { return nil }

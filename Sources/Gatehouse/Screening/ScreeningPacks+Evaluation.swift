@@ -84,7 +84,8 @@ struct ScreeningSubject {
                 return cookie.withUTF8 { pattern.matches($0) }
             }
             var seen = false
-            for (headerName, value) in head.headers where headerName.utf8.count == name.utf8.count
+            for (headerName, value) in head.headers
+            where headerName.utf8.count == name.utf8.count
                 && ASCII.equalsIgnoringCase(headerName.utf8, name.utf8)
             {
                 seen = true

@@ -40,8 +40,9 @@ extension GatehouseServer {
         // From here nothing can fail.
         checker.cancelProbes()
         let (_, views) = health.replace(pools: snapshot.pools)
-        let changed = proxy.commit(snapshot: snapshot, limits: configuration.limits, views: views, plan: plan,
-                                   added: added)
+        let changed = proxy.commit(
+            snapshot: snapshot, limits: configuration.limits, views: views, plan: plan,
+            added: added)
         // A drain set through the admin endpoint while the sets were swapped reaches the new one.
         proxy.pools.publish(health.currentViews())
         checker.start()
@@ -50,14 +51,18 @@ extension GatehouseServer {
         warnings += snapshot.warnings + RestartOnlySettings.changes(from: old, to: configuration)
         for warning in warnings { logger.warning("\(warning)") }
         let reused = snapshot.pools.filter { pool in oldSnapshot.pools.contains { $0 === pool } }.count
-        logger.info("configuration reloaded", metadata: [
-            "trigger": "\(trigger)", "listeners_kept": "\(plan.keep.count)",
-            "listeners_bound": "\(changed.bound.joined(separator: ","))",
-            "listeners_closed": "\(changed.closed.joined(separator: ","))",
-            "pools_unchanged": "\(reused)", "pools_rebuilt": "\(snapshot.pools.count - reused)"])
+        logger.info(
+            "configuration reloaded",
+            metadata: [
+                "trigger": "\(trigger)", "listeners_kept": "\(plan.keep.count)",
+                "listeners_bound": "\(changed.bound.joined(separator: ","))",
+                "listeners_closed": "\(changed.closed.joined(separator: ","))",
+                "pools_unchanged": "\(reused)", "pools_rebuilt": "\(snapshot.pools.count - reused)"
+            ])
         onReload(true)
-        return ReloadOutcome(applied: true, warnings: warnings, listenersBound: changed.bound,
-                             listenersClosed: changed.closed)
+        return ReloadOutcome(
+            applied: true, warnings: warnings, listenersBound: changed.bound,
+            listenersClosed: changed.closed)
     }
 
     private func refuse(_ errors: [String], warnings: [String]) -> ReloadOutcome {

@@ -41,11 +41,13 @@ public final class GatehouseServer: Service, Sendable {
     ///     `GatehouseConfiguration.load` does; the CLI adds `gatehouse check`'s coverage check).
     ///   - onReload: called after every reload attempt with whether it was applied (the hook for
     ///     a reload counter in metrics).
-    public init(configuration: GatehouseConfiguration, logger: Logger,
-                eventLoops: Int = System.coreCount, accessLog: Bool = true,
-                metrics: GatehouseMetrics = GatehouseMetrics(),
-                source: @escaping ConfigurationSource = ConfigurationLoad.standard(path:),
-                onReload: @escaping @Sendable (Bool) -> Void = { _ in }) throws {
+    public init(
+        configuration: GatehouseConfiguration, logger: Logger,
+        eventLoops: Int = System.coreCount, accessLog: Bool = true,
+        metrics: GatehouseMetrics = GatehouseMetrics(),
+        source: @escaping ConfigurationSource = ConfigurationLoad.standard(path:),
+        onReload: @escaping @Sendable (Bool) -> Void = { _ in }
+    ) throws {
         self.logger = logger
         self.source = source
         self.onReload = onReload
@@ -54,21 +56,25 @@ public final class GatehouseServer: Service, Sendable {
         self.current = NIOLockedValueBox((configuration, snapshot))
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, eventLoops))
         do {
-            self.accessLog = accessLog ? try AccessLog(configuration: configuration.accessLog, group: group, logger: logger)
+            self.accessLog =
+                accessLog
+                ? try AccessLog(configuration: configuration.accessLog, group: group, logger: logger)
                 : nil
         } catch let error as AccessLogError {
             try? group.syncShutdownGracefully()
             throw RuntimeBuildError(problems: [error.message])
         }
-        self.proxy = ProxyServer(group: group, listeners: snapshot.listeners, pools: snapshot.pools,
-                                 router: snapshot.router, limits: configuration.limits, logger: logger,
-                                 accessLog: self.accessLog, metrics: metrics)
+        self.proxy = ProxyServer(
+            group: group, listeners: snapshot.listeners, pools: snapshot.pools,
+            router: snapshot.router, limits: configuration.limits, logger: logger,
+            accessLog: self.accessLog, metrics: metrics)
         let pools = proxy.pools
         self.health = HealthRegistry(pools: snapshot.pools, logger: logger) { views in pools.publish(views) }
         self.checker = HealthChecker(registry: health, group: group)
         let current = self.current
-        self.admin = AdminServer(health: health, pools: pools, listeners: { current.withLockedValue { $0.snapshot.listeners } },
-                                 group: group, logger: logger, metrics: metrics, reloads: reloads)
+        self.admin = AdminServer(
+            health: health, pools: pools, listeners: { current.withLockedValue { $0.snapshot.listeners } },
+            group: group, logger: logger, metrics: metrics, reloads: reloads)
         reloads.install { [unowned self] trigger in await self.performReload(trigger: trigger) }
     }
 

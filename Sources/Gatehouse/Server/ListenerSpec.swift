@@ -28,4 +28,3 @@ public struct ListenerSpec: Sendable {
     /// The listener's identity across reloads (its address).
     var key: ListenerPlan.Key { ListenerPlan.Key(name: name, host: host, port: port) }
 }
-

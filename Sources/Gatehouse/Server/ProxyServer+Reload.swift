@@ -25,8 +25,10 @@ extension ProxyServer {
     /// `views` (the health carried over). Idle backend connections of replaced pools are closed
     /// (busy ones finish their request first). Removed listeners stop accepting and their
     /// connections drain. Returns the names of the listeners bound and closed.
-    func commit(snapshot: RuntimeSnapshot, limits: ClientLimits, views: [PoolHealthView], plan: ListenerPlan,
-                added: [Bound]) -> (bound: [String], closed: [String]) {
+    func commit(
+        snapshot: RuntimeSnapshot, limits: ClientLimits, views: [PoolHealthView], plan: ListenerPlan,
+        added: [Bound]
+    ) -> (bound: [String], closed: [String]) {
         let set = LoopPoolSet(pools: snapshot.pools, group: group, reusing: pools.currentSet, views: views)
         let environment = ProxyEnvironment(
             router: snapshot.router, pools: set, logger: logger, accessLog: accessLog, metrics: metrics)
@@ -63,8 +65,11 @@ extension ProxyServer {
         let logger = self.logger
         let retired = self.retired
         listener.channel.close().whenComplete { _ in
-            logger.info("listener closed by reload; draining its connections", metadata: [
-                "listener": "\(listener.name)", "connections": "\(connections.openCount)"])
+            logger.info(
+                "listener closed by reload; draining its connections",
+                metadata: [
+                    "listener": "\(listener.name)", "connections": "\(connections.openCount)"
+                ])
         }
         connections.drain(on: listener.channel.eventLoop).whenComplete { _ in
             retired.withLockedValue { $0.removeAll { $0 === connections } }

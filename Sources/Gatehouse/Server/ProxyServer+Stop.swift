@@ -18,8 +18,9 @@ extension ProxyServer {
         let trackers = listeners.map(\.connections) + retired.withLockedValue { $0 }
         let open = trackers.reduce(0) { $0 + $1.openCount }
         if open > 0 {
-            logger.info("stopping: no longer accepting; waiting for requests in flight",
-                        metadata: ["connections": "\(open)", "shutdown_grace": "\(grace)"])
+            logger.info(
+                "stopping: no longer accepting; waiting for requests in flight",
+                metadata: ["connections": "\(open)", "shutdown_grace": "\(grace)"])
         }
         let loop = group.next()
         let drained = EventLoopFuture.andAllComplete(trackers.map { $0.drain(on: loop) }, on: loop)
@@ -40,8 +41,11 @@ extension ProxyServer {
             return remaining
         }
         if cut > 0 {
-            logger.warning("shutdown_grace is over; closing the connections still open", metadata: [
-                "connections": "\(cut)", "shutdown_grace": "\(grace)"])
+            logger.warning(
+                "shutdown_grace is over; closing the connections still open",
+                metadata: [
+                    "connections": "\(cut)", "shutdown_grace": "\(grace)"
+                ])
         }
         pools.closeAll()
         return cut

@@ -39,9 +39,11 @@ public final class ProxyServer: Sendable {
     /// a cap of their own, so plain-HTTP sockets cannot lock HTTPS clients out.
     private let redirectConnections: ConnectionCap
 
-    public init(group: EventLoopGroup, listeners: [ListenerSpec], pools: [BackendPool],
-                router: any ProxyRouter, limits: ClientLimits, logger: Logger, accessLog: AccessLog?,
-                metrics: GatehouseMetrics? = nil) {
+    public init(
+        group: EventLoopGroup, listeners: [ListenerSpec], pools: [BackendPool],
+        router: any ProxyRouter, limits: ClientLimits, logger: Logger, accessLog: AccessLog?,
+        metrics: GatehouseMetrics? = nil
+    ) {
         self.group = group
         self.initialListeners = listeners
         self.logger = logger
@@ -53,9 +55,10 @@ public final class ProxyServer: Sendable {
         self.metrics = metrics
         let environment = ProxyEnvironment(
             router: router, pools: set, logger: logger, accessLog: self.accessLog, metrics: metrics)
-        self.live = LiveRuntime(ServingState(
-            environment: environment, listeners: Dictionary(listeners.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a }),
-            limits: limits))
+        self.live = LiveRuntime(
+            ServingState(
+                environment: environment, listeners: Dictionary(listeners.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a }),
+                limits: limits))
     }
 
     /// Binds every listener; returns the bound addresses in listener order (port 0 → real port).
@@ -104,8 +107,11 @@ public final class ProxyServer: Sendable {
                 // limit, close at once (before any TLS work) so a flood cannot exhaust memory or fds.
                 if case .refused(let firstOfBurst) = cap.admit() {
                     if firstOfBurst {
-                        logger.warning("connection limit reached; refusing new connections", metadata: [
-                            "listener": "\(spec.name)", "\(cap.key)": "\(cap.limit)"])
+                        logger.warning(
+                            "connection limit reached; refusing new connections",
+                            metadata: [
+                                "listener": "\(spec.name)", "\(cap.key)": "\(cap.limit)"
+                            ])
                     }
                     return channel.close()
                 }
@@ -115,8 +121,9 @@ public final class ProxyServer: Sendable {
                 do {
                     switch spec.kind {
                     case .tls(let store, let http2):
-                        try ClientPipeline.configureTLS(channel: channel, store: store, environment: state.environment,
-                                                        limits: state.limits, http2: http2, metrics: spec.metrics, live: live)
+                        try ClientPipeline.configureTLS(
+                            channel: channel, store: store, environment: state.environment,
+                            limits: state.limits, http2: http2, metrics: spec.metrics, live: live)
                     case .redirect(let policy):
                         try ClientPipeline.configureRedirect(channel: channel, policy: policy, limits: state.limits)
                     }

@@ -46,7 +46,8 @@ public struct RuntimeSnapshot: Sendable {
             let identity = PoolIdentity(configuration: config, healthPaths: healthPaths[name] ?? [])
             identities[name] = identity
             if let previous, previous.poolIdentities[name] == identity,
-               let running = previous.pools.first(where: { $0.name == name }) {
+                let running = previous.pools.first(where: { $0.name == name })
+            {
                 pools.append(running)
                 continue
             }
@@ -55,19 +56,22 @@ public struct RuntimeSnapshot: Sendable {
                 for path in config.trust.certificates {
                     trusted.append(contentsOf: try X509Certificate.chain(pemFile: path))
                 }
-                let trust = BackendTrust(trustedCertificates: trusted, caBundlePath: config.trust.caBundle,
-                                         pinnedSHA256: config.trust.pinSHA256, useSystemStore: config.trust.systemStore)
+                let trust = BackendTrust(
+                    trustedCertificates: trusted, caBundlePath: config.trust.caBundle,
+                    pinnedSHA256: config.trust.pinSHA256, useSystemStore: config.trust.systemStore)
                 let context = try TLSClientContext(trust: trust)
                 let servers = config.servers.map {
-                    BackendServer(name: $0.name, host: $0.address.host, port: $0.address.port,
-                                  tlsName: $0.tlsName, weight: $0.weight, drain: $0.drain)
+                    BackendServer(
+                        name: $0.name, host: $0.address.host, port: $0.address.port,
+                        tlsName: $0.tlsName, weight: $0.weight, drain: $0.drain)
                 }
-                pools.append(BackendPool(
-                    name: name, servers: servers, tls: context, connectTimeout: TimeAmount(config.connectTimeout),
-                    idleTimeout: TimeAmount(config.idleTimeout), maxIdlePerServer: config.maxIdlePerServer,
-                    balance: config.balance, health: config.health, healthPaths: healthPaths[name] ?? [],
-                    maxPinnedPerServer: config.maxPinnedPerServer, maxConnectingPerServer: config.maxConnectingPerServer,
-                    queueTimeout: TimeAmount(config.queueTimeout)))
+                pools.append(
+                    BackendPool(
+                        name: name, servers: servers, tls: context, connectTimeout: TimeAmount(config.connectTimeout),
+                        idleTimeout: TimeAmount(config.idleTimeout), maxIdlePerServer: config.maxIdlePerServer,
+                        balance: config.balance, health: config.health, healthPaths: healthPaths[name] ?? [],
+                        maxPinnedPerServer: config.maxPinnedPerServer, maxConnectingPerServer: config.maxConnectingPerServer,
+                        queueTimeout: TimeAmount(config.queueTimeout)))
             } catch {
                 problems.append("pool \(name): \(error)")
             }
@@ -82,29 +86,31 @@ public struct RuntimeSnapshot: Sendable {
                 let id = policies.count
                 let poolIndex = route.pool.flatMap { poolNames.firstIndex(of: $0) } ?? -1
                 let label = route.preset.map { "\($0.rawValue)" } ?? route.prefix
-                policies.append(RoutePolicy(
-                    poolIndex: poolIndex, name: "\(service.name)/\(label)",
-                    idleTimeout: TimeAmount(route.timeouts.idle),
-                    connectTimeout: TimeAmount(route.timeouts.connect),
-                    headerTimeout: TimeAmount(route.timeouts.header),
-                    totalTimeout: route.timeouts.total.map(TimeAmount.init),
-                    maxBodyBytes: Int64(route.maxBody),
-                    blocked: route.blocked || poolIndex < 0,
-                    compression: route.compression.enabled
-                        ? GatehouseCompression.CompressionPolicy(
-                            enabled: true, level: route.compression.level, minSize: route.compression.minSize,
-                            types: route.compression.types)
-                        : nil,
-                    healthService: route.pool.flatMap { healthPaths[$0] }.flatMap { paths in
-                        route.healthPath.flatMap { paths.firstIndex(of: $0) }
-                    },
-                    affinity: route.affinity))
+                policies.append(
+                    RoutePolicy(
+                        poolIndex: poolIndex, name: "\(service.name)/\(label)",
+                        idleTimeout: TimeAmount(route.timeouts.idle),
+                        connectTimeout: TimeAmount(route.timeouts.connect),
+                        headerTimeout: TimeAmount(route.timeouts.header),
+                        totalTimeout: route.timeouts.total.map(TimeAmount.init),
+                        maxBodyBytes: Int64(route.maxBody),
+                        blocked: route.blocked || poolIndex < 0,
+                        compression: route.compression.enabled
+                            ? GatehouseCompression.CompressionPolicy(
+                                enabled: true, level: route.compression.level, minSize: route.compression.minSize,
+                                types: route.compression.types)
+                            : nil,
+                        healthService: route.pool.flatMap { healthPaths[$0] }.flatMap { paths in
+                            route.healthPath.flatMap { paths.firstIndex(of: $0) }
+                        },
+                        affinity: route.affinity))
                 policies[id].longPoll = LongPollRule(preset: route.preset)
                 routes.append(RoutingTable.Route(prefix: route.prefix, id: id))
             }
-            services.append(RoutingTable.Service(
-                name: service.name, hosts: service.hosts, routes: routes, redirectRootTo: service.redirectRootTo,
-                denyRules: service.denyRules, adminNetworks: service.adminNetworks))
+            services.append(
+                RoutingTable.Service(
+                    name: service.name, hosts: service.hosts, routes: routes, redirectRootTo: service.redirectRootTo,
+                    denyRules: service.denyRules, adminNetworks: service.adminNetworks))
         }
         var table: RoutingTable?
         do {
@@ -124,8 +130,10 @@ public struct RuntimeSnapshot: Sendable {
                 // Without a table a routing problem is already recorded and nothing will listen.
                 guard let table else { continue }
                 let policy = RedirectPolicy(httpsPort: port, table: table, unknownHostStatus: unknownHostStatus)
-                listeners.append(ListenerSpec(name: listener.name, host: listener.address.host,
-                                              port: listener.address.port, kind: .redirect(policy)))
+                listeners.append(
+                    ListenerSpec(
+                        name: listener.name, host: listener.address.host,
+                        port: listener.address.port, kind: .redirect(policy)))
             case .tls(let tls):
                 do {
                     var certified: [CertifiedKey] = []
@@ -142,11 +150,13 @@ public struct RuntimeSnapshot: Sendable {
                         sessionTickets: tls.sessionTickets, handshakeTimeout: TimeAmount(tls.handshakeTimeout))
                     let offersH2 = tls.alpn.contains("h2")
                     let alpn = tls.alpn
-                    let store = try CertificateStore(certificates: certified, defaultCertificate: defaultKey,
-                                                     policy: policy, alpn: alpn, strictSNI: tls.strictSNI)
-                    listeners.append(ListenerSpec(
-                        name: listener.name, host: listener.address.host, port: listener.address.port,
-                        kind: .tls(store: store, http2: offersH2 ? configuration.limits.http2Settings : nil)))
+                    let store = try CertificateStore(
+                        certificates: certified, defaultCertificate: defaultKey,
+                        policy: policy, alpn: alpn, strictSNI: tls.strictSNI)
+                    listeners.append(
+                        ListenerSpec(
+                            name: listener.name, host: listener.address.host, port: listener.address.port,
+                            kind: .tls(store: store, http2: offersH2 ? configuration.limits.http2Settings : nil)))
                 } catch {
                     problems.append("listener \(listener.name): \(error)")
                 }
@@ -156,8 +166,9 @@ public struct RuntimeSnapshot: Sendable {
         guard problems.isEmpty, let table else { throw RuntimeBuildError(problems: problems) }
         self.listeners = listeners
         self.pools = pools
-        self.router = ExchangeRouter(table: table, policies: policies, unknownHostStatus: unknownHostStatus,
-                                     screening: configuration.screening)
+        self.router = ExchangeRouter(
+            table: table, policies: policies, unknownHostStatus: unknownHostStatus,
+            screening: configuration.screening)
         self.warnings = warnings
         self.poolIdentities = identities
     }

@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
@@ -44,12 +45,14 @@ struct IISRewriteDocument {
         // Foundation's parser on Linux can return true for a document whose tags do not balance, so
         // the reader's own element stack is checked too.
         if !finished || reader.failure != nil || !reader.path.isEmpty {
-            let message = reader.failure?.message
+            let message =
+                reader.failure?.message
                 ?? parser.parserError.map { "\($0.localizedDescription)" }
                 ?? "element <\(reader.path.last ?? "?")> is never closed"
             throw IISRuleImport.Failure(problems: [
-                IISRuleImport.Problem(line: reader.failure?.line ?? parser.lineNumber, rule: nil,
-                                      message: "cannot read the XML: \(message)")
+                IISRuleImport.Problem(
+                    line: reader.failure?.line ?? parser.lineNumber, rule: nil,
+                    message: "cannot read the XML: \(message)")
             ])
         }
         return reader.document
@@ -64,8 +67,10 @@ struct IISRewriteDocument {
 
         init(parser: XMLParser) { self.parser = parser }
 
-        func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
-                    attributes: [String: String] = [:]) {
+        func parser(
+            _ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
+            attributes: [String: String] = [:]
+        ) {
             let line = parser.lineNumber
             defer { path.append(name) }
             let parent = path.last

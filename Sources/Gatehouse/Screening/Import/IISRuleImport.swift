@@ -38,20 +38,29 @@ public enum IISRuleImport {
     /// Converts the rewrite rules in `xml` (the content of `sourceName`) into a pack named `pack`.
     public static func convert(xml: Data, sourceName: String, pack: String, version: String?) throws(Failure) -> Result {
         guard RulePackLoader.isIdentifier(pack) else {
-            throw Failure(problems: [Problem(line: 0, rule: nil,
-                message: "invalid pack name '\(pack)': use letters, digits, '-', '_' and '.' (at most 64)")])
+            throw Failure(problems: [
+                Problem(
+                    line: 0, rule: nil,
+                    message: "invalid pack name '\(pack)': use letters, digits, '-', '_' and '.' (at most 64)")
+            ])
         }
         let document = try IISRewriteDocument.parse(xml)
         var problems: [Problem] = []
         var notes: [Problem] = []
         for section in document.unsupportedSections {
-            problems.append(Problem(line: section.line, rule: nil, message:
-                "<\(section.name)> is not converted: a rule pack only refuses requests (inbound rules with "
-                + "AbortRequest or CustomResponse); remove it from the file you import, or import the rules section only"))
+            problems.append(
+                Problem(
+                    line: section.line, rule: nil,
+                    message:
+                        "<\(section.name)> is not converted: a rule pack only refuses requests (inbound rules with "
+                        + "AbortRequest or CustomResponse); remove it from the file you import, or import the rules section only"))
         }
         if !document.sawRewrite || document.rules.isEmpty {
-            problems.append(Problem(line: 0, rule: nil, message:
-                "no <system.webServer><rewrite><rules> (or <globalRules>) with a <rule> was found"))
+            problems.append(
+                Problem(
+                    line: 0, rule: nil,
+                    message:
+                        "no <system.webServer><rewrite><rules> (or <globalRules>) with a <rule> was found"))
         }
         var rules: [String] = []
         var usedIDs: Set<String> = []
@@ -87,7 +96,8 @@ public enum IISRuleImport {
         // The output must load as a pack: anything else is this converter's bug, never the user's.
         let check = DiagnosticCollector(file: "(converted pack)")
         if RulePackLoader(collector: check, path: "(converted pack)").parse(yaml: yaml) == nil {
-            throw Failure(problems: check.errors.map { Problem(line: 0, rule: nil, message: "internal: the converted pack does not load: \($0)") })
+            throw Failure(
+                problems: check.errors.map { Problem(line: 0, rule: nil, message: "internal: the converted pack does not load: \($0)") })
         }
         return Result(yaml: yaml, ruleCount: rules.count, notes: notes)
     }
@@ -178,8 +188,9 @@ struct RuleConverter {
         let url = match["url"] ?? ""
         let matchesEverything = [".*", "(.*)", "^.*$", "^(.*)$", ".*$", "^.*"].contains(url)
         if !matchesEverything {
-            refuse("<match url=\"\(url)\"> is not converted: Gatehouse has no key for IIS's {URL}; write the test as a "
-                + "condition on {REQUEST_URI} or {UrlDecode:{REQUEST_URI}} with <match url=\".*\" />")
+            refuse(
+                "<match url=\"\(url)\"> is not converted: Gatehouse has no key for IIS's {URL}; write the test as a "
+                    + "condition on {REQUEST_URI} or {UrlDecode:{REQUEST_URI}} with <match url=\".*\" />")
         }
         if match["negate"]?.lowercased() == "true" {
             refuse("<match negate=\"true\"> is not converted (with url=\".*\" it would match nothing)")
@@ -198,19 +209,24 @@ struct RuleConverter {
             return "abort"
         case "CustomResponse":
             guard let text = action["statusCode"], let code = Int(text), (400...599).contains(code) else {
-                refuse("CustomResponse statusCode=\"\(action["statusCode"] ?? "")\" is not converted: a pack answers "
-                    + "with a status from 400 to 599", line: line)
+                refuse(
+                    "CustomResponse statusCode=\"\(action["statusCode"] ?? "")\" is not converted: a pack answers "
+                        + "with a status from 400 to 599", line: line)
                 return nil
             }
             let extras = ["subStatusCode", "statusReason", "statusDescription"].filter { action[$0] != nil }
             if !extras.isEmpty {
-                notes.append(IISRuleImport.Problem(line: line, rule: rule.name, message:
-                    "\(extras.joined(separator: ", ")) not carried over: Gatehouse answers with the status's standard text"))
+                notes.append(
+                    IISRuleImport.Problem(
+                        line: line, rule: rule.name,
+                        message:
+                            "\(extras.joined(separator: ", ")) not carried over: Gatehouse answers with the status's standard text"))
             }
             return code == 403 ? "deny" : "{ status: \(code) }"
         case let other:
-            refuse("action type=\"\(other)\" is not converted: a rule pack only refuses requests "
-                + "(AbortRequest, CustomResponse); Rewrite, Redirect and None change or pass the request", line: line)
+            refuse(
+                "action type=\"\(other)\" is not converted: a rule pack only refuses requests "
+                    + "(AbortRequest, CustomResponse); Rewrite, Redirect and None change or pass the request", line: line)
             return nil
         }
     }
@@ -243,13 +259,15 @@ struct RuleConverter {
         case "{UrlDecode:{QUERY_STRING}}": test = "query: \(quotedPattern)"
         case "{REQUEST_METHOD}": test = "method: \(quotedPattern)"
         case "{QUERY_STRING}":
-            refuse("input {QUERY_STRING} (the raw query) is not converted: the pack key 'query' is the decoded query; "
-                + "if the pattern means the same decoded, change the input to {UrlDecode:{QUERY_STRING}}", line: line)
+            refuse(
+                "input {QUERY_STRING} (the raw query) is not converted: the pack key 'query' is the decoded query; "
+                    + "if the pattern means the same decoded, change the input to {UrlDecode:{QUERY_STRING}}", line: line)
             return nil
         default:
             guard input.hasPrefix("{HTTP_"), input.hasSuffix("}"), input.count > 7 else {
-                refuse("input \(input.isEmpty ? "(none)" : input) is not converted: known inputs are {REQUEST_URI}, "
-                    + "{UrlDecode:{REQUEST_URI}}, {UrlDecode:{QUERY_STRING}}, {REQUEST_METHOD}, {HTTP_COOKIE} and {HTTP_<NAME>}",
+                refuse(
+                    "input \(input.isEmpty ? "(none)" : input) is not converted: known inputs are {REQUEST_URI}, "
+                        + "{UrlDecode:{REQUEST_URI}}, {UrlDecode:{QUERY_STRING}}, {REQUEST_METHOD}, {HTTP_COOKIE} and {HTTP_<NAME>}",
                     line: line)
                 return nil
             }
