@@ -45,7 +45,7 @@ struct RunCommand: AsyncParsableCommand {
 func makeServer(_ configuration: GatehouseConfiguration, configPath: String) throws -> GatehouseServer {
     var logger = Logger(label: "gatehouse")
     logger.logLevel = .info
-    let metrics = GatehouseMetrics()
+    let metrics = GatehouseMetrics()  // one latency shard per event loop, as many as the server has
     do {
         let server = try GatehouseServer(
             configuration: configuration, logger: logger, metrics: metrics,

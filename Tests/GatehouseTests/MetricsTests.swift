@@ -95,14 +95,35 @@ func metricSamples(_ metrics: GatehouseMetrics) -> [String: Double] {
         #expect(requests("mbx01", "2xx") == 0)
         #expect(samples[#"gatehouse_client_received_body_bytes_total{\#(labels)}"#] == 110)
         #expect(samples[#"gatehouse_client_sent_body_bytes_total{\#(labels)}"#] == 2_500)
-        // Four ordinary requests in the latency histogram, the Ping only in the long-poll one.
-        #expect(samples[#"gatehouse_request_duration_seconds_count{\#(labels)}"#] == 4)
-        #expect(samples[#"gatehouse_request_duration_seconds_bucket{\#(labels),le="0.005"}"#] == 2)
-        #expect(samples[#"gatehouse_request_duration_seconds_bucket{\#(labels),le="0.25"}"#] == 3)
-        #expect(samples[#"gatehouse_request_duration_seconds_bucket{\#(labels),le="+Inf"}"#] == 4)
-        #expect(samples[#"gatehouse_long_poll_duration_seconds_count{\#(labels)}"#] == 1)
-        #expect(samples[#"gatehouse_long_poll_duration_seconds_bucket{\#(labels),le="1800.0"}"#] == 1)
-        #expect(samples[#"gatehouse_long_poll_duration_seconds_bucket{\#(labels),le="900.0"}"#] == 0)
+        // Four ordinary requests in the latency histogram, the Ping only in the long-poll one; all
+        // recorded on loop 0, so in that loop's histograms.
+        let loop0 = labels + #",loop="0""#
+        #expect(samples[#"gatehouse_request_duration_seconds_count{\#(loop0)}"#] == 4)
+        #expect(samples[#"gatehouse_request_duration_seconds_bucket{\#(loop0),le="0.005"}"#] == 2)
+        #expect(samples[#"gatehouse_request_duration_seconds_bucket{\#(loop0),le="0.25"}"#] == 3)
+        #expect(samples[#"gatehouse_request_duration_seconds_bucket{\#(loop0),le="+Inf"}"#] == 4)
+        #expect(samples[#"gatehouse_long_poll_duration_seconds_count{\#(loop0)}"#] == 1)
+        #expect(samples[#"gatehouse_long_poll_duration_seconds_bucket{\#(loop0),le="1800.0"}"#] == 1)
+        #expect(samples[#"gatehouse_long_poll_duration_seconds_bucket{\#(loop0),le="900.0"}"#] == 0)
+    }
+
+    @Test func eachEventLoopRecordsLatencyIntoItsOwnHistogram() throws {
+        let metrics = GatehouseMetrics(loops: 3)
+        let route = metrics.makeRouteMetrics(service: "s", route: "s/owa", pool: try Self.pool(), poolMetrics: nil, longPoll: .none)
+        #expect(route.duration.count == 3)
+        let get = head(.GET, "/owa/")
+        route.record(server: 0, status: 200, aborted: false, head: get, bytesIn: 0, bytesOut: 1, seconds: 0.01, loop: 1)
+        route.record(server: 0, status: 200, aborted: false, head: get, bytesIn: 0, bytesOut: 1, seconds: 0.01, loop: 2)
+        route.record(server: 0, status: 200, aborted: false, head: get, bytesIn: 0, bytesOut: 1, seconds: 0.01, loop: 2)
+        route.record(server: 0, status: 200, aborted: false, head: get, bytesIn: 0, bytesOut: 1, seconds: 0.01, loop: 7)
+        let samples = metricSamples(metrics)
+        func count(_ loop: Int) -> Double? {
+            samples[#"gatehouse_request_duration_seconds_count{service="s",route="s/owa",loop="\#(loop)"}"#]
+        }
+        #expect(count(0) == 1)  // a loop index out of range records into shard 0
+        #expect(count(1) == 1)
+        #expect(count(2) == 2)
+        #expect(samples[#"gatehouse_requests_total{service="s",route="s/owa",pool="mailbox",server="mbx01",class="2xx"}"#] == 4)
     }
 
     @Test func instrumentingTwiceContinuesTheSameSeries() throws {
@@ -111,7 +132,8 @@ func metricSamples(_ metrics: GatehouseMetrics) -> [String: Double] {
         let first = metrics.makeRouteMetrics(service: "s", route: "s/owa", pool: pool, poolMetrics: nil, longPoll: .none)
         let second = metrics.makeRouteMetrics(service: "s", route: "s/owa", pool: pool, poolMetrics: nil, longPoll: .none)
         #expect(first.requests[1][1] === second.requests[1][1])
-        #expect(first.duration === second.duration)
+        #expect(first.duration.count == second.duration.count)
+        #expect(zip(first.duration, second.duration).allSatisfy { $0 === $1 })
         #expect(first.longPollDuration == nil)  // no long polls on OWA: no histogram for them
     }
 

@@ -1,4 +1,5 @@
 import NIOConcurrencyHelpers
+import NIOCore
 import Prometheus
 
 /// Gatehouse's Prometheus metrics: one `PrometheusCollectorRegistry` (swift-prometheus) that
@@ -18,14 +19,19 @@ import Prometheus
 /// mirrored on the data path: `MetricsScrape` reads it into gauges when `/metrics` is asked for.
 public final class GatehouseMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
+    /// How many event loops record into the latency histograms: each route has one histogram per
+    /// loop (label `loop`), so two loops never take the same histogram's lock. Sum over `loop` in
+    /// queries: `sum by (le, route) (rate(gatehouse_request_duration_seconds_bucket[5m]))`.
+    public let loops: Int
     let unrouted: UnroutedMetrics
     private let reloadSuccesses: Counter
     private let reloadFailures: Counter
     /// Instrumented state gauges read at scrape time (pools of the current snapshot).
     let scrapeState = NIOLockedValueBox<[PoolMetrics]>([])
 
-    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), loops: Int = System.coreCount) {
         self.registry = registry
+        self.loops = max(1, loops)
         let unroutedLabels = [("service", ""), ("route", ""), ("pool", ""), ("server", "")]
         self.unrouted = UnroutedMetrics(
             requests: StatusClass.allCases.map { status in

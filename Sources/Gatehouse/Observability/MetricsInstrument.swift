@@ -66,16 +66,22 @@ extension GatehouseMetrics {
             }
         }
         let routeLabels = [("service", service), ("route", route)]
+        // One histogram per event loop: a histogram observation takes its lock, and a lock per loop
+        // is never contended (each loop records only into its own).
+        let perLoop = (0..<loops).map { routeLabels + [("loop", "\($0)")] }
         return RouteMetrics(
             requests: requests,
-            duration: registry.makeValueHistogram(
-                descriptor: MetricFamilies.requestDuration, labels: routeLabels,
-                buckets: MetricFamilies.durationBuckets),
+            duration: perLoop.map {
+                registry.makeValueHistogram(
+                    descriptor: MetricFamilies.requestDuration, labels: $0, buckets: MetricFamilies.durationBuckets)
+            },
             longPollDuration: longPoll == .none
                 ? nil
-                : registry.makeValueHistogram(
-                    descriptor: MetricFamilies.longPollDuration, labels: routeLabels,
-                    buckets: MetricFamilies.longPollBuckets),
+                : perLoop.map {
+                    registry.makeValueHistogram(
+                        descriptor: MetricFamilies.longPollDuration, labels: $0,
+                        buckets: MetricFamilies.longPollBuckets)
+                },
             bytesReceived: registry.makeCounter(descriptor: MetricFamilies.bytesReceived, labels: routeLabels),
             bytesSent: registry.makeCounter(descriptor: MetricFamilies.bytesSent, labels: routeLabels),
             longPoll: longPoll, pool: poolMetrics)

@@ -98,9 +98,10 @@ public enum LongPollRule: Sendable, Equatable {
 public final class RouteMetrics: Sendable {
     /// `requests[server + 1][class]`; slot 0 is "no server" (answered before one was chosen).
     let requests: [[Counter]]
-    let duration: ValueHistogram
-    /// Only on routes that have long polls (`longPoll` is not `.none`).
-    let longPollDuration: ValueHistogram?
+    /// One histogram per event loop (`GatehouseMetrics.loops`), indexed by the recording loop.
+    let duration: [ValueHistogram]
+    /// Only on routes that have long polls (`longPoll` is not `.none`); one per event loop.
+    let longPollDuration: [ValueHistogram]?
     let bytesReceived: Counter
     let bytesSent: Counter
     let longPoll: LongPollRule
@@ -108,7 +109,7 @@ public final class RouteMetrics: Sendable {
     let pool: PoolMetrics?
 
     init(
-        requests: [[Counter]], duration: ValueHistogram, longPollDuration: ValueHistogram?,
+        requests: [[Counter]], duration: [ValueHistogram], longPollDuration: [ValueHistogram]?,
         bytesReceived: Counter, bytesSent: Counter, longPoll: LongPollRule, pool: PoolMetrics?
     ) {
         self.requests = requests
@@ -122,20 +123,22 @@ public final class RouteMetrics: Sendable {
 
     /// One finished request: its counter, its body bytes and its duration (in the long-poll
     /// histogram when `head` is one). Per request: two or three relaxed atomic adds and one
-    /// histogram observation (a short lock, see `GatehouseMetrics`); no allocation.
+    /// observation in the histogram of the recording event loop `loop` (its lock is never
+    /// contended: no other loop records into it); no allocation.
     func record(
         server: Int?, status: UInt, aborted: Bool, head: HTTPRequestHead,
-        bytesIn: Int64, bytesOut: Int64, seconds: Double
+        bytesIn: Int64, bytesOut: Int64, seconds: Double, loop: Int = 0
     ) {
         let slot = server.map { $0 + 1 } ?? 0
         let row = slot < requests.count ? requests[slot] : requests[0]
         row[StatusClass(status: status, aborted: aborted).rawValue].increment()
         if bytesIn > 0 { bytesReceived.increment(by: bytesIn) }
         if bytesOut > 0 { bytesSent.increment(by: bytesOut) }
+        let shard = loop >= 0 && loop < duration.count ? loop : 0
         if let longPollDuration, longPoll.isLongPoll(head) {
-            longPollDuration.record(seconds)
+            longPollDuration[shard].record(seconds)
         } else {
-            duration.record(seconds)
+            duration[shard].record(seconds)
         }
     }
 }

@@ -10,7 +10,8 @@ extension ProxiedRequest {
             metrics.record(
                 server: machine.currentServer, status: status, aborted: aborted, head: clientHead,
                 bytesIn: machine.requestBodyBytes, bytesOut: machine.responseBodyBytes,
-                seconds: Double((NIODeadline.now() - started).nanoseconds) / 1e9)
+                seconds: Double((NIODeadline.now() - started).nanoseconds) / 1e9,
+                loop: environment.loopIndex[ObjectIdentifier(eventLoop)] ?? 0)
         } else if policy == nil, let unrouted = environment.metrics?.unrouted {
             unrouted.record(
                 status: status, aborted: aborted, bytesIn: machine.requestBodyBytes,

@@ -13,12 +13,22 @@ final class ProxyEnvironment: Sendable {
     /// Prometheus metrics; nil when off. Requests update their route's handles (`RoutePolicy.metrics`);
     /// this is for those answered before a route was chosen.
     let metrics: GatehouseMetrics?
+    /// Each event loop's position in the group (0, 1, ...): which latency-histogram shard a
+    /// request finished on that loop records into. Empty: everything records into shard 0.
+    let loopIndex: [ObjectIdentifier: Int]
 
     init(
         router: any ProxyRouter, pools: LoopPoolSet, logger: Logger, accessLog: AccessLog?,
-        metrics: GatehouseMetrics? = nil
+        metrics: GatehouseMetrics? = nil, loops: EventLoopGroup? = nil
     ) {
         self.metrics = metrics
+        var index: [ObjectIdentifier: Int] = [:]
+        if let loops {
+            for loop in loops.makeIterator() {
+                index[ObjectIdentifier(loop)] = index.count
+            }
+        }
+        self.loopIndex = index
         self.router = router
         self.pools = pools
         self.logger = logger

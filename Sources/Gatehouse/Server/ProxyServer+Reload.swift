@@ -31,7 +31,7 @@ extension ProxyServer {
     ) -> (bound: [String], closed: [String]) {
         let set = LoopPoolSet(pools: snapshot.pools, group: group, reusing: pools.currentSet, views: views)
         let environment = ProxyEnvironment(
-            router: snapshot.router, pools: set, logger: logger, accessLog: accessLog, metrics: metrics)
+            router: snapshot.router, pools: set, logger: logger, accessLog: accessLog, metrics: metrics, loops: group)
         let listeners = Dictionary(snapshot.listeners.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
         live.replace(with: ServingState(environment: environment, listeners: listeners, limits: limits))
         let previous = pools.replace(with: set)

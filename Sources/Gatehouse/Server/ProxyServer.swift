@@ -54,7 +54,7 @@ public final class ProxyServer: Sendable {
         self.pools = BackendPoolRegistry(set)
         self.metrics = metrics
         let environment = ProxyEnvironment(
-            router: router, pools: set, logger: logger, accessLog: self.accessLog, metrics: metrics)
+            router: router, pools: set, logger: logger, accessLog: self.accessLog, metrics: metrics, loops: group)
         self.live = LiveRuntime(
             ServingState(
                 environment: environment, listeners: Dictionary(listeners.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a }),
