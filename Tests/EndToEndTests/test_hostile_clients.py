@@ -1,0 +1,186 @@
+"""Hostile clients at scale (issue #17 item 5), on a Gatehouse of this module's own with short clocks:
+client_header_timeout 2 s, TLS handshake_timeout 2 s, a route whose idle timeout is 2 s. Each test
+says which limit the attack hits and what it costs in proxy memory (printed with -s), and asserts
+that the limit holds, that memory stays bounded, and that an ordinary client is served meanwhile.
+Bounded: at most 10,000 sockets, every wait has a deadline, 127.0.0.1 only. The 10,000-socket test
+runs last: the allocator keeps what it grew to, which would hide the others' growth.
+
+Single-connection versions of these attacks live elsewhere (test_lifecycle.py: a silent TCP
+connection, one slowloris head; test_streaming.py: one client that stops reading); the HTTP/2
+floods (PING, SETTINGS, empty DATA, WINDOW_UPDATE, PRIORITY, RST, HPACK bombs) are the
+"HTTP2 hostile clients" Swift suite, against the real nghttp2 session."""
+import resource
+import socket
+import ssl
+import time
+
+import pytest
+
+from conftest import CERTS, RSSMonitor, start_gatehouse
+
+HOST = "mail.contoso.lab"
+HEADER_TIMEOUT = 2
+HANDSHAKE_TIMEOUT = 2
+BODY_IDLE_TIMEOUT = 2
+ABANDONED_HANDSHAKES = 10_000
+SLOWLORIS = 500
+STALLED_BODIES = 300
+NON_READERS = 40
+
+
+@pytest.fixture(scope="module")
+def hostile(sims, tmp_path_factory):
+    # The proxy inherits this process's open-files limit: 10,000 sockets need more than the usual 1,024.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 20_000 if hard == resource.RLIM_INFINITY else min(hard, 20_000)
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    assert soft >= 12_000, f"open-files limit {soft}: this machine cannot hold {ABANDONED_HANDSHAKES} sockets"
+    gh = start_gatehouse(
+        sims, tmp_path_factory.mktemp("hostile"),
+        limits_yaml=f"limits:\n  client_header_timeout: {HEADER_TIMEOUT}s\n  client_idle_timeout: 30s\n"
+                    f"  max_connections: 15000",
+        tls_extra=f"      handshake_timeout: {HANDSHAKE_TIMEOUT}s",
+        route_overrides=f"      - {{ path: /upload/, pool: mailbox, max_body: 1GiB, "
+                        f"timeouts: {{ idle: {BODY_IDLE_TIMEOUT}s }} }}\n")
+    yield gh
+    gh.process.stop()
+
+
+def context():
+    ctx = ssl.create_default_context(cafile=str(CERTS / "ca.pem"))
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx
+
+
+def tls_connect(port, timeout=20):
+    raw = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    return context().wrap_socket(raw, server_hostname=HOST)
+
+
+def ordinary_request(gh):
+    """One ordinary client: a keep-alive GET on a new connection answered 200."""
+    with gh.client(HOST, timeout=20) as client:
+        status, _, _ = client.get("/owa/healthcheck.htm")
+    return status
+
+
+def wait_all_closed(socks, deadline_seconds):
+    """Waits until the peer has closed every socket in `socks`; returns (closed count, seconds)."""
+    started = time.monotonic()
+    open_socks = list(socks)
+    for sock in open_socks:
+        sock.setblocking(False)
+    closed = 0
+    while open_socks and time.monotonic() - started < deadline_seconds:
+        still = []
+        for sock in open_socks:
+            try:
+                data = sock.recv(65536)
+                if data:
+                    still.append(sock)   # a 408 or an alert before the close: read on
+                else:
+                    closed += 1
+            except (BlockingIOError, ssl.SSLWantReadError):
+                still.append(sock)
+            except (ConnectionError, ssl.SSLError, OSError):
+                closed += 1
+        open_socks = still
+        if open_socks:
+            time.sleep(0.1)
+    return closed, time.monotonic() - started
+
+
+def test_slowloris_heads_are_cut_by_the_header_timeout(hostile):
+    socks = []
+    with RSSMonitor(hostile.process) as rss:
+        try:
+            for _ in range(SLOWLORIS):
+                sock = tls_connect(hostile.port)
+                sock.sendall(b"GET /owa/healthcheck.htm HTTP/1.1\r\nHost: mail.contoso.lab\r\n")
+                socks.append(sock)
+            started = time.monotonic()
+            # One more header byte on every connection each 0.5 s: the head never completes.
+            alive = list(socks)
+            while alive and time.monotonic() - started < HEADER_TIMEOUT + 1:
+                for sock in list(alive):
+                    try:
+                        sock.sendall(b"X")
+                    except (ConnectionError, ssl.SSLError, OSError):
+                        alive.remove(sock)
+                time.sleep(0.5)
+            assert ordinary_request(hostile) == 200
+            closed, took = wait_all_closed(socks, HEADER_TIMEOUT + 15)
+        finally:
+            for sock in socks:
+                sock.close()
+    print(f"\n{SLOWLORIS} slowloris heads: all closed {took:.1f} s after the trickle ended; {rss.describe()}")
+    assert closed == SLOWLORIS, f"only {closed} of {SLOWLORIS} slowloris connections were closed"
+    assert rss.growth_mib() < 150, rss.describe()
+
+
+def test_stalled_request_bodies_are_cut_by_the_route_idle_timeout(hostile):
+    socks = []
+    with RSSMonitor(hostile.process) as rss:
+        try:
+            for _ in range(STALLED_BODIES):
+                sock = tls_connect(hostile.port)
+                sock.sendall(b"POST /upload/x HTTP/1.1\r\nHost: mail.contoso.lab\r\n"
+                             b"Content-Length: 1048576\r\n\r\n" + b"a" * 1000)
+                socks.append(sock)
+            assert ordinary_request(hostile) == 200
+            closed, took = wait_all_closed(socks, BODY_IDLE_TIMEOUT + 20)
+        finally:
+            for sock in socks:
+                sock.close()
+    print(f"\n{STALLED_BODIES} stalled bodies: all answered or closed after {took:.1f} s; {rss.describe()}")
+    assert closed == STALLED_BODIES, f"only {closed} of {STALLED_BODIES} stalled uploads were ended"
+    assert rss.growth_mib() < 150, rss.describe()
+
+
+def test_clients_that_never_read_large_responses_cost_bounded_memory(hostile):
+    size = 256 * 1024 * 1024
+    socks = []
+    with RSSMonitor(hostile.process) as rss:
+        try:
+            for _ in range(NON_READERS):
+                sock = tls_connect(hostile.port)
+                sock.sendall(f"GET /owa/big.bin?sim-bytes={size} HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode())
+                socks.append(sock)
+            time.sleep(4)   # the backends keep sending; nobody reads
+            held = rss.growth_mib()
+            assert ordinary_request(hostile) == 200
+        finally:
+            for sock in socks:
+                sock.close()
+    print(f"\n{NON_READERS} clients not reading {size >> 20} MiB responses: +{held:.1f} MiB "
+          f"({held / NON_READERS:.2f} MiB each); {rss.describe()}")
+    # Each stream is held back by backpressure: a few socket and TLS buffers per client, never the body.
+    assert held < NON_READERS * 2 + 64, rss.describe()
+    assert ordinary_request(hostile) == 200
+
+
+def test_ten_thousand_connections_abandoned_mid_handshake_are_closed_by_the_handshake_timeout(hostile):
+    # Half send nothing after the TCP handshake; half send the first bytes of a TLS record and stop.
+    partial_hello = bytes([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xFC, 0x03, 0x03])
+    socks = []
+    with RSSMonitor(hostile.process) as rss:
+        try:
+            for index in range(ABANDONED_HANDSHAKES):
+                sock = socket.create_connection(("127.0.0.1", hostile.port), timeout=10)
+                if index % 2:
+                    sock.sendall(partial_hello)
+                socks.append(sock)
+            held = rss.growth_mib()
+            # The proxy keeps serving while they are held.
+            assert ordinary_request(hostile) == 200
+            closed, took = wait_all_closed(socks, HANDSHAKE_TIMEOUT + 25)
+        finally:
+            for sock in socks:
+                sock.close()
+    print(f"\n{ABANDONED_HANDSHAKES} abandoned handshakes: +{held:.1f} MiB while held "
+          f"({held * 1024 / ABANDONED_HANDSHAKES:.2f} KiB each), all closed after {took:.1f} s; {rss.describe()}")
+    assert closed == ABANDONED_HANDSHAKES, f"only {closed} of {ABANDONED_HANDSHAKES} closed by the proxy"
+    assert held < 200, rss.describe()
+    assert ordinary_request(hostile) == 200
