@@ -9,6 +9,7 @@ Single-connection versions of these attacks live elsewhere (test_lifecycle.py: a
 connection, one slowloris head; test_streaming.py: one client that stops reading); the HTTP/2
 floods (PING, SETTINGS, empty DATA, WINDOW_UPDATE, PRIORITY, RST, HPACK bombs) are the
 "HTTP2 hostile clients" Swift suite, against the real nghttp2 session."""
+import contextlib
 import resource
 import socket
 import ssl
@@ -92,48 +93,48 @@ def wait_all_closed(socks, deadline_seconds):
     return closed, time.monotonic() - started
 
 
-def test_slowloris_heads_are_cut_by_the_header_timeout(hostile):
+@contextlib.contextmanager
+def attack(gh, count, first_bytes):
+    """`count` TLS connections that each send `first_bytes` and then misbehave as the caller does
+    with the yielded list; closed on the way out. Yields (sockets, RSSMonitor)."""
     socks = []
-    with RSSMonitor(hostile.process) as rss:
+    with RSSMonitor(gh.process) as rss:
         try:
-            for _ in range(SLOWLORIS):
-                sock = tls_connect(hostile.port)
-                sock.sendall(b"GET /owa/healthcheck.htm HTTP/1.1\r\nHost: mail.contoso.lab\r\n")
+            for _ in range(count):
+                sock = tls_connect(gh.port)
+                sock.sendall(first_bytes)
                 socks.append(sock)
-            started = time.monotonic()
-            # One more header byte on every connection each 0.5 s: the head never completes.
-            alive = list(socks)
-            while alive and time.monotonic() - started < HEADER_TIMEOUT + 1:
-                for sock in list(alive):
-                    try:
-                        sock.sendall(b"X")
-                    except (ConnectionError, ssl.SSLError, OSError):
-                        alive.remove(sock)
-                time.sleep(0.5)
-            assert ordinary_request(hostile) == 200
-            closed, took = wait_all_closed(socks, HEADER_TIMEOUT + 15)
+            yield socks, rss
         finally:
             for sock in socks:
                 sock.close()
+
+
+def test_slowloris_heads_are_cut_by_the_header_timeout(hostile):
+    head = b"GET /owa/healthcheck.htm HTTP/1.1\r\nHost: mail.contoso.lab\r\n"
+    with attack(hostile, SLOWLORIS, head) as (socks, rss):
+        started = time.monotonic()
+        # One more header byte on every connection each 0.5 s: the head never completes.
+        alive = list(socks)
+        while alive and time.monotonic() - started < HEADER_TIMEOUT + 1:
+            for sock in list(alive):
+                try:
+                    sock.sendall(b"X")
+                except (ConnectionError, ssl.SSLError, OSError):
+                    alive.remove(sock)
+            time.sleep(0.5)
+        assert ordinary_request(hostile) == 200
+        closed, took = wait_all_closed(socks, HEADER_TIMEOUT + 15)
     print(f"\n{SLOWLORIS} slowloris heads: all closed {took:.1f} s after the trickle ended; {rss.describe()}")
     assert closed == SLOWLORIS, f"only {closed} of {SLOWLORIS} slowloris connections were closed"
     assert rss.growth_mib() < 150, rss.describe()
 
 
 def test_stalled_request_bodies_are_cut_by_the_route_idle_timeout(hostile):
-    socks = []
-    with RSSMonitor(hostile.process) as rss:
-        try:
-            for _ in range(STALLED_BODIES):
-                sock = tls_connect(hostile.port)
-                sock.sendall(b"POST /upload/x HTTP/1.1\r\nHost: mail.contoso.lab\r\n"
-                             b"Content-Length: 1048576\r\n\r\n" + b"a" * 1000)
-                socks.append(sock)
-            assert ordinary_request(hostile) == 200
-            closed, took = wait_all_closed(socks, BODY_IDLE_TIMEOUT + 20)
-        finally:
-            for sock in socks:
-                sock.close()
+    start = b"POST /upload/x HTTP/1.1\r\nHost: mail.contoso.lab\r\nContent-Length: 1048576\r\n\r\n" + b"a" * 1000
+    with attack(hostile, STALLED_BODIES, start) as (socks, rss):
+        assert ordinary_request(hostile) == 200
+        closed, took = wait_all_closed(socks, BODY_IDLE_TIMEOUT + 20)
     print(f"\n{STALLED_BODIES} stalled bodies: all answered or closed after {took:.1f} s; {rss.describe()}")
     assert closed == STALLED_BODIES, f"only {closed} of {STALLED_BODIES} stalled uploads were ended"
     assert rss.growth_mib() < 150, rss.describe()
@@ -141,19 +142,11 @@ def test_stalled_request_bodies_are_cut_by_the_route_idle_timeout(hostile):
 
 def test_clients_that_never_read_large_responses_cost_bounded_memory(hostile):
     size = 256 * 1024 * 1024
-    socks = []
-    with RSSMonitor(hostile.process) as rss:
-        try:
-            for _ in range(NON_READERS):
-                sock = tls_connect(hostile.port)
-                sock.sendall(f"GET /owa/big.bin?sim-bytes={size} HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode())
-                socks.append(sock)
-            time.sleep(4)   # the backends keep sending; nobody reads
-            held = rss.growth_mib()
-            assert ordinary_request(hostile) == 200
-        finally:
-            for sock in socks:
-                sock.close()
+    request = f"GET /owa/big.bin?sim-bytes={size} HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode()
+    with attack(hostile, NON_READERS, request) as (_, rss):
+        time.sleep(4)   # the backends keep sending; nobody reads
+        held = rss.growth_mib()
+        assert ordinary_request(hostile) == 200
     print(f"\n{NON_READERS} clients not reading {size >> 20} MiB responses: +{held:.1f} MiB "
           f"({held / NON_READERS:.2f} MiB each); {rss.describe()}")
     # Each stream is held back by backpressure: a few socket and TLS buffers per client, never the body.

@@ -27,6 +27,15 @@ enum AccessLogDigits {
         writeTwo(Int(parts.tm_mday), to: &buffer)
     }
 
+    /// `now` in UTC as ISO 8601, `2026-11-25T21:40:00Z` (the text and JSON formats' time).
+    static func writeISO8601(_ now: time_t, to buffer: inout ByteBuffer) {
+        let parts = utc(now)
+        writeDate(parts, to: &buffer)
+        buffer.writeInteger(UInt8(ascii: "T"))
+        writeTime(parts, to: &buffer)
+        buffer.writeInteger(UInt8(ascii: "Z"))
+    }
+
     /// `HH:MM:SS` of `parts`.
     static func writeTime(_ parts: tm, to buffer: inout ByteBuffer) {
         writeTwo(Int(parts.tm_hour), to: &buffer)

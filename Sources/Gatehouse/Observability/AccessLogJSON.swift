@@ -20,12 +20,9 @@ import Darwin
 enum AccessLogJSON {
     /// Appends the line for `entry`, finished at `now`, with its newline.
     static func write(_ entry: AccessLogEntry, at now: time_t, to buffer: inout ByteBuffer) {
-        let parts = AccessLogDigits.utc(now)
         buffer.writeStaticString("{\"time\":\"")
-        AccessLogDigits.writeDate(parts, to: &buffer)
-        buffer.writeInteger(UInt8(ascii: "T"))
-        AccessLogDigits.writeTime(parts, to: &buffer)
-        buffer.writeStaticString("Z\",\"client\":")
+        AccessLogDigits.writeISO8601(now, to: &buffer)
+        buffer.writeStaticString("\",\"client\":")
         writeString(entry.client, to: &buffer)
         buffer.writeStaticString(",\"server_ip\":")
         writeString(entry.serverIP, to: &buffer)

@@ -17,11 +17,8 @@ import Darwin
 enum AccessLogText {
     /// Appends the line for `entry`, finished at `now` (seconds since the epoch), with its newline.
     static func write(_ entry: AccessLogEntry, at now: time_t, to buffer: inout ByteBuffer) {
-        let parts = AccessLogDigits.utc(now)
-        AccessLogDigits.writeDate(parts, to: &buffer)
-        buffer.writeInteger(UInt8(ascii: "T"))
-        AccessLogDigits.writeTime(parts, to: &buffer)
-        buffer.writeStaticString("Z ")
+        AccessLogDigits.writeISO8601(now, to: &buffer)
+        buffer.writeInteger(UInt8(ascii: " "))
         writeEscaped(entry.client, to: &buffer, escapingSpace: true)
         buffer.writeStaticString(" \"")
         writeEscaped(entry.method, to: &buffer, escapingSpace: true)

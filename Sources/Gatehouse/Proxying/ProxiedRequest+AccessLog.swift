@@ -7,12 +7,13 @@ extension ProxiedRequest {
     /// The request's metrics, and one access-log line for it. The extended fields (user, user agent,
     /// device, server address) are gathered only when the configured format shows them.
     func log(status: UInt, reason: String?) {
-        recordMetrics(status: status)
+        let elapsed = NIODeadline.now() - started  // one clock read for the metrics and the line
+        recordMetrics(status: status, elapsed: elapsed)
         guard let access = environment.accessLog else { return }
         var entry = AccessLog.Entry(
             client: handler.clientText, method: clientHead.method.rawValue, uri: clientHead.uri,
             proto: client.protocolName, status: status, bytesIn: machine.requestBodyBytes,
-            bytesOut: machine.responseBodyBytes, microseconds: (NIODeadline.now() - started).nanoseconds / 1_000,
+            bytesOut: machine.responseBodyBytes, microseconds: elapsed.nanoseconds / 1_000,
             route: policy?.name, backend: serverName, reason: reason)
         if access.format.showsExtendedFields {
             let server = handler.serverEndpoint

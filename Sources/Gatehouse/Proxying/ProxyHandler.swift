@@ -47,8 +47,30 @@ final class ProxyHandler: ChannelDuplexHandler {
     /// deadlines come after the pending check's, schedule no task of their own.
     private var deadlineTimer: Scheduled<Void>?
     private var deadlineCheckAt = NIODeadline.distantFuture
-    /// The environment a new request on this connection uses.
-    var requestEnvironment: ProxyEnvironment { live?.environment ?? environment }
+    /// The environment a new request on this connection uses: the live one, re-read only when a
+    /// reload changed it since this connection last looked (`LiveRuntime.generation`).
+    var requestEnvironment: ProxyEnvironment {
+        guard let live else { return environment }
+        let generation = live.generation
+        if generation != seenGeneration {
+            seenGeneration = generation
+            latestEnvironment = live.environment
+        }
+        return latestEnvironment ?? environment
+    }
+    /// The position of this connection's event loop in the group (which latency-histogram shard its
+    /// requests record into), looked up on the first request; every environment of a process has
+    /// the same loops, so a reload does not change it.
+    func loopIndex(of loop: EventLoop) -> Int {
+        if let knownLoopIndex { return knownLoopIndex }
+        let index = environment.loopIndex[ObjectIdentifier(loop)] ?? 0
+        knownLoopIndex = index
+        return index
+    }
+    private var knownLoopIndex: Int?
+    /// The live environment as of `seenGeneration` (nil until the first request reads it).
+    private var latestEnvironment: ProxyEnvironment?
+    private var seenGeneration = -1
     /// The client address as the access log shows it (formatted once per connection).
     var clientText: String { facts.clientIPText ?? "-" }
     /// The user this connection authenticated as with NTLM (access log `cs-username`): NTLM

@@ -1,3 +1,4 @@
+import Atomics
 import NIOConcurrencyHelpers
 
 /// What new connections and new requests use: the environment (router, route policies, pools),
@@ -9,12 +10,18 @@ struct ServingState: Sendable {
     var limits: ClientLimits
 }
 
-/// The current `ServingState` behind one lock. The data path reads it once per accepted
-/// connection (certificates, pipeline limits) and once per request (router and pools), so a
-/// reload reaches keep-alive and HTTP/2 connections at their next request, while a request
-/// already running finishes with the snapshot it started with.
+/// The current `ServingState` behind one lock, and a generation number that every `replace`
+/// bumps. The data path takes the lock once per accepted connection (certificates, pipeline
+/// limits); per request it only loads the generation (one atomic read of a line that is written
+/// once per reload, so it never moves between cores) and takes the lock only when that changed
+/// (`ProxyHandler.requestEnvironment`). So a reload reaches keep-alive and HTTP/2 connections at
+/// their next request, while a request already running finishes with the snapshot it started with.
 final class LiveRuntime: Sendable {
     private let box: NIOLockedValueBox<ServingState>
+    private let generationCounter = ManagedAtomic<Int>(0)
+
+    /// Changes after each `replace` (once the new state is in place).
+    var generation: Int { generationCounter.load(ordering: .acquiring) }
 
     init(_ state: ServingState) {
         self.box = NIOLockedValueBox(state)
@@ -28,9 +35,11 @@ final class LiveRuntime: Sendable {
     /// Makes `state` current; returns the one it replaces.
     @discardableResult
     func replace(with state: ServingState) -> ServingState {
-        box.withLockedValue { current in
+        let previous = box.withLockedValue { current in
             defer { current = state }
             return current
         }
+        generationCounter.wrappingIncrement(ordering: .releasing)
+        return previous
     }
 }
