@@ -36,8 +36,8 @@ struct ScreeningDocument: Codable {
 struct ListenerDocument: Codable {
     var name: Located<String>?
     var address: Located<String>?
-    /// Read so that `true` can be refused at its line (PROXY protocol is not implemented yet).
-    var proxyProtocol: Located<Bool>?
+    /// `false`, or the PROXY protocol mapping (`ProxyProtocolDocument`).
+    var proxyProtocol: Located<ProxyProtocolDocument>?
     var tls: Located<TLSDocument>?
     var redirectToHTTPS: Located<Int>?
 

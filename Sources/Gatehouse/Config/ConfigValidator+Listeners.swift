@@ -80,16 +80,9 @@ extension ConfigValidator {
         case (nil, nil):
             break  // written, but its value was already reported as invalid
         }
-        // Accepting `true` would let connections from a load balancer through with the balancer's
-        // address as the client's (and a PROXY header parsed as a request): refuse it until it exists.
-        if let proxyProtocol = value.proxyProtocol, proxyProtocol.value {
-            collector.error(
-                "\(proxyProtocol.place) is true, but PROXY protocol is not implemented yet", at: proxyProtocol.mark,
-                hint: "remove the 'proxy_protocol' key or set it to false; the load balancer in front must "
-                    + "connect without PROXY protocol headers")
-        }
+        let proxyProtocol = validateProxyProtocol(value.proxyProtocol)
         guard let name, let address, let mode else { return nil }
-        return ListenerConfiguration(name: name.value, address: address, mode: mode)
+        return ListenerConfiguration(name: name.value, address: address, mode: mode, proxyProtocol: proxyProtocol)
     }
 
     /// A listener's `tls:` block.

@@ -7,11 +7,15 @@ public struct ListenerConfiguration: Sendable {
     /// What the listener does with connections.
     public var mode: ListenerMode
 
-    /// A listener. (PROXY protocol is not implemented: the configuration refuses `proxy_protocol: true`.)
-    public init(name: String, address: SocketEndpoint, mode: ListenerMode) {
+    /// PROXY protocol before TLS (or HTTP, on a redirect listener); nil: off.
+    public var proxyProtocol: ProxyProtocolConfiguration?
+
+    /// A listener.
+    public init(name: String, address: SocketEndpoint, mode: ListenerMode, proxyProtocol: ProxyProtocolConfiguration? = nil) {
         self.name = name
         self.address = address
         self.mode = mode
+        self.proxyProtocol = proxyProtocol
     }
 
     /// The TLS settings, when this is a TLS listener.

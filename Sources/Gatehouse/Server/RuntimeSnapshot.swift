@@ -133,7 +133,7 @@ public struct RuntimeSnapshot: Sendable {
                 listeners.append(
                     ListenerSpec(
                         name: listener.name, host: listener.address.host,
-                        port: listener.address.port, kind: .redirect(policy)))
+                        port: listener.address.port, kind: .redirect(policy), proxyProtocol: listener.proxyProtocol))
             case .tls(let tls):
                 do {
                     var certified: [CertifiedKey] = []
@@ -156,7 +156,8 @@ public struct RuntimeSnapshot: Sendable {
                     listeners.append(
                         ListenerSpec(
                             name: listener.name, host: listener.address.host, port: listener.address.port,
-                            kind: .tls(store: store, http2: offersH2 ? configuration.limits.http2Settings : nil)))
+                            kind: .tls(store: store, http2: offersH2 ? configuration.limits.http2Settings : nil),
+                            proxyProtocol: listener.proxyProtocol))
                 } catch {
                     problems.append("listener \(listener.name): \(error)")
                 }
