@@ -103,7 +103,7 @@ import Testing
         ("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n", .badCharacter),
         ("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\rX", .badCharacter),
         ("PROXY TCP4 1.2.3.4\t5.6.7.8 1 2\r\n", .badCharacter),
-        ("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\u{0}\r\n", .badCharacter),
+        ("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\u{0}\r\n", .badCharacter)
     ])
     func v1BadLines(line: String, reason: ProxyProtocolError) {
         #expect(ProxyProtocolParser.parse(Self.v1(line)) == .invalid(reason), "\(line.debugDescription)")
@@ -211,7 +211,7 @@ import Testing
         let samples = [
             Self.v1("PROXY TCP4 192.0.2.7 198.51.100.1 56324 443\r\n"),
             Self.v2(family: 0x11, block: Self.ipv4Block + [0x01, 0x00, 0x01, 0x68]),
-            Self.v2(family: 0x21, block: Self.ipv6Block),
+            Self.v2(family: 0x21, block: Self.ipv6Block)
         ]
         var headers = 0
         for sample in samples {

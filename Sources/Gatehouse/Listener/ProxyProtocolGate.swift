@@ -43,7 +43,9 @@ enum ProxyProtocolGate {
     }
 
     /// The same over an array (tests).
-    static func verdict(_ bytes: [UInt8], trusted: Bool, required: Bool, v2MaximumLength: Int = ProxyProtocolParser.defaultV2MaximumLength) -> Verdict {
+    static func verdict(_ bytes: [UInt8], trusted: Bool, required: Bool, v2MaximumLength: Int = ProxyProtocolParser.defaultV2MaximumLength)
+        -> Verdict
+    {
         bytes.withUnsafeBytes { verdict($0, trusted: trusted, required: required, v2MaximumLength: v2MaximumLength) }
     }
 }

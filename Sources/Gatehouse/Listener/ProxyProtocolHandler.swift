@@ -88,7 +88,7 @@ final class ProxyProtocolHandler: ChannelInboundHandler, RemovableChannelHandler
             metadata: [
                 "listener": "\(listener)",
                 "peer": "\(context.channel.remoteAddress.map { "\($0)" } ?? "?")",
-                "reason": "\(reason)",
+                "reason": "\(reason)"
             ])
         context.close(promise: nil)
     }
