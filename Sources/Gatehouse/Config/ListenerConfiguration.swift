@@ -1,3 +1,5 @@
+import GatehouseTLS
+
 /// One bound address: a TLS front end, or a plain-HTTP listener that only redirects to HTTPS.
 public struct ListenerConfiguration: Sendable {
     /// The listener's unique name (`https`), for logs and metrics.
@@ -77,6 +79,9 @@ public struct TLSListenerConfiguration: Sendable {
     public var handshakeTimeout: Duration
     /// Whether stateless session tickets (resumption) are issued.
     public var sessionTickets: Bool
+    /// Session-ticket keys read from `ticket_keys` (and its absolute path); nil: random per process.
+    public var ticketKeys: TicketKeyRing?
+    public var ticketKeysFile: String?
 
     /// ECDHE only, AES-GCM and ChaCha20, as Exchange 2019's TLS guidance asks.
     public static let defaultCiphers =
@@ -116,11 +121,14 @@ public struct CertificateKeyPair: Sendable, Hashable {
     public var certificate: String
     /// The PEM private key file.
     public var key: String
+    /// A DER OCSP response to staple (`ocsp:`), checked when the runtime is built.
+    public var ocsp: String?
 
     /// A pair.
-    public init(certificate: String, key: String) {
+    public init(certificate: String, key: String, ocsp: String? = nil) {
         self.certificate = certificate
         self.key = key
+        self.ocsp = ocsp
     }
 }
 
