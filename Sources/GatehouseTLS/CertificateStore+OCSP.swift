@@ -3,9 +3,10 @@ import COpenSSL
 /// OCSP stapling: a certificate loaded with a checked `OCSPStaple` sends it to every client that
 /// asks for it (the status_request extension); clients that do not ask get nothing extra.
 extension CertificateStore {
-    /// Installs the status callback on the context of `certified` when it has a staple.
-    static func installOCSPStapling(on context: TLSContext, for certified: CertifiedKey) {
-        guard certified.ocspStaple != nil else { return }
+    /// Installs the status callback. Done on every context of a store where any certificate has a
+    /// staple, so the answer never depends on which context OpenSSL consults after the SNI switch:
+    /// the callback itself staples only for the certificate chosen for the connection.
+    static func installOCSPStapling(on context: TLSContext) {
         _ = COpenSSL_SSL_CTX_set_tlsext_status_cb(context.ctx, ocspStatusCallback)
     }
 }

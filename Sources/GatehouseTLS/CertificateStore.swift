@@ -96,6 +96,7 @@ public final class CertificateStore: @unchecked Sendable {
 
         var contexts: [TLSContext] = []
         let sessionIDContext = Array("gatehouse".utf8)
+        let stapling = all.contains { $0.ocspStaple != nil }
         for certified in all {
             let context = try TLSContext(role: .server, policy: policy)
             try context.use(certified)
@@ -105,7 +106,7 @@ public final class CertificateStore: @unchecked Sendable {
             // Also on every context: with a HelloRetryRequest the callback runs again after a switch.
             SSL_CTX_set_client_hello_cb(context.ctx, clientHelloCallback, nil)
             if ticketKeys != nil { try Self.installTicketKeyCallback(on: context) }
-            Self.installOCSPStapling(on: context, for: certified)
+            if stapling { Self.installOCSPStapling(on: context) }
             contexts.append(context)
         }
         self.contexts = contexts

@@ -54,8 +54,8 @@ def ocsp_response(ca_dir, certificate, out, signer_dir=None):
     return out
 
 
-def staple_seen(port):
-    done = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername", HOST, "-status"],
+def staple_seen(port, host=HOST):
+    done = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername", host, "-status"],
                           input="", capture_output=True, text=True, timeout=30)
     return done.stdout
 
@@ -92,6 +92,10 @@ def test_a_good_response_is_stapled_for_clients_that_ask(sims, pki):
         assert "OCSP Response Status: successful" in output, output[-3000:]
         assert "Cert Status: good" in output, output[-3000:]
         assert "is not stapled" not in process.output()
+        # Another certificate of the listener (the wildcard, by SNI) has no staple of its own.
+        other = staple_seen(port, host="other.contoso.lab")
+        assert "CN = *.contoso.lab" in other or "CN=*.contoso.lab" in other, other[-3000:]
+        assert "OCSP response: no response sent" in other, other[-3000:]
         listed = run([str(BIN / "gatehouse"), "cert", "list", "--config", str(config), "--format", "json"])
         assert '"OcspStaple" : "good until ' in listed, listed
     finally:
