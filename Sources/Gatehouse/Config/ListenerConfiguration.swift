@@ -79,8 +79,10 @@ public struct TLSListenerConfiguration: Sendable {
     public var handshakeTimeout: Duration
     /// Whether stateless session tickets (resumption) are issued.
     public var sessionTickets: Bool
-    /// Session-ticket keys read from `ticket_keys` (and its absolute path); nil: random per process.
+    /// Session-ticket keys read from `ticket_keys` (first encrypts, all decrypt); nil: random keys
+    /// made by each process at start.
     public var ticketKeys: TicketKeyRing?
+    /// The absolute path `ticketKeys` was read from, for messages.
     public var ticketKeysFile: String?
 
     /// ECDHE only, AES-GCM and ChaCha20, as Exchange 2019's TLS guidance asks.
