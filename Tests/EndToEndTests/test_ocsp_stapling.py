@@ -54,8 +54,9 @@ def ocsp_response(ca_dir, certificate, out, signer_dir=None):
     return out
 
 
-def staple_seen(port, host=HOST):
-    done = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername", host, "-status"],
+def staple_seen(port, host=HOST, version=None):
+    args = ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername", host, "-status"]
+    done = subprocess.run(args + ([f"-{version}"] if version else []),
                           input="", capture_output=True, text=True, timeout=30)
     return done.stdout
 
@@ -88,9 +89,11 @@ def test_a_good_response_is_stapled_for_clients_that_ask(sims, pki):
     response = ocsp_response(pki["ca"], pki["chain"], pki["dir"] / "mail.der")
     process, port, config = start(sims, pki, response)
     try:
-        output = staple_seen(port)
-        assert "OCSP Response Status: successful" in output, output[-3000:]
-        assert "Cert Status: good" in output, output[-3000:]
+        for version in ("tls1_2", "tls1_3"):
+            output = staple_seen(port, version=version)
+            assert f"{'TLSv1.2' if version == 'tls1_2' else 'TLSv1.3'}, Cipher is" in output, output[-3000:]
+            assert "OCSP Response Status: successful" in output, output[-3000:]
+            assert "Cert Status: good" in output, output[-3000:]
         assert "is not stapled" not in process.output()
         # Another certificate of the listener (the wildcard, by SNI) has no staple of its own.
         other = staple_seen(port, host="other.contoso.lab")
