@@ -22,6 +22,8 @@ public final class CertificateStore: @unchecked Sendable {
     public let alpn: [String]
     /// Fail the handshake with `unrecognized_name` for an SNI name no certificate covers.
     public let strictSNI: Bool
+    /// Session-ticket keys from a file (`tls.ticket_keys`); nil: random keys made at start.
+    public let ticketKeys: TicketKeyRing?
 
     /// One server context per certificate, parallel to `certificates`.
     let contexts: [TLSContext]
@@ -43,7 +45,7 @@ public final class CertificateStore: @unchecked Sendable {
     public init(
         certificates: [CertifiedKey], defaultCertificate: CertifiedKey? = nil,
         policy: TLSPolicy = .exchangeDefault, alpn: [String] = ["h2", "http/1.1"],
-        strictSNI: Bool = false
+        strictSNI: Bool = false, ticketKeys: TicketKeyRing? = nil
     ) throws {
         var all = certificates
         guard let chosenDefault = defaultCertificate ?? certificates.first else {
@@ -60,6 +62,7 @@ public final class CertificateStore: @unchecked Sendable {
         self.policy = policy
         self.alpn = alpn
         self.strictSNI = strictSNI
+        self.ticketKeys = ticketKeys
         self.alpnList = try ALPNList(alpn)
 
         var exact: [String: [Int]] = [:]
@@ -93,6 +96,7 @@ public final class CertificateStore: @unchecked Sendable {
 
         var contexts: [TLSContext] = []
         let sessionIDContext = Array("gatehouse".utf8)
+        let stapling = all.contains { $0.ocspStaple != nil }
         for certified in all {
             let context = try TLSContext(role: .server, policy: policy)
             try context.use(certified)
@@ -101,6 +105,8 @@ public final class CertificateStore: @unchecked Sendable {
             alpnList.installSelectCallback(on: context)
             // Also on every context: with a HelloRetryRequest the callback runs again after a switch.
             SSL_CTX_set_client_hello_cb(context.ctx, clientHelloCallback, nil)
+            if ticketKeys != nil { try Self.installTicketKeyCallback(on: context) }
+            if stapling { Self.installOCSPStapling(on: context) }
             contexts.append(context)
         }
         self.contexts = contexts
@@ -135,12 +141,12 @@ public final class CertificateStore: @unchecked Sendable {
     /// The context every new server `SSL` starts from.
     var initialContext: TLSContext { contexts[defaultIndex] }
 
-    /// Session cache and fresh random ticket keys on the initial context (the session context).
+    /// Session cache and, without a key file, fresh random ticket keys on the initial context (the session context).
     private func configureSessions(on context: TLSContext) throws {
         let mode = policy.sessionCacheSize > 0 ? SSL_SESS_CACHE_SERVER : SSL_SESS_CACHE_OFF
         _ = COpenSSL_SSL_CTX_set_session_cache_mode(context.ctx, Int(mode))
         _ = COpenSSL_SSL_CTX_sess_set_cache_size(context.ctx, policy.sessionCacheSize)
-        if policy.sessionTickets {
+        if policy.sessionTickets && ticketKeys == nil {
             // 80 bytes: 16 name + 32 HMAC + 32 AES key. Generated here, at start, never written to disk.
             var keys = [UInt8](repeating: 0, count: 80)
             guard RAND_bytes(&keys, Int32(keys.count)) == 1,

@@ -60,9 +60,11 @@ struct TLSDocument: Codable {
     var alpn: [Located<String>]?
     var handshakeTimeout: Located<String>?
     var sessionTickets: Bool?
+    var ticketKeys: Located<String>?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case certificates, ciphers, groups, alpn
+        case ticketKeys = "ticket_keys"
         case defaultCertificate = "default_certificate"
         case strictSNI = "strict_sni"
         case minVersion = "min_version"
@@ -76,9 +78,10 @@ struct TLSDocument: Codable {
 struct CertificateDocument: Codable {
     var cert: Located<String>?
     var key: Located<String>?
+    var ocsp: Located<String>?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case cert, key
+        case cert, key, ocsp
     }
 }
 

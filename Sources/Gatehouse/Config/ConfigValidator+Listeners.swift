@@ -109,7 +109,8 @@ extension ConfigValidator {
                         at: entry.value.cert?.mark)
                 }
                 pairMarks[cert] = entry.mark
-                pairs.append(CertificateKeyPair(certificate: cert, key: key))
+                let ocsp = entry.value.ocsp.flatMap { readableFile($0, what: "OCSP response file") }
+                pairs.append(CertificateKeyPair(certificate: cert, key: key, ocsp: ocsp))
             }
         }
         var defaultCertificate = pairs.first?.certificate
@@ -164,6 +165,9 @@ extension ConfigValidator {
         }
         tls.handshakeTimeout = duration(value.handshakeTimeout, default: tls.handshakeTimeout)
         tls.sessionTickets = value.sessionTickets ?? tls.sessionTickets
+        if let file = value.ticketKeys {
+            (tls.ticketKeysFile, tls.ticketKeys) = ticketKeys(file, sessionTickets: tls.sessionTickets) ?? (nil, nil)
+        }
         return pairs.isEmpty ? nil : tls
     }
 

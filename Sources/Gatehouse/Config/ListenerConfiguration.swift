@@ -1,3 +1,5 @@
+import GatehouseTLS
+
 /// One bound address: a TLS front end, or a plain-HTTP listener that only redirects to HTTPS.
 public struct ListenerConfiguration: Sendable {
     /// The listener's unique name (`https`), for logs and metrics.
@@ -81,6 +83,11 @@ public struct TLSListenerConfiguration: Sendable {
     public var handshakeTimeout: Duration
     /// Whether stateless session tickets (resumption) are issued.
     public var sessionTickets: Bool
+    /// Session-ticket keys read from `ticket_keys` (first encrypts, all decrypt); nil: random keys
+    /// made by each process at start.
+    public var ticketKeys: TicketKeyRing?
+    /// The absolute path `ticketKeys` was read from, for messages.
+    public var ticketKeysFile: String?
 
     /// ECDHE only, AES-GCM and ChaCha20, as Exchange 2019's TLS guidance asks.
     public static let defaultCiphers =
@@ -120,11 +127,14 @@ public struct CertificateKeyPair: Sendable, Hashable {
     public var certificate: String
     /// The PEM private key file.
     public var key: String
+    /// A DER OCSP response to staple (`ocsp:`), checked when the runtime is built.
+    public var ocsp: String?
 
     /// A pair.
-    public init(certificate: String, key: String) {
+    public init(certificate: String, key: String, ocsp: String? = nil) {
         self.certificate = certificate
         self.key = key
+        self.ocsp = ocsp
     }
 }
 

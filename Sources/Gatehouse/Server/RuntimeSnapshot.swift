@@ -139,8 +139,9 @@ public struct RuntimeSnapshot: Sendable {
                     var certified: [CertifiedKey] = []
                     var defaultKey: CertifiedKey?
                     for pair in tls.certificates {
-                        let (key, keyWarnings) = try CertifiedKey.load(certificatePath: pair.certificate, keyPath: pair.key)
+                        let (loaded, keyWarnings) = try CertifiedKey.load(certificatePath: pair.certificate, keyPath: pair.key)
                         warnings.append(contentsOf: keyWarnings)
+                        let key = Self.stapling(pair.ocsp, to: loaded, listener: listener.name, warnings: &warnings)
                         certified.append(key)
                         if pair.certificate == tls.defaultCertificate { defaultKey = key }
                     }
@@ -152,7 +153,7 @@ public struct RuntimeSnapshot: Sendable {
                     let alpn = tls.alpn
                     let store = try CertificateStore(
                         certificates: certified, defaultCertificate: defaultKey,
-                        policy: policy, alpn: alpn, strictSNI: tls.strictSNI)
+                        policy: policy, alpn: alpn, strictSNI: tls.strictSNI, ticketKeys: tls.ticketKeys)
                     listeners.append(
                         ListenerSpec(
                             name: listener.name, host: listener.address.host, port: listener.address.port,
