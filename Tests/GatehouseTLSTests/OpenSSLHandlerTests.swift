@@ -167,7 +167,11 @@ import Testing
     }
 
     @Test func garbageInsteadOfClientHelloFailsTheHandshake() async throws {
-        let fixture = try Fixture()
+        // A handshake timeout far beyond any scheduling delay: on a loaded machine the 10 s default
+        // closed the connection before the garbage was sent ("I/O on closed channel").
+        var policy = TLSPolicy.exchangeDefault
+        policy.handshakeTimeout = .seconds(600)
+        let fixture = try Fixture(policy: policy)
         let bed = TLSTestBed()
         try await bed.startServer(store: fixture.store)
         let (raw, rawLog) = try await bed.connectRaw()
