@@ -21,6 +21,13 @@ struct DemoCommand: AsyncParsableCommand {
             The simulated servers require NTLM on /EWS/, /mapi/, /OAB/ and /rpc/ as Exchange does \
             (any password): curl --ntlm -u 'CONTOSO\\alice:x' ...
 
+            With --extended-protection the simulated servers also require Extended Protection (NTLM \
+            channel binding) and present the same certificate and key as the front end: the first RSA \
+            listener certificate covering the first service host name, which every TLS listener then \
+            serves alone and every pool trusts under that name; services become \
+            extended_protection: bridged. NTLM through Gatehouse works because both sides' \
+            tls-server-end-point hashes agree. Reloads apply the same set-up to the re-read file.
+
             Example:
               gatehouse demo --config conf/gatehouse.yaml
             """)
@@ -31,6 +38,9 @@ struct DemoCommand: AsyncParsableCommand {
     @Flag(help: "Do not require NTLM on the simulated servers' protected paths.")
     var anonymous = false
 
+    @Flag(help: "Simulated servers require Extended Protection and share the front end's certificate.")
+    var extendedProtection = false
+
     @Option(
         help: ArgumentHelp(
             "Write Gatehouse's process id to this file once listening (for 'gatehouse reload --pid-file').",
@@ -38,13 +48,18 @@ struct DemoCommand: AsyncParsableCommand {
     var pidFile: String?
 
     func run() async throws {
-        let (configuration, _) = try ConfigOptions.load(path: config)
+        let (loaded, _) = try ConfigOptions.load(path: config)
+        let bridge = try extendedProtection ? DemoExtendedProtection(configuration: loaded) : nil
+        let configuration = bridge?.apply(to: loaded) ?? loaded
+        if let bridge {
+            say("extended protection: front end and servers share \(bridge.shared.certificate), verified as \(bridge.tlsName)")
+        }
         let simulator = try DemoProcesses.simulatorPath()
         var children: [DemoProcesses.Child] = []
         let stop = DemoProcesses.SignalWaiter()
 
         do {
-            for (poolName, pool) in configuration.pools.sorted(by: { $0.key < $1.key }) {
+            for (poolName, pool) in loaded.pools.sorted(by: { $0.key < $1.key }) {
                 for server in pool.servers where DemoProcesses.isLoopback(server.address.host) {
                     guard
                         let certificate = pool.trust.certificates.first(where: {
@@ -57,10 +72,11 @@ struct DemoCommand: AsyncParsableCommand {
                     }
                     let key = URL(fileURLWithPath: certificate).deletingPathExtension().appendingPathExtension("key").path
                     var arguments = [
-                        "--name", server.name, "--fqdn", server.tlsName,
-                        "--listen", "\(server.address)", "--cert", certificate, "--key", key
+                        "--name", server.name, "--fqdn", server.tlsName, "--listen", "\(server.address)",
+                        "--cert", bridge?.shared.certificate ?? certificate, "--key", bridge?.shared.key ?? key
                     ]
                     if !anonymous { arguments.append("--require-ntlm") }
+                    if bridge != nil { arguments += ["--extended-protection", "require"] }
                     let child = try DemoProcesses.Child(name: server.name, executable: simulator, arguments: arguments)
                     children.append(child)
                     try await child.waitUntilReady(timeout: Duration.seconds(30))
@@ -68,7 +84,7 @@ struct DemoCommand: AsyncParsableCommand {
                 }
             }
 
-            let server = try makeServer(configuration, configPath: config)
+            let server = try makeServer(configuration, configPath: config, adjust: { bridge?.apply(to: $0) ?? $0 })
             let hangups = await server.reloadOnHangup()
             let addresses = try await server.start()
             let pidFile = self.pidFile.map(PIDFile.init)
