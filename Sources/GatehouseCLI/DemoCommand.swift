@@ -94,7 +94,7 @@ struct DemoCommand: AsyncParsableCommand {
                 let scheme = listener.tls == nil ? "http" : "https"
                 say("ready: gatehouse listener \(listener.name) on \(scheme)://\(listener.address) (\(address.port ?? 0))")
             }
-            printTryCommands(configuration)
+            printTryCommands(configuration, channelBinding: bridge != nil)
             await stop.wait()
             hangups.cancel()
             say("stopping...")
@@ -107,13 +107,21 @@ struct DemoCommand: AsyncParsableCommand {
         say("stopped.")
     }
 
-    private func printTryCommands(_ configuration: GatehouseConfiguration) {
+    private func printTryCommands(_ configuration: GatehouseConfiguration, channelBinding: Bool) {
         guard let tls = configuration.listeners.first(where: { $0.tls != nil }),
             let host = configuration.services.first?.hosts.first
         else { return }
         let port = tls.address.port
         let ca = "certs-example/ca.pem"
         let resolve = "--resolve \(host):\(port):\(tls.address.host)"
+        // curl's NTLM sends no channel binding, which servers requiring Extended Protection refuse.
+        let ntlm =
+            channelBinding
+            ? "python3 -c 'import requests, requests_ntlm; s = requests.Session(); s.verify = \"\(ca)\"; "
+                + "s.auth = requests_ntlm.HttpNtlmAuth(\"CONTOSO\\\\alice\", \"x\"); "
+                + "r = s.get(\"https://\(host):\(port)/EWS/exchange.asmx\"); print(r.status_code, r.headers.get(\"X-Sim-User\"))'"
+                + "   # needs \(host) -> \(tls.address.host) in /etc/hosts"
+            : "curl --cacert \(ca) \(resolve) --http1.1 --ntlm -u 'CONTOSO\\alice:x' 'https://\(host):\(port)/EWS/exchange.asmx?sim-echo=1'"
         say(
             """
 
@@ -121,7 +129,7 @@ struct DemoCommand: AsyncParsableCommand {
               curl --cacert \(ca) \(resolve) https://\(host):\(port)/owa/
               curl --cacert \(ca) \(resolve) https://\(host):\(port)/owa/healthcheck.htm
               curl --cacert \(ca) \(resolve) 'https://\(host):\(port)/autodiscover/autodiscover.json?Email=alice@contoso.lab&Protocol=EWS'
-              curl --cacert \(ca) \(resolve) --http1.1 --ntlm -u 'CONTOSO\\alice:x' 'https://\(host):\(port)/EWS/exchange.asmx?sim-echo=1'
+              \(ntlm)
               curl --cacert \(ca) \(resolve) 'https://\(host):\(port)/autodiscover/autodiscover.json?@evil.com/mapi/nspi/?&Email=autodiscover/autodiscover.json%3F@evil.com'   # ProxyShell: 403
               openssl s_client -connect \(tls.address.host):\(port) -servername \(host) -sigalgs ECDSA+SHA256 </dev/null | grep -E 'subject|Peer signature type'
 

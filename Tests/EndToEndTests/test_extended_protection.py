@@ -8,6 +8,7 @@ certificates and works when they present the front end's certificate and key, an
 """
 import hashlib
 import os
+import socket
 import ssl
 import subprocess
 import threading
@@ -261,3 +262,60 @@ def test_cert_export_pfx_reads_back_with_openssl(tmp_path):
                             str(SHARED_CERT), "--key", str(SHARED_KEY), "--password-file", str(password)],
                            capture_output=True, text=True, timeout=60)
     assert again.returncode != 0 and "already exists" in again.stderr
+
+
+def test_demo_extended_protection_serves_one_certificate_and_ntlm_works(tmp_path):
+    """`gatehouse demo --extended-protection`: the sims require Extended Protection and present the
+    front end's RSA certificate; the listener serves only it (ECDSA clients too), NTLM works."""
+    require_binaries()
+    port, first, second = free_port(), free_port(), free_port()
+    config = tmp_path / "demo.yaml"
+    config.write_text(f"""
+listeners:
+  - name: https
+    address: 127.0.0.1:{port}
+    tls:
+      certificates:
+        - {{ cert: {CERTS}/mail-ecdsa.pem, key: {CERTS}/mail-ecdsa.key }}
+        - {{ cert: {SHARED_CERT}, key: {SHARED_KEY} }}
+      default_certificate: {SHARED_CERT}
+pools:
+  mailbox:
+    servers:
+      - {{ name: mbx01, address: 127.0.0.1:{first}, tls_name: mbx01.contoso.lab }}
+      - {{ name: mbx02, address: 127.0.0.1:{second}, tls_name: mbx02.contoso.lab }}
+    trust:
+      certificates: [{CERTS}/mbx01.pem, {CERTS}/mbx02.pem]
+services:
+  - name: contoso
+    hosts: [mail.contoso.lab, autodiscover.contoso.lab]
+    routes:
+      - {{ preset: ews, pool: mailbox }}
+      - {{ preset: owa, pool: mailbox }}
+""")
+    demo = Process([str(BIN / "gatehouse"), "demo", "--extended-protection", "--config", str(config)], "demo")
+    try:
+        deadline = time.time() + 60
+        while "ready: gatehouse listener https" not in demo.output():
+            assert demo.proc.poll() is None and time.time() < deadline, demo.output()
+            time.sleep(0.1)
+        output = demo.output()
+        assert f"extended protection: front end and servers share {SHARED_CERT}, verified as mail.contoso.lab" in output
+        assert output.count("Extended Protection require; tls-server-end-point SHA256") == 2, output
+        # The suggested NTLM command is one that sends channel bindings (curl --ntlm does not).
+        assert "requests_ntlm.HttpNtlmAuth" in output and "--ntlm" not in output
+        # An ECDSA-capable client (the default OpenSSL client) gets the shared RSA certificate too.
+        context = ssl.create_default_context(cafile=str(CERTS / "ca.pem"))
+        with context.wrap_socket(socket.create_connection(("127.0.0.1", port)),
+                                 server_hostname="mail.contoso.lab") as tls:
+            served = tls.getpeercert(binary_form=True)
+        shared_der = ssl.PEM_cert_to_DER_cert(SHARED_CERT.read_text().split("-----END CERTIFICATE-----")[0]
+                                              + "-----END CERTIFICATE-----\n")
+        assert served == shared_der
+        wait_for_health(port)
+        with ntlm_session("alice") as session:
+            response = session.get(f"https://127.0.0.1:{port}/EWS/Exchange.asmx", timeout=30)
+        assert (response.status_code, response.headers.get("X-Sim-User")) == (200, "CONTOSO\\alice")
+    finally:
+        demo.stop()
+    assert "stopped." in demo.output()
