@@ -91,6 +91,8 @@ struct SimExtendedProtectionHTTPTests {
             let result = try await sim.python(Self.requestsScript, modules: ["requests", "requests_ntlm"], timeout: 30)
             #expect(result.status == 0, "\(result.stderr)")
             #expect(result.text.trimmingCharacters(in: .whitespacesAndNewlines) == #"[200, "CONTOSO\\frank"]"#)
+            let state = try SimHarness.json(try await sim.curl("/_sim/state").body)
+            #expect(state["extendedProtection"] as? String == "require")
         }
     }
 }
