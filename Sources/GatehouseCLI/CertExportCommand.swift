@@ -16,7 +16,7 @@ struct CertExportCommand: ParsableCommand {
             terminal.
 
             On each Exchange server (Exchange Management Shell):
-              Import-ExchangeCertificate -Server MBX01 -FileData ([System.IO.File]::ReadAllBytes('C:\\\\mail.pfx')) \\
+              Import-ExchangeCertificate -Server MBX01 -FileData ([System.IO.File]::ReadAllBytes('C:\\mail.pfx')) \\
                 -Password (Read-Host -AsSecureString 'PFX password') -PrivateKeyExportable $true
               Enable-ExchangeCertificate -Server MBX01 -Thumbprint <thumbprint> -Services IIS
 
