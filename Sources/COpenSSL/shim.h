@@ -20,6 +20,7 @@
 #include <openssl/objects.h>
 #include <openssl/core_names.h>
 #include <openssl/ocsp.h>
+#include <openssl/pkcs12.h>
 
 // MARK: SSL_CTX ctrl macros
 static inline long COpenSSL_SSL_CTX_set_min_proto_version(SSL_CTX *ctx, int version) {

@@ -16,6 +16,7 @@ struct CertCommand: ParsableCommand {
             CertIssueCommand.self,
             CertRequestCommand.self,
             CertListCommand.self,
-            CertTicketKeyCommand.self
+            CertTicketKeyCommand.self,
+            CertExportCommand.self
         ])
 }

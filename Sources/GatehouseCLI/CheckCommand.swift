@@ -22,6 +22,14 @@ struct CheckCommand: ParsableCommand {
             or a key file others can read is a warning. A backend server whose tls_name no trusted \
             certificate covers is an error. Each problem is reported once.
 
+            Extended Protection: for every service whose extended_protection is not off, the \
+            certificate served for each host name (ECDSA and RSA) is compared with the certificate of \
+            each server behind its NTLM/Negotiate routes (all routes except OWA, ECP and blocked ones): \
+            the trusted certificate covering the server's tls_name, or with --probe the certificate the \
+            server presents over a live TLS connection. Their RFC 5929 tls-server-end-point hashes \
+            (the channel binding Windows clients send) must be equal, or logons loop on 401. A \
+            mismatch is a warning, and an error under extended_protection: bridged.
+
             Unless --quiet, prints the listeners, host names, certificate coverage, routes (with the \
             timeouts, body limits and compression each Exchange preset brings) and pools. Exits with \
             status 1 if there is any error, 0 otherwise (warnings included).
@@ -29,6 +37,7 @@ struct CheckCommand: ParsableCommand {
             Examples:
               gatehouse check --config conf/gatehouse.yaml
               gatehouse check --quiet --config new.yaml && echo valid
+              gatehouse check --probe --config conf/gatehouse.yaml
             """)
 
     @OptionGroup var options: ConfigOptions
@@ -36,12 +45,15 @@ struct CheckCommand: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Print nothing on success (errors and warnings still go to standard error).")
     var quiet = false
 
+    @Flag(help: "Fetch each backend's certificate over TLS for the Extended Protection comparison (default: the trusted ones).")
+    var probe = false
+
     func run() throws {
         let (configuration, warnings) = try options.load()
         let now = Date()
         let coverage = CoverageCheck(
             configuration: configuration, displayPath: options.path, locations: CoverageLocations(path: options.path),
-            now: now
+            now: now, probe: probe
         ).run()
         for diagnostic in coverage.diagnostics { StandardError.print(diagnostic.description) }
         if !quiet {

@@ -14,6 +14,9 @@ struct CoverageCheck {
     let locations: CoverageLocations
     /// The moment validity is judged at.
     var now = Date()
+    /// Whether to fetch each backend's certificate over a live TLS connection (`--probe`) instead of
+    /// taking it from the pool's trust list.
+    var probe = false
 
     /// Certificates ending within this window are warned about.
     static let warningWindow: TimeInterval = 30 * 86_400
@@ -25,10 +28,12 @@ struct CoverageCheck {
     func run() -> CoverageReport {
         var state = State()
         var uncovered: [(host: String, service: Int, listeners: [String], detail: String)] = []
+        var stores: [ListenerStore] = []
         for (index, listener) in configuration.listeners.enumerated() {
             guard let tls = listener.tls else { continue }
             let loaded = loadCertificates(of: listener, index: index, tls: tls, state: &state)
             let store = makeStore(loaded, tls: tls)
+            stores.append(ListenerStore(listener: listener.name, store: store, loaded: loaded))
             for (serviceIndex, service) in configuration.services.enumerated() {
                 for host in service.hosts {
                     let row = coverage(of: host, listener: listener.name, store: store, loaded: loaded)
@@ -48,6 +53,7 @@ struct CoverageCheck {
                 listeners: entry.listeners, detail: entry.detail, state: &state)
         }
         checkBackendNames(state: &state)
+        checkExtendedProtection(stores: stores, state: &state)
         state.report.diagnostics.sort { lhs, rhs in
             // Problems without a line (none known) go last; otherwise file order.
             (lhs.line == 0 ? Int.max : lhs.line, lhs.column) < (rhs.line == 0 ? Int.max : rhs.line, rhs.column)
@@ -66,6 +72,13 @@ struct CoverageCheck {
         mutating func report(_ key: String, _ diagnostic: ConfigDiagnostic) {
             if reported.insert(key).inserted { report.diagnostics.append(diagnostic) }
         }
+    }
+
+    /// A TLS listener's certificate selection, kept for the Extended Protection comparison.
+    struct ListenerStore {
+        var listener: String
+        var store: CertificateStore?
+        var loaded: [LoadedPair]
     }
 
     /// One listener certificate entry: its files and, when usable, the loaded pair.

@@ -49,6 +49,12 @@ struct CoverageLocations {
         return position(entry ?? service)
     }
 
+    /// The value of `key` in the `index`-th service (the service itself when the key is not written).
+    func serviceKey(_ key: String, service index: Int) -> Position? {
+        let service = root?["services"]?.sequence.flatMap { index < $0.count ? $0[index] : nil }
+        return position(service?[key] ?? service)
+    }
+
     /// The `tls_name:` of server `name` in pool `pool` (the server entry when `tls_name` is not written).
     func serverTLSName(pool: String, server name: String) -> Position? {
         let servers = root?["pools"]?[pool]?["servers"]?.sequence

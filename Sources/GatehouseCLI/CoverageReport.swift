@@ -54,6 +54,8 @@ struct CoverageReport {
 
     var hostRows: [HostRow] = []
     var backendRows: [BackendRow] = []
+    /// The Extended Protection comparison, one line per service, host and served certificate.
+    var extendedProtectionLines: [String] = []
     /// Errors and warnings, in file order.
     var diagnostics: [ConfigDiagnostic] = []
 
@@ -81,6 +83,11 @@ extension CoverageReport {
                     + Self.describe(row.served, match: row.match, now: now))
         }
         if hostRows.isEmpty { lines.append("  (no TLS listener or no host names)") }
+        if !extendedProtectionLines.isEmpty {
+            lines.append("")
+            lines.append("extended protection (channel binding of the certificate served vs each backend's):")
+            lines += extendedProtectionLines
+        }
         guard !backendRows.isEmpty else { return lines }
         lines.append("")
         lines.append("backend names (trusted certificate covering each server's TLS name):")

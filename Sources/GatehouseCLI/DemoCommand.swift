@@ -21,6 +21,13 @@ struct DemoCommand: AsyncParsableCommand {
             The simulated servers require NTLM on /EWS/, /mapi/, /OAB/ and /rpc/ as Exchange does \
             (any password): curl --ntlm -u 'CONTOSO\\alice:x' ...
 
+            With --extended-protection the simulated servers also require Extended Protection (NTLM \
+            channel binding) and present the same certificate and key as the front end: the first RSA \
+            listener certificate covering the first service host name, which every TLS listener then \
+            serves alone and every pool trusts under that name; services become \
+            extended_protection: bridged. NTLM through Gatehouse works because both sides' \
+            tls-server-end-point hashes agree. Reloads apply the same set-up to the re-read file.
+
             Example:
               gatehouse demo --config conf/gatehouse.yaml
             """)
@@ -31,6 +38,9 @@ struct DemoCommand: AsyncParsableCommand {
     @Flag(help: "Do not require NTLM on the simulated servers' protected paths.")
     var anonymous = false
 
+    @Flag(help: "Simulated servers require Extended Protection and share the front end's certificate.")
+    var extendedProtection = false
+
     @Option(
         help: ArgumentHelp(
             "Write Gatehouse's process id to this file once listening (for 'gatehouse reload --pid-file').",
@@ -38,13 +48,18 @@ struct DemoCommand: AsyncParsableCommand {
     var pidFile: String?
 
     func run() async throws {
-        let (configuration, _) = try ConfigOptions.load(path: config)
+        let (loaded, _) = try ConfigOptions.load(path: config)
+        let bridge = try extendedProtection ? DemoExtendedProtection(configuration: loaded) : nil
+        let configuration = bridge?.apply(to: loaded) ?? loaded
+        if let bridge {
+            say("extended protection: front end and servers share \(bridge.shared.certificate), verified as \(bridge.tlsName)")
+        }
         let simulator = try DemoProcesses.simulatorPath()
         var children: [DemoProcesses.Child] = []
         let stop = DemoProcesses.SignalWaiter()
 
         do {
-            for (poolName, pool) in configuration.pools.sorted(by: { $0.key < $1.key }) {
+            for (poolName, pool) in loaded.pools.sorted(by: { $0.key < $1.key }) {
                 for server in pool.servers where DemoProcesses.isLoopback(server.address.host) {
                     guard
                         let certificate = pool.trust.certificates.first(where: {
@@ -57,10 +72,11 @@ struct DemoCommand: AsyncParsableCommand {
                     }
                     let key = URL(fileURLWithPath: certificate).deletingPathExtension().appendingPathExtension("key").path
                     var arguments = [
-                        "--name", server.name, "--fqdn", server.tlsName,
-                        "--listen", "\(server.address)", "--cert", certificate, "--key", key
+                        "--name", server.name, "--fqdn", server.tlsName, "--listen", "\(server.address)",
+                        "--cert", bridge?.shared.certificate ?? certificate, "--key", bridge?.shared.key ?? key
                     ]
                     if !anonymous { arguments.append("--require-ntlm") }
+                    if bridge != nil { arguments += ["--extended-protection", "require"] }
                     let child = try DemoProcesses.Child(name: server.name, executable: simulator, arguments: arguments)
                     children.append(child)
                     try await child.waitUntilReady(timeout: Duration.seconds(30))
@@ -68,7 +84,7 @@ struct DemoCommand: AsyncParsableCommand {
                 }
             }
 
-            let server = try makeServer(configuration, configPath: config)
+            let server = try makeServer(configuration, configPath: config, adjust: { bridge?.apply(to: $0) ?? $0 })
             let hangups = await server.reloadOnHangup()
             let addresses = try await server.start()
             let pidFile = self.pidFile.map(PIDFile.init)
@@ -78,7 +94,7 @@ struct DemoCommand: AsyncParsableCommand {
                 let scheme = listener.tls == nil ? "http" : "https"
                 say("ready: gatehouse listener \(listener.name) on \(scheme)://\(listener.address) (\(address.port ?? 0))")
             }
-            printTryCommands(configuration)
+            printTryCommands(configuration, channelBinding: bridge != nil)
             await stop.wait()
             hangups.cancel()
             say("stopping...")
@@ -91,13 +107,21 @@ struct DemoCommand: AsyncParsableCommand {
         say("stopped.")
     }
 
-    private func printTryCommands(_ configuration: GatehouseConfiguration) {
+    private func printTryCommands(_ configuration: GatehouseConfiguration, channelBinding: Bool) {
         guard let tls = configuration.listeners.first(where: { $0.tls != nil }),
             let host = configuration.services.first?.hosts.first
         else { return }
         let port = tls.address.port
         let ca = "certs-example/ca.pem"
         let resolve = "--resolve \(host):\(port):\(tls.address.host)"
+        // curl's NTLM sends no channel binding, which servers requiring Extended Protection refuse.
+        let ntlm =
+            channelBinding
+            ? "python3 -c 'import requests, requests_ntlm; s = requests.Session(); s.verify = \"\(ca)\"; "
+                + "s.auth = requests_ntlm.HttpNtlmAuth(\"CONTOSO\\\\alice\", \"x\"); "
+                + "r = s.get(\"https://\(host):\(port)/EWS/exchange.asmx\"); print(r.status_code, r.headers.get(\"X-Sim-User\"))'"
+                + "   # needs \(host) -> \(tls.address.host) in /etc/hosts"
+            : "curl --cacert \(ca) \(resolve) --http1.1 --ntlm -u 'CONTOSO\\alice:x' 'https://\(host):\(port)/EWS/exchange.asmx?sim-echo=1'"
         say(
             """
 
@@ -105,7 +129,7 @@ struct DemoCommand: AsyncParsableCommand {
               curl --cacert \(ca) \(resolve) https://\(host):\(port)/owa/
               curl --cacert \(ca) \(resolve) https://\(host):\(port)/owa/healthcheck.htm
               curl --cacert \(ca) \(resolve) 'https://\(host):\(port)/autodiscover/autodiscover.json?Email=alice@contoso.lab&Protocol=EWS'
-              curl --cacert \(ca) \(resolve) --http1.1 --ntlm -u 'CONTOSO\\alice:x' 'https://\(host):\(port)/EWS/exchange.asmx?sim-echo=1'
+              \(ntlm)
               curl --cacert \(ca) \(resolve) 'https://\(host):\(port)/autodiscover/autodiscover.json?@evil.com/mapi/nspi/?&Email=autodiscover/autodiscover.json%3F@evil.com'   # ProxyShell: 403
               openssl s_client -connect \(tls.address.host):\(port) -servername \(host) -sigalgs ECDSA+SHA256 </dev/null | grep -E 'subject|Peer signature type'
 
@@ -117,127 +141,4 @@ struct DemoCommand: AsyncParsableCommand {
 /// immediately even when the output is piped (`make run | tee demo.log`).
 func say(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
-}
-
-/// Child processes and signals for the demo.
-enum DemoProcesses {
-    /// `mailbox-sim` next to the running `gatehouse` executable.
-    static func simulatorPath() throws -> String {
-        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        let path = URL(fileURLWithPath: me).deletingLastPathComponent().appendingPathComponent("mailbox-sim").path
-        guard FileManager.default.isExecutableFile(atPath: path) else {
-            StandardError.print("demo: \(path) not found; build it with `swift build` (make run does)")
-            throw ExitCode(1)
-        }
-        return path
-    }
-
-    static func isLoopback(_ host: String) -> Bool {
-        host.hasPrefix("127.") || host == "::1" || host == "localhost"
-    }
-
-    /// A child process whose output lines are echoed with its name, and whose "ready" line is awaited.
-    final class Child: @unchecked Sendable {
-        let name: String
-        private let process = Process()
-        private let readyLine = LockedBox(false)
-
-        init(name: String, executable: String, arguments: [String]) throws {
-            self.name = name
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
-            let readyLine = self.readyLine
-            let buffer = LockedBox(Data())
-            pipe.fileHandleForReading.readabilityHandler = { handle in
-                let data = handle.availableData
-                guard !data.isEmpty else {
-                    handle.readabilityHandler = nil
-                    return
-                }
-                let lines: [String] = buffer.with { pending in
-                    pending.append(data)
-                    var out: [String] = []
-                    while let newline = pending.firstIndex(of: 0x0A) {
-                        out.append(String(decoding: pending[pending.startIndex..<newline], as: UTF8.self))
-                        pending.removeSubrange(pending.startIndex...newline)
-                    }
-                    return out
-                }
-                for line in lines {
-                    if line.contains(" ready on ") {
-                        readyLine.with { $0 = true }
-                    } else {
-                        FileHandle.standardOutput.write(Data("[\(name)] \(line)\n".utf8))
-                    }
-                }
-            }
-            process.terminationHandler = { process in
-                if process.terminationReason == .uncaughtSignal || process.terminationStatus != 0 {
-                    FileHandle.standardOutput.write(Data("[\(name)] exited (status \(process.terminationStatus))\n".utf8))
-                }
-            }
-            try process.run()
-        }
-
-        var pid: Int32 { process.processIdentifier }
-
-        func waitUntilReady(timeout: Duration) async throws {
-            let deadline = ContinuousClock.now + timeout
-            while ContinuousClock.now < deadline {
-                if readyLine.with({ $0 }) { return }
-                if !process.isRunning {
-                    StandardError.print("demo: \(name) exited before it was ready (status \(process.terminationStatus))")
-                    throw ExitCode(1)
-                }
-                try await Task.sleep(for: .milliseconds(50))
-            }
-            StandardError.print("demo: \(name) was not ready within \(timeout)")
-            throw ExitCode(1)
-        }
-
-        /// Sends SIGTERM to this child (only ours, by PID) and waits for it.
-        func terminate() {
-            guard process.isRunning else { return }
-            process.terminate()
-            process.waitUntilExit()
-        }
-    }
-
-    /// Waits for SIGINT or SIGTERM.
-    final class SignalWaiter: @unchecked Sendable {
-        private var sources: [DispatchSourceSignal] = []
-        private let stream: AsyncStream<Void>
-        private let continuation: AsyncStream<Void>.Continuation
-
-        init() {
-            (stream, continuation) = AsyncStream<Void>.makeStream()
-            for signalNumber in [SIGINT, SIGTERM] {
-                signal(signalNumber, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-                let continuation = self.continuation
-                source.setEventHandler { continuation.yield() }
-                source.resume()
-                sources.append(source)
-            }
-        }
-
-        func wait() async {
-            for await _ in stream { return }
-        }
-    }
-}
-
-/// A tiny lock-protected box (Foundation's NSLock), for state shared with pipe callbacks.
-final class LockedBox<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-    init(_ value: Value) { self.value = value }
-    func with<T>(_ body: (inout Value) -> T) -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return body(&value)
-    }
 }

@@ -4,9 +4,14 @@ import Gatehouse
 /// The configuration source the CLI hands the server for reloads: exactly `gatehouse check`'s
 /// validation (the file, then certificate coverage), with the same lines it prints.
 enum ReloadSource {
-    static func load(path: String) -> ConfigurationLoad {
+    /// - Parameter adjust: applied to the file's configuration before the certificate check (the
+    ///   demo's `--extended-protection` set-up, which must survive reloads).
+    static func load(
+        path: String, adjust: (GatehouseConfiguration) -> GatehouseConfiguration = { $0 }
+    ) -> ConfigurationLoad {
         let first = ConfigurationLoad.standard(path: path)
-        guard case .loaded(let configuration, let warnings) = first else { return first }
+        guard case .loaded(let loaded, let warnings) = first else { return first }
+        let configuration = adjust(loaded)
         let coverage = CoverageCheck(
             configuration: configuration, displayPath: path, locations: CoverageLocations(path: path), now: Date()
         ).run()

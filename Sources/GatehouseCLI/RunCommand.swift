@@ -42,14 +42,17 @@ struct RunCommand: AsyncParsableCommand {
 /// Builds the server (loading every certificate and trust anchor); on problems prints each one and
 /// exits with status 1, as configuration errors do. Reloads re-read `configPath` (as typed, so
 /// their errors name the file as `gatehouse check` does). Once per process (it bootstraps swift-metrics).
-func makeServer(_ configuration: GatehouseConfiguration, configPath: String) throws -> GatehouseServer {
+func makeServer(
+    _ configuration: GatehouseConfiguration, configPath: String,
+    adjust: @escaping @Sendable (GatehouseConfiguration) -> GatehouseConfiguration = { $0 }
+) throws -> GatehouseServer {
     var logger = Logger(label: "gatehouse")
     logger.logLevel = .info
     let metrics = GatehouseMetrics()  // one latency shard per event loop, as many as the server has
     do {
         let server = try GatehouseServer(
             configuration: configuration, logger: logger, metrics: metrics,
-            source: { _ in ReloadSource.load(path: configPath) },
+            source: { _ in ReloadSource.load(path: configPath, adjust: adjust) },
             onReload: { applied in metrics.recordConfigReload(applied ? .success : .failure) })
         // Anything that reports through swift-metrics lands in the registry `/metrics` serves.
         server.metrics.bootstrapMetricsSystem()

@@ -19,6 +19,11 @@ public enum PEMFileWriter {
     /// - Parameter overwrite: when false an existing file is an error (nothing is changed).
     /// - Throws: `TLSError(.io)` naming the file and the system's reason.
     public static func write(_ text: String, to path: String, mode: UInt16, overwrite: Bool) throws {
+        try write(bytes: Array(text.utf8), to: path, mode: mode, overwrite: overwrite)
+    }
+
+    /// Writes binary `bytes` (a PKCS#12 file) to `path` with exactly `mode`, the same way.
+    public static func write(bytes: [UInt8], to path: String, mode: UInt16, overwrite: Bool) throws {
         let url = URL(fileURLWithPath: path)
         let directory = url.deletingLastPathComponent().path
         var isDirectory: ObjCBool = false
@@ -48,7 +53,6 @@ public enum PEMFileWriter {
             guard fchmod(fd, mode_t(mode)) == 0 else {
                 throw TLSError(.io, "\(path): cannot set mode \(String(mode, radix: 8)): \(errnoText())")
             }
-            let bytes = Array(text.utf8)
             var written = 0
             while written < bytes.count {
                 let result = bytes.withUnsafeBytes { raw in

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import GatehouseTLS
 import MailboxSimCore
 
 /// `mailbox-sim`: a simulated Exchange mailbox server's back-end site, for demos and tests.
@@ -40,11 +41,29 @@ struct MailboxSimCommand: AsyncParsableCommand {
     @Option(help: "Size in bytes of every OAB .lzx file.")
     var oabSize: UInt64 = 16 << 20
 
+    @Option(
+        help: ArgumentHelp(
+            "Extended Protection (NTLM channel binding) per virtual directory: off, accept or require.",
+            discussion: """
+                A bare mode sets every service; SERVICE=MODE[,SERVICE=MODE...] overrides services (preset \
+                name or virtual directory). Repeatable; later values win. Exchange's defaults: \
+                --extended-protection require --extended-protection ews=accept,activesync=accept,autodiscover=off
+                """, valueName: "MODE|SERVICE=MODE,..."))
+    var extendedProtection: [String] = []
+
     func validate() throws {
         if !plain, cert == nil || key == nil {
             throw ValidationError("TLS needs --cert FILE and --key FILE (or pass --plain for plain HTTP)")
         }
         _ = try parsedListen()
+        let policy = try parsedPolicy()
+        if plain, policy.isEnabled {
+            throw ValidationError("--extended-protection binds logons to the TLS certificate; it cannot be used with --plain")
+        }
+    }
+
+    private func parsedPolicy() throws -> ExtendedProtectionPolicy {
+        do { return try ExtendedProtectionPolicy.parse(extendedProtection) } catch { throw ValidationError("\(error)") }
     }
 
     private func parsedListen() throws -> (host: String, port: Int) {
@@ -53,9 +72,9 @@ struct MailboxSimCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (host, port) = try parsedListen()
-        let configuration = SimConfiguration(
+        var configuration = SimConfiguration(
             name: name, fqdn: fqdn, host: host, port: port,
-            requireNTLM: requireNtlm, oabSize: oabSize)
+            requireNTLM: requireNtlm, oabSize: oabSize, extendedProtection: try parsedPolicy())
         let tls: MailboxSimServer.TLSHandlerFactory?
         do {
             if plain {
@@ -66,6 +85,15 @@ struct MailboxSimCommand: AsyncParsableCommand {
                     FileHandle.standardError.write(Data("mailbox-sim: warning: \(warning)\n".utf8))
                 }
                 tls = loaded.factory
+                configuration.channelBindingToken = ChannelBindings.ntlmToken(
+                    applicationData: loaded.leaf.channelBindingApplicationData)
+                if configuration.extendedProtection.isEnabled {
+                    FileHandle.standardError.write(
+                        Data(
+                            ("mailbox-sim \(name): Extended Protection \(configuration.extendedProtection.summary); "
+                                + "tls-server-end-point \(loaded.leaf.tlsServerEndPointDigestName) "
+                                + "\(loaded.leaf.tlsServerEndPointHex)\n").utf8))
+                }
             }
         } catch {
             FileHandle.standardError.write(Data("mailbox-sim: \(error)\n".utf8))

@@ -34,8 +34,13 @@ struct NTLMConnectionAuth {
         return nil
     }
 
-    /// Processes one `Authorization` header value.
-    mutating func process(authorization: String, configuration: SimConfiguration, now: Double) -> Outcome {
+    /// Processes one `Authorization` header value. `extendedProtection` is the mode of the virtual
+    /// directory the request is for: an AUTHENTICATE whose channel binding it refuses is rejected
+    /// (401 with a fresh challenge), as IIS does.
+    mutating func process(
+        authorization: String, configuration: SimConfiguration, now: Double,
+        extendedProtection: ExtendedProtectionMode = .off
+    ) -> Outcome {
         let parts = authorization.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
         guard let schemeText = parts.first else { return .ignored }
         let scheme: String
@@ -76,6 +81,13 @@ struct NTLMConnectionAuth {
                 guard !authenticate.user.isEmpty else {
                     state = .anonymous
                     return .rejected(reason: "anonymous NTLM logon refused")
+                }
+                if let refusal = ChannelBindingCheck.refusal(
+                    mode: extendedProtection, expected: configuration.channelBindingToken,
+                    presented: authenticate.channelBindings)
+                {
+                    state = .anonymous
+                    return .rejected(reason: "\(refusal) for \(authenticate.qualifiedUser)")
                 }
                 state = .authenticated(user: authenticate.qualifiedUser)
                 let final =

@@ -84,6 +84,9 @@ struct NTLMAuthenticate: Equatable {
     var domain: String
     var user: String
     var workstation: String
+    /// The `MsvAvChannelBindings` value (16 bytes) of an NTLMv2 response; nil when the response is
+    /// NTLMv1 or carries no such AV pair.
+    var channelBindings: [UInt8]?
 
     /// `DOMAIN\user`, or just `user` when the domain is empty (UPN logons such as `alice@contoso.lab`).
     var qualifiedUser: String { domain.isEmpty ? user : "\(domain)\\\(user)" }
@@ -96,10 +99,45 @@ struct NTLMAuthenticate: Equatable {
         flags = try reader.uint32(at: 60)
         let unicode = flags & NTLMFlag.unicode != 0
         _ = try reader.field(at: 12, name: "LmChallengeResponse")
-        _ = try reader.field(at: 20, name: "NtChallengeResponse")
+        let ntResponse = try reader.field(at: 20, name: "NtChallengeResponse")
+        channelBindings = try Self.channelBindings(inNTResponse: Array(ntResponse))
         domain = try Self.text(reader.field(at: 28, name: "DomainName"), unicode: unicode, name: "DomainName")
         user = try Self.text(reader.field(at: 36, name: "UserName"), unicode: unicode, name: "UserName")
         workstation = try Self.text(reader.field(at: 44, name: "Workstation"), unicode: unicode, name: "Workstation")
+    }
+
+    /// AV pair id of `MsvAvChannelBindings` (MS-NLMP 2.2.2.1).
+    static let avChannelBindings: UInt16 = 0x000A
+    /// Where the AV pairs start in an NTLMv2 response: NTProofStr (16 bytes), then the client
+    /// challenge header (RespType, HiRespType, 6 reserved bytes, TimeStamp, ChallengeFromClient,
+    /// 4 reserved bytes: 28 bytes).
+    static let ntlmV2AvPairsOffset = 44
+
+    /// The channel binding of an NTLMv2 response (longer than NTLMv1's 24 bytes): its AV pairs are
+    /// walked, with bounds checked, up to `MsvAvEOL`.
+    static func channelBindings(inNTResponse response: [UInt8]) throws -> [UInt8]? {
+        guard response.count > 24 else { return nil }
+        guard response.count >= ntlmV2AvPairsOffset else {
+            throw NTLMError("NTLM AUTHENTICATE: NTLMv2 response too short (\(response.count) bytes)")
+        }
+        let reader = NTLMReader(bytes: response, what: "NTLM AUTHENTICATE NTLMv2 response")
+        var offset = ntlmV2AvPairsOffset
+        var found: [UInt8]?
+        while true {
+            let id = try reader.uint16(at: offset)
+            let length = Int(try reader.uint16(at: offset + 2))
+            guard offset + 4 + length <= response.count else {
+                throw NTLMError("NTLM AUTHENTICATE: AV pair \(id) of the NTLMv2 response runs past its end")
+            }
+            if id == 0 { return found }
+            if id == avChannelBindings {
+                guard length == 16 else {
+                    throw NTLMError("NTLM AUTHENTICATE: MsvAvChannelBindings is \(length) bytes, not 16")
+                }
+                found = Array(response[offset + 4..<offset + 20])
+            }
+            offset += 4 + length
+        }
     }
 
     /// Decodes a name (UTF-16LE or OEM/ASCII) and refuses control characters: the user name is

@@ -13,11 +13,17 @@ public struct SimConfiguration: Sendable {
     public var requireNTLM: Bool
     /// The size of every OAB `.lzx` file unless the request says `sim-bytes=N`.
     public var oabSize: UInt64
+    /// Extended Protection per virtual directory (off everywhere unless configured).
+    public var extendedProtection: ExtendedProtectionPolicy
+    /// The `MsvAvChannelBindings` value a client that saw this server's own certificate sends: MD5
+    /// of the GSS channel bindings of its `tls-server-end-point` hash. nil without TLS.
+    public var channelBindingToken: [UInt8]?
 
     /// Creates a configuration; defaults match `mailbox-sim` without options.
     public init(
         name: String = "mbx01", fqdn: String? = nil, host: String = "127.0.0.1", port: Int = 9444,
-        requireNTLM: Bool = false, oabSize: UInt64 = 16 << 20
+        requireNTLM: Bool = false, oabSize: UInt64 = 16 << 20,
+        extendedProtection: ExtendedProtectionPolicy = ExtendedProtectionPolicy(), channelBindingToken: [UInt8]? = nil
     ) {
         self.name = name
         self.fqdn = fqdn ?? "\(name).contoso.lab"
@@ -25,6 +31,8 @@ public struct SimConfiguration: Sendable {
         self.port = port
         self.requireNTLM = requireNTLM
         self.oabSize = oabSize
+        self.extendedProtection = extendedProtection
+        self.channelBindingToken = channelBindingToken
     }
 
     /// The DNS domain: the FQDN without its first label (`contoso.lab`), or the FQDN itself when it has one label.

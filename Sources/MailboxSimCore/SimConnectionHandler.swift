@@ -116,7 +116,8 @@ final class SimConnectionHandler: ChannelDuplexHandler {
         if let authorization = head.headers.first(name: "Authorization") {
             switch auth.process(
                 authorization: authorization, configuration: configuration,
-                now: Date().timeIntervalSince1970)
+                now: Date().timeIntervalSince1970,
+                extendedProtection: configuration.extendedProtection.mode(forTarget: head.uri))
             {
             case .ignored:
                 break
@@ -130,6 +131,8 @@ final class SimConnectionHandler: ChannelDuplexHandler {
                 state.connectionAuthenticated()
                 finalAuthenticate = final
             case .rejected(let reason):
+                // IIS answers a refused logon with a fresh challenge list and logs why (event 4625).
+                logRejection(reason, head: head)
                 plan = .respond(.unauthorized(reason))
             case .malformed(let reason):
                 plan = .respond(.error(.badRequest, reason))
@@ -161,6 +164,14 @@ final class SimConnectionHandler: ChannelDuplexHandler {
                 wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))),
                 promise: nil)
         }
+    }
+
+    /// One line on standard error per refused logon, naming the server, connection and request.
+    /// The target is escaped so a client cannot forge a line.
+    private func logRejection(_ reason: String, head: HTTPRequestHead) {
+        let target = head.uri.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : String($0) }.joined()
+        let line = "mailbox-sim \(configuration.name): 401 \(head.method.rawValue) \(target) (connection \(connectionID)): \(reason)\n"
+        FileHandle.standardError.write(Data(line.utf8))
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

@@ -178,6 +178,7 @@ struct SimRouter {
             ("offlineServices", SimJSON.array(values.offlineServices.sorted().map { SimJSON.string($0.rawValue) })),
             ("healthy", SimJSON.object(healthy)),
             ("requireNTLM", configuration.requireNTLM ? "true" : "false"),
+            ("extendedProtection", SimJSON.string(configuration.extendedProtection.summary)),
             ("connectionsAccepted", String(values.connectionsAccepted)),
             ("connectionsOpen", String(values.connectionsOpen)),
             ("requests", String(values.requests)),

@@ -9,16 +9,19 @@ enum SimHarness {
     /// runs by default) unless `plain`.
     static func withSim<T>(
         requireNTLM: Bool = false, oabSize: UInt64 = 16 << 20, plain: Bool = false,
+        extendedProtection: ExtendedProtectionPolicy = ExtendedProtectionPolicy(),
         _ body: (SimUnderTest) async throws -> T
     ) async throws -> T {
-        let configuration = SimConfiguration(
+        var configuration = SimConfiguration(
             name: "mbx01", fqdn: "mbx01.contoso.lab", host: "127.0.0.1", port: 0,
-            requireNTLM: requireNTLM, oabSize: oabSize)
+            requireNTLM: requireNTLM, oabSize: oabSize, extendedProtection: extendedProtection)
         var tls: MailboxSimServer.TLSHandlerFactory?
         var caFile: String?
         if !plain {
             let files = try TestCertificate.shared.get()
-            tls = try SimTLS.handlerFactory(certificatePath: files.certificate, keyPath: files.key).factory
+            let loaded = try SimTLS.handlerFactory(certificatePath: files.certificate, keyPath: files.key)
+            tls = loaded.factory
+            configuration.channelBindingToken = ChannelBindings.ntlmToken(applicationData: loaded.leaf.channelBindingApplicationData)
             caFile = files.certificate
         }
         let server = try await MailboxSimServer.start(configuration: configuration, tls: tls)

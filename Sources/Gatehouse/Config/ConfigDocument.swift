@@ -194,6 +194,7 @@ struct ServiceDocument: Codable {
     var redirectRootTo: Located<String>?
     var adminNetworks: [Located<String>]?
     var denyRules: Located<DenyRulesDocument>?
+    var extendedProtection: Located<String>?
     var routes: [Located<RouteDocument>]?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -201,6 +202,7 @@ struct ServiceDocument: Codable {
         case redirectRootTo = "redirect_root_to"
         case adminNetworks = "admin_networks"
         case denyRules = "deny_rules"
+        case extendedProtection = "extended_protection"
     }
 }
 

@@ -94,12 +94,18 @@ extension ConfigValidator {
                 "\(rules.place) switches off a ProxyShell protection", at: rules.mark,
                 hint: "only do this behind another filter that blocks these request shapes")
         }
+        var extendedProtection = ExtendedProtectionSetting.warn
+        if let setting = value.extendedProtection {
+            if let chosen = choice(setting, among: ExtendedProtectionSetting.allCases.map(\.rawValue) + ["none"]) {
+                extendedProtection = chosen == "none" ? .off : ExtendedProtectionSetting(rawValue: chosen) ?? .warn
+            }
+        }
         let routes = validateRoutes(value.routes, in: document, poolNames: poolNames)
         warnAboutAdminPaths(routes, denyRules: denyRules, adminNetworks: adminNetworks, document: document)
         guard let name, !routes.isEmpty else { return nil }
         return VirtualServiceConfiguration(
             name: name.value, hosts: hosts, redirectRootTo: redirectRoot, adminNetworks: adminNetworks,
-            denyRules: denyRules, routes: routes)
+            denyRules: denyRules, routes: routes, extendedProtection: extendedProtection)
     }
 
     /// The form two spellings of one host share: lower case, no trailing dot, no brackets.

@@ -12,13 +12,17 @@ public struct VirtualServiceConfiguration: Sendable {
     public var denyRules: DenyRuleSet
     /// The routes in configuration order (the routing table picks the longest matching prefix).
     public var routes: [RouteConfiguration]
+    /// How `gatehouse check` treats front/back certificates whose channel bindings differ.
+    public var extendedProtection: ExtendedProtectionSetting
 
     /// A service; defaults are the safe ones a configuration file gets.
     public init(
         name: String, hosts: [String], redirectRootTo: String? = nil,
         adminNetworks: [IPNetwork] = VirtualServiceConfiguration.defaultAdminNetworks,
-        denyRules: DenyRuleSet = .all, routes: [RouteConfiguration]
+        denyRules: DenyRuleSet = .all, routes: [RouteConfiguration],
+        extendedProtection: ExtendedProtectionSetting = .warn
     ) {
+        self.extendedProtection = extendedProtection
         self.name = name
         self.hosts = hosts
         self.redirectRootTo = redirectRootTo
@@ -32,6 +36,19 @@ public struct VirtualServiceConfiguration: Sendable {
         try! IPNetwork("127.0.0.0/8"),  // a literal that parses; a failure here is a programming error
         try! IPNetwork("::1/128")
     ]
+}
+
+/// A service's `extended_protection:`: whether the Exchange servers behind it enforce Windows
+/// Extended Protection (channel binding), which through a TLS-bridging proxy works only when the
+/// proxy and the servers present the same certificate.
+public enum ExtendedProtectionSetting: String, Sendable, Hashable, CaseIterable {
+    /// Unknown (the default): `gatehouse check` warns about each front/back certificate mismatch.
+    case warn
+    /// The servers enforce it and Gatehouse bridges TLS: a mismatch is an error (`gatehouse check`
+    /// exits non-zero).
+    case bridged
+    /// The servers do not enforce it: certificates are not compared. (`none` is accepted too.)
+    case off
 }
 
 /// One path-prefix route of a virtual service, with the preset's defaults already applied.

@@ -94,4 +94,15 @@ public enum ExchangeService: String, Sendable, Hashable, CaseIterable, CustomStr
             return []
         }
     }
+
+    /// Whether clients of this service log on with Windows authentication (NTLM or Negotiate),
+    /// which Extended Protection binds to the TLS channel: Outlook (MAPI, RPC, EWS, OAB,
+    /// Autodiscover), ActiveSync devices, remote PowerShell and the REST API. OWA and ECP use
+    /// forms logon by default.
+    public var usesWindowsAuthentication: Bool {
+        switch self {
+        case .owa, .ecp: return false
+        case .autodiscover, .ews, .activesync, .mapi, .oab, .rpc, .powershell, .api: return true
+        }
+    }
 }
