@@ -6,7 +6,8 @@ A Python client writes a header and then does real TLS on the same socket (for v
 write as the ClientHello); the backend sees the header's address in X-Forwarded-For, the JSON access
 log shows it, and the `ecp_admin_only` deny rule judges it. A header from 127.0.0.2 (another
 loopback source) is refused; a trusted source without one is refused; bad and truncated headers
-close the connection with a log line, and the proxy keeps serving. Last, HAProxy (`make deps-test`
+close the connection with a log line and a count in gatehouse_proxy_protocol_refusals_total, and
+the proxy keeps serving. Then a reload that switches it on; last, HAProxy (`make deps-test`
 installs it) in `mode tcp` with `send-proxy-v2` in front, started and stopped by this test (by PID).
 """
 import json
@@ -85,6 +86,7 @@ access_log:
     gatehouse = None
     try:
         wait_for_port(port, process.proc, log=process.output)
+        wait_for_port(admin_port, process.proc, log=process.output)
         gatehouse = Gatehouse(process, port, http_port, admin_port, config)
         gatehouse.backend = backend
         gatehouse.access_log = access_log
@@ -182,6 +184,15 @@ def access_entry(pp, marker):
     raise AssertionError(f"no access-log line for {marker}")
 
 
+def refusal_count(pp, reason):
+    """gatehouse_proxy_protocol_refusals_total{listener="https",reason=...} from /metrics (0 when absent)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{pp.admin_port}/metrics", timeout=TIMEOUT) as response:
+        text = response.read().decode()
+    prefix = f'gatehouse_proxy_protocol_refusals_total{{listener="https",reason="{reason}"}} '
+    values = [float(line[len(prefix):]) for line in text.splitlines() if line.startswith(prefix)]
+    return values[0] if values else 0.0
+
+
 def closed_without_tls(sock, timeout=5.0):
     """True when the proxy closes `sock` without sending a byte (no ServerHello, no alert)."""
     sock.settimeout(timeout)
@@ -255,24 +266,28 @@ def test_redirect_listener_takes_the_header(pp):
 
 
 def test_header_from_an_untrusted_source_is_refused(pp):
+    counted = refusal_count(pp, "untrusted")
     sock = connect(pp.port, source="127.0.0.2")
     sock.sendall(v1("192.0.2.7"))
     assert closed_without_tls(sock)
     sock.close()
     log = pp.wait_for_log(lambda out: "127.0.0.2" in out and "outside trusted_sources" in out)
     assert "outside trusted_sources" in log
+    assert refusal_count(pp, "untrusted") == counted + 1
     # The same source without a header is a direct client, with its own address.
     assert request(pp, b"", "/owa/?m=untrusted-direct", source="127.0.0.2").status == 200
     assert forwarded_for(pp, "m=untrusted-direct") == "127.0.0.2"
 
 
 def test_trusted_source_without_a_header_is_refused(pp):
+    counted = refusal_count(pp, "missing")
     sock = connect(pp.port)
     with pytest.raises((ssl.SSLError, ConnectionError, OSError)):
         over_tls(sock)
     sock.close()
     log = pp.wait_for_log(lambda out: "no PROXY protocol header from a trusted source" in out)
     assert "no PROXY protocol header from a trusted source" in log
+    assert refusal_count(pp, "missing") == counted + 1
 
 
 BAD_HEADERS = {   # name: (bytes, the reason the log line gives)
@@ -299,16 +314,19 @@ def refusals(pp, reason):
 def test_bad_header_closes_and_the_proxy_keeps_serving(pp, name):
     header, reason = BAD_HEADERS[name]
     before = refusals(pp, reason)
+    counted = refusal_count(pp, "invalid")
     sock = connect(pp.port)
     sock.sendall(header + b"\x16\x03\x01\x00\x00")
     assert closed_without_tls(sock)
     sock.close()
     pp.wait_for_log(lambda out: out.count(f"bad PROXY protocol header: {reason}") > before)
     assert refusals(pp, reason) == before + 1, pp.log()[-2000:]
+    assert refusal_count(pp, "invalid") == counted + 1
     assert request(pp, v1("192.0.2.9"), f"/owa/?m=after-{name}").status == 200
 
 
 def test_truncated_header_times_out(pp):
+    counted = refusal_count(pp, "timeout")
     sock = connect(pp.port)
     sock.sendall(v1("192.0.2.7")[:20])
     started = time.monotonic()
@@ -318,6 +336,7 @@ def test_truncated_header_times_out(pp):
     assert 1.5 < waited < 5, waited   # header_timeout: 2s
     log = pp.wait_for_log(lambda out: "no complete PROXY protocol header within" in out)
     assert "no complete PROXY protocol header within" in log
+    assert refusal_count(pp, "timeout") == counted + 1
     assert request(pp, v1("192.0.2.9"), "/owa/?m=after-truncated").status == 200
 
 

@@ -43,9 +43,9 @@ import Testing
     @Test func wrongTypesAreReportedAtTheValue() throws {
         let fixture = try ConfigFixture()
         defer { fixture.remove() }
-        let bool = try onlyError(edit("    address: 127.0.0.1:0", "    address: 127.0.0.1:0\n    proxy_protocol: maybe"), in: fixture)
-        #expect(bool.line == 4 && bool.column == 21)
-        #expect(bool.message == "'proxy_protocol' in listener 'https' must be true or false, found 'maybe'")
+        let bool = try onlyError(edit("    tls:", "    tls:\n      strict_sni: maybe"), in: fixture)
+        #expect(bool.line == 5 && bool.column == 19)
+        #expect(bool.message == "'strict_sni' in 'tls' of listener 'https' must be true or false, found 'maybe'")
 
         let list = try onlyError(edit("hosts: [mail.contoso.lab]", "hosts: { a: b }"), in: fixture)
         #expect(list.line == 15)

@@ -57,6 +57,17 @@ import Testing
         #expect(error.description.hasPrefix("\(fixture.path("conf/test.yaml")):4:21: error: "))
     }
 
+    @Test func otherScalarsAndListsAreRefused() throws {
+        let fixture = try ConfigFixture()
+        defer { fixture.remove() }
+        for value in ["3", "[10.0.0.0/8]", "yes please"] {
+            let errors = try fixture.errors(withProxyProtocol(value))
+            #expect(errors.count == 1 && errors.first?.line == 4, "\(errors)")
+            #expect(errors.first?.message.hasPrefix("'proxy_protocol' in listener 'https' must be false or a mapping, found") == true)
+            #expect(errors.first?.hint?.contains("trusted_sources") == true)
+        }
+    }
+
     @Test func missingOrEmptyTrustedSourcesAreRefused() throws {
         let fixture = try ConfigFixture()
         defer { fixture.remove() }

@@ -24,11 +24,10 @@ import Testing
     }
 
     @Test func trustedPeerWithoutAHeader() {
-        guard case .refuse(let reason) = ProxyProtocolGate.verdict(Self.clientHello, trusted: true, required: true) else {
-            Issue.record("a missing header must be refused when required")
-            return
-        }
-        #expect(reason.contains("no PROXY protocol header"))
+        let verdict = ProxyProtocolGate.verdict(Self.clientHello, trusted: true, required: true)
+        #expect(verdict == .refuse(.missingHeader))
+        #expect(ProxyProtocolGate.Refusal.missingHeader.description.contains("no PROXY protocol header"))
+        #expect(ProxyProtocolGate.Refusal.missingHeader.label == "missing")
         #expect(ProxyProtocolGate.verdict(Self.clientHello, trusted: true, required: false) == .direct)
     }
 
@@ -36,11 +35,7 @@ import Testing
         #expect(ProxyProtocolGate.verdict(Self.clientHello, trusted: false, required: true) == .direct)
         #expect(ProxyProtocolGate.verdict(Array("GET / HTTP/1.1\r\n".utf8), trusted: false, required: true) == .direct)
         for bytes in [Array(Self.tcp4[..<6]), ProxyProtocolParser.v2Signature] {
-            guard case .refuse(let reason) = ProxyProtocolGate.verdict(bytes, trusted: false, required: false) else {
-                Issue.record("a header from an untrusted peer must be refused")
-                continue
-            }
-            #expect(reason.contains("outside trusted_sources"))
+            #expect(ProxyProtocolGate.verdict(bytes, trusted: false, required: false) == .refuse(.untrustedHeader))
         }
         // Too few bytes to tell waits, whoever the peer is.
         #expect(ProxyProtocolGate.verdict(Array("PRO".utf8), trusted: false, required: true) == .needMore)
@@ -49,7 +44,11 @@ import Testing
 
     @Test func trustedPeerWithABadHeader() {
         let verdict = ProxyProtocolGate.verdict(Array("PROXY TCP4 1.2.3.4 5.6.7.8 1 70000\r\n".utf8), trusted: true, required: true)
-        #expect(verdict == .refuse("bad PROXY protocol header: invalid port"))
+        #expect(verdict == .refuse(.invalid(.badPort)))
+        #expect(ProxyProtocolGate.Refusal.invalid(.badPort).description == "bad PROXY protocol header: invalid port")
+        #expect(ProxyProtocolGate.Refusal.invalid(.badPort).label == "invalid")
+        #expect(ProxyProtocolGate.Refusal.untrustedHeader.description.contains("outside trusted_sources"))
+        #expect(ProxyProtocolGate.Refusal.timeout(.seconds(5)).label == "timeout")
     }
 
     // MARK: the handler

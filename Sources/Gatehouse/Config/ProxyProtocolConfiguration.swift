@@ -37,8 +37,14 @@ struct ProxyProtocolDocument: Codable {
     }
 
     init(from decoder: any Decoder) throws {
-        if let node = (decoder as? NodeDecoder)?.node, node.mapping == nil {
-            enabled = try decoder.singleValueContainer().decode(Bool.self)
+        if let node = decoder as? NodeDecoder, node.node.mapping == nil {
+            do {
+                enabled = try decoder.singleValueContainer().decode(Bool.self)
+            } catch {
+                throw node.failure(
+                    "\(node.place) must be false or a mapping, found \(node.kindDescription)",
+                    hint: "e.g. proxy_protocol: { trusted_sources: [10.0.0.0/8] }")
+            }
             return
         }
         let container = try decoder.container(keyedBy: CodingKeys.self)

@@ -16,8 +16,39 @@ enum ProxyProtocolGate {
         case header(ProxyHeader, consumed: Int)
         /// No header, and none needed: pass every byte on unchanged.
         case direct
-        /// Close the connection; the reason is for the log line.
-        case refuse(String)
+        /// Close the connection.
+        case refuse(Refusal)
+    }
+
+    /// Why a connection is closed before TLS: `description` for the log line, `label` for the
+    /// metric (a bounded set).
+    enum Refusal: Hashable, Sendable, CustomStringConvertible {
+        /// A trusted source sent no header, and the listener requires one.
+        case missingHeader
+        /// A source outside `trusted_sources` sent a header.
+        case untrustedHeader
+        /// The header is malformed.
+        case invalid(ProxyProtocolError)
+        /// The header was not complete within `header_timeout`.
+        case timeout(Duration)
+
+        var description: String {
+            switch self {
+            case .missingHeader: return "no PROXY protocol header from a trusted source (the listener requires one)"
+            case .untrustedHeader: return "PROXY protocol header from a source outside trusted_sources"
+            case .invalid(let error): return "bad PROXY protocol header: \(error)"
+            case .timeout(let timeout): return "no complete PROXY protocol header within \(timeout)"
+            }
+        }
+
+        var label: String {
+            switch self {
+            case .missingHeader: return "missing"
+            case .untrustedHeader: return "untrusted"
+            case .invalid: return "invalid"
+            case .timeout: return "timeout"
+            }
+        }
     }
 
     static func verdict(
@@ -28,16 +59,16 @@ enum ProxyProtocolGate {
         case (.undecided, _):
             return .needMore
         case (.none, true):
-            return required ? .refuse("no PROXY protocol header from a trusted source (the listener requires one)") : .direct
+            return required ? .refuse(.missingHeader) : .direct
         case (.none, false):
             return .direct
         case (.v1, false), (.v2, false):
-            return .refuse("PROXY protocol header from a source outside trusted_sources")
+            return .refuse(.untrustedHeader)
         case (.v1, true), (.v2, true):
             switch ProxyProtocolParser.parse(bytes, v2MaximumLength: v2MaximumLength) {
             case .needMore: return .needMore
             case .header(let header, let consumed): return .header(header, consumed: consumed)
-            case .invalid(let error): return .refuse("bad PROXY protocol header: \(error)")
+            case .invalid(let error): return .refuse(.invalid(error))
             }
         }
     }

@@ -15,13 +15,18 @@ final class ProxyProtocolHandler: ChannelInboundHandler, RemovableChannelHandler
     private let client: ConnectionClientAddress
     private let listener: String
     private let logger: Logger
+    private let metrics: ListenerMetrics?
     private var buffered: ByteBuffer?
     private var timer: Scheduled<Void>?
     private var trusted = false
     private var done = false
 
-    init(settings: ProxyProtocolConfiguration, client: ConnectionClientAddress, listener: String, logger: Logger) {
+    init(
+        settings: ProxyProtocolConfiguration, client: ConnectionClientAddress, listener: String, logger: Logger,
+        metrics: ListenerMetrics? = nil
+    ) {
         self.settings = settings
+        self.metrics = metrics
         self.client = client
         self.listener = listener
         self.logger = logger
@@ -32,7 +37,7 @@ final class ProxyProtocolHandler: ChannelInboundHandler, RemovableChannelHandler
         trusted = client.address.map { settings.trustedSources.containsAddress($0) } ?? false
         timer = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(settings.headerTimeout)) { [self] in
             timer = nil
-            refuse(context: context, reason: "no complete PROXY protocol header within \(settings.headerTimeout)")
+            refuse(context: context, reason: .timeout(settings.headerTimeout))
         }
     }
 
@@ -79,10 +84,11 @@ final class ProxyProtocolHandler: ChannelInboundHandler, RemovableChannelHandler
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 
-    private func refuse(context: ChannelHandlerContext, reason: String) {
+    private func refuse(context: ChannelHandlerContext, reason: ProxyProtocolGate.Refusal) {
         guard !done else { return }
         done = true
         buffered = nil
+        metrics?.proxyProtocolRefused(reason: reason.label)
         logger.warning(
             "connection refused before TLS",
             metadata: [

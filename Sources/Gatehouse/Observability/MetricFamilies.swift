@@ -56,6 +56,11 @@ enum MetricFamilies {
             "tls_handshake_failures", "total",
             "TLS handshakes that failed, by listener and reason.")
     }
+    static var proxyProtocolRefusals: MetricNameDescriptor {
+        family(
+            "proxy_protocol_refusals", "total",
+            "Client connections closed before TLS by the PROXY protocol checks, by listener and reason.")
+    }
 
     // Backends
     static var backendConnections: MetricNameDescriptor {

@@ -19,6 +19,7 @@ public final class ListenerMetrics: Sendable {
     private let certificates: [ObjectIdentifier: CertificateLabels]
     private let handshakes = NIOLockedValueBox<[HandshakeKey: Counter]>([:])
     private let failures = NIOLockedValueBox<[String: Counter]>([:])
+    private let proxyRefusals = NIOLockedValueBox<[String: Counter]>([:])
 
     /// The `certificate` and `sha256` labels of one certificate.
     struct CertificateLabels: Hashable, Sendable {
@@ -83,6 +84,19 @@ public final class ListenerMetrics: Sendable {
             let counter = registry.makeCounter(
                 descriptor: MetricFamilies.tlsHandshakeFailures,
                 labels: [("listener", name), ("reason", reason)])
+            cache[reason] = counter
+            return counter
+        }
+        counter.increment()
+    }
+
+    /// A connection closed before TLS by the PROXY protocol checks; `reason` is one of a few fixed
+    /// labels (`ProxyProtocolGate.Refusal.label`).
+    func proxyProtocolRefused(reason: String) {
+        let counter = proxyRefusals.withLockedValue { cache in
+            if let counter = cache[reason] { return counter }
+            let counter = registry.makeCounter(
+                descriptor: MetricFamilies.proxyProtocolRefusals, labels: [("listener", name), ("reason", reason)])
             cache[reason] = counter
             return counter
         }

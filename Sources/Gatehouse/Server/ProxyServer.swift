@@ -125,7 +125,8 @@ public final class ProxyServer: Sendable {
                     if let proxyProtocol = spec.proxyProtocol {
                         try channel.pipeline.syncOperations.addHandler(
                             ProxyProtocolHandler(
-                                settings: proxyProtocol, client: client, listener: spec.name, logger: logger))
+                                settings: proxyProtocol, client: client, listener: spec.name, logger: logger,
+                                metrics: spec.metrics))
                     }
                     switch spec.kind {
                     case .tls(let store, let http2):
