@@ -7,8 +7,8 @@ runs last: the allocator keeps what it grew to, which would hide the others' gro
 
 Single-connection versions of these attacks live elsewhere (test_lifecycle.py: a silent TCP
 connection, one slowloris head; test_streaming.py: one client that stops reading); the HTTP/2
-floods (PING, SETTINGS, empty DATA, WINDOW_UPDATE, PRIORITY, RST, HPACK bombs) are the
-"HTTP2 hostile clients" Swift suite, against the real nghttp2 session."""
+floods (PING, SETTINGS, empty DATA, WINDOW_UPDATE, PRIORITY, HPACK bombs) are test_hostile_h2.py,
+and Rapid Reset and CONTINUATION floods the "HTTP2 hostile clients" Swift suite."""
 import contextlib
 import resource
 import socket
