@@ -22,6 +22,8 @@ public final class CertificateStore: @unchecked Sendable {
     public let alpn: [String]
     /// Fail the handshake with `unrecognized_name` for an SNI name no certificate covers.
     public let strictSNI: Bool
+    /// Whether clients are asked for a certificate, and which CAs verify it; nil: never asked.
+    public let clientCertificates: ClientCertificatePolicy?
 
     /// One server context per certificate, parallel to `certificates`.
     let contexts: [TLSContext]
@@ -43,7 +45,7 @@ public final class CertificateStore: @unchecked Sendable {
     public init(
         certificates: [CertifiedKey], defaultCertificate: CertifiedKey? = nil,
         policy: TLSPolicy = .exchangeDefault, alpn: [String] = ["h2", "http/1.1"],
-        strictSNI: Bool = false
+        strictSNI: Bool = false, clientCertificates: ClientCertificatePolicy? = nil
     ) throws {
         var all = certificates
         guard let chosenDefault = defaultCertificate ?? certificates.first else {
@@ -60,6 +62,7 @@ public final class CertificateStore: @unchecked Sendable {
         self.policy = policy
         self.alpn = alpn
         self.strictSNI = strictSNI
+        self.clientCertificates = clientCertificates
         self.alpnList = try ALPNList(alpn)
 
         var exact: [String: [Int]] = [:]
@@ -92,10 +95,12 @@ public final class CertificateStore: @unchecked Sendable {
             }
 
         var contexts: [TLSContext] = []
-        let sessionIDContext = Array("gatehouse".utf8)
+        let sessionIDContext = clientCertificates?.sessionIDContext ?? Array("gatehouse".utf8)
+        let clientTrust = try clientCertificates.map(ClientCertificateTrust.init)
         for certified in all {
             let context = try TLSContext(role: .server, policy: policy)
             try context.use(certified)
+            if let clientTrust { try context.requestClientCertificates(clientTrust) }
             context.setSessionIDContext(sessionIDContext)
             // Pitfall 2: OpenSSL takes the ALPN callback from the context switched to.
             alpnList.installSelectCallback(on: context)

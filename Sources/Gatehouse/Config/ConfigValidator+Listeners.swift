@@ -88,6 +88,7 @@ extension ConfigValidator {
                 hint: "remove the 'proxy_protocol' key or set it to false; the load balancer in front must "
                     + "connect without PROXY protocol headers")
         }
+        refuseMisplacedClientCertificates(document)
         guard let name, let address, let mode else { return nil }
         return ListenerConfiguration(name: name.value, address: address, mode: mode)
     }
@@ -171,6 +172,10 @@ extension ConfigValidator {
         }
         tls.handshakeTimeout = duration(value.handshakeTimeout, default: tls.handshakeTimeout)
         tls.sessionTickets = value.sessionTickets ?? tls.sessionTickets
+        if let clientCertificates = value.clientCertificates {
+            guard let checked = validateClientCertificates(clientCertificates) else { return nil }
+            tls.clientCertificates = checked
+        }
         return pairs.isEmpty ? nil : tls
     }
 

@@ -77,6 +77,8 @@ public struct TLSListenerConfiguration: Sendable {
     public var handshakeTimeout: Duration
     /// Whether stateless session tickets (resumption) are issued.
     public var sessionTickets: Bool
+    /// Client certificates asked for and verified (`client_certificates`); nil: never asked.
+    public var clientCertificates: ClientCertificateConfiguration? = nil
 
     /// ECDHE only, AES-GCM and ChaCha20, as Exchange 2019's TLS guidance asks.
     public static let defaultCiphers =
