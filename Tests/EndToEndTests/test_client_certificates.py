@@ -110,7 +110,7 @@ def context(proxy, cert=None, alpn="http/1.1", max_version=None):
     ctx.set_alpn_protocols([alpn])
     if max_version:
         ctx.maximum_version = max_version
-    if cert:
+    if cert is not None:  # "" is the trusted client, "rogue-" the untrusted one
         ctx.load_cert_chain(str(proxy.pki / f"{cert}client.pem"), str(proxy.pki / f"{cert}client.key"))
     return ctx
 
