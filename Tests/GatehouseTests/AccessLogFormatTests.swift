@@ -79,7 +79,7 @@ import Testing
         #expect(
             lines[3] == "#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip "
                 + "cs-version cs(User-Agent) sc-status sc-bytes cs-bytes time-taken x-route x-backend x-device-id "
-                + "x-device-type x-client-cert-sha256 x-reason")
+                + "x-device-type x-client-cert-thumbprint x-reason")
     }
 
     @Test func w3cLineHasIISFieldsInOrder() {

@@ -31,6 +31,6 @@ import Testing
     @Test func w3cHasTheThumbprintField() {
         let fields = AccessLog.line(for: Self.entry, as: .w3c, at: 0).dropLast().split(separator: " ", omittingEmptySubsequences: false)
         let named = Dictionary(uniqueKeysWithValues: zip(AccessLogW3C.fields, fields.map(String.init)))
-        #expect(named["x-client-cert-sha256"] == Self.thumbprint)
+        #expect(named["x-client-cert-thumbprint"] == Self.thumbprint)
     }
 }

@@ -28,7 +28,7 @@ enum AccessLogW3C {
     static let fields = [
         "date", "time", "s-ip", "cs-method", "cs-uri-stem", "cs-uri-query", "s-port", "cs-username", "c-ip",
         "cs-version", "cs(User-Agent)", "sc-status", "sc-bytes", "cs-bytes", "time-taken",
-        "x-route", "x-backend", "x-device-id", "x-device-type", "x-client-cert-sha256", "x-reason"
+        "x-route", "x-backend", "x-device-id", "x-device-type", "x-client-cert-thumbprint", "x-reason"
     ]
 
     /// The directives that start a file (or standard output), opened at `now`.
