@@ -89,6 +89,27 @@ import Testing
         #expect(log.info?.clientCertificate == nil)
     }
 
+    /// A verified chain whose leaf subject is over `maximumClientSubjectBytes` is still refused:
+    /// the subject goes into a header and the access log.
+    @Test func aCertificateWithAnOversizedSubjectIsRefused() async throws {
+        let setup = try Setup(mode: .optional)
+        let base = setup.pki.directory.appendingPathComponent("long").path
+        let subject = (0..<24).map { "/OU=\(String(repeating: "u", count: 50))-\($0)" }.joined() + "/CN=alice"
+        try TestPKI.openssl([
+            "req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-subj", subject, "-keyout", base + ".key", "-out", base + ".csr"
+        ])
+        let ca = try #require(setup.store.clientCertificates?.source)
+        try TestPKI.openssl([
+            "x509", "-req", "-in", base + ".csr", "-CA", ca, "-CAkey", String(ca.dropLast(4)) + ".key",
+            "-CAcreateserial", "-days", "2", "-out", base + ".crt"
+        ])
+        let long = try setup.pki.certified(TestPKI.Files(certificate: base + ".crt", key: base + ".key"))
+        let log = try await handshake(setup, presenting: long)
+        #expect(log.info?.clientCertificate == nil)
+        #expect(log.tlsErrors.contains { $0.message.contains("its subject is longer than 1024 bytes") }, "\(log.errors)")
+    }
+
     @Test func aCAFileWithoutCertificatesIsRefused() throws {
         let pki = try TestPKI()
         let path = pki.directory.appendingPathComponent("empty.pem").path
