@@ -22,7 +22,7 @@ import uuid
 
 import pytest
 
-from conftest import CERTS, Gatehouse, free_port, wait_for_port
+from conftest import BIN, CERTS, Gatehouse, free_port, wait_for_port
 from gatehouse_client import RawHTTPS
 from h2_client import H2Client
 from recording_backend import RecordingBackend, _start_proxy, check_proxy, pool_yaml
@@ -335,3 +335,19 @@ def test_access_log_has_the_thumbprint_and_subject(proxy):
     assert len(lines) == 1, log[-2000:]
     assert lines[0]["client_cert_sha256"] == thumbprint
     assert lines[0]["client_cert_subject"] == subject
+
+
+# ---- what the operator sees
+
+
+def test_state_and_check_show_the_client_certificate_settings(proxy):
+    with urllib.request.urlopen(f"http://127.0.0.1:{proxy.admin_port}/state", timeout=5) as response:
+        state = json.loads(response.read())
+    modes = {listener["name"]: listener["client_certificates"] for listener in state["listeners"]}
+    assert modes == {"required": "required", "optional": "optional", "plain": None}
+    check = subprocess.run([str(BIN / "gatehouse"), "check", "--config", str(proxy.config_path)],
+                           capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, check.stderr
+    assert "client certificates required (CAs from ca.pem)" in check.stdout
+    assert "client certificates optional (CAs from ca.pem)" in check.stdout
+    assert "client certificate required" in check.stdout.split("[activesync]", 1)[1].splitlines()[0]
