@@ -242,6 +242,24 @@ def test_required_with_curl_over_http2(proxy):
     assert (seen["x-client-cert-subject"], seen["x-client-cert-sha256"]) == (subject, thumbprint)
 
 
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3], ids=["tls12", "tls13"])
+def test_a_resumed_session_keeps_its_verified_certificate(proxy, version):
+    """The identity comes from the session on resumption (OpenSSL keeps the peer certificate and the
+    verify result in it): the backend sees the same thumbprint on the resumed connection."""
+    _, thumbprint = expected_identity(proxy.pki)
+    ctx = context(proxy, cert="", max_version=version)
+    session = None
+    for attempt in range(2):
+        m = marker()
+        sock = socket.create_connection(("127.0.0.1", proxy.ports["optional"]), timeout=10)
+        with ctx.wrap_socket(sock, server_hostname=HOST, session=session) as tls:
+            tls.sendall(f"GET /owa/{m} HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode("ascii"))
+            assert tls.recv(4096).startswith(b"HTTP/1.1 200")
+            assert tls.session_reused == (attempt == 1)
+            session = tls.session
+        assert certificate_headers(backend_saw(proxy, m))["x-client-cert-sha256"] == thumbprint
+
+
 # ---- mode: optional and the route requirement
 
 
