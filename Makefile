@@ -12,8 +12,9 @@ APT_PACKAGES := pkg-config libssl-dev libnghttp2-dev zlib1g-dev libpsl-dev libpc
 # Python packages the end-to-end tests use (real NTLM and HTTP/2 client libraries, the Prometheus text parser).
 PY_MODULES := pytest:pytest spnego:pyspnego requests_ntlm:requests-ntlm h2:h2 requests:requests sslyze:sslyze prometheus_client:prometheus-client
 # Only the end-to-end tests need these (test_status_page.py renders the admin status page in headless
-# Chromium); `make test` and `make test-e2e` install them, `make run` does not.
-TEST_APT_PACKAGES := chromium
+# Chromium; test_proxy_protocol.py puts HAProxy in front); `make test` and `make test-e2e` install
+# them, `make run` does not.
+TEST_APT_PACKAGES := chromium haproxy
 # What loadtest/callgrind.sh needs beyond the build (make bench's run.sh installs its own tools).
 BENCH_APT_PACKAGES := valgrind nginx nghttp2-client binutils gcc curl python3
 

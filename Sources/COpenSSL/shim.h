@@ -156,4 +156,16 @@ static inline int COpenSSL_EVP_PKEY_CTX_set_ec_paramgen_curve_nid(EVP_PKEY_CTX *
 static inline const char *COpenSSL_OpenSSL_version_text(void) { return OpenSSL_version(OPENSSL_VERSION); }
 static inline int COpenSSL_X509_set_version(X509 *x, long v) { return X509_set_version(x, v); }
 
+// MARK: session tickets from a key file, OCSP stapling (see TicketKeyRing, OCSPStaple)
+#include <openssl/params.h>
+// The ticket key callback hands over an EVP_MAC_CTX; keying it means an OSSL_PARAM array, which
+// Swift cannot build from the string macros, so it is done here: HMAC-SHA256 with `key`.
+static inline int COpenSSL_ticket_hmac_init(EVP_MAC_CTX *mac, const unsigned char *key, size_t length) {
+    OSSL_PARAM params[3];
+    params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, (void *)key, length);
+    params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+    params[2] = OSSL_PARAM_construct_end();
+    return EVP_MAC_CTX_set_params(mac, params);
+}
+
 #endif

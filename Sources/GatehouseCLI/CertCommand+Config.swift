@@ -61,6 +61,8 @@ enum CertConfigSupport {
     struct Usage {
         var byPath: [String: [String]] = [:]
         var byPin: [String: [String]] = [:]
+        /// Absolute certificate path -> the OCSP response file configured for it.
+        var ocspByPath: [String: String] = [:]
 
         /// The services using `certificate` loaded from `file`.
         func services(file: String, certificate: X509Certificate, isLeaf: Bool) -> [String] {
@@ -79,6 +81,7 @@ enum CertConfigSupport {
             for pair in tls.certificates {
                 let role = pair.certificate == tls.defaultCertificate ? "listener \(listener.name) (default)" : "listener \(listener.name)"
                 usage.byPath[absolute(pair.certificate), default: []].append(role)
+                if let ocsp = pair.ocsp { usage.ocspByPath[absolute(pair.certificate)] = ocsp }
             }
         }
         for name in configuration.pools.keys.sorted() {

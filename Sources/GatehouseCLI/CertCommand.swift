@@ -15,6 +15,7 @@ struct CertCommand: ParsableCommand {
             CertNewSelfSignedCommand.self,
             CertIssueCommand.self,
             CertRequestCommand.self,
-            CertListCommand.self
+            CertListCommand.self,
+            CertTicketKeyCommand.self
         ])
 }

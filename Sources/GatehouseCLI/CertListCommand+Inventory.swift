@@ -100,7 +100,22 @@ struct CertInventory {
         return entries.map { entry in
             // The first certificate of a file is the leaf the file stands for; the rest is its chain.
             let isLeaf = seenFiles.insert(entry.file).inserted
-            return CertListRow(entry, services: usage.services(file: entry.file, certificate: entry.certificate, isLeaf: isLeaf))
+            let staple = isLeaf ? stapleStatus(file: entry.file, ocsp: usage.ocspByPath[CertConfigSupport.absolute(entry.file)]) : "-"
+            return CertListRow(
+                entry, services: usage.services(file: entry.file, certificate: entry.certificate, isLeaf: isLeaf), staple: staple)
+        }
+    }
+
+    /// The staple status of the certificate file `file` whose configured OCSP response is `ocsp`,
+    /// checked as Gatehouse checks it at load (the chain is the file's certificates, leaf first).
+    private func stapleStatus(file: String, ocsp: String?) -> String {
+        guard let ocsp else { return "none" }
+        let chain = entries.filter { $0.file == file }.map(\.certificate)
+        do {
+            let staple = try OCSPStaple.load(path: ocsp, chain: chain)
+            return "good until \(ISO8601DateFormatter().string(from: staple.nextUpdate))"
+        } catch {
+            return "rejected: \(error)"
         }
     }
 

@@ -17,6 +17,9 @@ struct CertListRow: Encodable {
     var status: String
     /// Listeners and pools that use the certificate (with `--config`).
     var services: [String]
+    /// The OCSP staple configured for it: none, good until <nextUpdate>, rejected: <reason>
+    /// ("-" for a certificate that is not the leaf of its file).
+    var staple: String
 
     enum CodingKeys: String, CodingKey {
         case file = "File"
@@ -32,9 +35,10 @@ struct CertListRow: Encodable {
         case publicKeyType = "PublicKeyType"
         case status = "Status"
         case services = "Services"
+        case staple = "OcspStaple"
     }
 
-    init(_ entry: CertInventory.Entry, services: [String]) {
+    init(_ entry: CertInventory.Entry, services: [String], staple: String) {
         let certificate = entry.certificate
         let formatter = ISO8601DateFormatter()
         file = entry.file
@@ -50,6 +54,7 @@ struct CertListRow: Encodable {
         publicKeyType = certificate.publicKeyDescription
         status = certificate.status().rawValue
         self.services = services
+        self.staple = staple
     }
 }
 
@@ -60,14 +65,14 @@ enum CertListRenderer {
         guard !rows.isEmpty else { return "" }
         let header = [
             "Thumbprint", "Services", "Subject", "CertificateDomains", "Issuer", "NotBefore", "NotAfter",
-            "HasPrivateKey", "IsSelfSigned", "PublicKeySize", "Status", "File"
+            "HasPrivateKey", "IsSelfSigned", "PublicKeySize", "Status", "Staple", "File"
         ]
         let cells: [[String]] = rows.map { row in
             [
                 row.thumbprint, row.services.isEmpty ? "-" : row.services.joined(separator: "; "), row.subject,
                 row.certificateDomains.joined(separator: ","), row.issuer,
                 row.notBefore, row.notAfter, row.hasPrivateKey ? "True" : "False", row.isSelfSigned ? "True" : "False",
-                row.publicKeyType, row.status, row.file
+                row.publicKeyType, row.status, row.staple, row.file
             ]
         }
         var widths = header.map(\.count)

@@ -80,6 +80,12 @@ struct ConfigurationSummary {
     }
 
     private func describe(_ listener: ListenerConfiguration) -> String {
+        guard let proxy = listener.proxyProtocol else { return describeMode(listener) }
+        let sources = proxy.trustedSources.map(\.description).joined(separator: ",")
+        return "PROXY protocol from \(sources)\(proxy.required ? " (required)" : ""), " + describeMode(listener)
+    }
+
+    private func describeMode(_ listener: ListenerConfiguration) -> String {
         switch listener.mode {
         case .redirectToHTTPS(let port):
             return "plain HTTP, redirects to HTTPS port \(port)"

@@ -24,6 +24,8 @@ public final class CertificateStore: @unchecked Sendable {
     public let strictSNI: Bool
     /// Whether clients are asked for a certificate, and which CAs verify it; nil: never asked.
     public let clientCertificates: ClientCertificatePolicy?
+    /// Session-ticket keys from a file (`tls.ticket_keys`); nil: random keys made at start.
+    public let ticketKeys: TicketKeyRing?
 
     /// One server context per certificate, parallel to `certificates`.
     let contexts: [TLSContext]
@@ -45,7 +47,8 @@ public final class CertificateStore: @unchecked Sendable {
     public init(
         certificates: [CertifiedKey], defaultCertificate: CertifiedKey? = nil,
         policy: TLSPolicy = .exchangeDefault, alpn: [String] = ["h2", "http/1.1"],
-        strictSNI: Bool = false, clientCertificates: ClientCertificatePolicy? = nil
+        strictSNI: Bool = false, ticketKeys: TicketKeyRing? = nil,
+        clientCertificates: ClientCertificatePolicy? = nil
     ) throws {
         var all = certificates
         guard let chosenDefault = defaultCertificate ?? certificates.first else {
@@ -62,6 +65,7 @@ public final class CertificateStore: @unchecked Sendable {
         self.policy = policy
         self.alpn = alpn
         self.strictSNI = strictSNI
+        self.ticketKeys = ticketKeys
         self.clientCertificates = clientCertificates
         self.alpnList = try ALPNList(alpn)
 
@@ -97,6 +101,7 @@ public final class CertificateStore: @unchecked Sendable {
         var contexts: [TLSContext] = []
         let sessionIDContext = clientCertificates?.sessionIDContext ?? Array("gatehouse".utf8)
         let clientTrust = try clientCertificates.map(ClientCertificateTrust.init)
+        let stapling = all.contains { $0.ocspStaple != nil }
         for certified in all {
             let context = try TLSContext(role: .server, policy: policy)
             try context.use(certified)
@@ -106,6 +111,8 @@ public final class CertificateStore: @unchecked Sendable {
             alpnList.installSelectCallback(on: context)
             // Also on every context: with a HelloRetryRequest the callback runs again after a switch.
             SSL_CTX_set_client_hello_cb(context.ctx, clientHelloCallback, nil)
+            if ticketKeys != nil { try Self.installTicketKeyCallback(on: context) }
+            if stapling { Self.installOCSPStapling(on: context) }
             contexts.append(context)
         }
         self.contexts = contexts
@@ -140,12 +147,12 @@ public final class CertificateStore: @unchecked Sendable {
     /// The context every new server `SSL` starts from.
     var initialContext: TLSContext { contexts[defaultIndex] }
 
-    /// Session cache and fresh random ticket keys on the initial context (the session context).
+    /// Session cache and, without a key file, fresh random ticket keys on the initial context (the session context).
     private func configureSessions(on context: TLSContext) throws {
         let mode = policy.sessionCacheSize > 0 ? SSL_SESS_CACHE_SERVER : SSL_SESS_CACHE_OFF
         _ = COpenSSL_SSL_CTX_set_session_cache_mode(context.ctx, Int(mode))
         _ = COpenSSL_SSL_CTX_sess_set_cache_size(context.ctx, policy.sessionCacheSize)
-        if policy.sessionTickets {
+        if policy.sessionTickets && ticketKeys == nil {
             // 80 bytes: 16 name + 32 HMAC + 32 AES key. Generated here, at start, never written to disk.
             var keys = [UInt8](repeating: 0, count: 80)
             guard RAND_bytes(&keys, Int32(keys.count)) == 1,

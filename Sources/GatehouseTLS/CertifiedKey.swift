@@ -9,6 +9,8 @@ public struct CertifiedKey: Sendable {
     public let key: PrivateKey
     /// The names the leaf covers, read once (the 421 check runs for every request).
     public let names: CertificateNames
+    /// The checked OCSP response stapled for this certificate (`ocsp:`), if any.
+    public var ocspStaple: OCSPStaple?
 
     /// The leaf certificate.
     public var leaf: X509Certificate { chain[0] }

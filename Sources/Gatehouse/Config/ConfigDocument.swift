@@ -36,8 +36,8 @@ struct ScreeningDocument: Codable {
 struct ListenerDocument: Codable {
     var name: Located<String>?
     var address: Located<String>?
-    /// Read so that `true` can be refused at its line (PROXY protocol is not implemented yet).
-    var proxyProtocol: Located<Bool>?
+    /// `false`, or the PROXY protocol mapping (`ProxyProtocolDocument`).
+    var proxyProtocol: Located<ProxyProtocolDocument>?
     var tls: Located<TLSDocument>?
     var redirectToHTTPS: Located<Int>?
     /// Read only to be refused with a hint: the block belongs in `tls:`.
@@ -64,9 +64,11 @@ struct TLSDocument: Codable {
     var handshakeTimeout: Located<String>?
     var sessionTickets: Bool?
     var clientCertificates: Located<ClientCertificatesDocument>?
+    var ticketKeys: Located<String>?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case certificates, ciphers, groups, alpn
+        case ticketKeys = "ticket_keys"
         case defaultCertificate = "default_certificate"
         case strictSNI = "strict_sni"
         case minVersion = "min_version"
@@ -81,9 +83,10 @@ struct TLSDocument: Codable {
 struct CertificateDocument: Codable {
     var cert: Located<String>?
     var key: Located<String>?
+    var ocsp: Located<String>?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case cert, key
+        case cert, key, ocsp
     }
 }
 

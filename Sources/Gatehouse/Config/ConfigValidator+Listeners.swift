@@ -80,17 +80,10 @@ extension ConfigValidator {
         case (nil, nil):
             break  // written, but its value was already reported as invalid
         }
-        // Accepting `true` would let connections from a load balancer through with the balancer's
-        // address as the client's (and a PROXY header parsed as a request): refuse it until it exists.
-        if let proxyProtocol = value.proxyProtocol, proxyProtocol.value {
-            collector.error(
-                "\(proxyProtocol.place) is true, but PROXY protocol is not implemented yet", at: proxyProtocol.mark,
-                hint: "remove the 'proxy_protocol' key or set it to false; the load balancer in front must "
-                    + "connect without PROXY protocol headers")
-        }
+        let proxyProtocol = validateProxyProtocol(value.proxyProtocol)
         refuseMisplacedClientCertificates(document)
         guard let name, let address, let mode else { return nil }
-        return ListenerConfiguration(name: name.value, address: address, mode: mode)
+        return ListenerConfiguration(name: name.value, address: address, mode: mode, proxyProtocol: proxyProtocol)
     }
 
     /// A listener's `tls:` block.
@@ -117,7 +110,8 @@ extension ConfigValidator {
                         at: entry.value.cert?.mark)
                 }
                 pairMarks[cert] = entry.mark
-                pairs.append(CertificateKeyPair(certificate: cert, key: key))
+                let ocsp = entry.value.ocsp.flatMap { readableFile($0, what: "OCSP response file") }
+                pairs.append(CertificateKeyPair(certificate: cert, key: key, ocsp: ocsp))
             }
         }
         var defaultCertificate = pairs.first?.certificate
@@ -175,6 +169,9 @@ extension ConfigValidator {
         if let clientCertificates = value.clientCertificates {
             guard let checked = validateClientCertificates(clientCertificates) else { return nil }
             tls.clientCertificates = checked
+        }
+        if let file = value.ticketKeys {
+            (tls.ticketKeysFile, tls.ticketKeys) = ticketKeys(file, sessionTickets: tls.sessionTickets) ?? (nil, nil)
         }
         return pairs.isEmpty ? nil : tls
     }

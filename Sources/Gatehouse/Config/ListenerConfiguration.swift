@@ -1,3 +1,5 @@
+import GatehouseTLS
+
 /// One bound address: a TLS front end, or a plain-HTTP listener that only redirects to HTTPS.
 public struct ListenerConfiguration: Sendable {
     /// The listener's unique name (`https`), for logs and metrics.
@@ -7,11 +9,15 @@ public struct ListenerConfiguration: Sendable {
     /// What the listener does with connections.
     public var mode: ListenerMode
 
-    /// A listener. (PROXY protocol is not implemented: the configuration refuses `proxy_protocol: true`.)
-    public init(name: String, address: SocketEndpoint, mode: ListenerMode) {
+    /// PROXY protocol before TLS (or HTTP, on a redirect listener); nil: off.
+    public var proxyProtocol: ProxyProtocolConfiguration?
+
+    /// A listener.
+    public init(name: String, address: SocketEndpoint, mode: ListenerMode, proxyProtocol: ProxyProtocolConfiguration? = nil) {
         self.name = name
         self.address = address
         self.mode = mode
+        self.proxyProtocol = proxyProtocol
     }
 
     /// The TLS settings, when this is a TLS listener.
@@ -79,6 +85,11 @@ public struct TLSListenerConfiguration: Sendable {
     public var sessionTickets: Bool
     /// Client certificates asked for and verified (`client_certificates`); nil: never asked.
     public var clientCertificates: ClientCertificateConfiguration? = nil
+    /// Session-ticket keys read from `ticket_keys` (first encrypts, all decrypt); nil: random keys
+    /// made by each process at start.
+    public var ticketKeys: TicketKeyRing?
+    /// The absolute path `ticketKeys` was read from, for messages.
+    public var ticketKeysFile: String?
 
     /// ECDHE only, AES-GCM and ChaCha20, as Exchange 2019's TLS guidance asks.
     public static let defaultCiphers =
@@ -118,11 +129,14 @@ public struct CertificateKeyPair: Sendable, Hashable {
     public var certificate: String
     /// The PEM private key file.
     public var key: String
+    /// A DER OCSP response to staple (`ocsp:`), checked when the runtime is built.
+    public var ocsp: String?
 
     /// A pair.
-    public init(certificate: String, key: String) {
+    public init(certificate: String, key: String, ocsp: String? = nil) {
         self.certificate = certificate
         self.key = key
+        self.ocsp = ocsp
     }
 }
 

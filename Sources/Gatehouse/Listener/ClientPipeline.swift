@@ -13,7 +13,7 @@ enum ClientPipeline {
     static func configureTLS(
         channel: Channel, store: CertificateStore, environment: ProxyEnvironment,
         limits: ClientLimits, http2: HTTP2Settings?, metrics: ListenerMetrics? = nil,
-        live: LiveRuntime? = nil
+        live: LiveRuntime? = nil, client: ConnectionClientAddress? = nil
     ) throws {
         let tls = OpenSSLHandler(server: store)
         let sync = channel.pipeline.syncOperations
@@ -21,7 +21,7 @@ enum ClientPipeline {
         try sync.addHandler(
             ProtocolSwitchHandler(
                 tls: tls, environment: environment, limits: limits, http2: http2,
-                metrics: metrics, live: live))
+                metrics: metrics, live: live, client: client ?? ConnectionClientAddress(peer: channel.remoteAddress)))
     }
 
     /// The plain-HTTP redirect listener's pipeline: the header and idle clocks (the same
@@ -107,12 +107,14 @@ final class ProtocolSwitchHandler: ChannelInboundHandler, RemovableChannelHandle
     private let http2: HTTP2Settings?
     private let metrics: ListenerMetrics?
     private let live: LiveRuntime?
+    private let client: ConnectionClientAddress
 
     init(
         tls: OpenSSLHandler, environment: ProxyEnvironment, limits: ClientLimits, http2: HTTP2Settings?,
-        metrics: ListenerMetrics? = nil, live: LiveRuntime? = nil
+        metrics: ListenerMetrics? = nil, live: LiveRuntime? = nil, client: ConnectionClientAddress
     ) {
         self.tls = tls
+        self.client = client
         self.metrics = metrics
         self.environment = environment
         self.limits = limits
@@ -134,7 +136,7 @@ final class ProtocolSwitchHandler: ChannelInboundHandler, RemovableChannelHandle
         let info = tls.connectionInfo
         let served = info?.servedNames
         var facts = ClientConnectionFacts(
-            clientIP: context.channel.remoteAddress.flatMap(IPAddress.init),
+            clientIP: client.address,
             isTLS: true,
             serverName: info?.serverName,
             certificateCovers: { host in served?.covers(hostName: host) ?? false })
@@ -170,7 +172,7 @@ final class ProtocolSwitchHandler: ChannelInboundHandler, RemovableChannelHandle
             // the message holds OpenSSL's reason, never text from the certificate.
             environment.logger.info(
                 "TLS handshake failed: client certificate refused",
-                metadata: ["client": "\(context.channel.remoteAddress.flatMap(IPAddress.init).map { "\($0)" } ?? "?")", "error": "\(tls.message)"])
+                metadata: ["client": "\(client.address.map { "\($0)" } ?? "?")", "error": "\(tls.message)"])
         }
         context.fireErrorCaught(error)
     }

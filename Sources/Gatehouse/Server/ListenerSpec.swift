@@ -17,12 +17,16 @@ public struct ListenerSpec: Sendable {
     public var kind: Kind
     /// Connection and TLS handshake metrics of a TLS listener; nil when metrics are off.
     public var metrics: ListenerMetrics?
+    /// PROXY protocol before TLS or HTTP; nil: off. Read at accept time, so a reload applies it
+    /// to new connections.
+    public var proxyProtocol: ProxyProtocolConfiguration?
 
-    public init(name: String, host: String, port: Int, kind: Kind) {
+    public init(name: String, host: String, port: Int, kind: Kind, proxyProtocol: ProxyProtocolConfiguration? = nil) {
         self.name = name
         self.host = host
         self.port = port
         self.kind = kind
+        self.proxyProtocol = proxyProtocol
     }
 
     /// The listener's identity across reloads (its address).

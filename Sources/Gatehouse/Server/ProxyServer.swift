@@ -119,11 +119,19 @@ public final class ProxyServer: Sendable {
                 // Draining (graceful stop): a connection accepted in the meantime is closed.
                 guard connections.admit(channel) else { return channel.close() }
                 do {
+                    // The client address everything on this connection uses: the peer's, or the
+                    // real client's from a trusted PROXY header, recorded before TLS starts.
+                    let client = ConnectionClientAddress(peer: channel.remoteAddress)
+                    if let proxyProtocol = spec.proxyProtocol {
+                        try channel.pipeline.syncOperations.addHandler(
+                            ProxyProtocolHandler(
+                                settings: proxyProtocol, client: client, listener: spec.name, logger: logger))
+                    }
                     switch spec.kind {
                     case .tls(let store, let http2):
                         try ClientPipeline.configureTLS(
                             channel: channel, store: store, environment: state.environment,
-                            limits: state.limits, http2: http2, metrics: spec.metrics, live: live)
+                            limits: state.limits, http2: http2, metrics: spec.metrics, live: live, client: client)
                     case .redirect(let policy):
                         try ClientPipeline.configureRedirect(channel: channel, policy: policy, limits: state.limits)
                     }

@@ -134,14 +134,15 @@ public struct RuntimeSnapshot: Sendable {
                 listeners.append(
                     ListenerSpec(
                         name: listener.name, host: listener.address.host,
-                        port: listener.address.port, kind: .redirect(policy)))
+                        port: listener.address.port, kind: .redirect(policy), proxyProtocol: listener.proxyProtocol))
             case .tls(let tls):
                 do {
                     var certified: [CertifiedKey] = []
                     var defaultKey: CertifiedKey?
                     for pair in tls.certificates {
-                        let (key, keyWarnings) = try CertifiedKey.load(certificatePath: pair.certificate, keyPath: pair.key)
+                        let (loaded, keyWarnings) = try CertifiedKey.load(certificatePath: pair.certificate, keyPath: pair.key)
                         warnings.append(contentsOf: keyWarnings)
+                        let key = Self.stapling(pair.ocsp, to: loaded, listener: listener.name, warnings: &warnings)
                         certified.append(key)
                         if pair.certificate == tls.defaultCertificate { defaultKey = key }
                     }
@@ -156,11 +157,13 @@ public struct RuntimeSnapshot: Sendable {
                     }
                     let store = try CertificateStore(
                         certificates: certified, defaultCertificate: defaultKey,
-                        policy: policy, alpn: alpn, strictSNI: tls.strictSNI, clientCertificates: clientCertificates)
+                        policy: policy, alpn: alpn, strictSNI: tls.strictSNI, ticketKeys: tls.ticketKeys,
+                        clientCertificates: clientCertificates)
                     listeners.append(
                         ListenerSpec(
                             name: listener.name, host: listener.address.host, port: listener.address.port,
-                            kind: .tls(store: store, http2: offersH2 ? configuration.limits.http2Settings : nil)))
+                            kind: .tls(store: store, http2: offersH2 ? configuration.limits.http2Settings : nil),
+                            proxyProtocol: listener.proxyProtocol))
                 } catch {
                     problems.append("listener \(listener.name): \(error)")
                 }
