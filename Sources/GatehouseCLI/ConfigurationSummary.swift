@@ -95,6 +95,10 @@ struct ConfigurationSummary {
                 "TLS \(tls.minVersion.rawValue)+, ALPN \(tls.alpn.joined(separator: ",")), "
                 + "\(tls.certificates.count) certificate\(tls.certificates.count == 1 ? "" : "s") (default \(defaultName))"
             if tls.strictSNI { text += ", strict SNI" }
+            if let client = tls.clientCertificates {
+                let caName = client.caFile.split(separator: "/").last.map(String.init) ?? client.caFile
+                text += ", client certificates \(client.mode.rawValue) (CAs from \(caName))"
+            }
             return text
         }
     }
@@ -109,6 +113,7 @@ struct ConfigurationSummary {
         if !route.http2 { parts.append("HTTP/1.1 only") }
         if route.affinity != .none { parts.append("affinity \(route.affinity.rawValue)") }
         if route.adminOnly { parts.append("admin networks only") }
+        if route.clientCertificateRequired { parts.append("client certificate required") }
         if let health = route.healthPath { parts.append("health \(health)") }
         return parts.joined(separator: "  ")
     }

@@ -120,6 +120,7 @@ extension CertificateStore {
                 alert = SSL_AD_INTERNAL_ERROR
                 return false
             }
+            applyClientCertificatePolicy(to: connection.ssl)
         }
         return true
     }

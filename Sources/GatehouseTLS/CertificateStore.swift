@@ -22,6 +22,8 @@ public final class CertificateStore: @unchecked Sendable {
     public let alpn: [String]
     /// Fail the handshake with `unrecognized_name` for an SNI name no certificate covers.
     public let strictSNI: Bool
+    /// Whether clients are asked for a certificate, and which CAs verify it; nil: never asked.
+    public let clientCertificates: ClientCertificatePolicy?
     /// Session-ticket keys from a file (`tls.ticket_keys`); nil: random keys made at start.
     public let ticketKeys: TicketKeyRing?
 
@@ -45,7 +47,8 @@ public final class CertificateStore: @unchecked Sendable {
     public init(
         certificates: [CertifiedKey], defaultCertificate: CertifiedKey? = nil,
         policy: TLSPolicy = .exchangeDefault, alpn: [String] = ["h2", "http/1.1"],
-        strictSNI: Bool = false, ticketKeys: TicketKeyRing? = nil
+        strictSNI: Bool = false, ticketKeys: TicketKeyRing? = nil,
+        clientCertificates: ClientCertificatePolicy? = nil
     ) throws {
         var all = certificates
         guard let chosenDefault = defaultCertificate ?? certificates.first else {
@@ -63,6 +66,7 @@ public final class CertificateStore: @unchecked Sendable {
         self.alpn = alpn
         self.strictSNI = strictSNI
         self.ticketKeys = ticketKeys
+        self.clientCertificates = clientCertificates
         self.alpnList = try ALPNList(alpn)
 
         var exact: [String: [Int]] = [:]
@@ -95,11 +99,13 @@ public final class CertificateStore: @unchecked Sendable {
             }
 
         var contexts: [TLSContext] = []
-        let sessionIDContext = Array("gatehouse".utf8)
+        let sessionIDContext = clientCertificates?.sessionIDContext ?? Array("gatehouse".utf8)
+        let clientTrust = try clientCertificates.map(ClientCertificateTrust.init)
         let stapling = all.contains { $0.ocspStaple != nil }
         for certified in all {
             let context = try TLSContext(role: .server, policy: policy)
             try context.use(certified)
+            if let clientTrust { try context.requestClientCertificates(clientTrust) }
             context.setSessionIDContext(sessionIDContext)
             // Pitfall 2: OpenSSL takes the ALPN callback from the context switched to.
             alpnList.installSelectCallback(on: context)

@@ -228,6 +228,7 @@ extension TLSConnection {
             servedCertificate: store != nil ? selectedCertificate?.leaf : nil,
             servedNames: store != nil ? selectedCertificate?.names : nil,
             serverName: store != nil ? receivedServerName : expectedServerName,
-            peerCertificate: peer)
+            peerCertificate: peer,
+            clientCertificate: verifiedClientCertificate)
     }
 }

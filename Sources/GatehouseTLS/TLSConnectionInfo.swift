@@ -17,4 +17,7 @@ public struct TLSConnectionInfo: Sendable {
     public var serverName: String?
     /// The peer's certificate, if it presented one (client role: the backend's leaf).
     public var peerCertificate: X509Certificate?
+    /// Server role, on a listener with client certificates: the client's certificate when it
+    /// presented one and OpenSSL verified it; nil otherwise (never an unverified certificate).
+    public var clientCertificate: VerifiedClientCertificate? = nil
 }

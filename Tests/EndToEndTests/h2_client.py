@@ -10,8 +10,9 @@ import h2.settings
 
 
 class H2Client:
-    def __init__(self, port, server_name, cafile, timeout=60):
-        ctx = ssl.create_default_context(cafile=cafile)
+    def __init__(self, port, server_name, cafile, timeout=60, context=None):
+        # `context`: a caller's own (e.g. with a client certificate); ALPN h2 is set on it.
+        ctx = context or ssl.create_default_context(cafile=cafile)
         ctx.set_alpn_protocols(["h2"])
         raw = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.sock = ctx.wrap_socket(raw, server_hostname=server_name)

@@ -32,7 +32,8 @@ import Testing
         #expect(object["device_type"] as? String == "iPhone")
         #expect(object["user_agent"] as? String == "Apple-iPhone/1 (iOS 17)")
         #expect(object["reason"] is NSNull)
-        #expect(object.count == 18)
+        #expect(object.count == 20)
+        #expect(object["client_cert_sha256"] is NSNull)
     }
 
     @Test(arguments: ["client", "uri", "user", "userAgent", "route", "reason", "deviceId"])
@@ -56,7 +57,8 @@ import Testing
         let key = ["userAgent": "user_agent", "deviceId": "device_id"][field] ?? field
         // The value round-trips exactly, and no key was added.
         #expect(object[key] as? String == Self.hostile)
-        #expect(object.count == 18)
+        #expect(object.count == 20)
+        #expect(object["client_cert_sha256"] is NSNull)
     }
 
     @Test func jsonEscapesControlCharactersAsRFC8259Says() {
@@ -77,7 +79,7 @@ import Testing
         #expect(
             lines[3] == "#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip "
                 + "cs-version cs(User-Agent) sc-status sc-bytes cs-bytes time-taken x-route x-backend x-device-id "
-                + "x-device-type x-reason")
+                + "x-device-type x-client-cert-thumbprint x-reason")
     }
 
     @Test func w3cLineHasIISFieldsInOrder() {
@@ -85,7 +87,7 @@ import Testing
         #expect(
             line == "1970-01-01 00:00:00 192.0.2.1 GET /Microsoft-Server-ActiveSync "
                 + "Cmd=Sync&DeviceId=ABC123&DeviceType=iPhone 443 CONTOSO\\alice 192.0.2.7 HTTP/1.1 "
-                + "Apple-iPhone/1+(iOS+17) 200 20600 12 8 contoso/activesync mbx01 ABC123 iPhone -\n")
+                + "Apple-iPhone/1+(iOS+17) 200 20600 12 8 contoso/activesync mbx01 ABC123 iPhone - -\n")
     }
 
     @Test func w3cWritesADashForEmptyAndAbsentFields() {

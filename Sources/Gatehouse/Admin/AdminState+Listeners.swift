@@ -14,6 +14,8 @@ extension AdminState {
                 fields += ",\"kind\":\"redirect\""
             case .tls(let store, let http2):
                 fields += ",\"kind\":\"tls\",\"http2\":\(http2 != nil),\"strict_sni\":\(store.strictSNI)"
+                // "optional", "required", or null when the listener asks for no client certificate.
+                fields += ",\"client_certificates\":" + (store.clientCertificates.map { quote($0.mode.rawValue) } ?? "null")
                 let certificates = store.certificates.map {
                     certificate(
                         $0, isDefault: $0.leaf.sha256Fingerprint == store.defaultCertificate.leaf.sha256Fingerprint, now: now)

@@ -40,11 +40,14 @@ struct ListenerDocument: Codable {
     var proxyProtocol: Located<ProxyProtocolDocument>?
     var tls: Located<TLSDocument>?
     var redirectToHTTPS: Located<Int>?
+    /// Read only to be refused with a hint: the block belongs in `tls:`.
+    var clientCertificates: Located<ClientCertificatesDocument>?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, address, tls
         case proxyProtocol = "proxy_protocol"
         case redirectToHTTPS = "redirect_to_https"
+        case clientCertificates = "client_certificates"
     }
 }
 
@@ -60,6 +63,7 @@ struct TLSDocument: Codable {
     var alpn: [Located<String>]?
     var handshakeTimeout: Located<String>?
     var sessionTickets: Bool?
+    var clientCertificates: Located<ClientCertificatesDocument>?
     var ticketKeys: Located<String>?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -71,6 +75,7 @@ struct TLSDocument: Codable {
         case cipherSuites = "cipher_suites"
         case handshakeTimeout = "handshake_timeout"
         case sessionTickets = "session_tickets"
+        case clientCertificates = "client_certificates"
     }
 }
 
@@ -218,11 +223,13 @@ struct RouteDocument: Codable {
     var http2: Bool?
     var healthPath: Located<String>?
     var blocked: Bool?
+    var clientCertificate: Located<String>?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case preset, path, pool, timeouts, compression, affinity, http2, blocked
         case maxBody = "max_body"
         case healthPath = "health_path"
+        case clientCertificate = "client_certificate"
     }
 }
 

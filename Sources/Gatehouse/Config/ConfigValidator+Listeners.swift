@@ -81,6 +81,7 @@ extension ConfigValidator {
             break  // written, but its value was already reported as invalid
         }
         let proxyProtocol = validateProxyProtocol(value.proxyProtocol)
+        refuseMisplacedClientCertificates(document)
         guard let name, let address, let mode else { return nil }
         return ListenerConfiguration(name: name.value, address: address, mode: mode, proxyProtocol: proxyProtocol)
     }
@@ -165,6 +166,10 @@ extension ConfigValidator {
         }
         tls.handshakeTimeout = duration(value.handshakeTimeout, default: tls.handshakeTimeout)
         tls.sessionTickets = value.sessionTickets ?? tls.sessionTickets
+        if let clientCertificates = value.clientCertificates {
+            guard let checked = validateClientCertificates(clientCertificates) else { return nil }
+            tls.clientCertificates = checked
+        }
         if let file = value.ticketKeys {
             (tls.ticketKeysFile, tls.ticketKeys) = ticketKeys(file, sessionTickets: tls.sessionTickets) ?? (nil, nil)
         }

@@ -111,6 +111,11 @@ extension ConfigValidator {
                 collector.error("invalid path '\(health.value)' for \(health.place)", at: health.mark, hint: "e.g. /owa/healthcheck.htm")
             }
         }
+        if let requirement = value.clientCertificate,
+            let chosen = choice(requirement, among: ["required", "none"])
+        {
+            route.clientCertificateRequired = chosen == "required"
+        }
         warnAboutTimeouts(route, document: document)
         return route
     }

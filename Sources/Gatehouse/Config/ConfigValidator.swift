@@ -18,6 +18,7 @@ struct ConfigValidator {
         let pools = validatePools(document.pools)
         let services = validateServices(document.services, poolNames: Set((document.pools ?? [:]).keys), rootMark: rootMark)
         warnUnusedPools(document.pools, services: document.services)
+        warnUnreachableClientCertificateRoutes(document.services, listeners: listeners)
         warnQueueTimeouts(document.pools, pools: pools, services: services)
         var unknownHost = UnknownHostStatus.misdirected
         if let status = document.unknownHost {

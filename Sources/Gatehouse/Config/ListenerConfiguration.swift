@@ -83,6 +83,8 @@ public struct TLSListenerConfiguration: Sendable {
     public var handshakeTimeout: Duration
     /// Whether stateless session tickets (resumption) are issued.
     public var sessionTickets: Bool
+    /// Client certificates asked for and verified (`client_certificates`); nil: never asked.
+    public var clientCertificates: ClientCertificateConfiguration? = nil
     /// Session-ticket keys read from `ticket_keys` (first encrypts, all decrypt); nil: random keys
     /// made by each process at start.
     public var ticketKeys: TicketKeyRing?

@@ -75,6 +75,8 @@ public struct RouteConfiguration: Sendable {
     public var blocked: Bool
     /// Whether only clients from the service's admin networks may use this route.
     public var adminOnly: Bool
+    /// Whether a request needs a verified client certificate (403 otherwise; `client_certificate: required`).
+    public var clientCertificateRequired = false
 
     /// 64 MiB: the body limit for routes without a more specific preset.
     public static let defaultMaxBody = 64 * ByteSize.mebibyte

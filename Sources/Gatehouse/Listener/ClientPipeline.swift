@@ -135,11 +135,12 @@ final class ProtocolSwitchHandler: ChannelInboundHandler, RemovableChannelHandle
         }
         let info = tls.connectionInfo
         let served = info?.servedNames
-        let facts = ClientConnectionFacts(
+        var facts = ClientConnectionFacts(
             clientIP: client.address,
             isTLS: true,
             serverName: info?.serverName,
             certificateCovers: { host in served?.covers(hostName: host) ?? false })
+        facts.clientCertificate = info?.clientCertificate
         if let metrics {
             let open = metrics.handshakeCompleted(info, http2: negotiated == "h2" && http2 != nil)
             context.channel.closeFuture.whenComplete { _ in open.decrement() }
@@ -166,6 +167,13 @@ final class ProtocolSwitchHandler: ChannelInboundHandler, RemovableChannelHandle
     /// failed handshake, counted for metrics and passed on.
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         metrics?.handshakeFailed(error)
+        if let tls = error as? TLSError, tls.message.contains("client certificate") || tls.message.contains("peer did not return") {
+            // A refused client certificate is worth a line (the operator asked for verification);
+            // the message holds OpenSSL's reason, never text from the certificate.
+            environment.logger.info(
+                "TLS handshake failed: client certificate refused",
+                metadata: ["client": "\(client.address.map { "\($0)" } ?? "?")", "error": "\(tls.message)"])
+        }
         context.fireErrorCaught(error)
     }
 }

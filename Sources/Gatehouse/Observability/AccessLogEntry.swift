@@ -23,6 +23,10 @@ struct AccessLogEntry {
     var userAgent: String? = nil
     /// The ActiveSync device, from the request's query.
     var device: ActiveSyncDevice? = nil
+    /// The connection's verified client certificate: SHA-256 thumbprint (every format) and
+    /// RFC 2253 subject (JSON only). Nil without one.
+    var clientCertificateSHA256: String? = nil
+    var clientCertificateSubject: String? = nil
 }
 
 /// The three line formats an operator can choose (`access_log.format`).

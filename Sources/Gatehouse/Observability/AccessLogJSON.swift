@@ -12,7 +12,8 @@ import Darwin
 ///     {"time":"2026-11-25T21:40:00Z","client":"192.0.2.7","server_ip":"192.0.2.1","server_port":443,
 ///      "method":"GET","uri":"/owa/","protocol":"HTTP/1.1","status":200,"bytes_in":0,"bytes_out":20600,
 ///      "duration_us":850,"route":"contoso/owa","backend":"mbx01","user":"CONTOSO\\alice",
-///      "user_agent":"curl/8.5.0","device_id":null,"device_type":null,"reason":null}
+///      "user_agent":"curl/8.5.0","device_id":null,"device_type":null,"client_cert_sha256":null,
+///      "client_cert_subject":null,"reason":null}
 ///
 /// (one line in the file.) Strings are escaped as RFC 8259 says, and beyond it every character
 /// outside printable ASCII is written as `\uXXXX` (surrogate pairs above U+FFFF): the line is
@@ -54,6 +55,10 @@ enum AccessLogJSON {
         writeString(entry.device?.id, to: &buffer)
         buffer.writeStaticString(",\"device_type\":")
         writeString(entry.device?.type, to: &buffer)
+        buffer.writeStaticString(",\"client_cert_sha256\":")
+        writeString(entry.clientCertificateSHA256, to: &buffer)
+        buffer.writeStaticString(",\"client_cert_subject\":")
+        writeString(entry.clientCertificateSubject, to: &buffer)
         buffer.writeStaticString(",\"reason\":")
         writeString(entry.reason, to: &buffer)
         buffer.writeStaticString("}\n")

@@ -11,6 +11,9 @@ import Darwin
 ///
 ///     2026-11-25T21:40:00Z 127.0.0.1 "GET /owa/ HTTP/1.1" 200 in=0 out=20600 us=850 route=contoso/owa backend=mbx01
 ///
+/// (`cert=` and the SHA-256 thumbprint of the connection's verified client certificate follow the
+/// backend when there is one.)
+///
 /// Every field goes through `writeEscaped`, so whatever a client puts into a method, target or
 /// Host cannot end the line, start a field or close a quoted one: the line always has the shape
 /// above, in printable ASCII only.
@@ -41,6 +44,10 @@ enum AccessLogText {
         if let backend = entry.backend {
             buffer.writeStaticString(" backend=")
             writeEscaped(backend, to: &buffer, escapingSpace: true)
+        }
+        if let thumbprint = entry.clientCertificateSHA256 {
+            buffer.writeStaticString(" cert=")
+            writeEscaped(thumbprint, to: &buffer, escapingSpace: true)
         }
         if let reason = entry.reason {
             // Prose: spaces stay, inside quotes.

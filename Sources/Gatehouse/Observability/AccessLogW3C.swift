@@ -28,7 +28,7 @@ enum AccessLogW3C {
     static let fields = [
         "date", "time", "s-ip", "cs-method", "cs-uri-stem", "cs-uri-query", "s-port", "cs-username", "c-ip",
         "cs-version", "cs(User-Agent)", "sc-status", "sc-bytes", "cs-bytes", "time-taken",
-        "x-route", "x-backend", "x-device-id", "x-device-type", "x-reason"
+        "x-route", "x-backend", "x-device-id", "x-device-type", "x-client-cert-thumbprint", "x-reason"
     ]
 
     /// The directives that start a file (or standard output), opened at `now`.
@@ -74,6 +74,7 @@ enum AccessLogW3C {
         writeField(entry.backend, to: &buffer)
         writeField(entry.device?.id, to: &buffer)
         writeField(entry.device?.type, to: &buffer)
+        writeField(entry.clientCertificateSHA256, to: &buffer)
         writeField(entry.reason, to: &buffer, last: true)
     }
 

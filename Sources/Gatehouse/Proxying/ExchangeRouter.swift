@@ -104,6 +104,9 @@ public struct ExchangeRouter: ProxyRouter {
             if policy.blocked {
                 return .respond(LocalResponse(status: .forbidden, reason: "route \(policy.name) is blocked at the edge"))
             }
+            if let refusal = ClientCertificateRequirement.refusal(policy: policy, connection: connection) {
+                return .respond(refusal)
+            }
             var forwarded = head
             // Set only when different: the head's storage is shared with the client's head, and
             // each first write copies it (the usual HTTP/1.1 request keeps both as they are).
@@ -111,7 +114,7 @@ public struct ExchangeRouter: ProxyRouter {
             if forwarded.version != .http1_1 { forwarded.version = .http1_1 }
             rewriter.rewriteRequest(
                 &forwarded.headers, clientText: connection.clientIPText ?? "0.0.0.0",
-                originalHost: host)
+                originalHost: host, clientCertificate: connection.clientCertificate)
             // Gatehouse frames the backend request itself, never a codec default (issue #12).
             RequestFraming.apply(framing, to: &forwarded.headers)
             return .forward(policy: policy, head: forwarded, framing: framing)

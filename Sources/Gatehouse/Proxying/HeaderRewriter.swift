@@ -1,3 +1,4 @@
+import GatehouseTLS
 import NIOHTTP1
 
 /// Rewrites headers between client and backend: strips hop-by-hop headers both ways and adds the
@@ -50,12 +51,19 @@ public struct HeaderRewriter: Sendable {
 
     /// The same with the client's address already as text (`ClientConnectionFacts.clientIPText`,
     /// formatted once per connection rather than once per request).
-    public func rewriteRequest(_ headers: inout HTTPHeaders, clientText: String, originalHost: String? = nil) {
+    /// `clientCertificate` is the connection's verified client certificate: the client's own
+    /// `X-Client-Cert*` headers are always removed, and Gatehouse's added only for a verified one
+    /// (`ClientCertificateHeaders`).
+    public func rewriteRequest(
+        _ headers: inout HTTPHeaders, clientText: String, originalHost: String? = nil,
+        clientCertificate: VerifiedClientCertificate? = nil
+    ) {
         let clientHost = originalHost ?? headers.first(name: "host")
         // Room for the X-Forwarded-* lines and Host up front: one copy of the client's (shared)
         // header storage, instead of a copy and then growth by appends.
-        headers.reserveCapacity(headers.count + 4)
+        headers.reserveCapacity(headers.count + (clientCertificate == nil ? 4 : 9))
         HopByHop.remove(from: &headers, requestDirection: true)
+        ClientCertificateHeaders.replace(in: &headers, with: clientCertificate)
 
         switch forwardedFor {
         case .replace:

@@ -15,6 +15,10 @@ extension ProxiedRequest {
             proto: client.protocolName, status: status, bytesIn: machine.requestBodyBytes,
             bytesOut: machine.responseBodyBytes, microseconds: elapsed.nanoseconds / 1_000,
             route: policy?.name, backend: serverName, reason: reason)
+        if let certificate = handler.facts.clientCertificate {
+            entry.clientCertificateSHA256 = certificate.sha256Thumbprint
+            entry.clientCertificateSubject = certificate.subject
+        }
         if access.format.showsExtendedFields {
             let server = handler.serverEndpoint
             entry.serverIP = server.ip

@@ -96,7 +96,12 @@ final class ProxiedRequest: BackendConnectionDelegate {
     func clientBody(_ buffer: ByteBuffer) { perform(machine.clientBody(buffer, now: eventLoop.now)) }
 
     /// The request's end (and trailers) from the client.
-    func clientEnd(_ trailers: HTTPHeaders?) { perform(machine.clientEnd(trailers, now: eventLoop.now)) }
+    /// A client's `X-Client-Cert*` trailer fields are removed as its header fields are.
+    func clientEnd(_ trailers: HTTPHeaders?) {
+        var trailers = trailers
+        if trailers != nil { ClientCertificateHeaders.strip(&trailers!) }
+        perform(machine.clientEnd(trailers, now: eventLoop.now))
+    }
 
     /// The client reset the stream or closed its connection.
     func clientAborted() { perform(machine.clientAborted()) }

@@ -1,4 +1,5 @@
 import GatehouseCompression
+import GatehouseTLS
 import NIOCore
 import NIOHTTP1
 
@@ -35,6 +36,8 @@ public struct RoutePolicy: Sendable {
     public var longPoll: LongPollRule = .none
     /// The route's metric handles; nil when metrics are off (tests, benchmarks).
     public var metrics: RouteMetrics?
+    /// Requests without a verified client certificate get 403 (`client_certificate: required`).
+    public var requiresClientCertificate = false
 
     public init(
         poolIndex: Int, name: String, idleTimeout: TimeAmount, connectTimeout: TimeAmount = .seconds(5),
@@ -105,6 +108,10 @@ public struct ClientConnectionFacts: Sendable {
     /// Whether the certificate this connection presented covers a host name: requests for hosts it
     /// does not cover get 421 (RFC 9110 7.4; connection coalescing).
     public var certificateCovers: @Sendable (String) -> Bool
+    /// The client certificate OpenSSL verified on this connection (listeners with
+    /// `client_certificates`), or nil: for routing (`client_certificate: required`), the
+    /// `X-Client-Cert-*` headers and the access log.
+    public var clientCertificate: VerifiedClientCertificate?
 
     public init(
         clientIP: IPAddress?, isTLS: Bool, serverName: String?,

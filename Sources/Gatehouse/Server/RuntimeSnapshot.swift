@@ -105,6 +105,7 @@ public struct RuntimeSnapshot: Sendable {
                         },
                         affinity: route.affinity))
                 policies[id].longPoll = LongPollRule(preset: route.preset)
+                policies[id].requiresClientCertificate = route.clientCertificateRequired
                 routes.append(RoutingTable.Route(prefix: route.prefix, id: id))
             }
             services.append(
@@ -151,9 +152,13 @@ public struct RuntimeSnapshot: Sendable {
                         sessionTickets: tls.sessionTickets, handshakeTimeout: TimeAmount(tls.handshakeTimeout))
                     let offersH2 = tls.alpn.contains("h2")
                     let alpn = tls.alpn
+                    let clientCertificates = try tls.clientCertificates.map {
+                        try ClientCertificatePolicy.load(mode: $0.mode, caFile: $0.caFile)
+                    }
                     let store = try CertificateStore(
                         certificates: certified, defaultCertificate: defaultKey,
-                        policy: policy, alpn: alpn, strictSNI: tls.strictSNI, ticketKeys: tls.ticketKeys)
+                        policy: policy, alpn: alpn, strictSNI: tls.strictSNI, ticketKeys: tls.ticketKeys,
+                        clientCertificates: clientCertificates)
                     listeners.append(
                         ListenerSpec(
                             name: listener.name, host: listener.address.host, port: listener.address.port,
