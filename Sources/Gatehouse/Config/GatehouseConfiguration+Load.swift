@@ -80,6 +80,12 @@ extension GatehouseConfiguration {
                 .composer(let context, let problem, let mark, _):
                 let detail = context.map { " (\($0.text) at line \($0.mark.line))" } ?? ""
                 collector.error("invalid YAML: \(problem)\(detail)", at: mark, hint: syntaxHint(problem, mark))
+            case .reader(let problem, let offset, _, _):
+                // libyaml's reader (bytes that are not YAML text) reports a byte offset, not a mark.
+                let (line, column) = offset.map { position(ofByte: $0, in: yaml) } ?? (0, 0)
+                collector.error(
+                    "invalid YAML: \(problem)", line: line, column: column,
+                    hint: "the file must be UTF-8 text without control characters (tabs and line breaks are fine)")
             case .duplicatedKeysInMapping(let duplicates, let context):
                 collector.error(
                     "duplicate key '\(duplicates.joined(separator: "', '"))' in one mapping", at: context.mark,
@@ -92,6 +98,23 @@ extension GatehouseConfiguration {
             collector.error("invalid YAML: \(error)", at: nil)
             return nil
         }
+    }
+
+    /// The 1-based line and column (in Unicode scalars, as libyaml counts) of the byte at `offset`
+    /// of `text`'s UTF-8; past the end, the position just after the last byte.
+    static func position(ofByte offset: Int, in text: String) -> (line: Int, column: Int) {
+        var line = 1
+        var column = 1
+        for byte in text.utf8.prefix(offset) {
+            if byte == UInt8(ascii: "\n") {
+                line += 1
+                column = 1
+            } else if byte & 0xC0 != 0x80 {
+                // Not a UTF-8 continuation byte: a new scalar.
+                column += 1
+            }
+        }
+        return (line, column)
     }
 
     /// Line `number` (1-based) of `text`, or "".
