@@ -28,4 +28,21 @@ import Testing
         #expect(GatehouseConfiguration.position(ofByte: 10, in: text) == (2, 5))
         #expect(GatehouseConfiguration.position(ofByte: 100, in: text) == (3, 1))
     }
+
+    /// Lines are numbered as libyaml numbers them in its syntax errors: CR LF, a lone CR and the
+    /// Unicode breaks each end one line. (FuzzConfig found the two numberings apart.)
+    @Test func positionOfByteCountsLineBreaksAsLibyaml() {
+        let text = "a\r\nb\rc\u{2028}d\ne\u{07}"
+        // Bytes: a CR LF b CR c LS(3) d LF e BEL; the BEL is byte 12, on line 5, column 2.
+        #expect(GatehouseConfiguration.position(ofByte: 12, in: text) == (5, 2))
+        #expect(GatehouseConfiguration.position(ofByte: 2, in: text) == (2, 1))
+    }
+
+    @Test func readerErrorAfterLoneCarriageReturnsUsesYAMLLineNumbers() throws {
+        let fixture = try ConfigFixture()
+        defer { fixture.remove() }
+        let errors = try fixture.errors("listeners:\r  - name: a\r  - name: b\u{01}\n")
+        let error = try #require(errors.first)
+        #expect(error.line == 3 && error.column == 12, "\(errors)")
+    }
 }

@@ -100,19 +100,29 @@ extension GatehouseConfiguration {
         }
     }
 
-    /// The 1-based line and column (in Unicode scalars, as libyaml counts) of the byte at `offset`
-    /// of `text`'s UTF-8; past the end, the position just after the last byte.
+    /// The 1-based line and column of the byte at `offset` of `text`'s UTF-8, counted as libyaml
+    /// counts its marks (so a reader error and a syntax error in one file number lines alike): a
+    /// column per Unicode scalar, a line per break, where CR LF is one break and a lone CR, LF, NEL,
+    /// LS or PS is one too. Past the end: the position just after the text.
     static func position(ofByte offset: Int, in text: String) -> (line: Int, column: Int) {
         var line = 1
         var column = 1
-        for byte in text.utf8.prefix(offset) {
-            if byte == UInt8(ascii: "\n") {
+        var consumed = 0
+        var afterCR = false
+        for scalar in text.unicodeScalars {
+            guard consumed < offset else { break }
+            consumed += UTF8.width(scalar)
+            switch scalar {
+            case "\n":
+                if !afterCR { line += 1 }
+                column = 1
+            case "\r", "\u{85}", "\u{2028}", "\u{2029}":
                 line += 1
                 column = 1
-            } else if byte & 0xC0 != 0x80 {
-                // Not a UTF-8 continuation byte: a new scalar.
+            default:
                 column += 1
             }
+            afterCR = scalar == "\r"
         }
         return (line, column)
     }

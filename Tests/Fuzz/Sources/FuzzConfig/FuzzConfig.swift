@@ -14,7 +14,10 @@ import Yams
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzConfig(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let text = String(decoding: UnsafeBufferPointer(start: data, count: size), as: UTF8.self)
-    let lineCount = text.utf8.reduce(1) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
+    // YAML's line breaks: LF, CR (CR LF counts once, so this is an upper bound), NEL, LS, PS.
+    let lineCount = text.unicodeScalars.reduce(1) { count, scalar in
+        count + (["\n", "\r", "\u{85}", "\u{2028}", "\u{2029}"].contains(scalar) ? 1 : 0)
+    }
     do {
         let (_, warnings) = try GatehouseConfiguration.parse(yaml: text, path: Fixture.configPath)
         check(warnings, lineCount: lineCount)
