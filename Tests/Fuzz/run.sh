@@ -2,7 +2,7 @@
 # Builds and runs Gatehouse's libFuzzer targets (this folder's package; see README.md, "Fuzzing").
 #
 #   Tests/Fuzz/run.sh build          build every fuzzer (libFuzzer + AddressSanitizer, debug) into .build/fuzz
-#   Tests/Fuzz/run.sh smoke          each fuzzer over its seed corpus, then FUZZ_RUNS more inputs (default 2000)
+#   Tests/Fuzz/run.sh smoke          each fuzzer over its seed corpus, then FUZZ_RUNS more inputs (default 1000)
 #   Tests/Fuzz/run.sh fuzz           each fuzzer for FUZZ_SECONDS (default 600), one after the other
 #   Tests/Fuzz/run.sh fuzz FuzzNTLM  only the fuzzers named
 #
@@ -80,7 +80,7 @@ case "$mode" in
         build ;;
     smoke)
         build
-        OPTIONS=(-runs="${FUZZ_RUNS:-2000}" -seed=1)
+        OPTIONS=(-runs="${FUZZ_RUNS:-1000}" -seed=1)
         OUT=${FUZZ_OUT:-.build/fuzz-smoke}
         rm -rf "$OUT"
         run_all "$@" ;;
