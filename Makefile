@@ -19,13 +19,14 @@ TEST_APT_PACKAGES := chromium haproxy
 BENCH_APT_PACKAGES := valgrind nginx nghttp2-client binutils gcc curl python3
 
 .PHONY: all deps deps-test deps-bench build build-release build-release-proxy certs run demo test test-unit clean bench \
-        bench-callgrind bench-check bench-baseline format format-check help
+        bench-callgrind bench-check bench-baseline format format-check help fuzz test-fuzz-smoke \
+        test-sanitizers test-asan test-tsan test-e2e-asan
 
 all: build
 
 help:
 	@echo "make run      build, generate the demo PKI, start the demo (Ctrl-C stops it)"
-	@echo "make test     build, generate the demo PKI, run every test (BENCH_CHECK=1: and make bench-check)"
+	@echo "make test     build, generate the demo PKI, run every test and the fuzz smoke pass (BENCH_CHECK=1: and make bench-check)"
 	@echo "make build    debug build;  make build-release  release build"
 	@echo "make certs    generate the demo PKI into certs-example/ (if absent)"
 	@echo "make deps     install missing system and Python packages"
@@ -35,6 +36,11 @@ help:
 	@echo "make bench-baseline   measure and rewrite loadtest/baseline/callgrind.json"
 	@echo "make format   format Sources/ and Tests/ with swift-format (.swift-format; the toolchain's own)"
 	@echo "make format-check     fail when a file is not formatted or breaks a lint rule (make test runs it)"
+	@echo "make fuzz     each libFuzzer target (Tests/Fuzz) for FUZZ_SECONDS (default 600) from its seed corpus;"
+	@echo "              findings in FUZZ_OUT (default .build/fuzz-out); FUZZERS=\"FuzzNTLM ...\" runs only those"
+	@echo "make test-fuzz-smoke  each fuzzer over its seeds plus FUZZ_RUNS (default 1000) inputs (make test runs it)"
+	@echo "make test-sanitizers  unit tests under AddressSanitizer and ThreadSanitizer, end-to-end suite against ASan builds"
+	@echo "              (parts: make test-asan, make test-tsan, make test-e2e-asan)"
 	@echo "make clean    remove build output and generated certificates"
 
 deps:
@@ -94,9 +100,12 @@ demo: run
 # committed baseline). Not by default: the check itself takes about a minute, but it needs the release
 # build, which after a change to Sources/ costs several more minutes on 2 cores than the debug build
 # the tests use (see loadtest/README.md).
+# The fuzz smoke pass costs about 5.5 CPU-minutes for its cold instrumented build (.build/fuzz) and
+# about 1.3 for the runs: a few minutes of a fresh clone's `make test` on 2 cores.
 test: format-check build certs deps-test
 	$(SWIFT) test 2>&1 | tee .build/test.log; exit $${PIPESTATUS[0]}
 	python3 -m pytest Tests/EndToEndTests -q -p no:cacheprovider
+	$(MAKE) --no-print-directory test-fuzz-smoke
 	@$(if $(filter 1,$(BENCH_CHECK)),$(MAKE) --no-print-directory bench-check,true)
 
 test-unit: build certs
@@ -123,6 +132,41 @@ bench-check: build-release-proxy deps-bench
 
 bench-baseline: build-release-proxy deps-bench
 	@bash loadtest/callgrind.sh baseline
+
+# libFuzzer targets (Tests/Fuzz: a package of its own, built with -sanitize=fuzzer,address into
+# .build/fuzz so the main build never sees them). See README.md, "Fuzzing and sanitizers".
+FUZZ_SECONDS ?= 600
+FUZZ_RUNS ?= 1000
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash Tests/Fuzz/run.sh fuzz $(FUZZERS)
+
+test-fuzz-smoke: deps
+	FUZZ_RUNS=$(FUZZ_RUNS) bash Tests/Fuzz/run.sh smoke $(FUZZERS)
+
+# Sanitizer builds, each in a scratch path of its own (a full debug build each: ~26 min cold on 2 busy
+# cores for ASan). No XCTest pass (the tests are Swift Testing; XCTest's empty run leaks its own
+# suite objects). detect_leaks=0: at exit LeakSanitizer reports the pipelines and pools that tests
+# leave to their never-shut-down event loops, not memory errors; use-after-free, overflows and the
+# like still abort. The fuzzers check leaks per input.
+# ASan reports of the end-to-end run's processes go to files (log_path); any report fails the target.
+ASAN_E2E_LOGS := .build/asan-e2e-reports
+test-sanitizers: test-asan test-tsan test-e2e-asan
+
+test-asan: deps certs
+	ASAN_OPTIONS="detect_leaks=0 $$ASAN_OPTIONS" $(SWIFT) test --sanitize=address --scratch-path .build/asan --disable-xctest
+
+test-tsan: deps certs
+	$(SWIFT) test --sanitize=thread --scratch-path .build/tsan --disable-xctest
+
+test-e2e-asan: deps-test certs
+	$(SWIFT) build --sanitize=address --scratch-path .build/asan --product gatehouse
+	$(SWIFT) build --sanitize=address --scratch-path .build/asan --product mailbox-sim
+	rm -rf $(ASAN_E2E_LOGS) && mkdir -p $(ASAN_E2E_LOGS)
+	ASAN_OPTIONS="detect_leaks=0 log_path=$(CURDIR)/$(ASAN_E2E_LOGS)/asan $$ASAN_OPTIONS" GATEHOUSE_BIN_DIR=.build/asan/debug \
+	    python3 -m pytest Tests/EndToEndTests -q -p no:cacheprovider --ignore=Tests/EndToEndTests/test_tls_conformance.py
+	@if ls $(ASAN_E2E_LOGS)/asan.* >/dev/null 2>&1; then \
+	    echo "AddressSanitizer reports from the end-to-end run:"; head -50 $(ASAN_E2E_LOGS)/asan.*; exit 1; \
+	fi
 
 # swift-format ships with the Swift toolchain; its settings are in .swift-format (4-space indent,
 # 140 columns, the line breaks a file already has kept). `format-check` is `lint --strict`: it fails on

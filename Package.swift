@@ -23,7 +23,12 @@ let package = Package(
         .executable(name: "compression-bench", targets: ["CompressionBench"]),
         .executable(name: "tls-bench-server", targets: ["TLSBenchServer"]),
         .executable(name: "http1-decoder-bench", targets: ["HTTP1DecoderBench"]),
-        .executable(name: "screening-bench", targets: ["ScreeningBench"])
+        .executable(name: "screening-bench", targets: ["ScreeningBench"]),
+        // For the libFuzzer package in Tests/Fuzz only (a package can use another's modules only
+        // through a product); it builds nothing that `swift build` does not build anyway.
+        .library(
+            name: "GatehouseFuzzable",
+            targets: ["Gatehouse", "GatehouseHTTP1", "GatehouseHTTP2", "GatehouseTLS", "GatehouseScreening"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

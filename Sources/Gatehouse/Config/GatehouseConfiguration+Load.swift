@@ -80,6 +80,12 @@ extension GatehouseConfiguration {
                 .composer(let context, let problem, let mark, _):
                 let detail = context.map { " (\($0.text) at line \($0.mark.line))" } ?? ""
                 collector.error("invalid YAML: \(problem)\(detail)", at: mark, hint: syntaxHint(problem, mark))
+            case .reader(let problem, let offset, _, _):
+                // libyaml's reader (bytes that are not YAML text) reports a byte offset, not a mark.
+                let (line, column) = offset.map { position(ofByte: $0, in: yaml) } ?? (0, 0)
+                collector.error(
+                    "invalid YAML: \(problem)", line: line, column: column,
+                    hint: "the file must be UTF-8 text without control characters (tabs and line breaks are fine)")
             case .duplicatedKeysInMapping(let duplicates, let context):
                 collector.error(
                     "duplicate key '\(duplicates.joined(separator: "', '"))' in one mapping", at: context.mark,
@@ -92,6 +98,33 @@ extension GatehouseConfiguration {
             collector.error("invalid YAML: \(error)", at: nil)
             return nil
         }
+    }
+
+    /// The 1-based line and column of the byte at `offset` of `text`'s UTF-8, counted as libyaml
+    /// counts its marks (so a reader error and a syntax error in one file number lines alike): a
+    /// column per Unicode scalar, a line per break, where CR LF is one break and a lone CR, LF, NEL,
+    /// LS or PS is one too. Past the end: the position just after the text.
+    static func position(ofByte offset: Int, in text: String) -> (line: Int, column: Int) {
+        var line = 1
+        var column = 1
+        var consumed = 0
+        var afterCR = false
+        for scalar in text.unicodeScalars {
+            guard consumed < offset else { break }
+            consumed += UTF8.width(scalar)
+            switch scalar {
+            case "\n":
+                if !afterCR { line += 1 }
+                column = 1
+            case "\r", "\u{85}", "\u{2028}", "\u{2029}":
+                line += 1
+                column = 1
+            default:
+                column += 1
+            }
+            afterCR = scalar == "\r"
+        }
+        return (line, column)
     }
 
     /// Line `number` (1-based) of `text`, or "".
