@@ -17,7 +17,8 @@ let fuzzers: [(name: String, dependencies: [Target.Dependency])] = [
     ("FuzzConfig", [.gatehouse, .product(name: "Yams", package: "Yams")]),
     ("FuzzClientHello", [.gatehouse, .nio("NIOCore"), .nio("NIOEmbedded")]),
     ("FuzzHTTP2Frames", [.gatehouse, .nio("NIOCore"), .nio("NIOEmbedded"), .nio("NIOHTTP1")]),
-    ("FuzzNTLM", [.gatehouse, .nio("NIOHTTP1")])
+    ("FuzzNTLM", [.gatehouse, .nio("NIOHTTP1")]),
+    ("FuzzProxyProtocol", [.gatehouse])
 ]
 
 extension Target.Dependency {
