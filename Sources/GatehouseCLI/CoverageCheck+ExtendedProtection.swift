@@ -70,7 +70,8 @@ extension CoverageCheck {
                                 } else {
                                     mismatches.append(
                                         Mismatch(
-                                            front: front, frontFile: frontFile, frontKeyFile: pair?.key ?? "KEY", pool: poolName, server: server, backend: backend,
+                                            front: front, frontFile: frontFile, frontKeyFile: pair?.key ?? "KEY", pool: poolName,
+                                            server: server, backend: backend,
                                             hosts: [host], keyTypes: [keyType]))
                                 }
                             }

@@ -14,7 +14,8 @@ extension TLSContext {
         for authority in trust.policy.authorities where SSL_CTX_add_client_CA(ctx, authority.x509) != 1 {
             throw TLSError(
                 .configuration,
-                OpenSSLErrorQueue.describe("client certificates: \(trust.policy.source): cannot name \(authority.subjectLine) as acceptable CA"))
+                OpenSSLErrorQueue.describe(
+                    "client certificates: \(trust.policy.source): cannot name \(authority.subjectLine) as acceptable CA"))
         }
         SSL_CTX_set_verify(ctx, trust.policy.verifyMode, clientCertificateVerifyCallback)
         SSL_CTX_set_verify_depth(ctx, Int32(trust.policy.verifyDepth))

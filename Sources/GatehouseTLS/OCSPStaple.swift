@@ -83,7 +83,8 @@ public struct OCSPStaple: Sendable, Equatable {
         }
         defer { OCSP_CERTID_free(expected) }
         guard OCSP_id_cmp(expected, presented) == 0 else {
-            throw Rejection("the response is for another certificate (its CertID does not match \(leaf.subjectLine) issued by \(issuer.subjectLine))")
+            throw Rejection(
+                "the response is for another certificate (its CertID does not match \(leaf.subjectLine) issued by \(issuer.subjectLine))")
         }
     }
 

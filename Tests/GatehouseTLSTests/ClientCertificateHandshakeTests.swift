@@ -77,7 +77,9 @@ import Testing
         let log = try await handshake(setup, presenting: setup.rogue)
         #expect(log.info?.clientCertificate == nil)
         #expect(
-            log.tlsErrors.contains { $0.message.contains("client certificate verification failed: unable to get local issuer certificate") },
+            log.tlsErrors.contains {
+                $0.message.contains("client certificate verification failed: unable to get local issuer certificate")
+            },
             "\(log.errors)")
     }
 

@@ -17,7 +17,8 @@ import Testing
             pki = try TestPKI()
             (ca, leaf) = try pki.caSigned(cn: "mail.contoso.lab", dns: ["mail.contoso.lab"])
             chainFile = leaf.certificate + ".chain.pem"
-            let chain = try String(contentsOfFile: leaf.certificate, encoding: .utf8) + String(contentsOfFile: ca.certificate, encoding: .utf8)
+            let chain =
+                try String(contentsOfFile: leaf.certificate, encoding: .utf8) + String(contentsOfFile: ca.certificate, encoding: .utf8)
             try chain.write(toFile: chainFile, atomically: true, encoding: .utf8)
         }
 
@@ -116,6 +117,7 @@ import Testing
         let leafOnly = try X509Certificate.chain(pemFile: setup.leaf.certificate)
         let noIssuer = Self.rejection { try OCSPStaple(der: try setup.response(), chain: leafOnly) }
         #expect(noIssuer?.contains("holds no issuer") == true)
-        #expect(Self.rejection { try OCSPStaple.load(path: setup.chainFile + ".missing", chain: try setup.chain) } == "cannot read the file")
+        #expect(
+            Self.rejection { try OCSPStaple.load(path: setup.chainFile + ".missing", chain: try setup.chain) } == "cannot read the file")
     }
 }

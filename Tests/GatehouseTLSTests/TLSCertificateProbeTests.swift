@@ -26,7 +26,8 @@ import Testing
 
     @Test("a port nobody listens on is an I/O error naming the address")
     func refused() throws {
-        let socket = try TestPKI.run("/usr/bin/env", ["python3", "-c", "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"])
+        let socket = try TestPKI.run(
+            "/usr/bin/env", ["python3", "-c", "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"])
         let port = Int(socket.output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 1
         do {
             _ = try TLSCertificateProbe.presentedCertificate(host: "127.0.0.1", port: port, serverName: "mail.contoso.lab", timeout: 2)

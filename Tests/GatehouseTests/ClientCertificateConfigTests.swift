@@ -14,7 +14,8 @@ import Testing
 
     /// The minimal configuration with a `client_certificates` block under the listener's `tls:`.
     private func withBlock(_ block: String) -> String {
-        edit("        - { cert: ../certs/mail.pem, key: ../certs/mail.key }\n",
+        edit(
+            "        - { cert: ../certs/mail.pem, key: ../certs/mail.key }\n",
             "        - { cert: ../certs/mail.pem, key: ../certs/mail.key }\n      client_certificates: \(block)\n")
     }
 
@@ -22,12 +23,16 @@ import Testing
     private func fixtureWithCA() throws -> ConfigFixture {
         let fixture = try ConfigFixture()
         let certs = fixture.path("certs")
-        try openssl(["req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+        try openssl([
+            "req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
             "-subj", "/CN=Test Device CA", "-days", "2", "-keyout", certs + "/ca.key", "-out", certs + "/ca.pem",
-            "-addext", "basicConstraints=critical,CA:TRUE"])
-        try openssl(["req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-addext", "basicConstraints=critical,CA:TRUE"
+        ])
+        try openssl([
+            "req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
             "-subj", "/CN=not a ca", "-days", "2", "-keyout", certs + "/leaf.key", "-out", certs + "/leaf.pem",
-            "-addext", "basicConstraints=critical,CA:FALSE"])
+            "-addext", "basicConstraints=critical,CA:FALSE"
+        ])
         return fixture
     }
 
@@ -114,7 +119,8 @@ import Testing
         #expect(beside.count == 1 && beside[0].message.contains("belongs in the listener's 'tls:' block"), "\(beside)")
         #expect(beside.first?.line == 4)
         let redirect = try fixture.errors(
-            edit("pools:",
+            edit(
+                "pools:",
                 "  - name: http\n    address: 127.0.0.1:0\n    redirect_to_https: 443\n"
                     + "    client_certificates: { mode: required, ca: ../certs/ca.pem }\npools:"))
         #expect(redirect.count == 1 && redirect[0].message.contains("on a listener without TLS"), "\(redirect)")

@@ -11,7 +11,9 @@ import Testing
     /// The fixture configuration with an EWS route (NTLM) and `extended_protection: <setting>`.
     static func yaml(_ pki: CoveragePKI, setting: String?) -> String {
         var text = pki.configuration(hosts: ["mail.contoso.lab", "autodiscover.contoso.lab"])
-            .replacingOccurrences(of: "      - { preset: owa, pool: mailbox }", with: "      - { preset: ews, pool: mailbox }\n      - { preset: owa, pool: mailbox }")
+            .replacingOccurrences(
+                of: "      - { preset: owa, pool: mailbox }",
+                with: "      - { preset: ews, pool: mailbox }\n      - { preset: owa, pool: mailbox }")
         if let setting {
             text = text.replacingOccurrences(of: "    routes:", with: "    extended_protection: \(setting)\n    routes:")
         }

@@ -51,7 +51,9 @@ struct ExtendedProtectionTests {
         #expect(refusal(.require, expected) == nil)
         #expect(refusal(.require, nil)?.contains("channel binding missing") == true)
         #expect(refusal(.require, zero)?.contains("all-zero") == true)
-        #expect(refusal(.require, wrong) == "channel binding mismatch: expected \(String(repeating: "AB", count: 16)) got \(String(repeating: "CD", count: 16))")
+        #expect(
+            refusal(.require, wrong)
+                == "channel binding mismatch: expected \(String(repeating: "AB", count: 16)) got \(String(repeating: "CD", count: 16))")
         #expect(refusal(.accept, expected) == nil)
         #expect(refusal(.accept, nil) == nil)
         #expect(refusal(.accept, zero) == nil)

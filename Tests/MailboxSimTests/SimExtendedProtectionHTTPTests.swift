@@ -41,7 +41,9 @@ struct SimExtendedProtectionHTTPTests {
         print(json.dumps(results))
         """#
 
-    @Test("require on MAPI, accept on EWS: pyspnego NTLM and SPNEGO with the right binding log on; wrong is 401 everywhere; none is 401 only under require")
+    @Test(
+        "require on MAPI, accept on EWS: pyspnego NTLM and SPNEGO with the right binding log on; wrong is 401 everywhere; none is 401 only under require"
+    )
     func pyspnegoBindings() async throws {
         let policy = try ExtendedProtectionPolicy.parse(["require", "ews=accept"])
         try await SimHarness.withSim(requireNTLM: true, extendedProtection: policy) { sim in

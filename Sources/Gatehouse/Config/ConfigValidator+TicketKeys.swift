@@ -5,7 +5,8 @@ import GatehouseTLS
 extension ConfigValidator {
     /// The absolute path and the parsed keys, or nil after recording an error.
     func ticketKeys(_ file: Located<String>, sessionTickets: Bool) -> (String, TicketKeyRing)? {
-        let howToMake = "create it with `gatehouse cert ticket-key rotate \(file.value)` (one base64 line of 80 bytes per key, newest first)"
+        let howToMake =
+            "create it with `gatehouse cert ticket-key rotate \(file.value)` (one base64 line of 80 bytes per key, newest first)"
         guard sessionTickets else {
             collector.error(
                 "\(file.place) is set, but session_tickets is false, so no ticket would ever use the keys", at: file.mark,
