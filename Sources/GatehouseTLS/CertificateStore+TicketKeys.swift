@@ -1,13 +1,15 @@
 import COpenSSL
+import Foundation
 
-/// Session tickets under the keys of a `TicketKeyRing` (`tls.ticket_keys`), so several Gatehouse
-/// instances that read the same file resume each other's sessions.
+/// Session tickets under the keys of a `TicketKeyRing`: the listener's `tls.ticket_keys` (so
+/// several Gatehouse instances that read the same file resume each other's sessions), or else the
+/// process's own rotating keys (`AutomaticTicketKeys`).
 ///
 /// OpenSSL calls the callback of the session context (the store's initial context) to seal and
 /// open tickets, for TLS 1.2 and TLS 1.3 alike; it is installed on every context of the store so
 /// that no context can ever fall back to keys of its own.
 extension CertificateStore {
-    /// Makes `context` seal and open tickets with the store's `ticketKeys` (through the callback).
+    /// Makes `context` seal and open tickets with the store's keys (through the callback).
     static func installTicketKeyCallback(on context: TLSContext) throws {
         guard SSL_CTX_set_tlsext_ticket_key_evp_cb(context.ctx, ticketKeyCallback) == 1 else {
             throw TLSError(.internalError, OpenSSLErrorQueue.describe("cannot install the session ticket key callback"))
@@ -18,11 +20,17 @@ extension CertificateStore {
     /// fresh IV, keys the cipher and the MAC, returns 1 (0: no ticket). Decrypting: 0 for an
     /// unknown name (full handshake), 1 for the current key, 2 for an older key (OpenSSL then
     /// issues a new ticket under the current key), -1 on an OpenSSL failure.
+    ///
+    /// `tls13`: the connection negotiated TLS 1.3, where OpenSSL sends a ticket after a resumption
+    /// only when asked to renew (2): a TLS 1.3 client uses each ticket once, so without a new one
+    /// every second connection would be a full handshake.
     func sealOrOpenTicket(
         name: UnsafeMutablePointer<UInt8>, iv: UnsafeMutablePointer<UInt8>,
-        cipher: OpaquePointer, mac: OpaquePointer, encrypt: Bool
+        cipher: OpaquePointer, mac: OpaquePointer, encrypt: Bool, tls13: Bool = false
     ) -> Int32 {
-        guard let ring = ticketKeys else { return encrypt ? 0 : -1 }
+        guard let ring = try? ticketKeys ?? AutomaticTicketKeys.shared.ring(now: Date().timeIntervalSince1970) else {
+            return encrypt ? 0 : -1
+        }
         let aes = EVP_aes_256_cbc()
         let ivLength = Int(EVP_CIPHER_get_iv_length(aes))
         if encrypt {
@@ -39,7 +47,7 @@ extension CertificateStore {
         let result: Int32
         switch ring.decision(forName: presented) {
         case .unknown: return 0
-        case .current(let found): (key, result) = (found, 1)
+        case .current(let found): (key, result) = (found, tls13 ? 2 : 1)
         case .renew(let found): (key, result) = (found, 2)
         }
         guard COpenSSL_ticket_hmac_init(mac, key.hmacKey, key.hmacKey.count) == 1,
@@ -58,5 +66,6 @@ let ticketKeyCallback:
         guard let ssl, let name, let iv, let cipher, let mac, let raw = COpenSSL_SSL_get_app_data(ssl) else { return -1 }
         let connection = Unmanaged<TLSConnection>.fromOpaque(raw).takeUnretainedValue()
         guard let store = connection.store else { return -1 }
-        return store.sealOrOpenTicket(name: name, iv: iv, cipher: cipher, mac: mac, encrypt: encrypt == 1)
+        return store.sealOrOpenTicket(
+            name: name, iv: iv, cipher: cipher, mac: mac, encrypt: encrypt == 1, tls13: SSL_version(ssl) == 0x0304)
     }

@@ -111,12 +111,12 @@ public final class CertificateStore: @unchecked Sendable {
             alpnList.installSelectCallback(on: context)
             // Also on every context: with a HelloRetryRequest the callback runs again after a switch.
             SSL_CTX_set_client_hello_cb(context.ctx, clientHelloCallback, nil)
-            if ticketKeys != nil { try Self.installTicketKeyCallback(on: context) }
+            if policy.sessionTickets { try Self.installTicketKeyCallback(on: context) }
             if stapling { Self.installOCSPStapling(on: context) }
             contexts.append(context)
         }
         self.contexts = contexts
-        try configureSessions(on: contexts[defaultIndex!])
+        configureSessions(on: contexts[defaultIndex!])
     }
 
     /// The certificate to serve for `serverName` (nil: no SNI). Pure; used by the handshake, by
@@ -147,19 +147,11 @@ public final class CertificateStore: @unchecked Sendable {
     /// The context every new server `SSL` starts from.
     var initialContext: TLSContext { contexts[defaultIndex] }
 
-    /// Session cache and, without a key file, fresh random ticket keys on the initial context (the session context).
-    private func configureSessions(on context: TLSContext) throws {
+    /// The session cache on the initial context (the session context). Tickets are sealed by the
+    /// ticket key callback: under `ticketKeys`, or else under `AutomaticTicketKeys.shared`.
+    private func configureSessions(on context: TLSContext) {
         let mode = policy.sessionCacheSize > 0 ? SSL_SESS_CACHE_SERVER : SSL_SESS_CACHE_OFF
         _ = COpenSSL_SSL_CTX_set_session_cache_mode(context.ctx, Int(mode))
         _ = COpenSSL_SSL_CTX_sess_set_cache_size(context.ctx, policy.sessionCacheSize)
-        if policy.sessionTickets && ticketKeys == nil {
-            // 80 bytes: 16 name + 32 HMAC + 32 AES key. Generated here, at start, never written to disk.
-            var keys = [UInt8](repeating: 0, count: 80)
-            guard RAND_bytes(&keys, Int32(keys.count)) == 1,
-                COpenSSL_SSL_CTX_set_tlsext_ticket_keys(context.ctx, &keys, keys.count) == 1
-            else {
-                throw TLSError(.internalError, OpenSSLErrorQueue.describe("cannot set session ticket keys"))
-            }
-        }
     }
 }

@@ -144,3 +144,48 @@ def test_a_broken_key_file_refuses_the_reload_and_the_old_keys_keep_working(pair
     assert f"{instances['b'].config_path}:{line}:" in done.stderr, done.stderr
     assert "line 1: a key must be 80 bytes, this one is 12" in done.stderr, done.stderr
     assert resumed(s_client(instances["b"].port, "tls1_2", sess_in=session))
+
+
+@pytest.mark.parametrize("version", ["tls1_2", "tls1_3"])
+def test_without_a_key_file_a_reload_keeps_the_process_keys(sims, tmp_path, version):
+    """Without `ticket_keys` the keys are the process's own (random, rotated hourly): a reload
+    builds new certificate stores but keeps them, so tickets issued before it still resume; another
+    process cannot open them."""
+    require_binaries()
+    (tmp_path / "one").mkdir()
+    (tmp_path / "other").mkdir()
+    one = start_gatehouse(sims, tmp_path / "one")
+    other = start_gatehouse(sims, tmp_path / "other")
+    try:
+        session = tmp_path / "session.pem"
+        assert not resumed(s_client(one.port, version, sess_out=session))
+        done = subprocess.run([str(BIN / "gatehouse"), "reload", "--config", str(one.config_path)],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert resumed(s_client(one.port, version, sess_in=session))
+        assert not resumed(s_client(other.port, version, sess_in=session))
+    finally:
+        one.process.stop()
+        other.process.stop()
+
+
+@pytest.mark.parametrize("with_file", [False, True])
+def test_a_tls13_resumption_hands_out_a_new_ticket(sims, tmp_path, with_file):
+    """TLS 1.3 clients use a ticket once: each resumption must bring a fresh ticket, or every
+    second connection is a full handshake. Three connections in a chain, each resuming with the
+    ticket the previous one got (with a key file and with the process's own keys)."""
+    require_binaries()
+    extra = ""
+    if with_file:
+        keys = tmp_path / "ticket.keys"
+        rotate(keys)
+        extra = f"      ticket_keys: {keys}"
+    gatehouse = start_gatehouse(sims, tmp_path, tls_extra=extra)
+    try:
+        first, second, third = (tmp_path / f"session-{n}.pem" for n in (1, 2, 3))
+        assert not resumed(s_client(gatehouse.port, "tls1_3", sess_out=first))
+        assert resumed(s_client(gatehouse.port, "tls1_3", sess_in=first, sess_out=second))
+        assert second.exists(), "no new ticket after a TLS 1.3 resumption"
+        assert resumed(s_client(gatehouse.port, "tls1_3", sess_in=second, sess_out=third))
+    finally:
+        gatehouse.process.stop()

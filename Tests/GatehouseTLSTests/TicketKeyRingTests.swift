@@ -96,10 +96,46 @@ import Testing
         #expect(try open(sealed, name: name, iv: iv, tag: tag, by: stranger).result == 0)
     }
 
+    /// Without a key file: a fresh key encrypts every period, the newest `keep` decrypt, and a
+    /// clock that jumps far ahead rotates once (time passed in).
+    @Test func automaticKeysRotateByTimeAndKeepTheNewest() throws {
+        let keys = AutomaticTicketKeys(period: 100, keep: 3)
+        let first = try keys.ring(now: 1_000)
+        #expect(first.keys.count == 1)
+        #expect(try keys.ring(now: 1_099) == first, "no rotation within a period")
+        let second = try keys.ring(now: 1_100)
+        #expect(second.keys.count == 2 && second.current != first.current && second.keys[1] == first.current)
+        #expect(second.decision(forName: first.current.name) == .renew(first.current), "an old key's ticket is renewed")
+        _ = try keys.ring(now: 1_200)
+        let fourth = try keys.ring(now: 1_300)
+        #expect(fourth.keys.count == 3, "only the newest three decrypt")
+        #expect(fourth.decision(forName: first.current.name) == .unknown, "the first key is gone after three rotations")
+        let jumped = try keys.ring(now: 1_000_000)
+        #expect(jumped.keys.count == 3 && jumped.keys[1] == fourth.current, "a jump of many periods rotates once")
+        #expect(try keys.ring(now: 1_000_099) == jumped)
+    }
+
+    /// Without a key file every store of the process (a reload builds new ones) shares the
+    /// process's keys: a ticket sealed before a reload opens after it.
+    @Test func withoutAKeyFileStoresOfOneProcessShareTheirKeys() throws {
+        let pki = try TestPKI()
+        let certified = try pki.certified(try pki.selfSigned(cn: "mail.contoso.lab", dns: ["mail.contoso.lab"]))
+        let before = try CertificateStore(certificates: [certified])
+        let after = try CertificateStore(certificates: [certified])
+        let plaintext = Array("session state".utf8)
+        let (name, iv, sealed, tag) = try seal(plaintext, by: before)
+        let current = try AutomaticTicketKeys.shared.ring(now: Date().timeIntervalSince1970).current
+        #expect(name == current.name)
+        #expect(try open(sealed, name: name, iv: iv, tag: tag, by: after) == (1, plaintext))
+    }
+
     /// Runs the encrypt half of the callback, then encrypts and MACs `plaintext` as OpenSSL would.
     private func seal(_ plaintext: [UInt8], by store: CertificateStore) throws -> ([UInt8], [UInt8], [UInt8], [UInt8]) {
         let (cipher, mac) = try contexts()
-        defer { EVP_CIPHER_CTX_free(cipher); EVP_MAC_CTX_free(mac) }
+        defer {
+            EVP_CIPHER_CTX_free(cipher)
+            EVP_MAC_CTX_free(mac)
+        }
         var name = [UInt8](repeating: 0, count: 16)
         var iv = [UInt8](repeating: 0, count: Int(EVP_MAX_IV_LENGTH))
         #expect(store.sealOrOpenTicket(name: &name, iv: &iv, cipher: cipher, mac: mac, encrypt: true) == 1)
@@ -117,7 +153,10 @@ import Testing
         _ sealed: [UInt8], name: [UInt8], iv: [UInt8], tag expected: [UInt8], by store: CertificateStore
     ) throws -> (result: Int32, plaintext: [UInt8]) {
         let (cipher, mac) = try contexts()
-        defer { EVP_CIPHER_CTX_free(cipher); EVP_MAC_CTX_free(mac) }
+        defer {
+            EVP_CIPHER_CTX_free(cipher)
+            EVP_MAC_CTX_free(mac)
+        }
         var name = name
         var iv = iv
         let result = store.sealOrOpenTicket(name: &name, iv: &iv, cipher: cipher, mac: mac, encrypt: false)
