@@ -10,8 +10,7 @@ struct RunCommand: AsyncParsableCommand {
         abstract: "Validate a configuration and start the proxy.",
         discussion: """
             Loads the configuration and checks its certificates exactly as 'gatehouse check' does \
-            (without --probe) and refuses to start if either has any error. Then binds every listener \
-            and serves until SIGINT or SIGTERM: it stops accepting, \
+            (without --probe) and refuses to start if either has any error. Then binds every listener and serves until SIGINT or SIGTERM: it stops accepting, \
             sends GOAWAY on HTTP/2 connections and 'Connection: close' on the next HTTP/1.1 response, \
             and waits up to limits.shutdown_grace (default 30s) for requests in flight before it exits.
 
