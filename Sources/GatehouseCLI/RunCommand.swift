@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import Gatehouse
 import Logging
 
@@ -9,8 +8,8 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Validate a configuration and start the proxy.",
         discussion: """
-            Loads the configuration and checks its certificates exactly as 'gatehouse check' does \
-            (without --probe) and refuses to start if either has any error. Then binds every listener and serves until SIGINT or SIGTERM: it stops accepting, \
+            Loads the configuration (exactly as 'gatehouse check' does) and refuses to start if it has \
+            any error. Then binds every listener and serves until SIGINT or SIGTERM: it stops accepting, \
             sends GOAWAY on HTTP/2 connections and 'Connection: close' on the next HTTP/1.1 response, \
             and waits up to limits.shutdown_grace (default 30s) for requests in flight before it exits.
 
@@ -47,7 +46,6 @@ func makeServer(
     _ configuration: GatehouseConfiguration, configPath: String,
     adjust: @escaping @Sendable (GatehouseConfiguration) -> GatehouseConfiguration = { $0 }
 ) throws -> GatehouseServer {
-    try refuseCertificateErrors(in: configuration, configPath: configPath)
     var logger = Logger(label: "gatehouse")
     logger.logLevel = .info
     let metrics = GatehouseMetrics()  // one latency shard per event loop, as many as the server has
@@ -61,21 +59,6 @@ func makeServer(
         return server
     } catch let error as RuntimeBuildError {
         StandardError.print(error.description)
-        throw ExitCode(1)
-    }
-}
-
-/// The certificate checks of `gatehouse check` (coverage, expiry, Extended Protection under
-/// `bridged`) at start, as reloads run them: a configuration that a reload would refuse does not
-/// start either. Warnings are printed; errors are printed and exit with status 1.
-private func refuseCertificateErrors(in configuration: GatehouseConfiguration, configPath: String) throws {
-    let coverage = CoverageCheck(
-        configuration: configuration, displayPath: configPath, locations: CoverageLocations(path: configPath), now: Date()
-    ).run()
-    for diagnostic in coverage.diagnostics { StandardError.print(diagnostic.description) }
-    let errors = coverage.errors.count
-    guard errors == 0 else {
-        StandardError.print("\(configPath): \(errors) error\(errors == 1 ? "" : "s") in the certificates; not started")
         throw ExitCode(1)
     }
 }
