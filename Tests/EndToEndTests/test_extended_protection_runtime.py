@@ -8,8 +8,10 @@ NTLM routes' rotation (EWS logons all land on mbx01, OWA still reaches mbx02); u
 stays, and NTLM logons that land on it fail with the sim's 401.
 """
 import json
+import re
 import subprocess
 import time
+import types
 import urllib.request
 
 import pytest
@@ -17,6 +19,7 @@ import requests
 
 from conftest import BIN, CERTS, Process, free_port, require_binaries, wait_for_port
 from test_extended_protection import SHARED_CERT, SHARED_KEY, ntlm_session, start_ep_sim
+from test_status_page import rendered_dom, server_row_html
 
 pytest.importorskip("requests_ntlm")
 
@@ -155,6 +158,11 @@ def test_bridged_takes_the_mismatching_server_out_of_the_ntlm_rotation_only(runt
     assert len(warnings) == 1, proxy.output()[-3000:]
     assert "mbx02" in warnings[0] and fingerprint(SHARED_CERT) in warnings[0] and fingerprint(impostor) in warnings[0]
     assert "out of the NTLM/Negotiate rotation" in warnings[0]
+    # The status page (headless Chromium runs its script) shows the verdict per server.
+    dom = rendered_dom(types.SimpleNamespace(admin_port=admin_port))
+    for server, verdict in (("mbx01", "match"), ("mbx02", "mismatch")):
+        assert re.findall(r'data-ep-match="([a-z]+)"', server_row_html(dom, server)) == [verdict], dom[-3000:]
+    assert "contoso mail.contoso.lab RSA: mismatch, out of NTLM" in server_row_html(dom, "mbx02")
 
 
 def test_warn_only_reports_and_logons_on_the_mismatching_server_fail(runtime):
