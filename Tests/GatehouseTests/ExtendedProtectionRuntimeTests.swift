@@ -134,6 +134,20 @@ import Testing
         try loop.syncShutdownGracefully()
     }
 
+    @Test func aReloadKeepsThePresentedCertificateOfTheSameServerOnly() {
+        let server = HealthCarryOver.Server(name: "mbx01", host: "10.0.0.11", port: 443, tlsName: "mail", drain: false)
+        var moved = server
+        moved.host = "10.0.0.99"
+        let old = HealthCarryOver.Shape(name: "mailbox", servers: [server], healthPaths: ["/EWS/"], rise: 2, fall: 3)
+        var state = HealthCarryOver.fresh(old)
+        #expect(state.presented == [nil])
+        state.presented[0] = Self.other
+        let kept = HealthCarryOver.carry(old: [(old, state)], new: [old])
+        #expect(kept[0].presented == [Self.other])
+        let elsewhere = HealthCarryOver.Shape(name: "mailbox", servers: [moved], healthPaths: ["/EWS/"], rise: 2, fall: 3)
+        #expect(HealthCarryOver.carry(old: [(old, state)], new: [elsewhere])[0].presented == [nil])
+    }
+
     @Test func underWarnTheMismatchIsLoggedButNothingIsExcluded() throws {
         let pool = try PassiveEjectionTableTests.pool()
         let lines = NIOLockedValueBox<[(Logger.Level, String)]>([])
