@@ -30,19 +30,14 @@ extension CoverageCheck {
     func checkExtendedProtection(stores: [ListenerStore], state: inout State) {
         var backends: [String: BackendCertificate?] = [:]
         for (serviceIndex, service) in configuration.services.enumerated() where service.extendedProtection != .off {
-            let routes = service.routes.filter { !$0.blocked && $0.pool != nil && ($0.preset?.usesWindowsAuthentication ?? true) }
-            let pools = routes.compactMap(\.pool).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+            let routes = service.routes.filter(ChannelBindingFront.routeUsesWindowsAuthentication)
+            let pools = ChannelBindingFront.windowsAuthenticationPools(of: service)
             guard !pools.isEmpty else { continue }
             var mismatches: [Mismatch] = []
             for listener in stores {
                 guard let store = listener.store else { continue }
                 for host in service.hosts {
-                    var seen: [CertifiedKey] = []
-                    for ecdsa in [true, false] {
-                        guard let front = store.select(serverName: host, clientOffersECDSA: ecdsa),
-                            !seen.contains(where: { $0.leaf === front.leaf })
-                        else { continue }
-                        seen.append(front)
+                    for front in ChannelBindingFront.served(by: store, host: host) {
                         let keyType = front.isECDSA ? "ECDSA" : "RSA"
                         let pair = listener.loaded.first { $0.certified?.leaf === front.leaf }?.pair
                         let frontFile = pair?.certificate ?? "?"
@@ -58,7 +53,9 @@ extension CoverageCheck {
                                     verdicts.append("\(key) unknown")
                                     continue
                                 }
-                                if backend.certificate.tlsServerEndPointHash == front.leaf.tlsServerEndPointHash {
+                                let verdict = ChannelBindingVerdict.of(
+                                    front: front.leaf.tlsServerEndPointHash, presented: backend.certificate.tlsServerEndPointHash)
+                                if verdict == .match {
                                     verdicts.append("\(key) same certificate")
                                     continue
                                 }

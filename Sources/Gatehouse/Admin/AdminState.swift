@@ -4,11 +4,13 @@ import NIOCore
 /// The JSON the admin endpoint serves: per pool its servers with drain state, active health per
 /// service, passive ejection (`suspect`) for the server and per service, and connection counters
 /// summed over the event loops (with `requests`, started since start, and `requests_per_second` over the last seconds); and the
-/// listeners with their certificates (`AdminState+Listeners.swift`).
+/// listeners with their certificates (`AdminState+Listeners.swift`); per server, Extended Protection's
+/// verdict on the certificate it presents (`AdminState+ExtendedProtection.swift`).
 enum AdminState {
     static func render(server: AdminServer) -> EventLoopFuture<String> {
         // One consistent picture: a reload between reads would mix two pool lists.
         let (healthPools, views, lastResults) = server.health.picture()
+        let binding = server.health.bindingPicture()
         let futures = healthPools.map { server.pools.counters(of: $0) }
         let loop = futures.first?.eventLoop ?? server.pools.anyEventLoop
         return EventLoopFuture.whenAllSucceed(futures, on: loop).map { counters in
@@ -42,6 +44,7 @@ enum AdminState {
                             + "\"outstanding\":\(counter(count.outstanding)),\"idle\":\(counter(count.idle)),"
                             + "\"pinned\":\(counter(count.pinned)),\"suspect_loops\":\(counter(count.suspect)),"
                             + "\"requests\":\(counter(count.requests)),"
+                            + bindingMembers(pool: pool.name, server: serverIndex, picture: binding) + ","
                             + "\"requests_per_second\":\(rates[index][serverIndex].map { "\(($0 * 10).rounded() / 10)" } ?? "null")}")
                 }
                 pools.append(

@@ -62,12 +62,22 @@ extension StatusPage {
                 b.setAttribute("data-up", String(svc.up));
                 services.appendChild(b);
               });
-              const cells = [el("td", s.name), el("td", s.address), num(s.weight), state, services,
+              const binding = el("td");
+              (s.extended_protection || []).forEach(ep => {
+                const b = badge(ep.service + " " + ep.host + " " + ep.key_type + ": " + ep.match +
+                  (ep.excluded_from_ntlm ? ", out of NTLM" : ""),
+                  ep.match === "match" ? "up" : ep.match === "mismatch" ? "down" : "drained");
+                b.title = "front " + ep.front_sha256 + "\npresented " + (s.presented_sha256 || "none yet");
+                b.setAttribute("data-ep-match", ep.match);
+                binding.appendChild(b);
+              });
+              if (!binding.firstChild) binding.textContent = "–";
+              const cells = [el("td", s.name), el("td", s.address), num(s.weight), state, services, binding,
                 num(s.outstanding), num(s.idle), num(s.pinned), num(rate === null ? "–" : rate.toFixed(1))];
               return row(cells, {"id": "server-" + key, "data-up": String(s.up), "data-draining": String(s.draining)});
             });
             pools.appendChild(el("h3", pool.name + " (" + pool.balance + ", max " + pool.max_pinned_per_server + " pinned per server)"));
-            pools.appendChild(table(["server", "address", "weight", "state", "health per service",
+            pools.appendChild(table(["server", "address", "weight", "state", "health per service", "Extended Protection",
               "in flight", "idle", "pinned", "req/s"], rows));
           });
           replace("pools", pools);

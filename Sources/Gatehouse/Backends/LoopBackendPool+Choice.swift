@@ -15,13 +15,17 @@ extension LoopBackendPool {
     /// nothing else is left. With an `anchor`, rendezvous hashing keeps one mailbox on one server;
     /// otherwise the pool's balancing policy decides. `needsPinnedRoom`: the request starts
     /// connection-based authentication, so the server must have a free pinned-connection slot.
-    func choose(service: Int?, anchor: UInt64?, excluding tried: [Int], needsPinnedRoom: Bool) -> Choice {
+    /// `bindingService`: the route carries NTLM/Negotiate for a service with Extended Protection,
+    /// so a server whose certificate does not bind like the front's is skipped under `bridged`.
+    func choose(
+        service: Int?, bindingService: Int? = nil, anchor: UInt64?, excluding tried: [Int], needsPinnedRoom: Bool
+    ) -> Choice {
         let now = NIODeadline.now().uptimeNanoseconds
         let ejection = pool.ejection
         var lackedRoom = false
         // A nested function, not a closure value: it stays non-escaping, so nothing is allocated.
         func isEligible(_ index: Int, allowSuspect: Bool) -> Bool {
-            guard health.accepts(server: index, service: service), !tried.contains(index) else { return false }
+            guard health.accepts(server: index, service: service, bindingService: bindingService), !tried.contains(index) else { return false }
             if !allowSuspect && ejection.isSuspect(server: index, service: service, now: now) { return false }
             if needsPinnedRoom && !pool.pinned.hasRoom(index) {
                 lackedRoom = true

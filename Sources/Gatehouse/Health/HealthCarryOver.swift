@@ -50,6 +50,7 @@ enum HealthCarryOver {
                 shape.servers.map { _ in HealthCheck(rise: shape.rise, fall: shape.fall) }
             },
             draining: shape.servers.map(\.drain),
+            presented: shape.servers.map { _ in nil },
             lastResult: shape.healthPaths.map { _ in shape.servers.map { _ in "not probed yet" } })
     }
 
@@ -65,6 +66,8 @@ enum HealthCarryOver {
                     continue
                 }
                 // The runtime drain flag (admin drain/undrain) survives unless `drain:` was edited.
+                // The same server at the same address: its certificate is still the one last seen.
+                state.presented[serverIndex] = oldState.presented[oldServer]
                 if oldShape.servers[oldServer].drain == server.drain {
                     state.draining[serverIndex] = oldState.draining[oldServer]
                 }

@@ -36,7 +36,8 @@ final class HealthChecker: Sendable {
                             HealthProbe.run(pool: pool, server: server, path: path, timeout: timeout, on: loop).map { outcome in
                                 registry.record(
                                     epoch: epoch, pool: poolIndex, service: serviceIndex, server: serverIndex,
-                                    success: outcome.healthy, detail: outcome.detail)
+                                    success: outcome.healthy, detail: outcome.detail,
+                                    presented: outcome.presented)
                             }
                         })
                 }

@@ -1,3 +1,4 @@
+import GatehouseTLS
 import NIOCore
 import NIOHTTP1
 
@@ -6,6 +7,9 @@ struct ProbeOutcome: Sendable {
     var healthy: Bool
     /// For logs and the admin endpoint: "200 OK", "HTTP 503", "timed out after 1 s", the error.
     var detail: String
+    /// The certificate the server presented when the TLS handshake succeeded (whatever the HTTP
+    /// outcome), for Extended Protection; nil when no handshake completed.
+    var presented: PresentedCertificate? = nil
 }
 
 /// One active health probe: `GET <path>` on a new TLS connection to one server, made exactly like
@@ -20,6 +24,7 @@ final class HealthProbe: BackendConnectionDelegate {
     private var status: UInt = 0
     private var body: [UInt8] = []
     private var finished = false
+    private var presented: PresentedCertificate?
 
     private init(promise: EventLoopPromise<ProbeOutcome>) {
         self.promise = promise
@@ -42,13 +47,18 @@ final class HealthProbe: BackendConnectionDelegate {
                     connection.close()
                     return
                 }
+                // Once per handshake: the peer certificate's channel-binding hash and thumbprint.
+                let info = try? connection.channel.pipeline.syncOperations.handler(type: OpenSSLHandler.self).connectionInfo
+                probe.presented = info?.peerCertificate.map(PresentedCertificate.init)
                 probe.send(path: path, server: server, on: connection)
             case .failure(let error):
                 probe.finish(ProbeOutcome(healthy: false, detail: "\(error)"))
             }
         }
-        return probe.promise.futureResult.assumeIsolated().map { outcome in
+        return probe.promise.futureResult.assumeIsolated().map { result in
             timer.cancel()
+            var outcome = result
+            outcome.presented = probe.presented
             // The delegate reference is weak: this closure keeps the probe alive until it is done.
             probe.connection?.close()
             probe.connection = nil

@@ -10,6 +10,8 @@ final class HealthRegistry: Sendable {
         /// `checks[service][server]`
         var checks: [[HealthCheck]]
         var draining: [Bool]
+        /// Per server, the certificate it presented on its last successful TLS handshake.
+        var presented: [PresentedCertificate?]
         /// The last probe outcome per (service, server), for the admin endpoint.
         var lastResult: [[String]]
     }
@@ -21,6 +23,10 @@ final class HealthRegistry: Sendable {
         var epoch: UInt64
         var pools: [BackendPool]
         var states: [PoolState]
+        /// Extended Protection: the front certificates servers must match, and the
+        /// (service, pool, server) triples known to mismatch (logged when that changes).
+        var fronts: [ChannelBindingFront]
+        var mismatched: Set<ChannelBindingTable.Key> = []
     }
 
     /// The pools of the current runtime snapshot (replaced whole on reload).
@@ -34,23 +40,31 @@ final class HealthRegistry: Sendable {
     private let publish: @Sendable ([PoolHealthView]) -> Void
     private let logger: Logger
 
-    init(pools: [BackendPool], logger: Logger, publish: @escaping @Sendable ([PoolHealthView]) -> Void) {
+    init(
+        pools: [BackendPool], fronts: [ChannelBindingFront] = [], logger: Logger,
+        publish: @escaping @Sendable ([PoolHealthView]) -> Void
+    ) {
         self.logger = logger
         self.publish = publish
         let states = pools.map { HealthCarryOver.fresh(HealthCarryOver.Shape($0)) }
-        self.state = NIOLockedValueBox(State(generation: 0, epoch: 0, pools: pools, states: states))
+        self.state = NIOLockedValueBox(State(generation: 0, epoch: 0, pools: pools, states: states, fronts: fronts))
     }
 
     /// Switches to the pools of a new runtime snapshot, carrying state over; returns the new epoch
     /// and views. The caller publishes them to the new pools and restarts the health checker.
-    func replace(pools: [BackendPool]) -> (epoch: UInt64, views: [PoolHealthView]) {
-        state.withLockedValue { state in
+    func replace(pools: [BackendPool], fronts: [ChannelBindingFront] = []) -> (epoch: UInt64, views: [PoolHealthView]) {
+        let (result, changes) = state.withLockedValue {
+            state -> ((epoch: UInt64, views: [PoolHealthView]), [ChannelBindingTable.Change]) in
             state.states = Self.carry(state, to: pools)
             state.pools = pools
+            state.fronts = fronts
             state.generation += 1
             state.epoch += 1
-            return (state.epoch, Self.views(generation: state.generation, state.states))
+            let changes = Self.bindingChanges(&state)
+            return ((state.epoch, Self.views(state)), changes)
         }
+        logBindingChanges(changes)
+        return result
     }
 
     private static func carry(_ state: State, to pools: [BackendPool]) -> [PoolState] {
@@ -59,18 +73,30 @@ final class HealthRegistry: Sendable {
     }
 
     /// Records one probe of `pool`'s health path `service` on `server`; logs and publishes a change.
-    func record(epoch: UInt64, pool: Int, service: Int, server: Int, success: Bool, detail: String) {
+    /// `presented`: the certificate of the probe's TLS handshake, if it completed.
+    func record(
+        epoch: UInt64, pool: Int, service: Int, server: Int, success: Bool, detail: String,
+        presented: PresentedCertificate? = nil
+    ) {
         guard !stopped.withLockedValue({ $0 }) else { return }
-        let (transition, views, backendPool) = state.withLockedValue {
-            state -> (HealthCheck.Transition?, [PoolHealthView]?, BackendPool?) in
-            guard state.epoch == epoch else { return (nil, nil, nil) }
+        let (transition, views, backendPool, changes) = state.withLockedValue {
+            state -> (HealthCheck.Transition?, [PoolHealthView]?, BackendPool?, [ChannelBindingTable.Change]) in
+            guard state.epoch == epoch else { return (nil, nil, nil, []) }
             state.states[pool].lastResult[service][server] = detail
-            guard let transition = state.states[pool].checks[service][server].record(success: success) else {
-                return (nil, nil, nil)
+            var changes: [ChannelBindingTable.Change] = []
+            var certificateChanged = false
+            if let presented, state.states[pool].presented[server] != presented {
+                state.states[pool].presented[server] = presented
+                changes = Self.bindingChanges(&state)
+                certificateChanged = true
             }
+            let transition = state.states[pool].checks[service][server].record(success: success)
+            guard transition != nil || certificateChanged else { return (nil, nil, nil, changes) }
             state.generation += 1
-            return (transition, Self.views(generation: state.generation, state.states), state.pools[pool])
+            return (transition, Self.views(state), state.pools[pool], changes)
         }
+        logBindingChanges(changes)
+        if transition == nil, let views { publish(views) }
         guard let transition, let views, let backendPool else { return }
         let metadata: Logger.Metadata = [
             "pool": "\(backendPool.name)", "server": "\(backendPool.servers[server].name)",
@@ -95,7 +121,7 @@ final class HealthRegistry: Sendable {
             guard state.states[poolIndex].draining[serverIndex] != draining else { return (true, nil) }
             state.states[poolIndex].draining[serverIndex] = draining
             state.generation += 1
-            return (true, Self.views(generation: state.generation, state.states))
+            return (true, Self.views(state))
         }
         guard outcome.known else { return false }
         if let views = outcome.views {
@@ -112,7 +138,7 @@ final class HealthRegistry: Sendable {
 
     /// The current views (admin endpoint, start-up).
     func currentViews() -> [PoolHealthView] {
-        state.withLockedValue { Self.views(generation: $0.generation, $0.states) }
+        state.withLockedValue { Self.views($0) }
     }
 
     /// The last probe outcome per (service, server) of `pool`.
@@ -121,15 +147,73 @@ final class HealthRegistry: Sendable {
     /// Pools, views and last probe outcomes read together (a reload cannot come in between).
     func picture() -> (pools: [BackendPool], views: [PoolHealthView], lastResults: [[[String]]]) {
         state.withLockedValue { state in
-            (state.pools, Self.views(generation: state.generation, state.states), state.states.map(\.lastResult))
+            (state.pools, Self.views(state), state.states.map(\.lastResult))
         }
     }
 
-    private static func views(generation: UInt64, _ states: [PoolState]) -> [PoolHealthView] {
-        states.map { pool in
+    /// Extended Protection as `/state` and the metrics show it: the front certificates, each
+    /// server's presented certificate (`presented[pool][server]`) and every verdict.
+    func bindingPicture() -> (
+        pools: [BackendPool], fronts: [ChannelBindingFront], presented: [[PresentedCertificate?]],
+        rows: [ChannelBindingTable.Row]
+    ) {
+        state.withLockedValue { state in
+            let presented = state.states.map(\.presented)
+            return (
+                state.pools, state.fronts, presented,
+                ChannelBindingTable.rows(fronts: state.fronts, poolNames: state.pools.map(\.name), presented: presented)
+            )
+        }
+    }
+
+    /// Recomputes which triples mismatch; returns what changed since the last time.
+    private static func bindingChanges(_ state: inout State) -> [ChannelBindingTable.Change] {
+        guard !state.fronts.isEmpty || !state.mismatched.isEmpty else { return [] }
+        let presented = state.states.map(\.presented)
+        let names = state.pools.map(\.name)
+        let rows = ChannelBindingTable.rows(fronts: state.fronts, poolNames: names, presented: presented)
+        let now = ChannelBindingTable.states(
+            rows: rows, fronts: state.fronts, poolNames: names, serverNames: state.pools.map { $0.servers.map(\.name) },
+            presented: presented)
+        let changes = ChannelBindingTable.changes(before: state.mismatched, now: now)
+        state.mismatched = Set(now.mismatched.keys)
+        return changes
+    }
+
+    /// One line per change: a warning when a server's certificate stops binding like the front
+    /// certificate (and, under `bridged`, leaves the NTLM rotation), an info line when it matches again.
+    private func logBindingChanges(_ changes: [ChannelBindingTable.Change]) {
+        for change in changes {
+            let metadata: Logger.Metadata = [
+                "service": "\(change.key.service)", "pool": "\(change.key.pool)", "server": "\(change.key.server)",
+                "extended_protection": "\(change.setting.rawValue)",
+                "front_sha256": "\(change.front.thumbprint)", "presented_sha256": "\(change.presented.thumbprint)"
+            ]
+            if change.mismatched {
+                logger.warning(
+                    change.setting == .bridged
+                        ? "Extended Protection mismatch: backend presents a different certificate than the front; out of the NTLM/Negotiate rotation"
+                        : "Extended Protection mismatch: backend presents a different certificate than the front; NTLM/Negotiate logons through it will fail",
+                    metadata: metadata)
+            } else {
+                logger.info(
+                    change.setting == .bridged
+                        ? "Extended Protection: backend certificate matches the front again; back in the NTLM/Negotiate rotation"
+                        : "Extended Protection: backend certificate matches the front again",
+                    metadata: metadata)
+            }
+        }
+    }
+
+    private static func views(_ state: State) -> [PoolHealthView] {
+        let presented = state.states.map(\.presented)
+        let rows = ChannelBindingTable.rows(fronts: state.fronts, poolNames: state.pools.map(\.name), presented: presented)
+        let excluded = ChannelBindingTable.exclusions(
+            rows: rows, fronts: state.fronts, serverCounts: state.pools.map(\.servers.count))
+        return zip(state.states, excluded).map { pool, excluded in
             PoolHealthView(
-                generation: generation, serviceUp: pool.checks.map { $0.map(\.isHealthy) },
-                draining: pool.draining)
+                generation: state.generation, serviceUp: pool.checks.map { $0.map(\.isHealthy) },
+                draining: pool.draining, bindingExcluded: excluded)
         }
     }
 }

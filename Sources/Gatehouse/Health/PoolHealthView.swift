@@ -10,6 +10,10 @@ struct PoolHealthView: Sendable {
     var serverUp: [Bool]
     /// Servers that take no new requests (admin drain or `drain: true`).
     var draining: [Bool]
+    /// Extended Protection under `bridged`: `bindingExcluded[service]` (a virtual service's index,
+    /// `RoutePolicy.bindingService`) marks per server whether its presented certificate does not
+    /// bind like the service's front certificate, so the service's NTLM/Negotiate routes skip it.
+    var bindingExcluded: [Int: [Bool]] = [:]
 
     /// Everything up, with the configured drain flags.
     init(servers: Int, services: Int, draining: [Bool]) {
@@ -19,8 +23,9 @@ struct PoolHealthView: Sendable {
         self.draining = draining
     }
 
-    init(generation: UInt64, serviceUp: [[Bool]], draining: [Bool]) {
+    init(generation: UInt64, serviceUp: [[Bool]], draining: [Bool], bindingExcluded: [Int: [Bool]] = [:]) {
         self.generation = generation
+        self.bindingExcluded = bindingExcluded
         self.serviceUp = serviceUp
         self.draining = draining
         let servers = draining.count
@@ -29,9 +34,13 @@ struct PoolHealthView: Sendable {
         }
     }
 
-    /// Whether `server` may take a new request for `service` (nil: server-level health).
-    func accepts(server: Int, service: Int?) -> Bool {
+    /// Whether `server` may take a new request for `service` (nil: server-level health) on a route
+    /// whose Extended Protection binding service is `bindingService` (nil: none, e.g. OWA).
+    func accepts(server: Int, service: Int?, bindingService: Int? = nil) -> Bool {
         guard !draining[server] else { return false }
+        if let bindingService, let excluded = bindingExcluded[bindingService], server < excluded.count, excluded[server] {
+            return false
+        }
         if let service, service < serviceUp.count { return serviceUp[service][server] }
         return serverUp[server]
     }

@@ -23,7 +23,30 @@ enum MetricsScrape {
             for (index, entry) in pairs.enumerated() {
                 entry.metrics.update(counters: counters[index], health: entry.view)
             }
+            setBindingGauges(metrics: metrics, picture: health.bindingPicture())
             return metrics.exposition()
+        }
+    }
+}
+
+extension MetricsScrape {
+    /// `gatehouse_extended_protection_match{service, pool, server}`: 0 when any front certificate
+    /// of the service mismatches the server's presented one, 1 when all match; unknown verdicts
+    /// (no handshake yet) set nothing.
+    static func setBindingGauges(metrics: GatehouseMetrics, picture: AdminState.BindingPicture) {
+        var values: [[String]: Double] = [:]
+        for row in picture.rows where row.verdict != .unknown {
+            let labels = [
+                picture.fronts[row.front].serviceName, picture.pools[row.pool].name,
+                picture.pools[row.pool].servers[row.server].name
+            ]
+            values[labels] = min(values[labels] ?? 1, row.verdict == .match ? 1 : 0)
+        }
+        for (labels, value) in values {
+            metrics.registry.makeGauge(
+                descriptor: MetricFamilies.extendedProtectionMatch,
+                labels: [("service", labels[0]), ("pool", labels[1]), ("server", labels[2])]
+            ).set(to: value)
         }
     }
 }

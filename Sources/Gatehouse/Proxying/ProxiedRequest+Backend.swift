@@ -41,12 +41,12 @@ extension ProxiedRequest {
         }
         let tried = machine.triedServers
         var choice = loopPool.choose(
-            service: policy.healthService, anchor: anchor, excluding: tried.asArray,
+            service: policy.healthService, bindingService: policy.bindingService, anchor: anchor, excluding: tried.asArray,
             needsPinnedRoom: machine.needsPinnedRoom)
         if choice == .noHealthyServer, !tried.isEmpty {
             // A resend with no other healthy server left: the same server, on a new connection.
             choice = loopPool.choose(
-                service: policy.healthService, anchor: anchor, excluding: [],
+                service: policy.healthService, bindingService: policy.bindingService, anchor: anchor, excluding: [],
                 needsPinnedRoom: machine.needsPinnedRoom)
         }
         let index: Int

@@ -32,6 +32,10 @@ public struct RoutePolicy: Sendable {
     public var healthService: Int?
     /// Whether the anchor mailbox picks the backend (rendezvous hash) instead of the balancer.
     public var affinity: AffinityMode
+    /// The route carries NTLM/Negotiate for a virtual service (this index) whose
+    /// `extended_protection` is not `off`: under `bridged`, servers whose certificate does not
+    /// bind like the front's are skipped (`PoolHealthView.bindingExcluded`). Nil otherwise.
+    public var bindingService: Int?
     /// Which of the route's requests are long polls (kept out of the latency histogram).
     public var longPoll: LongPollRule = .none
     /// The route's metric handles; nil when metrics are off (tests, benchmarks).

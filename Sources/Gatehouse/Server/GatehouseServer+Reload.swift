@@ -39,7 +39,7 @@ extension GatehouseServer {
 
         // From here nothing can fail.
         checker.cancelProbes()
-        let (_, views) = health.replace(pools: snapshot.pools)
+        let (_, views) = health.replace(pools: snapshot.pools, fronts: snapshot.bindingFronts)
         let changed = proxy.commit(
             snapshot: snapshot, limits: configuration.limits, views: views, plan: plan,
             added: added)

@@ -15,6 +15,9 @@ public struct RuntimeSnapshot: Sendable {
     public var router: ExchangeRouter
     /// Problems worth a warning (expired certificates, loose key file permissions...).
     public var warnings: [String]
+    /// The certificates the listeners serve for the hosts of services with Extended Protection,
+    /// which the servers behind their NTLM routes must match (`HealthRegistry`).
+    public var bindingFronts: [ChannelBindingFront]
     /// What each pool was built from, by name: a reload reuses a pool whose identity is unchanged.
     var poolIdentities: [String: PoolIdentity]
 
@@ -80,7 +83,7 @@ public struct RuntimeSnapshot: Sendable {
         // Routes: one policy per route, ids in table order.
         var policies: [RoutePolicy] = []
         var services: [RoutingTable.Service] = []
-        for service in configuration.services {
+        for (serviceIndex, service) in configuration.services.enumerated() {
             var routes: [RoutingTable.Route] = []
             for route in service.routes {
                 let id = policies.count
@@ -106,6 +109,9 @@ public struct RuntimeSnapshot: Sendable {
                         affinity: route.affinity))
                 policies[id].longPoll = LongPollRule(preset: route.preset)
                 policies[id].requiresClientCertificate = route.clientCertificateRequired
+                if service.extendedProtection != .off, ChannelBindingFront.routeUsesWindowsAuthentication(route) {
+                    policies[id].bindingService = serviceIndex
+                }
                 routes.append(RoutingTable.Route(prefix: route.prefix, id: id))
             }
             services.append(
@@ -125,6 +131,7 @@ public struct RuntimeSnapshot: Sendable {
 
         // Listeners and their certificate stores.
         var listeners: [ListenerSpec] = []
+        var stores: [CertificateStore] = []
         for listener in configuration.listeners {
             switch listener.mode {
             case .redirectToHTTPS(let port):
@@ -159,6 +166,7 @@ public struct RuntimeSnapshot: Sendable {
                         certificates: certified, defaultCertificate: defaultKey,
                         policy: policy, alpn: alpn, strictSNI: tls.strictSNI, ticketKeys: tls.ticketKeys,
                         clientCertificates: clientCertificates)
+                    stores.append(store)
                     listeners.append(
                         ListenerSpec(
                             name: listener.name, host: listener.address.host, port: listener.address.port,
@@ -178,6 +186,7 @@ public struct RuntimeSnapshot: Sendable {
             screening: configuration.screening)
         self.warnings = warnings
         self.poolIdentities = identities
+        self.bindingFronts = ChannelBindingFront.all(services: configuration.services, stores: stores)
     }
 }
 
