@@ -25,7 +25,9 @@ extension LoopBackendPool {
         var lackedRoom = false
         // A nested function, not a closure value: it stays non-escaping, so nothing is allocated.
         func isEligible(_ index: Int, allowSuspect: Bool) -> Bool {
-            guard health.accepts(server: index, service: service, bindingService: bindingService), !tried.contains(index) else { return false }
+            guard health.accepts(server: index, service: service, bindingService: bindingService), !tried.contains(index) else {
+                return false
+            }
             if !allowSuspect && ejection.isSuspect(server: index, service: service, now: now) { return false }
             if needsPinnedRoom && !pool.pinned.hasRoom(index) {
                 lackedRoom = true

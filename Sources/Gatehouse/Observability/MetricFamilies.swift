@@ -104,7 +104,8 @@ enum MetricFamilies {
     static var extendedProtectionMatch: MetricNameDescriptor {
         family(
             "extended_protection_match", "",
-            "Whether the certificate a server presented on its last health-check handshake binds like every front certificate the listeners serve for the service's hosts (1 match, 0 mismatch), for services with extended_protection warn or bridged; absent before the first handshake.")
+            "Whether the certificate a server presented on its last health-check handshake binds like every front certificate the listeners serve for the service's hosts (1 match, 0 mismatch), for services with extended_protection warn or bridged; absent before the first handshake."
+        )
     }
 
     // Certificates, screening, configuration

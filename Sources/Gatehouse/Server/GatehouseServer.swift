@@ -69,7 +69,8 @@ public final class GatehouseServer: Service, Sendable {
             router: snapshot.router, limits: configuration.limits, logger: logger,
             accessLog: self.accessLog, metrics: metrics)
         let pools = proxy.pools
-        self.health = HealthRegistry(pools: snapshot.pools, fronts: snapshot.bindingFronts, logger: logger) { views in pools.publish(views) }
+        self.health = HealthRegistry(pools: snapshot.pools, fronts: snapshot.bindingFronts, logger: logger) { views in pools.publish(views)
+        }
         self.checker = HealthChecker(registry: health, group: group)
         let current = self.current
         self.admin = AdminServer(
