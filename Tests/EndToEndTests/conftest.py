@@ -336,6 +336,37 @@ def start_gatehouse(sims, tmp_path, **kwargs):
     return Gatehouse(process, port, http_port, admin_port, config, {s.name: s for s in sims})
 
 
+def stop_popen(process):
+    """Stops a subprocess.Popen this test started: SIGTERM, then SIGKILL after 5 s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+def start_haproxy(config_path, address, port, timeout=10.0):
+    """HAProxy (`make deps-test` installs it) in the foreground on `config_path`, once it accepts
+    on address:port; the caller stops it with stop_popen (by its PID, as every process here)."""
+    import shutil
+    if shutil.which("haproxy") is None:
+        pytest.fail("haproxy is not installed: run `make deps-test` (apt-get install haproxy)")
+    process = subprocess.Popen(["haproxy", "-f", str(config_path), "-db"], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection((address, port), 1).close()
+            return process
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                stop_popen(process)
+                pytest.fail(f"haproxy did not start listening on {address}:{port}: {process.stdout.read()}")
+            time.sleep(0.05)
+
+
 PING_HOLD_SECONDS = 75
 PING_TEST = "test_activesync_ping_held_75s_succeeds"
 

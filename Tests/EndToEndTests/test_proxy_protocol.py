@@ -11,17 +11,15 @@ the proxy keeps serving. Then a reload that switches it on; last, HAProxy (`make
 installs it) in `mode tcp` with `send-proxy-v2` in front, started and stopped by this test (by PID).
 """
 import json
-import shutil
 import socket
 import ssl
 import struct
-import subprocess
 import time
 import urllib.request
 
 import pytest
 
-from conftest import BIN, CERTS, Gatehouse, Process, free_port, wait_for_port
+from conftest import BIN, CERTS, Gatehouse, Process, free_port, start_haproxy, stop_popen, wait_for_port
 from gatehouse_client import RawHTTPS, http11_context
 from recording_backend import RecordingBackend, pool_yaml
 
@@ -344,8 +342,6 @@ def test_truncated_header_times_out(pp):
 
 
 def test_haproxy_send_proxy_v2_in_front(pp, tmp_path):
-    if shutil.which("haproxy") is None:
-        pytest.fail("haproxy is not installed: run `make deps-test` (apt-get install haproxy)")
     front = free_port()
     cfg = tmp_path / "haproxy.cfg"
     cfg.write_text(f"""
@@ -362,16 +358,8 @@ frontend balancer
 backend gatehouse
     server gh 127.0.0.1:{pp.port} send-proxy-v2
 """)
-    process = subprocess.Popen(["haproxy", "-f", str(cfg), "-db"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process = start_haproxy(cfg, "127.0.0.3", front)
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.3", front), 1).close()
-                break
-            except OSError:
-                assert process.poll() is None, process.stdout.read()
-                time.sleep(0.05)
         # The client connects to HAProxy from 127.0.0.4; HAProxy connects to Gatehouse from
         # 127.0.0.1 (trusted) and names 127.0.0.4 in its v2 header.
         sock = socket.create_connection(("127.0.0.3", front), TIMEOUT, source_address=("127.0.0.4", 0))
@@ -383,12 +371,7 @@ backend gatehouse
             assert forwarded_for(pp, f"m=haproxy-{index}") == "127.0.0.4"
         assert access_entry(pp, "haproxy-0")["client"] == "127.0.0.4"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        stop_popen(process)
 
 
 # ---- reload

@@ -23,7 +23,8 @@ import time
 
 import pytest
 
-from conftest import BIN, CERTS, Gatehouse, Process, free_port, require_binaries, wait_for_port
+from conftest import BIN, CERTS, Gatehouse, Process, free_port, require_binaries, start_haproxy, stop_popen, wait_for_port
+from test_ticket_keys import resumed
 from gatehouse_client import RawHTTPS, http11_context
 from recording_backend import RecordingBackend, pool_yaml
 
@@ -98,24 +99,10 @@ def start_instance(tmp, name, keys, backend):
     return gatehouse
 
 
-def stop_process(process):
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-
-
-def both_servers_up(front_stats, names):
-    return all(f"{name} UP" in front_stats() for name in names)
-
-
 @pytest.fixture
 def farm(tmp_path):
     require_binaries()
-    for tool in ("haproxy", "wrk", "openssl"):
+    for tool in ("wrk", "openssl"):
         if shutil.which(tool) is None:
             pytest.fail(f"{tool} is not installed: run `make deps-test`")
     keys = tmp_path / "ticket.keys"
@@ -132,21 +119,11 @@ def farm(tmp_path):
         front = free_port()
         cfg = tmp_path / "haproxy.cfg"
         cfg.write_text(haproxy_config(front, instances))
-        haproxy = subprocess.Popen(["haproxy", "-f", str(cfg), "-db"], stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, text=True)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection((FRONT_ADDRESS, front), 1).close()
-                break
-            except OSError:
-                assert haproxy.poll() is None, haproxy.stdout.read()
-                assert time.monotonic() < deadline, "haproxy did not start listening"
-                time.sleep(0.05)
+        haproxy = start_haproxy(cfg, FRONT_ADDRESS, front)
         yield {"front": front, "instances": instances, "backend": backend, "haproxy": haproxy}
     finally:
         if haproxy is not None:
-            stop_process(haproxy)
+            stop_popen(haproxy)
         for gatehouse in instances.values():
             gatehouse.process.stop()
         backend.stop()
@@ -164,12 +141,6 @@ def s_client(front, version, marker, sess_out=None, sess_in=None):
     done = subprocess.run(args, input=request, capture_output=True, text=True, timeout=30)
     assert "HTTP/1.1 200" in done.stdout, done.stdout[-2000:] + done.stderr[-2000:]
     return done.stdout
-
-
-def resumed(output):
-    lines = [line for line in output.splitlines() if line.startswith(("Reused, ", "New, "))]
-    assert lines, output[-2000:]
-    return lines[0].startswith("Reused, ")
 
 
 def served_by(farm, marker):
@@ -270,7 +241,7 @@ def test_killing_one_instance_under_load_loses_only_its_connections(farm):
         a.process.proc.send_signal(signal.SIGKILL)
         output, _ = load.communicate(timeout=30)
     finally:
-        stop_process(load)
+        stop_popen(load)
     requests, errors = wrk_figures(output)
     print(f"failover: {requests} requests, errors {errors}, {on_a:.0f} of {WRK_CONNECTIONS} connections on A when killed")
     assert requests > 100, output
@@ -282,7 +253,7 @@ def test_killing_one_instance_under_load_loses_only_its_connections(farm):
     try:
         output, _ = after.communicate(timeout=30)
     finally:
-        stop_process(after)
+        stop_popen(after)
     requests, errors = wrk_figures(output)
     print(f"after failover: {requests} requests, errors {errors}")
     assert requests > 50 and sum(errors.values()) == 0, output
