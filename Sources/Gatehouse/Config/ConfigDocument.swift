@@ -40,9 +40,11 @@ struct ListenerDocument: Codable {
     var proxyProtocol: Located<ProxyProtocolDocument>?
     var tls: Located<TLSDocument>?
     var redirectToHTTPS: Located<Int>?
+    /// A pass-through listener's SNI routes (`PassthroughDocument`).
+    var passthrough: Located<PassthroughDocument>?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, address, tls
+        case name, address, tls, passthrough
         case proxyProtocol = "proxy_protocol"
         case redirectToHTTPS = "redirect_to_https"
     }
