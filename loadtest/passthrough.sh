@@ -22,6 +22,9 @@ CERTS=$(pwd)/certs-example
 if [ -z "${GATEHOUSE_BIN_DIR:-}" ]; then
     if [ -x .build/release/gatehouse ]; then GATEHOUSE_BIN_DIR=.build/release; else GATEHOUSE_BIN_DIR=.build/debug; fi
 fi
+# The backend is the same for all three proxies; a release mailbox-sim when there is one.
+SIM="$GATEHOUSE_BIN_DIR/mailbox-sim"
+[ -x "$SIM" ] || SIM=.build/debug/mailbox-sim
 PIDS=()
 cleanup() { for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT
@@ -39,7 +42,7 @@ cpu_ticks() {
 TICK=$(getconf CLK_TCK)
 
 BACKEND=$(free_port); GH=$(free_port); HA=$(free_port); NG=$(free_port); GH_TLS=$(free_port)
-"$GATEHOUSE_BIN_DIR/mailbox-sim" --name mbx02 --fqdn mbx02.contoso.lab --listen "127.0.0.1:$BACKEND" \
+"$SIM" --name mbx02 --fqdn mbx02.contoso.lab --listen "127.0.0.1:$BACKEND" \
     --cert "$CERTS/mbx02.pem" --key "$CERTS/mbx02.key" >"$WORK/sim.log" 2>&1 &
 PIDS+=($!)
 wait_port "$BACKEND"
@@ -120,7 +123,7 @@ declare -A PORT=([gatehouse]=$GH [haproxy]=$HA [nginx]=$NG)
 declare -A PID=([gatehouse]=$GH_PID [haproxy]=$HA_PID [nginx]=$NG_PID)
 declare -A TICKS=() SECONDS_TOTAL=()
 for proxy in gatehouse haproxy nginx; do TICKS[$proxy]=0; SECONDS_TOTAL[$proxy]=0; done
-echo "pass-through, $ROUNDS x $MIB MiB per proxy, interleaved; gatehouse from $GATEHOUSE_BIN_DIR" >&2
+echo "pass-through, $ROUNDS x $MIB MiB per proxy, interleaved; gatehouse from $GATEHOUSE_BIN_DIR, backend $SIM" >&2
 for round in $(seq 1 "$ROUNDS"); do
     for proxy in gatehouse haproxy nginx; do
         port=${PORT[$proxy]}
