@@ -240,6 +240,14 @@ def test_garbage_and_silence_are_closed_not_held(setup):
         started = time.time()
         assert raw.recv(100) == b""
         assert 1.5 < time.time() - started < 6
+    # The same half ClientHello followed by a half-close (shutdown of the client's output): closed
+    # at once, not at the timeout.
+    with socket.create_connection(("127.0.0.1", strict), timeout=10) as raw:
+        raw.sendall(b"\x16\x03\x01\x02\x00\x01")
+        raw.shutdown(socket.SHUT_WR)
+        started = time.time()
+        assert raw.recv(100) == b""
+        assert time.time() - started < 1.5
 
 
 def test_backend_learns_the_client_address_by_proxy_v2(setup):

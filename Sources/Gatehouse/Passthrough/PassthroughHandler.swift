@@ -91,6 +91,16 @@ final class PassthroughHandler: ChannelDuplexHandler, RemovableChannelHandler {
         finish(context: context, outcome: "error: \(error)")
     }
 
+    /// The client ended its output (half-close) before its ClientHello was whole: none will
+    /// complete, so the connection ends now rather than at the ClientHello timeout.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event, state == .readingHello {
+            finish(context: context, outcome: "client ended its output before a whole ClientHello")
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     // MARK: connecting
 
     private func connect(context: ChannelHandlerContext, target: PassthroughPlan.Target, tried: [Int]) {
