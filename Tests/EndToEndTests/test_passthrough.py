@@ -275,6 +275,21 @@ def test_access_line_per_connection(setup):
         assert field in line, line
 
 
+def test_metrics_count_connections_and_bytes(setup):
+    import urllib.request
+    gatehouse = setup["gatehouse"]
+    seen_fingerprint(setup["port"], "mbx02.contoso.lab")
+    time.sleep(0.3)
+    with urllib.request.urlopen(f"http://127.0.0.1:{gatehouse.admin_port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    samples = dict(line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#"))
+    ok = samples.get('gatehouse_passthrough_connections_total{listener="passthrough",pool="two",outcome="ok"}')
+    assert ok is not None and float(ok) >= 1, text
+    closed = samples.get('gatehouse_passthrough_connections_total{listener="strict",pool="",outcome="closed"}')
+    assert closed is not None and float(closed) >= 1
+    assert float(samples['gatehouse_passthrough_bytes_total{listener="passthrough",pool="two",direction="from_backend"}']) > 0
+
+
 def test_large_download_and_upload_intact(setup):
     port = setup["port"]
     client = HTTPSClient("127.0.0.1", port, "mbx02.contoso.lab", http11_context(str(CERTS / "mbx02.pem")), timeout=120)

@@ -11,7 +11,8 @@ extension ClientPipeline {
         // Half-close must reach the splice (a client that shuts its output still reads the reply).
         try channel.syncOptions?.setOption(.allowRemoteHalfClosure, value: true)
         let record = PassthroughRecord(
-            listener: listener, client: client.address.map { "\($0)" } ?? "?", logger: environment.logger)
+            listener: listener, client: client.address.map { "\($0)" } ?? "?", logger: environment.logger,
+            metrics: environment.metrics)
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(IdleStateHandler(allTimeout: TimeAmount(plan.idleTimeout)))
         try sync.addHandler(

@@ -2,7 +2,7 @@ import Logging
 import NIOCore
 
 /// What one pass-through connection did, written as one log line when it ends: client, SNI, pool,
-/// server, bytes each way, duration, outcome. Shared by the connection's two splice halves (both on
+/// server, bytes each way, duration, outcome; and counted in the metrics. Shared by the connection's two splice halves (both on
 /// one event loop, so no locks); the line is written once, by whichever side closes last.
 final class PassthroughRecord {
     let listener: String
@@ -19,11 +19,13 @@ final class PassthroughRecord {
     private(set) var outcome: String?
     private var written = false
     private let logger: Logger
+    private let metrics: GatehouseMetrics?
 
-    init(listener: String, client: String, logger: Logger, now: NIODeadline = .now()) {
+    init(listener: String, client: String, logger: Logger, metrics: GatehouseMetrics? = nil, now: NIODeadline = .now()) {
         self.listener = listener
         self.client = client
         self.logger = logger
+        self.metrics = metrics
         self.started = now
     }
 
@@ -36,6 +38,8 @@ final class PassthroughRecord {
     func write(now: NIODeadline = .now()) {
         guard !written else { return }
         written = true
+        metrics?.recordPassthrough(
+            listener: listener, pool: pool, outcome: outcome, fromClient: bytesFromClient, fromBackend: bytesFromBackend)
         let milliseconds = (now - started).nanoseconds / 1_000_000
         logger.info(
             "passthrough",
