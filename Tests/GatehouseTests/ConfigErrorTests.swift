@@ -209,7 +209,7 @@ import Testing
         // A listener with neither tls nor redirect.
         let neither = try onlyError(
             edit("pools:", "  - { name: plain, address: 127.0.0.1:8080 }\npools:"), in: fixture)
-        #expect(neither.message == "listener 'plain' has neither 'tls' nor 'redirect_to_https'")
+        #expect(neither.message == "listener 'plain' has neither 'tls' nor 'redirect_to_https' nor 'passthrough'")
         // A pool that trusts nothing.
         let trust = try onlyError(edit("certificates: [../certs/mbx01.pem]", "system_store: false"), in: fixture)
         #expect(trust.message.contains("trusts nothing"))

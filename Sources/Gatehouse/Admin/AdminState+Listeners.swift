@@ -12,6 +12,8 @@ extension AdminState {
             switch listener.kind {
             case .redirect:
                 fields += ",\"kind\":\"redirect\""
+            case .passthrough:
+                fields += ",\"kind\":\"passthrough\""
             case .tls(let store, let http2):
                 fields += ",\"kind\":\"tls\",\"http2\":\(http2 != nil),\"strict_sni\":\(store.strictSNI)"
                 // "optional", "required", or null when the listener asks for no client certificate.

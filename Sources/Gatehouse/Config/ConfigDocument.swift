@@ -42,9 +42,11 @@ struct ListenerDocument: Codable {
     var redirectToHTTPS: Located<Int>?
     /// Read only to be refused with a hint: the block belongs in `tls:`.
     var clientCertificates: Located<ClientCertificatesDocument>?
+    /// A pass-through listener's SNI routes (`PassthroughDocument`).
+    var passthrough: Located<PassthroughDocument>?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, address, tls
+        case name, address, tls, passthrough
         case proxyProtocol = "proxy_protocol"
         case redirectToHTTPS = "redirect_to_https"
         case clientCertificates = "client_certificates"

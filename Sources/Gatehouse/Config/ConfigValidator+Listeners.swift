@@ -3,7 +3,9 @@ import Yams
 /// Validation of `listeners:`.
 extension ConfigValidator {
     /// All listeners; names and addresses must be unique, and there must be at least one.
-    func validateListeners(_ documents: [Located<ListenerDocument>]?, rootMark: Mark?) -> [ListenerConfiguration] {
+    func validateListeners(
+        _ documents: [Located<ListenerDocument>]?, rootMark: Mark?, poolNames: Set<String> = []
+    ) -> [ListenerConfiguration] {
         guard let documents, !documents.isEmpty else {
             collector.error(
                 "no listeners are configured", at: rootMark,
@@ -35,8 +37,8 @@ extension ConfigValidator {
                 addresses[endpoint] = address.mark
             }
         }
-        let listeners = documents.compactMap(validateListener)
-        if !documents.contains(where: { $0.value.tls != nil }) {
+        let listeners = documents.compactMap { validateListener($0, poolNames: poolNames) }
+        if !documents.contains(where: { $0.value.tls != nil || $0.value.passthrough != nil }) {
             collector.warning(
                 "no listener terminates TLS, so no service is reachable", at: documents.first?.mark,
                 hint: "add a listener with a 'tls:' block")
@@ -54,31 +56,38 @@ extension ConfigValidator {
         return listeners
     }
 
-    /// One listener: a name, an address, and either a `tls` block or `redirect_to_https`.
-    private func validateListener(_ document: Located<ListenerDocument>) -> ListenerConfiguration? {
+    /// One listener: a name, an address, and exactly one of a `tls` block, `redirect_to_https` or a
+    /// `passthrough` block.
+    private func validateListener(_ document: Located<ListenerDocument>, poolNames: Set<String>) -> ListenerConfiguration? {
         let value = document.value
         let name = required(value.name, key: "name", in: document)
         if let name { checkIdentifier(name) }
         let address = required(value.address, key: "address", in: document, hint: "e.g. address: 0.0.0.0:443")
             .flatMap { endpoint($0, requireIP: true, allowPortZero: true) }
         var mode: ListenerMode?
-        switch (value.tls, value.redirectToHTTPS) {
-        case (.some, .some(let redirect)):
+        let modes = ["tls", "redirect_to_https", "passthrough"].filter { document.writtenKeys.contains($0) }
+        if modes.count > 1 {
+            let passthroughHint =
+                "a pass-through listener does not terminate TLS, so it takes no 'tls' block: the backends present "
+                + "their own certificates; "
             collector.error(
-                "\(document.place) has both 'tls' and 'redirect_to_https'", at: redirect.mark,
-                hint: "a listener either serves HTTPS ('tls') or only redirects plain HTTP ('redirect_to_https'); "
-                    + "split it into two listeners")
-        case (.some(let tls), nil):
+                "\(document.place) has \(modes.map { "'\($0)'" }.joined(separator: " and "))",
+                at: value.passthrough?.mark ?? value.redirectToHTTPS?.mark ?? document.mark,
+                hint: (modes.contains("passthrough") ? passthroughHint : "")
+                    + "a listener either serves HTTPS ('tls'), only redirects plain HTTP ('redirect_to_https'), "
+                    + "or passes TLS through by SNI ('passthrough'); split it into several listeners")
+        } else if let tls = value.tls {
             mode = validateTLS(tls).map(ListenerMode.tls)
-        case (nil, .some(let redirect)):
+        } else if let redirect = value.redirectToHTTPS {
             let port = integer(redirect, in: 1...65535, default: 443)
             mode = .redirectToHTTPS(port: port)
-        case (nil, nil) where !document.writtenKeys.contains("tls") && !document.writtenKeys.contains("redirect_to_https"):
+        } else if let passthrough = value.passthrough {
+            mode = validatePassthrough(passthrough, poolNames: poolNames).map(ListenerMode.passthrough)
+        } else if modes.isEmpty {
             collector.error(
-                "\(document.place) has neither 'tls' nor 'redirect_to_https'", at: document.mark,
-                hint: "add a 'tls:' block with certificates, or 'redirect_to_https: 443' for a plain-HTTP redirect listener")
-        case (nil, nil):
-            break  // written, but its value was already reported as invalid
+                "\(document.place) has neither 'tls' nor 'redirect_to_https' nor 'passthrough'", at: document.mark,
+                hint: "add a 'tls:' block with certificates, 'redirect_to_https: 443' for a plain-HTTP redirect "
+                    + "listener, or 'passthrough:' with SNI routes to pools")
         }
         let proxyProtocol = validateProxyProtocol(value.proxyProtocol)
         refuseMisplacedClientCertificates(document)

@@ -13,7 +13,8 @@ struct ConfigValidator {
 
     /// Validates the whole document. Returns a configuration only if no error was recorded.
     func validate(_ document: ConfigDocument, rootMark: Mark?) -> GatehouseConfiguration? {
-        let listeners = validateListeners(document.listeners, rootMark: rootMark)
+        let listeners = validateListeners(
+            document.listeners, rootMark: rootMark, poolNames: Set((document.pools ?? [:]).keys))
         let limits = validateLimits(document.limits?.value)
         let pools = validatePools(document.pools)
         let services = validateServices(document.services, poolNames: Set((document.pools ?? [:]).keys), rootMark: rootMark)

@@ -26,6 +26,12 @@ public struct ListenerConfiguration: Sendable {
         return nil
     }
 
+    /// The pass-through settings, when this is a pass-through listener.
+    public var passthrough: PassthroughConfiguration? {
+        if case .passthrough(let settings) = mode { return settings }
+        return nil
+    }
+
     /// The HTTPS port clients are redirected to, when this is a redirect-only listener.
     public var redirectToHTTPSPort: Int? {
         if case .redirectToHTTPS(let port) = mode { return port }
@@ -39,6 +45,8 @@ public enum ListenerMode: Sendable {
     case tls(TLSListenerConfiguration)
     /// Plain HTTP: answer every request with a redirect to `https://<host>:<port><target>`.
     case redirectToHTTPS(port: Int)
+    /// TLS pass-through: route the client's TLS stream, unopened, by its SNI.
+    case passthrough(PassthroughConfiguration)
 }
 
 /// A host (IP literal or DNS name) and a port, as written `host:port` or `[v6]:port`.

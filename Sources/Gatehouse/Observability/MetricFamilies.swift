@@ -35,6 +35,18 @@ enum MetricFamilies {
             "Response body bytes sent to clients, per virtual service and route.")
     }
 
+    // TLS pass-through
+    static var passthroughConnections: MetricNameDescriptor {
+        family(
+            "passthrough_connections", "total",
+            "Pass-through connections ended, by listener, pool and outcome (ok, closed, no_server, connect_failed, idle_timeout, error).")
+    }
+    static var passthroughBytes: MetricNameDescriptor {
+        family(
+            "passthrough_bytes", "total",
+            "Bytes spliced by pass-through listeners, by listener, pool and direction (from_client, from_backend).")
+    }
+
     // Client connections and TLS
     static var clientConnectionsOpen: MetricNameDescriptor {
         family(

@@ -9,6 +9,8 @@ public struct ListenerSpec: Sendable {
         case tls(store: CertificateStore, http2: HTTP2Settings?)
         /// Plain HTTP that only redirects to HTTPS, for the hosts the policy's routing table lists.
         case redirect(RedirectPolicy)
+        /// TLS pass-through: the ClientHello's SNI chooses a pool; the TLS stream goes to it unopened.
+        case passthrough(PassthroughPlan)
     }
 
     public var name: String

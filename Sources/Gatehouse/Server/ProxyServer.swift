@@ -100,7 +100,7 @@ public final class ProxyServer: Sendable {
                 }
                 let cap: ConnectionCap
                 switch spec.kind {
-                case .tls: cap = tlsConnections
+                case .tls, .passthrough: cap = tlsConnections
                 case .redirect: cap = redirectConnections
                 }
                 // The connection cap: count every accepted connection until it closes; beyond the
@@ -135,6 +135,10 @@ public final class ProxyServer: Sendable {
                             limits: state.limits, http2: http2, metrics: spec.metrics, live: live, client: client)
                     case .redirect(let policy):
                         try ClientPipeline.configureRedirect(channel: channel, policy: policy, limits: state.limits)
+                    case .passthrough(let plan):
+                        try ClientPipeline.configurePassthrough(
+                            channel: channel, plan: plan, environment: state.environment, listener: spec.name,
+                            client: client)
                     }
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {

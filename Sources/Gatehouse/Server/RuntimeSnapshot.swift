@@ -142,6 +142,16 @@ public struct RuntimeSnapshot: Sendable {
                     ListenerSpec(
                         name: listener.name, host: listener.address.host,
                         port: listener.address.port, kind: .redirect(policy), proxyProtocol: listener.proxyProtocol))
+            case .passthrough(let settings):
+                do {
+                    let plan = try PassthroughPlan(settings, poolIndex: { poolNames.firstIndex(of: $0) })
+                    listeners.append(
+                        ListenerSpec(
+                            name: listener.name, host: listener.address.host, port: listener.address.port,
+                            kind: .passthrough(plan), proxyProtocol: listener.proxyProtocol))
+                } catch {
+                    problems.append("listener \(listener.name): \(error)")
+                }
             case .tls(let tls):
                 do {
                     var certified: [CertifiedKey] = []
