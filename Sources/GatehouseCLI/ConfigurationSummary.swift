@@ -101,8 +101,11 @@ struct ConfigurationSummary {
             }
             return text
         case .passthrough(let settings):
-            let routes = settings.routes.map { "\($0.hosts.joined(separator: ",")) -> \($0.pool)\($0.sendProxyProtocol ? " (PROXY v2)" : "")" }
-            let fallback = settings.defaultRoute.map { "otherwise -> \($0.pool)\($0.sendProxyProtocol ? " (PROXY v2)" : "")" }
+            let routes = settings.routes.map {
+                "\($0.hosts.joined(separator: ",")) -> \($0.pool)\($0.sendProxyProtocol ? " (PROXY v2)" : "")"
+            }
+            let fallback =
+                settings.defaultRoute.map { "otherwise -> \($0.pool)\($0.sendProxyProtocol ? " (PROXY v2)" : "")" }
                 ?? "otherwise closed"
             return "TLS pass-through by SNI: " + (routes + [fallback]).joined(separator: "; ")
         }

@@ -28,12 +28,15 @@ import Testing
                 """))
         #expect(warnings.isEmpty, "\(warnings)")
         let settings = try #require(config.listeners.last?.passthrough)
-        #expect(settings.routes == [PassthroughRoute(hosts: ["owa.contoso.lab", "*.contoso.lab"], pool: "mailbox", sendProxyProtocol: true)])
+        #expect(
+            settings.routes == [PassthroughRoute(hosts: ["owa.contoso.lab", "*.contoso.lab"], pool: "mailbox", sendProxyProtocol: true)])
         #expect(settings.defaultRoute == PassthroughRoute(hosts: [], pool: "mailbox"))
         #expect(settings.clientHelloTimeout == .seconds(3) && settings.idleTimeout == .seconds(600))
         // The runtime resolves it against the pools (indices by name).
         let plan = try PassthroughPlan(settings, poolIndex: { $0 == "mailbox" ? 0 : nil })
-        #expect(plan.decide(.serverName("ews.contoso.lab")) == .forward(.init(poolIndex: 0, poolName: "mailbox", sendProxyProtocol: true), matched: true))
+        #expect(
+            plan.decide(.serverName("ews.contoso.lab"))
+                == .forward(.init(poolIndex: 0, poolName: "mailbox", sendProxyProtocol: true), matched: true))
     }
 
     @Test func unknownPoolIsAnErrorAtItsLine() throws {
@@ -88,5 +91,32 @@ import Testing
             withPassthrough("      routes:\n        - { hosts: [owa.contoso.lab], pool: mailbox, send_proxy_protocol: v1 }"))
         #expect(errors.count == 1, "\(errors)")
         #expect(errors.first?.hint?.contains("write 'v2'") == true)
+    }
+
+    /// A pool only pass-through routes use: counted as used (no "not used by any route" warning),
+    /// and a `health:` block on it is refused, because nothing would ever probe its servers.
+    @Test func healthOnAPoolOnlyPassthroughUsesIsRefused() throws {
+        let fixture = try ConfigFixture()
+        defer { fixture.remove() }
+        func text(health: Bool) -> String {
+            let pool =
+                "  direct:\n    servers:\n      - { name: mbx02, address: 127.0.0.1:9445, tls_name: mbx02.contoso.lab }\n"
+                + "    trust:\n      certificates: [../certs/mbx01.pem]\n" + (health ? "    health: { interval: 2s }\n" : "")
+            return withPassthrough("      routes:\n        - { hosts: [owa.contoso.lab], pool: direct }")
+                .replacingOccurrences(of: "services:", with: pool + "services:")
+        }
+        let (_, warnings) = try fixture.load(text(health: false))
+        #expect(warnings.isEmpty, "\(warnings)")
+        let (_, disabled) = try fixture.load(
+            text(health: false).replacingOccurrences(
+                of: "certificates: [../certs/mbx01.pem]\nservices:",
+                with: "certificates: [../certs/mbx01.pem]\n    health: { enabled: false }\nservices:"))
+        #expect(disabled.isEmpty, "\(disabled)")
+        let errors = try fixture.errors(text(health: true))
+        #expect(errors.count == 1, "\(errors)")
+        let error = try #require(errors.first)
+        #expect(error.message.contains("pool 'direct' is used only by pass-through routes"))
+        #expect(error.line == text(health: true).components(separatedBy: "\n").firstIndex { $0.contains("health:") }! + 1)
+        #expect(error.hint?.contains("remove 'health:'") == true)
     }
 }

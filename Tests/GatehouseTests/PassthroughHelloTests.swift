@@ -115,7 +115,7 @@ import Testing
         let settings = PassthroughConfiguration(
             routes: [
                 PassthroughRoute(hosts: ["owa.contoso.lab", "*.contoso.lab"], pool: "mailbox", sendProxyProtocol: true),
-                PassthroughRoute(hosts: ["legacy.contoso.lab"], pool: "legacy"),
+                PassthroughRoute(hosts: ["legacy.contoso.lab"], pool: "legacy")
             ],
             defaultRoute: withDefault ? PassthroughRoute(hosts: [], pool: "legacy") : nil)
         let pools = ["legacy", "mailbox"]

@@ -152,12 +152,28 @@ extension ConfigValidator {
     }
 
     /// Warns about pools no route uses (often a misspelt pool name in a route, or a leftover).
-    func warnUnusedPools(_ documents: [String: Located<PoolDocument>]?, services: [Located<ServiceDocument>]?) {
+    func warnUnusedPools(
+        _ documents: [String: Located<PoolDocument>]?, services: [Located<ServiceDocument>]?, listeners: [ListenerConfiguration]
+    ) {
         // Read from the documents, so a service with errors elsewhere still counts as using its pools.
         let routes = (services ?? []).flatMap { $0.value.routes ?? [] }
-        let used = Set(routes.compactMap { $0.value.pool?.value })
-        for (name, document) in (documents ?? [:]).sorted(by: { $0.key < $1.key }) where !used.contains(name) {
-            collector.warning("pool '\(name)' is not used by any route", at: document.mark)
+        let usedByHTTP = Set(routes.compactMap { $0.value.pool?.value })
+        let usedByPassthrough = Set(listeners.flatMap(\.passthroughPools))
+        for (name, document) in (documents ?? [:]).sorted(by: { $0.key < $1.key }) where !usedByHTTP.contains(name) {
+            guard usedByPassthrough.contains(name) else {
+                collector.warning("pool '\(name)' is not used by any route", at: document.mark)
+                continue
+            }
+            // Active health checks are HTTP probes of the services that route to a pool: a pool
+            // only pass-through uses has none, so a `health:` block there would do nothing.
+            if let health = document.value.health, health.value.enabled != false {
+                collector.error(
+                    "pool '\(name)' is used only by pass-through routes, which are never probed: its 'health' block would do nothing",
+                    at: health.mark,
+                    hint: "remove 'health:' or write 'health: { enabled: false }' (a pass-through server leaves the rotation when "
+                        + "connecting to it fails), "
+                        + "or also route HTTP requests to this pool so that their health paths are probed")
+            }
         }
     }
 

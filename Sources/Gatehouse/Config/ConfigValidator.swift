@@ -18,7 +18,7 @@ struct ConfigValidator {
         let limits = validateLimits(document.limits?.value)
         let pools = validatePools(document.pools)
         let services = validateServices(document.services, poolNames: Set((document.pools ?? [:]).keys), rootMark: rootMark)
-        warnUnusedPools(document.pools, services: document.services)
+        warnUnusedPools(document.pools, services: document.services, listeners: listeners)
         warnUnreachableClientCertificateRoutes(document.services, listeners: listeners)
         warnQueueTimeouts(document.pools, pools: pools, services: services)
         var unknownHost = UnknownHostStatus.misdirected

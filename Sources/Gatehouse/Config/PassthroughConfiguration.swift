@@ -88,8 +88,13 @@ extension ConfigValidator {
                     "\(document.place) has no routes and no default", at: document.mark, hint: "e.g. \(example)")
             }
             for route in documents {
-                guard let hosts = required(route.value.hosts, key: "hosts", in: route, hint: "e.g. hosts: [mail.contoso.com, \"*.contoso.com\"]")
-                else { failed = true; continue }
+                guard
+                    let hosts = required(
+                        route.value.hosts, key: "hosts", in: route, hint: "e.g. hosts: [mail.contoso.com, \"*.contoso.com\"]")
+                else {
+                    failed = true
+                    continue
+                }
                 if hosts.isEmpty {
                     collector.error("'hosts' of \(route.place) is empty", at: route.mark, hint: "list the SNI names this route takes")
                 }
@@ -162,5 +167,14 @@ extension ConfigValidator {
             }
         }
         return PassthroughRoute(hosts: hosts, pool: pool.value, sendProxyProtocol: send)
+    }
+}
+
+extension ListenerConfiguration {
+    /// The pools a pass-through listener's routes (and default) send connections to; empty for
+    /// other listeners.
+    var passthroughPools: [String] {
+        guard case .passthrough(let passthrough) = mode else { return [] }
+        return (passthrough.routes + (passthrough.defaultRoute.map { [$0] } ?? [])).map(\.pool)
     }
 }

@@ -47,7 +47,7 @@ final class PassthroughRecord {
                 "listener": "\(listener)", "client": "\(client)", "sni": "\(serverName ?? "-")",
                 "pool": "\(pool ?? "-")", "server": "\(server ?? "-")",
                 "bytes_from_client": "\(bytesFromClient)", "bytes_from_backend": "\(bytesFromBackend)",
-                "duration_ms": "\(milliseconds)", "outcome": "\(outcome ?? "ok")",
+                "duration_ms": "\(milliseconds)", "outcome": "\(outcome ?? "ok")"
             ])
     }
 }

@@ -73,7 +73,10 @@ final class SpliceHandler: ChannelDuplexHandler {
     }
 
     private func closeIfDone() {
-        if inputEnded && outputEnded { closeAll(); partner?.closeAll() }
+        if inputEnded && outputEnded {
+            closeAll()
+            partner?.closeAll()
+        }
     }
 
     // MARK: events
