@@ -91,8 +91,9 @@ struct DemoCommand: AsyncParsableCommand {
             pidFile?.write()
             defer { pidFile?.remove() }
             for (listener, address) in zip(configuration.listeners, addresses) {
-                let scheme = listener.tls == nil ? "http" : "https"
-                say("ready: gatehouse listener \(listener.name) on \(scheme)://\(listener.address) (\(address.port ?? 0))")
+                let (scheme, note) =
+                    listener.tls != nil ? ("https://", "") : listener.passthrough != nil ? ("", ", TLS pass-through") : ("http://", "")
+                say("ready: gatehouse listener \(listener.name) on \(scheme)\(listener.address) (\(address.port ?? 0)\(note))")
             }
             printTryCommands(configuration, channelBinding: bridge != nil)
             await stop.wait()
@@ -132,9 +133,16 @@ struct DemoCommand: AsyncParsableCommand {
               \(ntlm)
               curl --cacert \(ca) \(resolve) 'https://\(host):\(port)/autodiscover/autodiscover.json?@evil.com/mapi/nspi/?&Email=autodiscover/autodiscover.json%3F@evil.com'   # ProxyShell: 403
               openssl s_client -connect \(tls.address.host):\(port) -servername \(host) -sigalgs ECDSA+SHA256 </dev/null | grep -E 'subject|Peer signature type'
-
-            """)
+            """ + passthroughTry(configuration, host: host) + "\n")
     }
+}
+
+/// The pass-through listener's line of the demo's "Try" list (empty without one): the certificate a
+/// client sees there is the mailbox server's own.
+private func passthroughTry(_ configuration: GatehouseConfiguration, host: String) -> String {
+    guard let listener = configuration.listeners.first(where: { $0.passthrough != nil }) else { return "" }
+    return "\n  openssl s_client -connect \(listener.address.host):\(listener.address.port) -servername \(host) </dev/null "
+        + "2>/dev/null | grep subject   # pass-through: the mailbox server's own certificate"
 }
 
 /// Writes a line to standard output at once (not stdio-buffered), so "ready" lines show up
