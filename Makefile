@@ -19,7 +19,7 @@ TEST_APT_PACKAGES := chromium haproxy
 BENCH_APT_PACKAGES := valgrind nginx nghttp2-client binutils gcc curl python3
 
 .PHONY: all deps deps-test deps-bench build build-release build-release-proxy certs run demo test test-unit clean bench \
-        bench-callgrind bench-check bench-baseline format format-check help fuzz test-fuzz-smoke \
+        bench-callgrind bench-check bench-baseline bench-passthrough format format-check help fuzz test-fuzz-smoke \
         test-sanitizers test-asan test-tsan test-e2e-asan
 
 all: build
@@ -33,6 +33,7 @@ help:
 	@echo "make bench    side-by-side load tests against nginx and HAProxy (loadtest/, ~13 min; QUICK=1: ~2 min)"
 	@echo "make bench-callgrind  instructions (callgrind) and allocations per proxied request, Gatehouse and nginx (~1.5 min)"
 	@echo "make bench-check      the same for Gatehouse only; fails if >10 % above loadtest/baseline/callgrind.json"
+	@echo "make bench-passthrough  TLS pass-through CPU per MiB: Gatehouse, HAProxy mode tcp, nginx stream (~2 min)"
 	@echo "make bench-baseline   measure and rewrite loadtest/baseline/callgrind.json"
 	@echo "make format   format Sources/ and Tests/ with swift-format (.swift-format; the toolchain's own)"
 	@echo "make format-check     fail when a file is not formatted or breaks a lint rule (make test runs it)"
@@ -129,6 +130,10 @@ bench-callgrind: build-release-proxy deps-bench
 
 bench-check: build-release-proxy deps-bench
 	@bash loadtest/callgrind.sh check
+
+# TLS pass-through by SNI against HAProxy `mode tcp` + req.ssl_sni and nginx `stream` + ssl_preread.
+bench-passthrough: build-release-proxy
+	@bash loadtest/passthrough.sh 6 256
 
 bench-baseline: build-release-proxy deps-bench
 	@bash loadtest/callgrind.sh baseline

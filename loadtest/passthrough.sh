@@ -12,6 +12,16 @@
 # else .build/debug; the table says which).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# What it needs beyond the build: nginx's stream module is a package of its own on Debian.
+missing=""
+for pkg in nginx libnginx-mod-stream haproxy curl python3; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$missing $pkg"
+done
+if [ -n "$missing" ]; then
+    echo "passthrough.sh: installing$missing"
+    SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
+fi
 ROUNDS="${1:-3}"
 MIB="${2:-256}"
 BYTES=$((MIB * 1024 * 1024))
