@@ -20,7 +20,7 @@ from requests.adapters import HTTPAdapter
 
 from conftest import BIN, CERTS, Process, free_port, require_binaries, wait_for_port
 
-requests_ntlm = pytest.importorskip("requests_ntlm")
+import requests_ntlm  # noqa: E402  (make deps installs requests-ntlm)
 
 SHARED_CERT, SHARED_KEY = CERTS / "mail-rsa.pem", CERTS / "mail-rsa.key"
 
@@ -319,3 +319,66 @@ services:
     finally:
         demo.stop()
     assert "stopped." in demo.output()
+
+
+def test_the_sim_and_pyspnegos_acceptor_agree_on_every_binding(tmp_path, monkeypatch):
+    """pyspnego's own NTLM acceptor is a second, independent implementation of the check the sim
+    makes under `require`: the same pyspnego client logs on with the right binding (the sim's
+    certificate hash), a wrong one and none, once against pyspnego's acceptor (told the right
+    binding) and once against the sim over TLS; both must reach the same verdict in each case."""
+    import base64
+    import http.client
+
+    import spnego
+    import spnego.exceptions
+    from spnego.channel_bindings import GssChannelBindings
+
+    require_binaries()
+    users = tmp_path / "ntlm-users"
+    users.write_text("CONTOSO:erin:pw\n")
+    monkeypatch.setenv("NTLM_USER_FILE", str(users))
+    process, port = start_ep_sim("mbx01", CERTS / "mbx01.pem", CERTS / "mbx01.key")
+    try:
+        der = ssl.PEM_cert_to_DER_cert((CERTS / "mbx01.pem").read_text())
+        right = hashlib.sha256(der).digest()   # mbx01.pem is signed with SHA-256
+        cases = {"right": right, "wrong": hashlib.sha256(b"another certificate").digest(), "none": None}
+
+        def client(digest):
+            bindings = None if digest is None else GssChannelBindings(application_data=b"tls-server-end-point:" + digest)
+            return spnego.client("CONTOSO\\erin", "pw", hostname="mbx01", service="http", protocol="ntlm",
+                                 channel_bindings=bindings)
+
+        def acceptor_verdict(digest):
+            initiator = client(digest)
+            acceptor = spnego.server(protocol="ntlm",
+                                     channel_bindings=GssChannelBindings(application_data=b"tls-server-end-point:" + right))
+            challenge = acceptor.step(initiator.step())
+            try:
+                acceptor.step(initiator.step(challenge))
+            except spnego.exceptions.SpnegoError:
+                return "refused"
+            return "accepted" if acceptor.complete else "refused"
+
+        def sim_verdict(digest):
+            context = ssl.create_default_context(cafile=str(CERTS / "mbx01.pem"))
+            context.check_hostname = False   # 127.0.0.1; the certificate itself is verified
+            connection = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=10)
+            initiator = client(digest)
+
+            def send(token):
+                connection.request("GET", "/EWS/Exchange.asmx",
+                                   headers={"Authorization": "NTLM " + base64.b64encode(token).decode()})
+                response = connection.getresponse()
+                response.read()
+                return response
+
+            challenge = send(initiator.step()).getheader("WWW-Authenticate", "")
+            final = send(initiator.step(base64.b64decode(challenge.split(" ", 1)[1])))
+            connection.close()
+            return "accepted" if final.status == 200 else "refused"
+
+        verdicts = {kind: (acceptor_verdict(digest), sim_verdict(digest)) for kind, digest in cases.items()}
+    finally:
+        process.stop()
+    assert verdicts == {"right": ("accepted", "accepted"), "wrong": ("refused", "refused"),
+                        "none": ("refused", "refused")}, verdicts
