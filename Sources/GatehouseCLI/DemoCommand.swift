@@ -118,7 +118,7 @@ struct DemoCommand: AsyncParsableCommand {
         // curl's NTLM sends no channel binding, which servers requiring Extended Protection refuse.
         let ntlm =
             channelBinding
-            ? "python3 -c 'import requests, requests_ntlm; s = requests.Session(); s.verify = \"\(ca)\"; "
+            ? "python3 -c 'import requests, requests_ntlm; s = requests.Session(); s.trust_env = False; s.verify = \"\(ca)\"; "
                 + "s.auth = requests_ntlm.HttpNtlmAuth(\"CONTOSO\\\\alice\", \"x\"); "
                 + "r = s.get(\"https://\(host):\(port)/EWS/exchange.asmx\"); print(r.status_code, r.headers.get(\"X-Sim-User\"))'"
                 + "   # needs \(host) -> \(tls.address.host) in /etc/hosts"
