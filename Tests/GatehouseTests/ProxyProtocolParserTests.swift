@@ -79,6 +79,13 @@ import Testing
         #expect(ProxyProtocolParser.parse(Self.v1(tooLong)) == .invalid(.tooLong))
         // Without a line end, 107 bytes are enough to know.
         #expect(ProxyProtocolParser.parse(Array(Self.v1(tooLong)[..<107])) == .invalid(.tooLong))
+        // A CR as the 107th byte leaves no room for the LF: too long, whether the next byte is
+        // there yet or not, and whatever it is (found by FuzzProxyProtocol: the reason used to
+        // depend on how the bytes were split into reads).
+        let crAtTheLimit = Array(Self.v1(tooLong)[..<107])
+        for next: [UInt8] in [[], [0x0A], [0x8A], [0x41]] {
+            #expect(ProxyProtocolParser.parse(crAtTheLimit + next) == .invalid(.tooLong), "next \(next)")
+        }
     }
 
     @Test(arguments: [

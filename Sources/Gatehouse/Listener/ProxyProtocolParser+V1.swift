@@ -8,10 +8,11 @@ extension ProxyProtocolParser {
         for index in 0..<limit {
             let byte = bytes[index]
             if byte == 0x0D {
+                // No room left for the LF: too long, whatever follows (decided before looking at the
+                // next byte, so the reason does not depend on how the bytes were split into reads).
+                guard index + 1 < v1MaximumLength else { return .invalid(.tooLong) }
                 guard index + 1 < bytes.count else { break }  // the LF may come in the next read
-                guard bytes[index + 1] == 0x0A, index + 1 < v1MaximumLength else {
-                    return .invalid(bytes[index + 1] == 0x0A ? .tooLong : .badCharacter)
-                }
+                guard bytes[index + 1] == 0x0A else { return .invalid(.badCharacter) }
                 end = index
                 break
             }
