@@ -54,45 +54,52 @@ def start_ep_sim(name, cert, key):
     return process, port
 
 
-def config_text(port, admin_port, sims, shared):
-    """One TLS listener, pool `mailbox` of `sims` [(name, port)], service contoso `bridged`.
-    shared: the listener serves only mail-rsa, and the pool trusts (and verifies) exactly it."""
-    if shared:
-        certificates = f"        - {{ cert: {SHARED_CERT}, key: {SHARED_KEY} }}"
-        trust = str(SHARED_CERT)
-        tls_name = lambda name: "mail.contoso.lab"  # noqa: E731
-    else:
-        certificates = "\n".join(f"        - {{ cert: {CERTS}/{n}.pem, key: {CERTS}/{n}.key }}"
-                                 for n in ("mail-ecdsa", "mail-rsa"))
-        trust = ", ".join(str(CERTS / f"{name}.pem") for name, _ in sims)
-        tls_name = lambda name: f"{name}.contoso.lab"  # noqa: E731
-    servers = "\n".join(f"      - {{ name: {name}, address: 127.0.0.1:{sim_port}, tls_name: {tls_name(name)} }}"
-                        for name, sim_port in sims)
+def ep_config(port, admin_port, servers, certificates, trust, mode, default_certificate=None,
+              presets=("ews", "mapi", "owa"), pool_extra="", hosts=("mail.contoso.lab", "autodiscover.contoso.lab")):
+    """One TLS listener serving `certificates` [(cert, key)], pool `mailbox` of `servers`
+    [(name, port, tls_name)] trusting `trust` [path], and service contoso for `hosts` with
+    `extended_protection: mode` routing `presets` to the pool. Both EP test modules build on it."""
+    certificate_lines = "\n".join(f"        - {{ cert: {cert}, key: {key} }}" for cert, key in certificates)
+    server_lines = "\n".join(f"      - {{ name: {name}, address: 127.0.0.1:{sim_port}, tls_name: {tls_name} }}"
+                             for name, sim_port, tls_name in servers)
+    route_lines = "\n".join(f"      - {{ preset: {preset}, pool: mailbox }}" for preset in presets)
+    default = f"      default_certificate: {default_certificate}\n" if default_certificate else ""
     return f"""
 listeners:
   - name: https
     address: 127.0.0.1:{port}
     tls:
       certificates:
-{certificates}
-      default_certificate: {SHARED_CERT}
-pools:
+{certificate_lines}
+{default}pools:
   mailbox:
     servers:
-{servers}
+{server_lines}
     trust:
-      certificates: [{trust}]
-services:
+      certificates: [{", ".join(str(path) for path in trust)}]
+{pool_extra}services:
   - name: contoso
-    hosts: [mail.contoso.lab, autodiscover.contoso.lab]
-    extended_protection: bridged
+    hosts: [{", ".join(hosts)}]
+    extended_protection: {mode}
     routes:
-      - {{ preset: ews, pool: mailbox }}
-      - {{ preset: mapi, pool: mailbox }}
-      - {{ preset: owa, pool: mailbox }}
+{route_lines}
 admin:
   address: 127.0.0.1:{admin_port}
 """
+
+
+def config_text(port, admin_port, sims, shared):
+    """`bridged`, sims [(name, port)]. shared: the listener serves only mail-rsa, and the pool
+    trusts (and verifies) exactly it; otherwise each server has its own certificate."""
+    if shared:
+        certificates = [(SHARED_CERT, SHARED_KEY)]
+        trust = [SHARED_CERT]
+        servers = [(name, sim_port, "mail.contoso.lab") for name, sim_port in sims]
+    else:
+        certificates = [(CERTS / f"{n}.pem", CERTS / f"{n}.key") for n in ("mail-ecdsa", "mail-rsa")]
+        trust = [CERTS / f"{name}.pem" for name, _ in sims]
+        servers = [(name, sim_port, f"{name}.contoso.lab") for name, sim_port in sims]
+    return ep_config(port, admin_port, servers, certificates, trust, "bridged", default_certificate=SHARED_CERT)
 
 
 @pytest.fixture

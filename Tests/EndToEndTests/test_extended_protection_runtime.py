@@ -17,8 +17,8 @@ import urllib.request
 import pytest
 import requests
 
-from conftest import BIN, CERTS, Process, free_port, require_binaries, wait_for_port
-from test_extended_protection import SHARED_CERT, SHARED_KEY, ntlm_session, start_ep_sim
+from conftest import BIN, Process, free_port, require_binaries, wait_for_port
+from test_extended_protection import SHARED_CERT, SHARED_KEY, ep_config, ntlm_session, start_ep_sim
 from test_status_page import rendered_dom, server_row_html
 
 pytest.importorskip("requests_ntlm")
@@ -31,32 +31,10 @@ def fingerprint(pem_path):
 
 
 def config_text(port, admin_port, sims, trust, mode):
-    servers = "\n".join(f"      - {{ name: {name}, address: 127.0.0.1:{sim_port}, tls_name: mail.contoso.lab }}"
-                        for name, sim_port in sims)
-    return f"""
-listeners:
-  - name: https
-    address: 127.0.0.1:{port}
-    tls:
-      certificates:
-        - {{ cert: {SHARED_CERT}, key: {SHARED_KEY} }}
-pools:
-  mailbox:
-    servers:
-{servers}
-    trust:
-      certificates: [{", ".join(str(path) for path in trust)}]
-    health: {{ interval: 300ms, timeout: 1s, rise: 1, fall: 3 }}
-services:
-  - name: contoso
-    hosts: [mail.contoso.lab]
-    extended_protection: {mode}
-    routes:
-      - {{ preset: ews, pool: mailbox }}
-      - {{ preset: owa, pool: mailbox }}
-admin:
-  address: 127.0.0.1:{admin_port}
-"""
+    """Both servers under the front's name; quick probes so the verdicts come within seconds."""
+    return ep_config(port, admin_port, [(name, sim_port, "mail.contoso.lab") for name, sim_port in sims],
+                     [(SHARED_CERT, SHARED_KEY)], trust, mode, presets=("ews", "owa"), hosts=("mail.contoso.lab",),
+                     pool_extra="    health: { interval: 300ms, timeout: 1s, rise: 1, fall: 3 }\n")
 
 
 @pytest.fixture
