@@ -19,7 +19,7 @@ TEST_APT_PACKAGES := chromium haproxy
 BENCH_APT_PACKAGES := valgrind nginx nghttp2-client binutils gcc curl python3
 
 .PHONY: all deps deps-test deps-bench build build-release build-release-proxy certs run demo test test-unit clean bench \
-        bench-callgrind bench-check bench-baseline bench-passthrough format format-check help fuzz test-fuzz-smoke \
+        bench-callgrind bench-check bench-baseline bench-upload bench-passthrough format format-check help fuzz test-fuzz-smoke \
         test-sanitizers test-asan test-tsan test-e2e-asan
 
 all: build
@@ -33,6 +33,7 @@ help:
 	@echo "make bench    side-by-side load tests against nginx and HAProxy (loadtest/, ~13 min; QUICK=1: ~2 min)"
 	@echo "make bench-callgrind  instructions (callgrind) and allocations per proxied request, Gatehouse and nginx (~1.5 min)"
 	@echo "make bench-check      the same for Gatehouse only; fails if >10 % above loadtest/baseline/callgrind.json"
+	@echo "make bench-upload     instructions and allocations per MiB uploaded (request body), Gatehouse and nginx (~5 min)"
 	@echo "make bench-passthrough  TLS pass-through CPU per MiB: Gatehouse, HAProxy mode tcp, nginx stream (~2 min)"
 	@echo "make bench-baseline   measure and rewrite loadtest/baseline/callgrind.json"
 	@echo "make format   format Sources/ and Tests/ with swift-format (.swift-format; the toolchain's own)"
@@ -137,6 +138,9 @@ bench-passthrough: build-release-proxy
 
 bench-baseline: build-release-proxy deps-bench
 	@bash loadtest/callgrind.sh baseline
+
+bench-upload: build-release-proxy deps-bench
+	@bash loadtest/callgrind.sh upload
 
 # libFuzzer targets (Tests/Fuzz: a package of its own, built with -sanitize=fuzzer,address into
 # .build/fuzz so the main build never sees them). See README.md, "Fuzzing and sanitizers".

@@ -7,6 +7,9 @@
 #   check     (make bench-check) Gatehouse only; fails (exit 1) when instructions or allocations per
 #             request grew by more than CALLGRIND_THRESHOLD % (default 10) over the baseline.
 #   baseline  (make bench-baseline) measure, then write loadtest/baseline/callgrind.json.
+#   upload    (make bench-upload) Gatehouse and nginx: instructions and allocations per MiB of a
+#             request body (HTTP/1.1 with Content-Length, HTTP/1.1 chunked, HTTP/2), for
+#             information (no baseline). See "Upload" below.
 #
 # How (see loadtest/README.md, "Instructions and allocations per request"):
 #  - mailbox-sim is the one TLS backend (native). The proxy runs under `valgrind --tool=callgrind`
@@ -38,7 +41,14 @@
 #    lib/proxies.sh's client_env). Instructions and allocations per connection, request included,
 #    with the backend connection pooled (as nginx's keepalive).
 #
-# Environment: CALLGRIND_REQUESTS (N under callgrind, default 200), CALLGRIND_ALLOC_REQUESTS (N for
+#  - Upload: one POST of UPLOAD_MIB MiB of random bytes to /rpc/rpcproxy.dll (mailbox-sim hashes
+#    the body and answers its length and SHA-256, which must match the file), then one of 2 x
+#    UPLOAD_MIB MiB, each over a new connection; the same difference divided by UPLOAD_MIB is the
+#    cost of one MiB of request body, client TLS in and backend TLS out included, the request's own
+#    cost and the handshakes excluded. Three kinds: h1 (curl --http1.1, Content-Length), chunked
+#    (curl --http1.1, Transfer-Encoding: chunked), h2 (curl --http2, no length in the frames).
+#
+# Environment: UPLOAD_MIB (default 8), UPLOAD_PROXIES (default "gatehouse nginx"), CALLGRIND_REQUESTS (N under callgrind, default 200), CALLGRIND_ALLOC_REQUESTS (N for
 # the allocation count, default 1000), CALLGRIND_CONNECTIONS (N connections per handshake kind under
 # callgrind, default 40; for allocations, 5 times as many), CALLGRIND_THRESHOLD (percent, default 10), CALLGRIND_PORT_BASE
 # (ports BASE+1, +3, +44, +90 on 127.0.0.1; default: the first free of 24600, 24700, ..., 25500),
@@ -51,8 +61,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
 MODE=${1:-measure}
 case $MODE in
-    measure | check | baseline) ;;
-    *) echo "usage: $0 [measure|check|baseline]" >&2; exit 2 ;;
+    measure | check | baseline | upload) ;;
+    *) echo "usage: $0 [measure|check|baseline|upload]" >&2; exit 2 ;;
 esac
 
 WORK=${CALLGRIND_WORK:-$HERE/work/callgrind}
@@ -74,6 +84,7 @@ N=${CALLGRIND_REQUESTS:-200}
 HS_N=${CALLGRIND_CONNECTIONS:-40}
 ALLOC_N=${CALLGRIND_ALLOC_REQUESTS:-1000}
 THRESHOLD=${CALLGRIND_THRESHOLD:-10}
+UPLOAD_MIB=${UPLOAD_MIB:-8}
 BASELINE=${CALLGRIND_BASELINE:-$HERE/baseline/callgrind.json}
 BACKEND_PORT=$((PORT_BASE + 44))
 BIN_DIR=${CALLGRIND_BIN_DIR:-$ROOT/.build/release}   # another build (e.g. a before/after comparison)
@@ -320,7 +331,117 @@ measure_allocations() {
     stop_pid "$PID" 30
 }
 
+# upload NAME KIND FILE: one POST of FILE through proxy NAME on a new connection (KIND: h1, chunked,
+# h2); fails unless mailbox-sim answers 200 with the file's length and SHA-256 (nothing lost, nothing
+# added, and the body was not taken as complete before its end).
+upload() {
+    local name=$1 kind=$2 file=$3 port=${PROXY_PORT[$1]} out result flags=() bytes sha
+    out=$WORK/logs/upload-$name-$kind-$(date +%s%N).json
+    case $kind in
+        h1) flags=(--http1.1) ;;
+        chunked) flags=(--http1.1 -H 'Transfer-Encoding: chunked') ;;
+        h2) flags=(--http2) ;;
+        *) die "upload: unknown kind $kind" ;;
+    esac
+    bytes=$(stat -c %s "$file")
+    sha=$(cat "$file.sha256")
+    result=$(timeout -k 5 1200 curl -sS "${flags[@]}" --max-time 1100 --cacert "$WORK/certs/ca.pem" \
+        --resolve "mail.contoso.lab:$port:127.0.0.1" -X POST -T "$file" -H 'Expect:' \
+        -H 'Content-Type: application/octet-stream' -o "$out" -w '%{http_code} %{http_version}' \
+        "https://mail.contoso.lab:$port/rpc/rpcproxy.dll" 2>>"$WORK/logs/curl-upload.err") \
+        || die "upload of $bytes bytes through $name ($kind) failed: $(tail -n 3 "$WORK/logs/curl-upload.err" | tr '\n' ' ')"
+    case $kind:$result in
+        h2:"200 2") ;;
+        h1:"200 1.1" | chunked:"200 1.1") ;;
+        *) die "upload through $name ($kind): HTTP status and version '$result', want 200 over $kind" ;;
+    esac
+    grep -q "\"bytes\":\"\?$bytes\"\?" "$out" && grep -qi "\"sha256\":\"$sha\"" "$out" \
+        || die "upload through $name ($kind): the backend did not get the $bytes bytes intact: $(head -c 300 "$out")"
+}
+
+# upload_files: UPLOAD_MIB and 2 x UPLOAD_MIB MiB of random bytes, with their SHA-256 (made once).
+upload_files() {
+    local mib file
+    for mib in "$UPLOAD_MIB" $((2 * UPLOAD_MIB)) 1; do
+        file=$WORK/upload-$mib.bin
+        if [ ! -f "$file" ] || [ "$(stat -c %s "$file")" != $((mib << 20)) ]; then
+            head -c $((mib << 20)) /dev/urandom >"$file"
+            rm -f "$file.sha256"
+        fi
+        [ -f "$file.sha256" ] || sha256sum "$file" | cut -d' ' -f1 >"$file.sha256"
+    done
+}
+
+UPLOAD_KINDS=(h1 chunked h2)
+
+# measure_upload NAME: instructions (under callgrind) and allocations (natively) per MiB of request
+# body, for each kind, by the N / 2N difference.
+measure_upload() {
+    local name=$1 kind one two one_file two_file t0 a0 a1 a2
+    start_measured "$name" callgrind
+    for kind in "${UPLOAD_KINDS[@]}"; do upload "$name" "$kind" "$WORK/upload-1.bin"; done   # warm-up
+    for kind in "${UPLOAD_KINDS[@]}"; do
+        t0=$(date +%s)
+        callgrind_control -z "$PID" >>"$WORK/logs/callgrind_control.out" 2>&1 || die "callgrind_control -z $PID failed"
+        upload "$name" "$kind" "$WORK/upload-$UPLOAD_MIB.bin"
+        callgrind_dump "$PID" "$name-upload-$kind-N"
+        one=$DUMP_TOTAL one_file=$DUMP_FILE
+        upload "$name" "$kind" "$WORK/upload-$((2 * UPLOAD_MIB)).bin"
+        callgrind_dump "$PID" "$name-upload-$kind-2N"
+        two=$DUMP_TOTAL two_file=$DUMP_FILE
+        PROFILES+=("python3 $HERE/callgrind_diff.py $one_file $two_file $UPLOAD_MIB   # $name upload $kind, per MiB")
+        record_value "$name" "$kind" ir_per_mib "$(( (two - one) / UPLOAD_MIB ))"
+        say "$name upload $kind: Ir $one for $UPLOAD_MIB MiB, $two for $((2 * UPLOAD_MIB)) MiB: $(( (two - one) / UPLOAD_MIB )) per MiB ($(( $(date +%s) - t0 )) s)"
+    done
+    stop_pid "$PID" 30
+    start_measured "$name" malloc
+    for kind in "${UPLOAD_KINDS[@]}"; do upload "$name" "$kind" "$WORK/upload-1.bin"; done
+    for kind in "${UPLOAD_KINDS[@]}"; do
+        malloc_count "$name"; a0=$ALLOCS
+        upload "$name" "$kind" "$WORK/upload-$UPLOAD_MIB.bin"
+        malloc_count "$name"; a1=$ALLOCS
+        upload "$name" "$kind" "$WORK/upload-$((2 * UPLOAD_MIB)).bin"
+        malloc_count "$name"; a2=$ALLOCS
+        record_value "$name" "$kind" allocs_per_mib "$(awk -v a=$((a1 - a0)) -v b=$((a2 - a1)) -v n="$UPLOAD_MIB" 'BEGIN { printf "%.1f", (b - a) / n }')"
+        say "$name upload $kind: $((a1 - a0)) allocations for $UPLOAD_MIB MiB, $((a2 - a1)) for $((2 * UPLOAD_MIB)) MiB"
+    done
+    stop_pid "$PID" 30
+}
+
+# upload_report: the per-MiB table of an upload run.
+upload_report() {
+    echo
+    echo "Per MiB of request body (POST /rpc/rpcproxy.dll; $UPLOAD_MIB and $((2 * UPLOAD_MIB)) MiB, one connection each), commit $COMMIT:"
+    awk -F'\t' -v kinds="${UPLOAD_KINDS[*]}" '
+        { v[$1 SUBSEP $2 SUBSEP $3] = $4 }
+        END {
+            printf "%-10s %16s %16s %8s %14s %14s\n", "kind", "gatehouse Ir", "nginx Ir", "x nginx", "gatehouse allocs", "nginx allocs"
+            n = split(kinds, k, " ")
+            for (i = 1; i <= n; i++) {
+                g = v["gatehouse" SUBSEP k[i] SUBSEP "ir_per_mib"]; x = v["nginx" SUBSEP k[i] SUBSEP "ir_per_mib"]
+                ratio = (g != "" && x > 0) ? sprintf("%.2f", g / x) : "-"
+                printf "%-10s %16s %16s %8s %14s %14s\n", k[i], g == "" ? "-" : g, x == "" ? "-" : x, ratio,
+                    v["gatehouse" SUBSEP k[i] SUBSEP "allocs_per_mib"] "", v["nginx" SUBSEP k[i] SUBSEP "allocs_per_mib"] ""
+            }
+        }' "$RESULTS"
+    echo
+    echo "Where the instructions of one MiB go (self cost by shared object and function):"
+    printf '  %s\n' "${PROFILES[@]}"
+}
+
 # --- 4. Measure --------------------------------------------------------------------------------------
+if [ "$MODE" = upload ]; then
+    [ -z "${UPLOAD_PROXIES:-}" ] || read -r -a MEASURED <<<"$UPLOAD_PROXIES"
+    say "callgrind.sh upload: ${MEASURED[*]}; $UPLOAD_MIB and $((2 * UPLOAD_MIB)) MiB per kind (${UPLOAD_KINDS[*]}); work in $WORK"
+    upload_files
+    for proxy in "${MEASURED[@]}"; do measure_upload "$proxy"; done
+    stop_pid "$BACKEND_PID" 10
+    COMMIT=$(git -C "$ROOT" log -1 --format=%h -- Sources Package.swift Package.resolved 2>/dev/null || echo unknown)
+    [ -z "$(git -C "$ROOT" status --porcelain -- Sources Package.swift 2>/dev/null)" ] || COMMIT="$COMMIT+uncommitted"
+    [ -z "${CALLGRIND_BIN_DIR:-}" ] || COMMIT="binaries from $CALLGRIND_BIN_DIR"
+    upload_report
+    exit 0
+fi
 say "callgrind.sh $MODE: ${MEASURED[*]}; N=$N under callgrind, N=$ALLOC_N for allocations; work in $WORK"
 for proxy in "${MEASURED[@]}"; do
     measure_instructions "$proxy"

@@ -46,6 +46,9 @@ final class ByteBufferBIO {
     /// Bytes of ciphertext waiting for the network.
     var outboundBytes: Int { outbound?.readableBytes ?? 0 }
 
+    /// Room left in the outbound buffer before it must grow.
+    var outboundRoom: Int { outbound?.writableBytes ?? 0 }
+
     /// Makes room for `bytes` more ciphertext up front (avoids regrowing during a large SSL_write).
     func reserveOutbound(_ bytes: Int) {
         if outbound == nil {

@@ -2,9 +2,11 @@ import NIOCore
 
 /// Outbound: plaintext held and coalesced until flush, encrypted once per flush; close_notify.
 extension OpenSSLHandler {
-    /// Largest slice given to one SSL_write; after each, ciphertext beyond `writeSlice` is passed
-    /// on (unflushed) so a huge write never sits in memory twice.
+    /// Largest slice given to one SSL_write, and the most ciphertext collected in one buffer before
+    /// it is passed on (unflushed), so a huge write never sits in memory twice.
     private static let writeSlice = 256 * 1024
+    /// Flushed buffers smaller than a full TLS record are gathered with their neighbours.
+    private static let gatherBelow = 16 * 1024
 
     /// Holds plaintext until `flush()`; refuses it once the connection is closing.
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -28,8 +30,8 @@ extension OpenSSLHandler {
         if state.canEncrypt { encryptFlushed(context: context) }
     }
 
-    /// Encrypts all flushed plaintext with one SSL_write per slice and writes the ciphertext once;
-    /// the plaintext promises complete with that ciphertext write.
+    /// Encrypts all flushed plaintext and writes the ciphertext; the plaintext promises complete
+    /// with that ciphertext write.
     ///
     /// Not re-entrant: writing ciphertext can trigger events whose handlers flush again; such a
     /// flush only queues, and the loop here picks the new batch up.
@@ -39,22 +41,7 @@ extension OpenSSLHandler {
         defer { isEncrypting = false }
         while !flushed.isEmpty && state.canEncrypt {
             let count = flushed.count
-            let outcome: TLSConnection.Outcome
-            if count == 1 {
-                outcome = encrypt(flushed[0].0, connection: connection, context: context)
-            } else {
-                // Coalesce (NIOHTTP1 writes head, body and end separately) into one buffer of exactly
-                // the flushed size, dropped after the SSL_write: a scratch kept on the handler stayed
-                // with every connection that ever answered (16 KiB per idle connection, issue 18).
-                var total = 0
-                for index in 0..<count { total += flushed[index].0.readableBytes }
-                var scratch = context.channel.allocator.buffer(capacity: total)
-                for index in 0..<count {
-                    var buffer = flushed[index].0
-                    scratch.writeBuffer(&buffer)
-                }
-                outcome = encrypt(scratch, connection: connection, context: context)
-            }
+            let outcome = encryptBatch(count: count, connection: connection, context: context)
             // One promise for the ciphertext write; a combined one only when several wait.
             var combined: EventLoopPromise<Void>? = nil
             var fanOut: EventLoopPromise<Void>? = nil
@@ -83,19 +70,74 @@ extension OpenSSLHandler {
         }
     }
 
-    /// SSL_write of one buffer's readable bytes, in slices; large outputs are written (not
-    /// flushed) as they accumulate, the rest is left for `flushCiphertext`.
-    private func encrypt(_ buffer: ByteBuffer, connection: TLSConnection, context: ChannelHandlerContext) -> TLSConnection.Outcome {
+    /// SSL_write of the first `count` flushed buffers, in order. A buffer of a full record or more
+    /// is encrypted where it lies; a run of smaller ones (NIOHTTP1 writes head, chunk framing and
+    /// end apart) is copied together first, so it becomes one record rather than one each. The old
+    /// way, copying every batch into one buffer, cost a copy of every byte sent, in a buffer as
+    /// large as the batch (fresh pages each time, once glibc had trimmed the last one).
+    private func encryptBatch(count: Int, connection: TLSConnection, context: ChannelHandlerContext) -> TLSConnection.Outcome {
+        var remaining = 0
+        var smallBytes = 0
+        for index in 0..<count {
+            let bytes = flushed[index].0.readableBytes
+            remaining += bytes
+            if bytes < Self.gatherBelow { smallBytes += bytes }
+        }
+        // Holds the runs of small buffers one after the other (allocated once, for all of them).
+        var gathered: ByteBuffer? = nil
+        var runStart = 0
+        for index in 0...count {
+            let large = index < count && flushed[index].0.readableBytes >= Self.gatherBelow
+            guard large || index == count else { continue }
+            var outcome = TLSConnection.Outcome.done
+            if index - runStart == 1 {
+                outcome = encrypt(flushed[runStart].0, remaining: &remaining, connection: connection, context: context)
+            } else if index - runStart > 1 {
+                if gathered == nil { gathered = context.channel.allocator.buffer(capacity: smallBytes) }
+                for part in runStart..<index {
+                    var bytes = flushed[part].0
+                    gathered!.writeBuffer(&bytes)
+                }
+                outcome = encrypt(gathered!, remaining: &remaining, connection: connection, context: context)
+                gathered!.moveReaderIndex(to: gathered!.writerIndex)
+            }
+            if case .failed = outcome { return outcome }
+            if large {
+                outcome = encrypt(flushed[index].0, remaining: &remaining, connection: connection, context: context)
+                if case .failed = outcome { return outcome }
+            }
+            runStart = index + 1
+        }
+        return .done
+    }
+
+    /// SSL_write of one buffer's readable bytes, in slices of at most `writeSlice`. Ciphertext
+    /// collects in one buffer sized for up to a slice of the batch's `remaining` plaintext; when the
+    /// next slice does not fit, or would take it past a slice's ciphertext, what is there is
+    /// written (not flushed) and a new one begins, so the ciphertext buffer is never regrown (a
+    /// copy) and a huge write never sits in memory twice.
+    private func encrypt(
+        _ buffer: ByteBuffer, remaining: inout Int, connection: TLSConnection, context: ChannelHandlerContext
+    ) -> TLSConnection.Outcome {
         buffer.withUnsafeReadableBytes { raw in
             var offset = 0
             while offset < raw.count {
                 let end = min(raw.count, offset + Self.writeSlice)
+                let bytes = end - offset
+                let needed = TLSConnection.ciphertextBytes(forPlaintext: bytes)
+                // (Capacities are rounded up to a power of two: the room can exceed a slice.)
+                if connection.ciphertextRoom < needed
+                    || connection.pendingCiphertext + needed > TLSConnection.ciphertextBytes(forPlaintext: Self.writeSlice)
+                {
+                    if let output = connection.takeCiphertext() {
+                        context.write(wrapOutboundOut(output), promise: nil)
+                    }
+                    connection.reserveCiphertext(forPlaintext: min(max(remaining, bytes), Self.writeSlice))
+                }
                 let outcome = connection.write(UnsafeRawBufferPointer(rebasing: raw[offset..<end]))
                 if case .failed = outcome { return outcome }
+                remaining -= bytes
                 offset = end
-                if offset < raw.count, let output = connection.takeCiphertext() {
-                    context.write(wrapOutboundOut(output), promise: nil)
-                }
             }
             return .done
         }

@@ -154,11 +154,21 @@ extension TLSConnection {
         }
     }
 
+    /// The most ciphertext `bytes` of plaintext become: 16 KiB per record plus at most ~40 bytes of
+    /// framing and tag each.
+    static func ciphertextBytes(forPlaintext bytes: Int) -> Int { bytes + (bytes / 16_384 + 1) * 40 }
+
+    /// Room left in the ciphertext buffer being filled (0 when none is).
+    var ciphertextRoom: Int { transport.outboundRoom }
+
+    /// Makes room for the ciphertext of `bytes` of plaintext up front (one buffer for several writes).
+    func reserveCiphertext(forPlaintext bytes: Int) { transport.reserveOutbound(Self.ciphertextBytes(forPlaintext: bytes)) }
+
     /// Encrypts all of `plaintext` (the memory BIO never pushes back, so SSL_write writes it all).
     func write(_ plaintext: UnsafeRawBufferPointer) -> Outcome {
         guard let base = plaintext.baseAddress, plaintext.count > 0 else { return .done }
-        // Room for the records up front: 16 KiB per record plus at most ~40 bytes of framing/tag.
-        transport.reserveOutbound(plaintext.count + (plaintext.count / 16_384 + 1) * 40)
+        // Room for the records up front (none needed when the caller reserved for several writes).
+        transport.reserveOutbound(Self.ciphertextBytes(forPlaintext: plaintext.count))
         OpenSSLErrorQueue.clear()
         let result = SSL_write(ssl, base, Int32(plaintext.count))
         if result > 0 { return .done }

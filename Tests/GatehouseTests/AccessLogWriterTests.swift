@@ -86,4 +86,64 @@ import Darwin
         let written = Self.waitFor(path) { $0.split(separator: "\n").count == count }
         #expect(written.split(separator: "\n").count == count)
     }
+
+    /// The address of a buffer's storage (which allocation holds its bytes).
+    static func storage(_ buffer: ByteBuffer) -> UInt {
+        buffer.withVeryUnsafeBytes { UInt(bitPattern: $0.baseAddress) }
+    }
+
+    @Test func handingOverReusesTheBufferTheWriterLetGoOf() {
+        let buffer = AccessLogBuffer(eventLoop: EmbeddedEventLoop())
+        buffer.bytes.writeString("first\n")
+        var first: ByteBuffer? = buffer.handOver()
+        let firstStorage = Self.storage(first!)
+        #expect(String(buffer: first!) == "first\n")
+        #expect(buffer.bytes.readableBytes == 0)
+        #expect(buffer.bytes.capacity >= AccessLog.batchBytes)
+        buffer.bytes.writeString("second\n")
+        first = nil  // the writer thread has written the first batch and dropped it
+        let second = buffer.handOver()
+        #expect(String(buffer: second) == "second\n")
+        // The next batch is filled in the first batch's storage: no allocation.
+        #expect(Self.storage(buffer.bytes) == firstStorage)
+        #expect(buffer.bytes.readableBytes == 0)
+        #expect(buffer.bytes.capacity >= AccessLog.batchBytes)
+    }
+
+    @Test func aBatchTheWriterStillHoldsIsNeverOverwritten() {
+        let buffer = AccessLogBuffer(eventLoop: EmbeddedEventLoop())
+        buffer.bytes.writeString("first\n")
+        let first = buffer.handOver()  // still being written
+        buffer.bytes.writeString("second\n")
+        let second = buffer.handOver()
+        buffer.bytes.writeString("third\n")
+        #expect(Self.storage(buffer.bytes) != Self.storage(first))
+        #expect(String(buffer: first) == "first\n")
+        #expect(String(buffer: second) == "second\n")
+        #expect(String(buffer: buffer.bytes) == "third\n")
+    }
+
+    @Test func manyBatchesInARowArriveWholeAndComplete() throws {
+        let path = Self.temporaryPath("batches.log")
+        defer { unlink(path) }
+        let loop = EmbeddedEventLoop()
+        let log = try AccessLog(
+            configuration: AccessLogConfiguration(format: .text, path: path), group: loop,
+            logger: Logger(label: "test"))
+        let line = AccessLog.line(for: AccessLogFormatTests.full, at: 0)
+        // Ten full batches handed over back to back: the writer thread is still writing earlier
+        // ones while the loop fills the buffers again.
+        let count = 10 * (AccessLog.batchBytes / line.utf8.count + 1)
+        for _ in 0..<count { log.record(AccessLogFormatTests.full, on: loop) }
+        loop.advanceTime(by: AccessLog.flushInterval)
+        let written = Self.waitFor(path) { $0.split(separator: "\n").count == count }
+        let lines = written.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.count == count + 1)
+        #expect(lines.last == "")
+        // Every line whole: what the formatter writes after the time (which differs).
+        func afterTime(_ text: Substring) -> Substring? { text.split(separator: " ", maxSplits: 1).last }
+        let expected = afterTime(Substring(line.dropLast()))
+        #expect(expected?.hasPrefix("192.0.2.7 \"GET ") == true)
+        #expect(lines.dropLast().allSatisfy { afterTime($0) == expected })
+    }
 }

@@ -77,10 +77,7 @@ public final class AccessLog: Sendable {
     private func flush(_ buffer: AccessLogBuffer) {
         buffer.flushScheduled = false
         guard buffer.lines > 0 else { return }
-        writer.submit(buffer.bytes, lines: buffer.lines)
-        // A fresh buffer: the writer thread owns the old bytes until it has written them.
-        buffer.bytes = ByteBuffer()
-        buffer.bytes.reserveCapacity(Self.batchBytes + 4096)
+        writer.submit(buffer.handOver(), lines: buffer.lines)
         buffer.lines = 0
     }
 
@@ -115,9 +112,21 @@ public final class AccessLog: Sendable {
 }
 
 /// One event loop's batch of formatted lines. Only touched on its loop, hence `@unchecked Sendable`.
+///
+/// Two buffers take turns: the one being filled, and the one last handed to the writer thread.
+/// Handing over swaps them and clears the new current one, which keeps its storage when the writer
+/// has let go of it (it is then referenced only here), so a loop allocates no batch buffer in the
+/// steady state. A fresh buffer per batch used to cost a 36 KiB malloc on the loop, a free on the
+/// writer thread and glibc's consolidation of the loop's arena behind it: about 10,000 instructions
+/// per request when batches are small. If the writer still holds the older buffer (a slow disk),
+/// clearing it copies nothing but allocates new storage (copy-on-write), so the bytes the writer
+/// is reading are never touched.
 final class AccessLogBuffer: @unchecked Sendable {
     let eventLoop: EventLoop
+    /// The batch being filled.
     var bytes: ByteBuffer
+    /// The batch handed over last (or an empty buffer before the first hand-over).
+    private var spare = ByteBuffer()
     var lines = 0
     var flushScheduled = false
 
@@ -125,5 +134,14 @@ final class AccessLogBuffer: @unchecked Sendable {
         self.eventLoop = eventLoop
         self.bytes = ByteBuffer()
         self.bytes.reserveCapacity(AccessLog.batchBytes + 4096)
+    }
+
+    /// The batch to write; the next one starts empty in the other buffer.
+    func handOver() -> ByteBuffer {
+        let batch = bytes
+        swap(&bytes, &spare)
+        bytes.clear()
+        if bytes.capacity < AccessLog.batchBytes + 4096 { bytes.reserveCapacity(AccessLog.batchBytes + 4096) }
+        return batch
     }
 }

@@ -35,6 +35,10 @@ final class ProxiedRequest: BackendConnectionDelegate {
     private var backendPausedByUs = false
     /// Already queued for a backend flush at the end of this read batch.
     var backendFlushScheduled = false
+    /// Something was written to the backend and not flushed yet.
+    var backendWritesPending = false
+    /// Body bytes written to the backend since its last flush (`backendFlushBytes`).
+    var unflushedBodyBytes = 0
     /// Compresses the response body when the route's policy and the client's Accept-Encoding agree.
     var deflater: Deflater?
     /// Bytes given to the deflater since its last flush.
@@ -183,35 +187,6 @@ final class ProxiedRequest: BackendConnectionDelegate {
         case .finishDiscarding:
             finish(log: false)
         }
-    }
-
-    /// Connected: the backend request head, what queued while connecting, one flush.
-    private func sendRequest(queued: [ByteBuffer], end: Bool, trailers: HTTPHeaders?) {
-        guard let connection, let backendHead else { return }
-        let channel = connection.channel
-        channel.write(HTTPClientRequestPart.head(backendHead), promise: nil)
-        for buffer in queued { forwardBody(buffer) }
-        if end {
-            channel.write(HTTPClientRequestPart.end(trailers), promise: nil)
-            rearmDeadlineCheck()
-        }
-        channel.flush()
-        perform(machine.backendWritable(connection.isWritable))
-    }
-
-    /// Writes one body part to the backend (the client stream credits it as its protocol wants).
-    private func forwardBody(_ buffer: ByteBuffer) {
-        guard let connection else { return }
-        let channel = connection.channel
-        client.forwardBody(buffer, to: channel)
-        handler.scheduleBackendFlush(self)
-        if !channel.isWritable { perform(machine.backendWritable(false)) }
-    }
-
-    /// The read batch's one flush of what was written to the backend.
-    func flushBackend() {
-        backendFlushScheduled = false
-        connection?.channel.flush()
     }
 
     /// The request is over: one access-log line (unless a local answer wrote it), no clock, reads

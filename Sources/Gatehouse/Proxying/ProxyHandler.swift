@@ -203,6 +203,7 @@ final class ProxyHandler: ChannelDuplexHandler {
 
     /// Flushes `request`'s backend once at the end of this read batch, however many parts it wrote.
     func scheduleBackendFlush(_ request: ProxiedRequest) {
+        request.backendWritesPending = true
         guard !request.backendFlushScheduled else { return }
         request.backendFlushScheduled = true
         backendsToFlush.append(request)
