@@ -160,8 +160,10 @@ test-sanitizers: test-asan test-tsan test-e2e-asan
 test-asan: deps certs
 	ASAN_OPTIONS="detect_leaks=0 $$ASAN_OPTIONS" $(SWIFT) test --sanitize=address --scratch-path .build/asan --disable-xctest
 
+# Suppressions: one justified line each in Tests/tsan-suppressions.txt (never Gatehouse's own races).
 test-tsan: deps certs
-	$(SWIFT) test --sanitize=thread --scratch-path .build/tsan --disable-xctest
+	TSAN_OPTIONS="suppressions=$(CURDIR)/Tests/tsan-suppressions.txt $$TSAN_OPTIONS" \
+	    $(SWIFT) test --sanitize=thread --scratch-path .build/tsan --disable-xctest
 
 # Tests marked sanitizer_sensitive (a memory bound or a timing ASan's overhead breaks, no ASan report)
 # are deselected; the summary lists each with its reason. ASAN_TIME_SCALE multiplies the client-side
