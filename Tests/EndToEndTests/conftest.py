@@ -26,6 +26,9 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from gatehouse_client import HTTPSClient, RawHTTPS, http11_context  # noqa: E402
+# The sanitizer_sensitive mark's hooks (registration, the deselection report) and TIME_SCALE.
+from sanitizer_marks import (TIME_SCALE, pytest_configure, pytest_deselected,  # noqa: E402,F401
+                             pytest_terminal_summary, sanitizer_reason)
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BIN = pathlib.Path(os.environ.get("GATEHOUSE_BIN_DIR", ROOT / ".build" / "debug"))
@@ -410,6 +413,8 @@ def pytest_collection_modifyitems(session, config, items):
         items.remove(item)
         items.append(item)
     config.stash[START_PING] = bool(ping)
+    for item in items:
+        sanitizer_reason(item)   # a sanitizer_sensitive mark without a reason is refused here, in every run
 
 
 START_PING = pytest.StashKey[bool]()

@@ -18,7 +18,7 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
-from conftest import BIN, CERTS, Process, free_port, require_binaries, wait_for_port
+from conftest import BIN, CERTS, TIME_SCALE, Process, free_port, require_binaries, wait_for_port
 
 import requests_ntlm  # noqa: E402  (make deps installs requests-ntlm)
 
@@ -131,17 +131,20 @@ def bridge(tmp_path):
 
 
 def wait_for_health(port, timeout=10.0):
-    """Until both servers answer through the proxy (the health checker marked them up)."""
-    deadline = time.time() + timeout
+    """Until OWA and EWS (the service the tests then call) answer through the proxy: the health checker
+    probes each service on its own, so OWA up says nothing of EWS (under ASan EWS came up later and the
+    test's first EWS request got 503)."""
+    deadline = time.time() + timeout * TIME_SCALE
     with ntlm_session("health") as session:
         session.auth = None
-        while time.time() < deadline:
-            try:
-                if session.get(f"https://127.0.0.1:{port}/owa/healthcheck.htm", timeout=5).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
+        for path in ("/owa/healthcheck.htm", "/EWS/healthcheck.htm"):
+            while time.time() < deadline:
+                try:
+                    if session.get(f"https://127.0.0.1:{port}{path}", timeout=5).status_code == 200:
+                        break
+                except requests.RequestException:
+                    pass
+                time.sleep(0.1)
 
 
 def test_extended_protection_different_certificates_401_and_check_predicts_it(bridge):

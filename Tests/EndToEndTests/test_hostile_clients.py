@@ -110,6 +110,7 @@ def attack(gh, count, first_bytes):
                 sock.close()
 
 
+@pytest.mark.sanitizer_sensitive("RSS bound 150 MiB: ASan's freed-memory quarantine (256 MiB) can exceed it; +291 MiB in a full ASan run")
 def test_slowloris_heads_are_cut_by_the_header_timeout(hostile):
     head = b"GET /owa/healthcheck.htm HTTP/1.1\r\nHost: mail.contoso.lab\r\n"
     with attack(hostile, SLOWLORIS, head) as (socks, rss):
@@ -140,6 +141,7 @@ def test_stalled_request_bodies_are_cut_by_the_route_idle_timeout(hostile):
     assert rss.growth_mib() < 150, rss.describe()
 
 
+@pytest.mark.sanitizer_sensitive("RSS bound 144 MiB: the ASan build held +188 MiB (quarantine, redzones); in a full ASan run the ordinary request also got 503")
 def test_clients_that_never_read_large_responses_cost_bounded_memory(hostile):
     size = 256 * 1024 * 1024
     request = f"GET /owa/big.bin?sim-bytes={size} HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode()

@@ -83,6 +83,7 @@ def expected_stream(n):
     return block * reps + block[:rest]
 
 
+@pytest.mark.sanitizer_sensitive("100 concurrent transfers against the ASan sims exceed the backend timeout (504) under ASan's slowdown")
 def test_hundred_concurrent_streams_mixed_uploads_and_downloads(h2_gatehouse):
     client = H2Client(h2_gatehouse, "mail.contoso.lab", str(CERTS / "ca.pem"))
     rng = __import__("random").Random(7)
