@@ -19,7 +19,7 @@ public protocol ConnectionClockClient: AnyObject {
 ///
 /// Lateness: a deadline fires at the first tick (100 ms, from uptime zero) at or after it, so at
 /// most 100 ms late plus whatever delays the loop, and never early. While at least one deadline is
-/// armed the loop wakes once per tick.
+/// armed the loop wakes once per tick, and once more after the last one is disarmed.
 ///
 /// Loop-bound: every method is called on `eventLoop` (`ConnectionClock.on(_:)` hands out the
 /// loop's one clock from any thread), hence `@unchecked Sendable`.
@@ -63,16 +63,17 @@ public final class ConnectionClock: @unchecked Sendable {
         startTicking()
     }
 
-    /// Disarms the entry (it stays, for the next `arm`).
+    /// Disarms the entry (it stays, for the next `arm`). The tick task is left to run out: when
+    /// it finds nothing armed it does not schedule itself again. Cancelling it here would cost a
+    /// cancel and a new task per request on a loop with one busy connection (disarmed while a
+    /// request is answered, armed again after it).
     public func disarm(_ entry: Entry) {
         wheel.disarm(entry)
-        if wheel.armedCount == 0 { stopTicking() }
     }
 
     /// Removes the entry and lets go of its client; the entry must not be used again.
     public func remove(_ entry: Entry) {
         wheel.remove(entry)
-        if wheel.armedCount == 0 { stopTicking() }
     }
 
     private func startTicking() {
@@ -81,11 +82,6 @@ public final class ConnectionClock: @unchecked Sendable {
             task = nil
             tick()
         }
-    }
-
-    private func stopTicking() {
-        task?.cancel()
-        task = nil
     }
 
     /// Walks the wheel to the loop's time and tells the clients whose deadlines came.
