@@ -1,4 +1,5 @@
 import CNGHTTP2
+import GatehouseHTTP1
 import NIOCore
 
 extension HTTP2ServerHandler {
@@ -15,39 +16,53 @@ extension HTTP2ServerHandler {
         }
     }
 
-    /// Records whether streams are open. Rather than re-arming a timer per request, one timer
-    /// checks `idleSince` and re-arms itself for the remainder. This is the connection's only idle
-    /// clock (the proxy behind runs none on HTTP/2), read from the event loop's clock so that tests
-    /// can advance it.
+    /// Records whether streams are open, and keeps the connection's idle deadline on its loop's
+    /// `ConnectionClock` (one timer wheel per event loop, not a scheduled task per connection):
+    /// armed at `idleSince + idleTimeout` when the last stream closes, disarmed while streams are
+    /// open. This is the connection's only idle clock (the proxy behind runs none on HTTP/2), read
+    /// from the event loop's clock so that tests can advance it.
     func noteStreamCount(context: ChannelHandlerContext) {
         guard let session else { return }
         if session.streams.isEmpty {
-            if idleSince == nil { idleSince = context.eventLoop.now }
-        } else {
-            idleSince = nil
-        }
-    }
-
-    /// Arms the idle check; on expiry with no stream open since `idleTimeout`, drains (GOAWAY).
-    func scheduleIdleCheck(context: ChannelHandlerContext, after delay: TimeAmount) {
-        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: delay) { [self] in
-            idleTimer = nil
-            guard state.isServing else { return }
-            let now = context.eventLoop.now
-            if let since = idleSince, now - since >= settings.idleTimeout {
-                beginDraining(context: context)
-            } else {
-                let remaining = idleSince.map { settings.idleTimeout - (now - $0) } ?? settings.idleTimeout
-                scheduleIdleCheck(context: context, after: remaining)
+            if idleSince == nil {
+                idleSince = context.eventLoop.now
+                armIdleClock()
             }
+        } else if idleSince != nil {
+            idleSince = nil
+            if let idleClock { idleClock.clock.disarm(idleClock.entry) }
         }
     }
 
-    /// Cancels both timers (channel closed or handler removed).
+    /// Puts the connection on its loop's clock, idle from now (the session has just started).
+    func startIdleClock(context: ChannelHandlerContext) {
+        let clock = ConnectionClock.on(context.eventLoop)
+        idleClock = (clock, clock.add(self), context)
+        idleSince = context.eventLoop.now
+        armIdleClock()
+    }
+
+    private func armIdleClock() {
+        guard let idleClock, let idleSince else { return }
+        idleClock.clock.arm(idleClock.entry, at: idleSince + settings.idleTimeout)
+    }
+
+    /// The idle deadline came: with no stream opened since `idleTimeout`, drains (GOAWAY).
+    public func connectionClockFired(now: NIODeadline) {
+        guard let context = idleClock?.context, state.isServing, let since = idleSince else { return }
+        if now - since >= settings.idleTimeout {
+            beginDraining(context: context)
+        } else {
+            armIdleClock()
+        }
+    }
+
+    /// Cancels the settings timer and takes the connection off the clock (channel closed or
+    /// handler removed).
     func cancelTimers() {
         settingsTimer?.cancel()
         settingsTimer = nil
-        idleTimer?.cancel()
-        idleTimer = nil
+        if let idleClock { idleClock.clock.remove(idleClock.entry) }
+        idleClock = nil
     }
 }

@@ -20,7 +20,7 @@ import NIOHTTP1
 ///   all answers to one read leave in one write.
 /// - Writes for a stream that is gone are dropped and their promises fail with
 ///   `HTTP2Error.streamClosed`; nothing is queued for it.
-public final class HTTP2ServerHandler: ChannelDuplexHandler {
+public final class HTTP2ServerHandler: ChannelDuplexHandler, ConnectionClockClient {
     public typealias InboundIn = ByteBuffer
     public typealias InboundOut = TaggedRequestPart
     public typealias OutboundIn = TaggedResponsePart
@@ -38,7 +38,9 @@ public final class HTTP2ServerHandler: ChannelDuplexHandler {
     /// the one at channelReadComplete, so the answers to a read's requests leave in one write.
     var inReadLoop = false
     var settingsTimer: Scheduled<Void>?
-    var idleTimer: Scheduled<Void>?
+    /// The loop's clock, this connection's entry on it (its idle deadline) and the context the
+    /// deadline acts on; set while the session runs.
+    var idleClock: (clock: ConnectionClock, entry: ConnectionClock.Entry, context: ChannelHandlerContext)?
     /// When the last stream closed; nil while streams are open.
     var idleSince: NIODeadline?
 
@@ -73,8 +75,7 @@ public final class HTTP2ServerHandler: ChannelDuplexHandler {
             return
         }
         scheduleSettingsTimeout(context: context)
-        idleSince = context.eventLoop.now
-        scheduleIdleCheck(context: context, after: settings.idleTimeout)
+        startIdleClock(context: context)
         flushOutput(context: context)
     }
 

@@ -98,7 +98,7 @@ do {
     let channel = try ServerBootstrap(group: group)
         .serverChannelOption(.backlog, value: 1024)
         .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-        .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+        .serverChannelOption(.tcpOption(.tcp_nodelay), value: 1)  // accepted sockets inherit it
         .childChannelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
                 if !plain { try channel.pipeline.syncOperations.addHandler(OpenSSLHandler(server: store)) }

@@ -19,10 +19,10 @@ import Testing
         var payload: [UInt8]
     }
 
-    private func channel(idle: TimeAmount) throws -> EmbeddedChannel {
+    private func channel(idle: TimeAmount, loop: EmbeddedEventLoop = EmbeddedEventLoop()) throws -> EmbeddedChannel {
         var settings = HTTP2Settings()
         settings.idleTimeout = idle
-        let channel = EmbeddedChannel(handler: HTTP2ServerHandler(settings: settings))
+        let channel = EmbeddedChannel(handler: HTTP2ServerHandler(settings: settings), loop: loop)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 443)).wait()
         // The client preface, an empty SETTINGS and the acknowledgement of the server's.
         var bytes = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
@@ -103,5 +103,24 @@ import Testing
         let sent = try #require(goaway(try frames(channel)))
         #expect(sent.lastStream == 1 && sent.code == 0)
         #expect(!channel.isActive)
+    }
+
+    @Test func theIdleDeadlineIsAnEntryOnTheLoopsClockNotATaskPerConnection() throws {
+        let loop = EmbeddedEventLoop()
+        let clock = ConnectionClock.on(loop)
+        let channels = try (0..<3).map { _ in try channel(idle: .seconds(5), loop: loop) }
+        #expect(clock.entryCount == 3 && clock.armedCount == 3)
+        // A stream opened takes its connection's deadline off the clock; it stays an entry.
+        let block: [UInt8] = [0x82, 0x87, 0x84, 0x41, 0x01, 0x61]
+        try channels[0].writeInbound(ByteBuffer(bytes: frame(type: 0x1, flags: 0x5, stream: 1, payload: block)))
+        #expect(clock.entryCount == 3 && clock.armedCount == 2)
+        _ = try channels[1].close().wait()
+        loop.run()
+        #expect(clock.entryCount == 2)
+        loop.advanceTime(by: .seconds(5))
+        loop.run()
+        #expect(channels[0].isActive, "a stream is open")
+        #expect(!channels[2].isActive, "idle: GOAWAY and closed")
+        #expect(clock.entryCount == 1 && clock.armedCount == 0 && !clock.isTicking)
     }
 }

@@ -61,7 +61,7 @@ final class BackendConnection: @unchecked Sendable {
         let ready = eventLoop.makePromise(of: BackendConnection.self)
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(pool.connectTimeout)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 do {
                     let tls = OpenSSLHandler(client: pool.tls, serverName: server.tlsName)

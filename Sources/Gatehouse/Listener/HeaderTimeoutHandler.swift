@@ -1,3 +1,4 @@
+import GatehouseHTTP1
 import NIOCore
 
 /// Enforces `limits.client_header_timeout` on HTTP/1.1: once the first byte of a request arrives,
@@ -9,17 +10,18 @@ import NIOCore
 /// connections that sit with no request in progress for that long: the connection's one idle clock.
 /// Time is the event loop's (wall time in production; tests advance an embedded loop's).
 ///
-/// The clocks are timestamps in `StateMachine`, not a timer per request: one scheduled check
-/// re-arms itself only while a clock runs, so busy keep-alive connections schedule about one task
-/// per timeout period.
-final class HeaderTimeoutHandler: ChannelInboundHandler {
+/// The clocks are timestamps in `StateMachine`, not a timer per connection: the connection has one
+/// entry on its event loop's `ConnectionClock` (a timer wheel with one scheduled task per loop),
+/// moved to the machine's deadline after each event in O(1). A close comes at most one clock tick
+/// (100 ms) after the deadline.
+final class HeaderTimeoutHandler: ChannelInboundHandler, ConnectionClockClient {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
     private var machine: StateMachine
-    /// The one scheduled check, and when it runs.
-    private var timer: Scheduled<Void>?
-    private var timerDeadline: NIODeadline?
+    /// The loop's clock and this connection's entry on it, from handlerAdded to handlerRemoved.
+    private var clock: ConnectionClock?
+    private var entry: ConnectionClock.Entry?
     private var context: ChannelHandlerContext?
 
     /// - Parameter idleTimeout: when set, this handler also closes idle connections.
@@ -33,13 +35,16 @@ final class HeaderTimeoutHandler: ChannelInboundHandler {
         machine = StateMachine(
             headerTimeout: machine.headerTimeout, idleTimeout: machine.idleTimeout,
             now: context.eventLoop.now)
+        let clock = ConnectionClock.on(context.eventLoop)
+        self.clock = clock
+        entry = clock.add(self)
         arm()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        timer?.cancel()
-        timer = nil
-        timerDeadline = nil
+        if let clock, let entry { clock.remove(entry) }
+        clock = nil
+        entry = nil
         self.context = nil
     }
 
@@ -52,6 +57,7 @@ final class HeaderTimeoutHandler: ChannelInboundHandler {
     /// A request head was decoded (on the redirect listener: the whole request): the clocks stop.
     func headReceived() {
         machine.headReceived()
+        arm()
     }
 
     /// The response was sent: the next bytes start a new head; the idle clock starts.
@@ -60,31 +66,28 @@ final class HeaderTimeoutHandler: ChannelInboundHandler {
         arm()
     }
 
-    /// Makes sure a check runs by the machine's deadline. A check already scheduled no later than
-    /// that stays (it re-arms itself when it finds nothing due); one scheduled later is replaced,
-    /// which happens only when a head starts on an idle connection whose idle check lies beyond it.
+    /// Puts the connection's entry on the clock at the machine's deadline (O(1); nothing when it
+    /// is already in that tick), or takes it off while no clock runs.
     private func arm() {
-        guard let deadline = machine.deadline else { return }
-        if timer != nil, let scheduled = timerDeadline, scheduled <= deadline { return }
-        timer?.cancel()
-        schedule(at: deadline)
+        guard let clock, let entry else { return }
+        if let deadline = machine.deadline {
+            clock.arm(entry, at: deadline)
+        } else {
+            clock.disarm(entry)
+        }
     }
 
-    private func schedule(at deadline: NIODeadline) {
+    /// The loop's clock reached this connection's deadline (or a tick it has just left).
+    func connectionClockFired(now: NIODeadline) {
         guard let context else { return }
-        timerDeadline = deadline
-        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
-            timer = nil
-            timerDeadline = nil
-            switch machine.check(now: context.eventLoop.now) {
-            case .close:
-                // A clock ran out: drop the connection without an answer.
-                self.context?.close(promise: nil)
-            case .checkAgain(let next):
-                schedule(at: next)
-            case .stop:
-                break  // the next event that starts a clock arms the check again
-            }
+        switch machine.check(now: now) {
+        case .close:
+            // A clock ran out: drop the connection without an answer.
+            context.close(promise: nil)
+        case .checkAgain:
+            arm()
+        case .stop:
+            break  // the next event that starts a clock arms the entry again
         }
     }
 }

@@ -125,7 +125,7 @@ final class PassthroughHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let boundSplice = NIOLoopBound(backendSplice, eventLoop: context.eventLoop)
         let connecting = ClientBootstrap(group: context.eventLoop)
             .connectTimeout(pool.pool.connectTimeout)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelOption(.allowRemoteHalfClosure, value: true)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {

@@ -7,7 +7,7 @@ import NIOHTTP1
 /// the HTTP/1.1 adapter or `HTTP2ServerHandler`, runs one `ProxiedRequest` per stream, and writes
 /// `TaggedResponsePart`s back. It sits last in the client pipeline and also intercepts `read` so
 /// a slow backend can stop the client from sending more (backpressure, HTTP/1.1).
-final class ProxyHandler: ChannelDuplexHandler {
+final class ProxyHandler: ChannelDuplexHandler, ConnectionClockClient {
     typealias InboundIn = TaggedRequestPart
     typealias OutboundIn = TaggedResponsePart
     typealias OutboundOut = TaggedResponsePart
@@ -43,9 +43,10 @@ final class ProxyHandler: ChannelDuplexHandler {
     }
 
     /// The connection's one deadline check for its requests (connect, response head, idle, total):
-    /// scheduled at the earliest deadline any request asked for, so keep-alive requests, whose
-    /// deadlines come after the pending check's, schedule no task of their own.
-    private var deadlineTimer: Scheduled<Void>?
+    /// an entry on the loop's `ConnectionClock` (no scheduled task per connection), armed at the
+    /// earliest deadline any request asked for and disarmed when the last request finishes, so an
+    /// idle keep-alive connection has nothing armed. Made at the first deadline asked for.
+    private var deadlineClock: (clock: ConnectionClock, entry: ConnectionClock.Entry)?
     private var deadlineCheckAt = NIODeadline.distantFuture
     /// The environment a new request on this connection uses: the live one, re-read only when a
     /// reload changed it since this connection last looked (`LiveRuntime.generation`).
@@ -220,22 +221,33 @@ final class ProxyHandler: ChannelDuplexHandler {
         if requests[request.stream] === request {
             requests[request.stream] = nil
         }
+        if requests.isEmpty, let deadlineClock {
+            // Nothing left to time: no check runs while the connection is idle.
+            deadlineClock.clock.disarm(deadlineClock.entry)
+            deadlineCheckAt = .distantFuture
+        }
     }
 
     /// Makes the connection's deadline check run no later than `deadline` (a request's next limit).
     func armDeadlineCheck(at deadline: NIODeadline) {
         guard deadline < deadlineCheckAt, let context else { return }
-        deadlineTimer?.cancel()
         deadlineCheckAt = deadline
-        deadlineTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
-            runDeadlineCheck()
+        if deadlineClock == nil {
+            let clock = ConnectionClock.on(context.eventLoop)
+            deadlineClock = (clock, clock.add(self))
         }
+        if let deadlineClock { deadlineClock.clock.arm(deadlineClock.entry, at: deadline) }
+    }
+
+    /// The clock reached the check's time (at most one tick, 100 ms, after it).
+    func connectionClockFired(now: NIODeadline) {
+        guard context != nil, deadlineCheckAt <= now else { return }
+        runDeadlineCheck()
     }
 
     /// The check: each request whose own check time has come runs it (and re-arms through
     /// `armDeadlineCheck`); the others re-arm the connection's check for their time.
     private func runDeadlineCheck() {
-        deadlineTimer = nil
         deadlineCheckAt = .distantFuture
         let now = context?.eventLoop.now ?? .now()
         for request in Array(requests.values) {
@@ -248,8 +260,8 @@ final class ProxyHandler: ChannelDuplexHandler {
     }
 
     private func abortAll() {
-        deadlineTimer?.cancel()
-        deadlineTimer = nil
+        if let deadlineClock { deadlineClock.clock.remove(deadlineClock.entry) }
+        deadlineClock = nil
         deadlineCheckAt = .distantFuture
         if let pinned {
             self.pinned = nil

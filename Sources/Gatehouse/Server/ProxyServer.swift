@@ -89,7 +89,9 @@ public final class ProxyServer: Sendable {
         return ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // TCP_NODELAY on the listener: accepted sockets inherit it, so no setsockopt per connection
+            // (`.socketOption(.tcp_nodelay)` was SOL_SOCKET option 1, SO_DEBUG, on every accepted socket).
+            .serverChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 // One read of the current runtime per connection: its certificates and limits.
