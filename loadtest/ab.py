@@ -15,6 +15,7 @@ Content-Length) to /rpc/rpcproxy.dll, whose backend answers the body's SHA-256 (
 the proxy's CPU for the upload (user and system time apart) per MiB.
 """
 import argparse
+import contextlib
 import hashlib
 import os
 import pathlib
@@ -40,7 +41,9 @@ def wrk(port: int, seconds: int) -> str:
         capture_output=True, text=True, timeout=seconds + 30).stdout
 
 
-def measure(binary: str, sim, seconds: int, workdir: pathlib.Path, name: str):
+@contextlib.contextmanager
+def running_gatehouse(binary: str, sim, workdir: pathlib.Path, name: str):
+    """`binary` serving the single-service configuration in front of `sim`; yields (port, pid)."""
     port, http_port, admin_port = conftest.free_port(), conftest.free_port(), conftest.free_port()
     config = workdir / f"ab-{name}.yaml"
     config.write_text(conftest.gatehouse_config(port, http_port, admin_port, [sim]))
@@ -48,13 +51,18 @@ def measure(binary: str, sim, seconds: int, workdir: pathlib.Path, name: str):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         conftest.wait_for_port(port, proc)
-        wrk(port, 2)  # warm-up: TLS sessions, backend pool
-        before = cpu_seconds(proc.pid)
-        out = wrk(port, seconds)
-        used = cpu_seconds(proc.pid) - before
+        yield port, proc.pid
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def measure(binary: str, sim, seconds: int, workdir: pathlib.Path, name: str):
+    with running_gatehouse(binary, sim, workdir, name) as (port, pid):
+        wrk(port, 2)  # warm-up: TLS sessions, backend pool
+        before = cpu_seconds(pid)
+        out = wrk(port, seconds)
+        used = cpu_seconds(pid) - before
     requests = int(re.search(r"(\d+) requests in", out).group(1))
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -80,20 +88,11 @@ def cpu_split(pid: int):
 
 
 def measure_upload(binary: str, sim, mib: int, workdir: pathlib.Path, name: str, body: pathlib.Path, sha256: str):
-    port, http_port, admin_port = conftest.free_port(), conftest.free_port(), conftest.free_port()
-    config = workdir / f"ab-{name}.yaml"
-    config.write_text(conftest.gatehouse_config(port, http_port, admin_port, [sim]))
-    proc = subprocess.Popen([binary, "run", "--config", str(config)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        conftest.wait_for_port(port, proc)
+    with running_gatehouse(binary, sim, workdir, name) as (port, pid):
         upload(port, workdir / "ab-upload-1.bin", hashlib.sha256((workdir / "ab-upload-1.bin").read_bytes()).hexdigest())
-        user0, system0 = cpu_split(proc.pid)
+        user0, system0 = cpu_split(pid)
         upload(port, body, sha256)
-        user1, system1 = cpu_split(proc.pid)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        user1, system1 = cpu_split(pid)
     return (user1 - user0) * 1000 / mib, (system1 - system0) * 1000 / mib
 
 
