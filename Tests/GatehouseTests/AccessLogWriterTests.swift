@@ -29,6 +29,17 @@ import Darwin
         return contents(path)
     }
 
+    /// An access log of `format` writing to a fresh temporary file, batched on an embedded loop
+    /// whose time the test advances. The caller unlinks `path`.
+    static func embeddedLog(_ format: AccessLogFormat, _ name: String) throws -> (log: AccessLog, loop: EmbeddedEventLoop, path: String) {
+        let path = temporaryPath(name)
+        let loop = EmbeddedEventLoop()
+        let log = try AccessLog(
+            configuration: AccessLogConfiguration(format: format, path: path), group: loop,
+            logger: Logger(label: "test"))
+        return (log, loop, path)
+    }
+
     @Test func reopenAfterRenameStartsANewFileWithTheHeader() throws {
         let path = Self.temporaryPath("w3c.log")
         defer {
@@ -54,12 +65,8 @@ import Darwin
     }
 
     @Test func aLoopsLinesWaitForTheFlushIntervalThenReachTheFile() throws {
-        let path = Self.temporaryPath("json.log")
+        let (log, loop, path) = try Self.embeddedLog(.json, "json.log")
         defer { unlink(path) }
-        let loop = EmbeddedEventLoop()
-        let log = try AccessLog(
-            configuration: AccessLogConfiguration(format: .json, path: path), group: loop,
-            logger: Logger(label: "test"))
         log.record(AccessLogFormatTests.full, on: loop)
         log.record(AccessLogFormatTests.full, on: loop)
         loop.advanceTime(by: AccessLog.flushInterval - .milliseconds(1))
@@ -73,12 +80,8 @@ import Darwin
     }
 
     @Test func aFullBatchIsHandedOverAtOnce() throws {
-        let path = Self.temporaryPath("text.log")
+        let (log, loop, path) = try Self.embeddedLog(.text, "text.log")
         defer { unlink(path) }
-        let loop = EmbeddedEventLoop()
-        let log = try AccessLog(
-            configuration: AccessLogConfiguration(format: .text, path: path), group: loop,
-            logger: Logger(label: "test"))
         let line = AccessLog.line(for: AccessLogFormatTests.full, at: 0)
         let count = AccessLog.batchBytes / line.utf8.count + 1
         for _ in 0..<count { log.record(AccessLogFormatTests.full, on: loop) }
@@ -124,12 +127,8 @@ import Darwin
     }
 
     @Test func manyBatchesInARowArriveWholeAndComplete() throws {
-        let path = Self.temporaryPath("batches.log")
+        let (log, loop, path) = try Self.embeddedLog(.text, "batches.log")
         defer { unlink(path) }
-        let loop = EmbeddedEventLoop()
-        let log = try AccessLog(
-            configuration: AccessLogConfiguration(format: .text, path: path), group: loop,
-            logger: Logger(label: "test"))
         let line = AccessLog.line(for: AccessLogFormatTests.full, at: 0)
         // Ten full batches handed over back to back: the writer thread is still writing earlier
         // ones while the loop fills the buffers again.
