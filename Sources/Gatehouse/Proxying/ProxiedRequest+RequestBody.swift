@@ -16,9 +16,7 @@ extension ProxiedRequest {
             channel.write(HTTPClientRequestPart.end(trailers), promise: nil)
             rearmDeadlineCheck()
         }
-        channel.flush()
-        backendWritesPending = false
-        unflushedBodyBytes = 0
+        flushNow(channel)
         perform(machine.backendWritable(connection.isWritable))
     }
 
@@ -37,9 +35,7 @@ extension ProxiedRequest {
         unflushedBodyBytes += buffer.readableBytes
         client.forwardBody(buffer, to: channel)
         if unflushedBodyBytes >= Self.backendFlushBytes {
-            backendWritesPending = false
-            unflushedBodyBytes = 0
-            channel.flush()
+            flushNow(channel)
         } else {
             handler.scheduleBackendFlush(self)
         }
@@ -51,8 +47,13 @@ extension ProxiedRequest {
     func flushBackend() {
         backendFlushScheduled = false
         guard backendWritesPending else { return }
+        flushNow(connection?.channel)
+    }
+
+    /// Flushes what was written to the backend; nothing is waiting for the batch's flush after it.
+    private func flushNow(_ channel: (any Channel)?) {
         backendWritesPending = false
         unflushedBodyBytes = 0
-        connection?.channel.flush()
+        channel?.flush()
     }
 }
