@@ -81,6 +81,16 @@ extension HTTP2Session {
         stream.unconsumed -= n
         // Fails only for invalid arguments (stream 0) or NOMEM; nothing to recover.
         _ = nghttp2_session_consume(session, id, n)
+        if !stream.windowWidened {
+            // The body flows to a backend: a wider window, sent as one WINDOW_UPDATE, so the
+            // client's reads and ours come in bigger pieces (HTTP2Settings.uploadWindowSize).
+            stream.windowWidened = true
+            let widened = min(settings.uploadWindowSize, settings.connectionWindowSize)
+            if widened > settings.initialStreamWindowSize {
+                _ = nghttp2_session_set_local_window_size(
+                    session, UInt8(NGHTTP2_FLAG_NONE.rawValue), id, Int32(clamping: widened))
+            }
+        }
     }
 
     /// The proxy aborts a stream: RST_STREAM, settle the window, drop queued response parts.

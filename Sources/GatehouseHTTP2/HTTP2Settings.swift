@@ -11,6 +11,14 @@ public struct HTTP2Settings: Sendable, Hashable {
     /// request queues while its backend connection opens: the proxy credits a stream only as its
     /// backend takes the bytes, so this bounds what one stream can make the proxy hold.
     public var initialStreamWindowSize: Int = 64 << 10
+    /// The receive window a stream gets once the proxy consumes its body (the first
+    /// `StreamCommand.consumed`: a backend connection takes the bytes). With 64 KiB a client can
+    /// only ever have 32-64 KiB in flight, and an upload costs a WINDOW_UPDATE, a client read and
+    /// a TLS record per 32 KiB: about three times the system calls of the same upload over
+    /// HTTP/1.1. Credit still stops when the backend stops taking bytes, so this is what one
+    /// stream whose backend stalls can make the proxy hold; the connection window bounds them all.
+    /// Not above `connectionWindowSize`; no effect when not above `initialStreamWindowSize`.
+    public var uploadWindowSize: Int = 1 << 20
     /// The connection-level receive window, opened with a WINDOW_UPDATE right after the preface.
     /// Larger than the stream window so that several uploads can progress at once.
     public var connectionWindowSize: Int = 16 << 20

@@ -38,6 +38,9 @@ final class HTTP2Stream {
     /// Body bytes delivered to the proxy and not yet consumed (`StreamCommand.consumed`). Consumed
     /// by the session itself when the stream closes, so the connection window never leaks.
     var unconsumed = 0
+    /// The stream's receive window was widened to `HTTP2Settings.uploadWindowSize` (at its first
+    /// `consumed`: its body flows to a backend).
+    var windowWidened = false
     /// The proxy reset this stream; it expects no events for it any more.
     var resetByProxy = false
 

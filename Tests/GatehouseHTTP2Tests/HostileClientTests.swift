@@ -122,6 +122,24 @@ struct HostileClientTests {
         #expect(result["echo"] as? String == "len=\(1 << 20) sum=\(patternSum(0, 1 << 20))")
     }
 
+    @Test("a stream's window widens to the upload window once its body is consumed, and no further")
+    func uploadWindowWidensOnceConsumed() async throws {
+        var settings = HTTP2Settings()
+        settings.uploadWindowSize = 1 << 20
+        let server = try await TestServer.start(settings: settings)
+        defer { Task { try await server.stop() } }
+        let result = try await runScenario("upload_window", port: server.port)
+        #expect(result["stream_window"] as? Int == 64 << 10)
+        // Never consumed (a backend connection not yet open): the initial window, no more.
+        #expect(result["sink_state"] as? String == "stalled", "\(result)")
+        #expect(result["sink_sent"] as? Int == 64 << 10)
+        // 16 KiB consumed, then a stalled backend: the window is the upload window, and it holds.
+        #expect(result["take_state"] as? String == "stalled", "\(result)")
+        #expect(result["take_sent"] as? Int == 1 << 20, "\(result)")
+        #expect((result["resets"] as? [String: Int])?.isEmpty == true, "\(result)")
+        #expect(goaway(result) == nil)
+    }
+
     @Test("Rapid Reset flood ends in GOAWAY; other connections stay healthy; no write promise leaks")
     func rapidResetFlood() async throws {
         let server = try await TestServer.start()

@@ -25,6 +25,7 @@ let pythonClientScript = #"""
             self.conn_window, self.peer_initial, self.windows = 65535, 65535, {}
             self.goaway, self.resets, self.responses = None, {}, {}
             self.closed, self.stalled = False, set()
+            self.sent = {}
             self.send(PREFACE + frame(SETTINGS, 0, 0, struct.pack('>HI', 4, stream_window))
                       + frame(WU, 0, 0, struct.pack('>I', window - 65535)))
 
@@ -141,6 +142,7 @@ let pythonClientScript = #"""
                     return 'closed'
                 self.conn_window -= n
                 self.windows[sid] = self.windows.get(sid, self.peer_initial) - n
+                self.sent[sid] = self.sent.get(sid, 0) + n
                 off += n
                 if last:
                     return 'ok'
@@ -333,6 +335,18 @@ let pythonClientScript = #"""
         c.wait(c.done(3), 8)
         return {'sink_state': state, 'sink_sent': sent_unconsumed, 'stream_window': c.peer_initial,
                 'echo': bytes(c.responses.get(3, {}).get('body', b'')).decode(), 'echo_upload': up}
+
+    def scenario_upload_window(port):
+        """A stream whose body is never consumed keeps the initial window; one whose first bytes are
+        consumed gets the wider upload window, and stalls at it once its consumer stops."""
+        c = Conn(port)
+        c.wait(lambda: c.peer_initial != 65535, 5)
+        c.get(1, '/sink', method='POST', end=False)
+        sink = c.upload(1, b's' * (1 << 20), end=False, deadline=1.5)
+        c.get(3, '/take?n=16384', method='POST', end=False)
+        take = c.upload(3, b't' * (4 << 20), end=False, deadline=2)
+        return {'stream_window': c.peer_initial, 'sink_state': sink, 'sink_sent': c.sent.get(1, 0),
+                'take_state': take, 'take_sent': c.sent.get(3, 0), 'resets': c.resets, 'goaway': c.goaway}
 
     def scenario_rapid_reset(port, count=3000):
         # /bytes answers at once, so many answers are written for streams already reset.

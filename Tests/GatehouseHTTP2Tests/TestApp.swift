@@ -56,6 +56,11 @@ final class TestApp: ChannelDuplexHandler {
                     for byte in bytes { job.uploadSum &+= UInt64(byte) }
                 }
                 context.triggerUserOutboundEvent(StreamCommand.consumed(tagged.stream, bytes: buffer.readableBytes), promise: nil)
+            } else if job.uri.hasPrefix("/take") {
+                // /take?n=N: a backend that takes the first N bytes of the body, then stalls.
+                let n = min(job.remaining, buffer.readableBytes)
+                job.remaining -= n
+                if n > 0 { context.triggerUserOutboundEvent(StreamCommand.consumed(tagged.stream, bytes: n), promise: nil) }
             }
         case .end(let trailers):
             if let trailers { recorder.state.withLockedValue { $0.trailers.append(trailers) } }
@@ -70,7 +75,9 @@ final class TestApp: ChannelDuplexHandler {
 
     private func onHead(context: ChannelHandlerContext, id: Int32, job: Job, head: HTTPRequestHead) {
         let uri = head.uri
-        if uri.hasPrefix("/bytes") {
+        if uri.hasPrefix("/take") {
+            job.remaining = Int(uri.split(separator: "=").last ?? "0") ?? 0
+        } else if uri.hasPrefix("/bytes") {
             let n = Int(uri.split(separator: "=").last ?? "0") ?? 0
             job.remaining = n
             var headers = HTTPHeaders()

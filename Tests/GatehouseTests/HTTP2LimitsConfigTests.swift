@@ -18,6 +18,7 @@ import Testing
         #expect(settings.maxConcurrentStreams == defaults.maxConcurrentStreams)
         #expect(settings.initialStreamWindowSize == defaults.initialStreamWindowSize)
         #expect(settings.connectionWindowSize == defaults.connectionWindowSize)
+        #expect(settings.uploadWindowSize == defaults.uploadWindowSize)
         #expect(settings.maxHeaderListSize == 256 * 1024)
         #expect(settings.idleTimeout == .seconds(30))
     }
@@ -30,13 +31,15 @@ import Testing
 
                 limits:
                   max_header_total: 128KiB
-                  http2: { max_concurrent_streams: 20, initial_window_size: 256KiB, connection_window_size: 4MiB }
+                  http2: { max_concurrent_streams: 20, initial_window_size: 256KiB, connection_window_size: 4MiB,
+                           upload_window_size: 2MiB }
 
                 """
         let settings = try fixture.load(yaml).0.limits.http2Settings
         #expect(settings.maxConcurrentStreams == 20)
         #expect(settings.initialStreamWindowSize == 256 * 1024)
         #expect(settings.connectionWindowSize == 4 * 1024 * 1024)
+        #expect(settings.uploadWindowSize == 2 * 1024 * 1024)
         #expect(settings.maxHeaderListSize == 128 * 1024)
         #expect(settings.idleTimeout == .seconds(120))
     }
@@ -47,7 +50,10 @@ import Testing
         ("initial_window_size: 100B", "'initial_window_size' in 'http2' of 'limits' must be between 1KiB and"),
         ("connection_window_size: 3GiB", "'connection_window_size' in 'http2' of 'limits' must be between"),
         ("connection_window_size: 1KiB", "must be between 65535B and"),
-        ("initial_window_size: 1 MB", "invalid size '1 MB' for 'initial_window_size'")
+        ("initial_window_size: 1 MB", "invalid size '1 MB' for 'initial_window_size'"),
+        ("upload_window_size: 3GiB", "'upload_window_size' in 'http2' of 'limits' must be between 1KiB and"),
+        ("upload_window_size: 32MiB", "(32MiB) is larger than connection_window_size (16MiB)"),
+        ("upload_window_size: 16KiB", "(16KiB) is smaller than initial_window_size (64KiB)")
     ])
     func badValuesAreErrorsAtTheirLine(line: String, message: String) throws {
         let fixture = try ConfigFixture()
@@ -69,6 +75,15 @@ import Testing
         #expect(errors.count == 1, "\(errors)")
         #expect(errors.first?.line == 21)
         #expect(errors.first?.message.contains("(2MiB) is larger than connection_window_size (1MiB)") == true)
+    }
+
+    @Test func leftOutTheUploadWindowStaysWithinTheOtherTwo() throws {
+        let fixture = try ConfigFixture()
+        defer { fixture.remove() }
+        let small = "\nlimits:\n  http2:\n    connection_window_size: 512KiB\n"
+        #expect(try fixture.load(ConfigFixture.minimal + small).0.limits.http2.uploadWindowSize == 512 * 1024)
+        let large = "\nlimits:\n  http2:\n    initial_window_size: 4MiB\n    connection_window_size: 8MiB\n"
+        #expect(try fixture.load(ConfigFixture.minimal + large).0.limits.http2.uploadWindowSize == 4 * 1024 * 1024)
     }
 
     @Test func aMisspeltKeyIsRefusedWithASuggestion() throws {

@@ -120,11 +120,13 @@ struct HTTP2LimitsDocument: Codable {
     var maxConcurrentStreams: Located<Int>?
     var initialWindowSize: Located<String>?
     var connectionWindowSize: Located<String>?
+    var uploadWindowSize: Located<String>?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case maxConcurrentStreams = "max_concurrent_streams"
         case initialWindowSize = "initial_window_size"
         case connectionWindowSize = "connection_window_size"
+        case uploadWindowSize = "upload_window_size"
     }
 }
 

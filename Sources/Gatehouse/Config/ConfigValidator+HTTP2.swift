@@ -13,12 +13,32 @@ extension ConfigValidator {
         limits.connectionWindowSize = window(
             value.connectionWindowSize, in: HTTP2Limits.connectionWindowRange, default: limits.connectionWindowSize)
         if let stream = value.initialWindowSize, limits.initialWindowSize > limits.connectionWindowSize {
-            collector.error(
-                "\(stream.place) (\(ByteSize.format(limits.initialWindowSize))) is larger than connection_window_size "
-                    + "(\(ByteSize.format(limits.connectionWindowSize)))", at: stream.mark,
-                hint: "one stream can never use more than the connection's window; raise connection_window_size")
+            notAboveConnectionWindow(stream, limits.initialWindowSize, limits)
+        }
+        if let upload = value.uploadWindowSize {
+            limits.uploadWindowSize = window(upload, in: HTTP2Limits.streamWindowRange, default: limits.uploadWindowSize)
+            if limits.uploadWindowSize > limits.connectionWindowSize {
+                notAboveConnectionWindow(upload, limits.uploadWindowSize, limits)
+            } else if limits.uploadWindowSize < limits.initialWindowSize {
+                collector.error(
+                    "\(upload.place) (\(ByteSize.format(limits.uploadWindowSize))) is smaller than initial_window_size "
+                        + "(\(ByteSize.format(limits.initialWindowSize)))", at: upload.mark,
+                    hint: "a stream's window only widens once its body flows to a backend; set it to at least "
+                        + "initial_window_size")
+            }
+        } else {
+            // Left out: 1 MiB, within whatever the two other windows were set to.
+            limits.uploadWindowSize = max(limits.initialWindowSize, min(limits.uploadWindowSize, limits.connectionWindowSize))
         }
         return limits
+    }
+
+    /// A stream window (`initial_window_size`, `upload_window_size`) above the connection's.
+    private func notAboveConnectionWindow(_ value: Located<String>, _ size: Int, _ limits: HTTP2Limits) {
+        collector.error(
+            "\(value.place) (\(ByteSize.format(size))) is larger than connection_window_size "
+                + "(\(ByteSize.format(limits.connectionWindowSize)))", at: value.mark,
+            hint: "one stream can never use more than the connection's window; raise connection_window_size")
     }
 
     /// A flow-control window: a byte size within `range`, or `fallback` with an error.

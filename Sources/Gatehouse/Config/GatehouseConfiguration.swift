@@ -73,6 +73,8 @@ public struct HTTP2Limits: Sendable, Hashable {
     public var initialWindowSize = 64 * ByteSize.kibibyte
     /// The connection-level receive window: request-body bytes of all streams ahead of their backends.
     public var connectionWindowSize = 16 * ByteSize.mebibyte
+    /// The window a stream gets once its body flows to a backend (`HTTP2Settings.uploadWindowSize`).
+    public var uploadWindowSize = ByteSize.mebibyte
 
     /// The limits that `max_concurrent_streams` may take.
     public static let streamRange = 1...1000

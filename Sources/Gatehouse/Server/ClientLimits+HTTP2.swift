@@ -11,6 +11,7 @@ extension ClientLimits {
         settings.maxConcurrentStreams = http2.maxConcurrentStreams
         settings.initialStreamWindowSize = http2.initialWindowSize
         settings.connectionWindowSize = http2.connectionWindowSize
+        settings.uploadWindowSize = http2.uploadWindowSize
         settings.maxHeaderListSize = maxHeaderTotal
         settings.idleTimeout = TimeAmount(clientIdleTimeout)
         return settings
