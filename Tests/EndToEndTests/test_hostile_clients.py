@@ -131,6 +131,7 @@ def test_slowloris_heads_are_cut_by_the_header_timeout(hostile):
     assert rss.growth_mib() < 150, rss.describe()
 
 
+@pytest.mark.sanitizer_sensitive("RSS bound 150 MiB: +293 MiB in a full ASan run (freed-memory quarantine), no ASan report; all 300 bodies were cut")
 def test_stalled_request_bodies_are_cut_by_the_route_idle_timeout(hostile):
     start = b"POST /upload/x HTTP/1.1\r\nHost: mail.contoso.lab\r\nContent-Length: 1048576\r\n\r\n" + b"a" * 1000
     with attack(hostile, STALLED_BODIES, start) as (socks, rss):
