@@ -19,7 +19,7 @@ TEST_APT_PACKAGES := chromium haproxy
 BENCH_APT_PACKAGES := valgrind nginx nghttp2-client binutils gcc curl python3
 
 .PHONY: all deps deps-test deps-bench build build-release build-release-proxy certs run demo test test-unit clean bench \
-        bench-callgrind bench-check bench-baseline bench-upload bench-passthrough format format-check help fuzz test-fuzz-smoke \
+        bench-callgrind bench-check bench-baseline bench-upload bench-passthrough format format-check help fuzz fuzz-merge test-fuzz-smoke \
         test-sanitizers test-asan test-tsan test-e2e-asan
 
 all: build
@@ -40,6 +40,7 @@ help:
 	@echo "make format-check     fail when a file is not formatted or breaks a lint rule (make test runs it)"
 	@echo "make fuzz     each libFuzzer target (Tests/Fuzz) for FUZZ_SECONDS (default 600) from its seed corpus;"
 	@echo "              findings in FUZZ_OUT (default .build/fuzz-out); FUZZERS=\"FuzzNTLM ...\" runs only those"
+	@echo "make fuzz-merge       add to Tests/Fuzz/Corpus what make fuzz found that reaches new coverage (then commit it)"
 	@echo "make test-fuzz-smoke  each fuzzer over its seeds plus FUZZ_RUNS (default 1000) inputs (make test runs it)"
 	@echo "make test-sanitizers  unit tests under AddressSanitizer and ThreadSanitizer, end-to-end suite against ASan builds"
 	@echo "              (parts: make test-asan, make test-tsan, make test-e2e-asan)"
@@ -152,6 +153,10 @@ FUZZ_SECONDS ?= 600
 FUZZ_RUNS ?= 1000
 fuzz: deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) bash Tests/Fuzz/run.sh fuzz $(FUZZERS)
+
+# Adds what `make fuzz` found that covers more than the seeds to Tests/Fuzz/Corpus (commit it).
+fuzz-merge: deps
+	bash Tests/Fuzz/run.sh merge $(FUZZERS)
 
 test-fuzz-smoke: deps
 	FUZZ_RUNS=$(FUZZ_RUNS) bash Tests/Fuzz/run.sh smoke $(FUZZERS)

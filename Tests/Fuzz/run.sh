@@ -6,6 +6,9 @@
 #   Tests/Fuzz/run.sh fuzz           each fuzzer for FUZZ_SECONDS (default 600), one after the other, from an
 #                                    optimised build (-O, still with ASan) in .build/fuzz-opt
 #   Tests/Fuzz/run.sh fuzz FuzzNTLM  only the fuzzers named
+#   Tests/Fuzz/run.sh merge          after `fuzz`: adds to each seed corpus the inputs of FUZZ_OUT/<fuzzer>/corpus
+#                                    that reach coverage the seeds do not (libFuzzer -merge=1, -O build);
+#                                    the seeds already there are kept, so commit what it adds
 #
 # Seeds are read from Tests/Fuzz/Corpus/<fuzzer>/ and never written: new inputs go to
 # FUZZ_OUT/<fuzzer>/corpus (default .build/fuzz-out), crashing inputs to FUZZ_OUT/<fuzzer>/ as
@@ -97,7 +100,21 @@ case "$mode" in
         build
         OPTIONS=(-max_total_time="${FUZZ_SECONDS:-600}")
         run_all "$@" ;;
+    merge)
+        SCRATCH=${FUZZ_SCRATCH:-.build/fuzz-opt}
+        OPTIMISE=(-Xswiftc -O)
+        build
+        fuzzers=("$@")
+        [ ${#fuzzers[@]} -gt 0 ] || mapfile -t fuzzers < <(all_fuzzers)
+        for name in "${fuzzers[@]}"; do
+            [ -d "$OUT/$name/corpus" ] || { echo "$name: no $OUT/$name/corpus (run \`$0 fuzz\` first)"; continue; }
+            seeds="$HERE/Corpus/$name"
+            before=$(ls "$seeds" | wc -l)
+            "$ROOT/$SCRATCH/debug/$name" -merge=1 "$seeds" "$OUT/$name/corpus" >"$OUT/$name/merge.log" 2>&1 ||
+                { echo "$name: merge failed, see $OUT/$name/merge.log"; exit 1; }
+            echo "$name: $before seeds, $(($(ls "$seeds" | wc -l) - before)) added"
+        done ;;
     *)
-        echo "usage: $0 build | smoke [fuzzer...] | fuzz [fuzzer...]" >&2
+        echo "usage: $0 build | smoke [fuzzer...] | fuzz [fuzzer...] | merge [fuzzer...]" >&2
         exit 2 ;;
 esac

@@ -72,7 +72,15 @@ struct HTTP1ClientStream: ClientStream {
     }
 
     func credit(bytes: Int) {}
-    func abort(_ reason: ClientStreamAbort) { handler.closeClient() }
+
+    /// Stop sending: the adapter closes once the response is out, with a lingering close while
+    /// the body is still arriving (so the client reads the answer). Failed: closed at once.
+    func abort(_ reason: ClientStreamAbort) {
+        switch reason {
+        case .stopSending: handler.sendCommand(.reset(id, errorCode: 0))
+        case .failed: handler.closeClient()
+        }
+    }
     func pauseReads(_ paused: Bool) { handler.pauseClientReads(paused) }
 }
 

@@ -56,6 +56,13 @@ final class HTTP1ServerAdapter: ChannelDuplexHandler {
     private var writingEnd = false
     private var deferredParts: [HTTPServerRequestPart] = []
     private var isActive = true
+    /// The lingering close after a response sent before its request's body was read
+    /// (`HTTP1ServerAdapter+Lingering.swift`); nil until then.
+    var lingering: Lingering?
+    /// The response whose end was last written (its exchange may still be receiving its body).
+    private var endWritten = HTTPStreamID(0)
+    /// That end closes the connection once written.
+    private var closingAfterEnd = false
 
     init(headerTimeout: HeaderTimeoutHandler? = nil) {
         self.headerTimeout = headerTimeout
@@ -93,6 +100,10 @@ final class HTTP1ServerAdapter: ChannelDuplexHandler {
     }
 
     private func process(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        if lingering != nil {
+            lingeringRead(context: context)
+            return
+        }
         if acceptsNoMoreRequests { return }
         switch part {
         case .head(let head):
@@ -121,7 +132,8 @@ final class HTTP1ServerAdapter: ChannelDuplexHandler {
 
     func read(context: ChannelHandlerContext) {
         // Nothing after the closing request is wanted: let the socket's buffer hold it until close.
-        if !acceptsNoMoreRequests { context.read() }
+        // While lingering, everything is read (and dropped) until the client closes.
+        if !acceptsNoMoreRequests || lingering != nil { context.read() }
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -132,6 +144,7 @@ final class HTTP1ServerAdapter: ChannelDuplexHandler {
     func channelInactive(context: ChannelHandlerContext) {
         isActive = false
         deferredParts.removeAll()
+        lingering?.timer?.cancel()
         context.fireUserInboundEventTriggered(StreamEvent.reset(current))
         context.fireChannelInactive()
     }
@@ -160,17 +173,37 @@ final class HTTP1ServerAdapter: ChannelDuplexHandler {
             context.write(wrapOutboundOut(tagged.part), promise: promise)
         case .end:
             headerTimeout?.responseFinished()
+            endWritten = current
+            closingAfterEnd = closeAfterResponse
             writingEnd = true
             defer { writingEnd = false }
             if closeAfterResponse {
-                // Close once the last byte is written.
+                // Close once the last byte is written; while the client may still be sending its
+                // request body, with a lingering close, so the response is not lost to a reset.
                 let written = promise ?? context.eventLoop.makePromise()
-                written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+                let linger = !requestEnded
+                written.futureResult.assumeIsolated().whenComplete { [self] result in
+                    if linger, case .success = result { startLingering(context: context) } else { context.close(promise: nil) }
+                }
                 context.write(wrapOutboundOut(tagged.part), promise: written)
             } else {
                 context.write(wrapOutboundOut(tagged.part), promise: promise)
             }
         }
+    }
+
+    /// `StreamCommand.reset`: NO_ERROR after the exchange's response end ("stop sending your body")
+    /// closes once the end is out, lingering while the body may still arrive; anything else, at once.
+    private func stopExchange(_ stream: HTTPStreamID, errorCode: UInt32, context: ChannelHandlerContext) {
+        guard errorCode == 0, stream == endWritten, stream == current else {
+            context.close(promise: nil)
+            return
+        }
+        acceptsNoMoreRequests = true
+        closeAfterResponse = true
+        // A closing end starts the lingering close itself once written; so does one that was.
+        if closingAfterEnd || lingering != nil { return }
+        if requestEnded { context.close(promise: nil) } else { startLingering(context: context) }
     }
 
     /// Sets the framing headers of a final response head for a request with `requestMethod` and
@@ -206,8 +239,9 @@ final class HTTP1ServerAdapter: ChannelDuplexHandler {
             switch command {
             case .consumed:
                 promise?.succeed()  // TCP is the flow control on HTTP/1.1
-            case .reset:
-                context.close(promise: promise)
+            case .reset(let stream, let errorCode):
+                promise?.succeed()
+                stopExchange(stream, errorCode: errorCode, context: context)
             }
             return
         }
