@@ -21,8 +21,14 @@ extension HTTP2ServerHandler {
     /// armed at `idleSince + idleTimeout` when the last stream closes, disarmed while streams are
     /// open. This is the connection's only idle clock (the proxy behind runs none on HTTP/2), read
     /// from the event loop's clock so that tests can advance it.
+    /// The same entry carries the header deadline while a header block is open (a stream is then
+    /// open too, so the two never apply at once).
     func noteStreamCount(context: ChannelHandlerContext) {
         guard let session else { return }
+        if session.headerBlockOpen != (headerBlockSince != nil) {
+            headerBlockSince = session.headerBlockOpen ? context.eventLoop.now : nil
+            armIdleClock()
+        }
         if session.streams.isEmpty {
             if idleSince == nil {
                 idleSince = context.eventLoop.now
@@ -30,7 +36,7 @@ extension HTTP2ServerHandler {
             }
         } else if idleSince != nil {
             idleSince = nil
-            if let idleClock { idleClock.clock.disarm(idleClock.entry) }
+            armIdleClock()
         }
     }
 
@@ -42,13 +48,31 @@ extension HTTP2ServerHandler {
         armIdleClock()
     }
 
+    /// Arms the connection's entry at its header deadline, else its idle deadline, else disarms it.
     private func armIdleClock() {
-        guard let idleClock, let idleSince else { return }
-        idleClock.clock.arm(idleClock.entry, at: idleSince + settings.idleTimeout)
+        guard let idleClock else { return }
+        if let headerBlockSince {
+            idleClock.clock.arm(idleClock.entry, at: headerBlockSince + settings.headerTimeout)
+        } else if let idleSince {
+            idleClock.clock.arm(idleClock.entry, at: idleSince + settings.idleTimeout)
+        } else {
+            idleClock.clock.disarm(idleClock.entry)
+        }
     }
 
-    /// The idle deadline came: with no stream opened since `idleTimeout`, drains (GOAWAY).
+    /// A deadline came. A header block open for `headerTimeout`: GOAWAY and close. No stream
+    /// opened for `idleTimeout`: drains (GOAWAY), the open streams finish.
     public func connectionClockFired(now: NIODeadline) {
+        if let context = idleClock?.context, let since = headerBlockSince, let session {
+            if now - since >= settings.headerTimeout {
+                session.terminate(errorCode: NGHTTP2_NO_ERROR.rawValue)
+                flushOutput(context: context)
+                closeNow(context: context)
+            } else {
+                armIdleClock()
+            }
+            return
+        }
         guard let context = idleClock?.context, state.isServing, let since = idleSince else { return }
         if now - since >= settings.idleTimeout {
             beginDraining(context: context)

@@ -43,6 +43,8 @@ public final class HTTP2ServerHandler: ChannelDuplexHandler, ConnectionClockClie
     var idleClock: (clock: ConnectionClock, entry: ConnectionClock.Entry, context: ChannelHandlerContext)?
     /// When the last stream closed; nil while streams are open.
     var idleSince: NIODeadline?
+    /// When the header block being received began; nil when none is.
+    var headerBlockSince: NIODeadline?
 
     /// Creates a handler with the given limits.
     public init(settings: HTTP2Settings = HTTP2Settings()) {

@@ -28,6 +28,7 @@ extension HTTP2Session {
     /// A HEADERS frame starts: a new request, or a trailer block on a known stream.
     func beginHeaders(_ frame: UnsafePointer<nghttp2_frame>) {
         guard UInt32(frame.pointee.hd.type) == NGHTTP2_HEADERS.rawValue else { return }
+        headerBlockOpen = true
         let id = frame.pointee.hd.stream_id
         switch frame.pointee.headers.cat {
         case NGHTTP2_HCAT_REQUEST:
@@ -118,6 +119,7 @@ extension HTTP2Session {
 
     /// A complete frame arrived: finish request heads, report ends of bodies and SETTINGS acks.
     func frameReceived(_ frame: UnsafePointer<nghttp2_frame>) {
+        headerBlockOpen = false
         let hd = frame.pointee.hd
         let endStream = hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
         switch UInt32(hd.type) {
@@ -226,6 +228,7 @@ extension HTTP2Session {
     /// nghttp2 closed a stream (both sides done, or a reset either way): settle its flow-control
     /// debt, tell the proxy if it was still interested, and fail writes that can no longer go out.
     func streamClosed(_ id: Int32) {
+        headerBlockOpen = false  // a stream reset inside its header block; nghttp2 skips the rest
         guard let stream = streams.removeValue(forKey: id) else { return }
         if stream.unconsumed > 0 {
             pendingConsumes.append((id, stream.unconsumed))

@@ -31,6 +31,10 @@ final class HTTP2Session {
     let settings: HTTP2Settings
     let allocator: ByteBufferAllocator
     var streams: [Int32: HTTP2Stream] = [:]
+    /// A header block (HEADERS without END_HEADERS so far, then CONTINUATIONs) is being received.
+    /// No other frame may come in between (RFC 9113 §6.10), so the next frame that completes, or
+    /// the block's stream closing, ends it. The handler's header clock watches it.
+    var headerBlockOpen = false
     var events: [Event] = []
     /// (stream, bytes) to hand to `nghttp2_session_consume` once nghttp2 has returned.
     var pendingConsumes: [(Int32, Int)] = []

@@ -48,6 +48,10 @@ public struct HTTP2Settings: Sendable, Hashable {
     /// A connection with no open stream for this long is closed with GOAWAY(NO_ERROR). ActiveSync
     /// Ping and MAPI NotificationWait are open streams, so this never cuts a long poll.
     public var idleTimeout: TimeAmount = .seconds(120)
+    /// The longest a header block may take from its HEADERS frame to its END_HEADERS (slowloris:
+    /// HEADERS without END_HEADERS, then nothing, would otherwise hold the connection forever, as
+    /// a stream is open). Past it: GOAWAY(NO_ERROR) and close, as HTTP/1.1's header timeout.
+    public var headerTimeout: TimeAmount = .seconds(30)
 
     /// Creates settings with the safe defaults above.
     public init() {}

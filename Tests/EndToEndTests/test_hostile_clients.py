@@ -25,6 +25,7 @@ HANDSHAKE_TIMEOUT = 2
 BODY_IDLE_TIMEOUT = 2
 ABANDONED_HANDSHAKES = 10_000
 SLOWLORIS = 500
+SLOWLORIS_H2 = 300
 STALLED_BODIES = 300
 NON_READERS = 40
 
@@ -49,15 +50,15 @@ def hostile(sims, tmp_path_factory):
     gh.process.stop()
 
 
-def context():
+def context(alpn="http/1.1"):
     ctx = ssl.create_default_context(cafile=str(CERTS / "ca.pem"))
-    ctx.set_alpn_protocols(["http/1.1"])
+    ctx.set_alpn_protocols([alpn])
     return ctx
 
 
-def tls_connect(port, timeout=20):
+def tls_connect(port, timeout=20, alpn="http/1.1"):
     raw = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    return context().wrap_socket(raw, server_hostname=HOST)
+    return context(alpn).wrap_socket(raw, server_hostname=HOST)
 
 
 def ordinary_request(gh):
@@ -94,14 +95,14 @@ def wait_all_closed(socks, deadline_seconds):
 
 
 @contextlib.contextmanager
-def attack(gh, count, first_bytes):
+def attack(gh, count, first_bytes, alpn="http/1.1"):
     """`count` TLS connections that each send `first_bytes` and then misbehave as the caller does
     with the yielded list; closed on the way out. Yields (sockets, RSSMonitor)."""
     socks = []
     with RSSMonitor(gh.process) as rss:
         try:
             for _ in range(count):
-                sock = tls_connect(gh.port)
+                sock = tls_connect(gh.port, alpn=alpn)
                 sock.sendall(first_bytes)
                 socks.append(sock)
             yield socks, rss
@@ -129,6 +130,23 @@ def test_slowloris_heads_are_cut_by_the_header_timeout(hostile):
     print(f"\n{SLOWLORIS} slowloris heads: all closed {took:.1f} s after the trickle ended; {rss.describe()}")
     assert closed == SLOWLORIS, f"only {closed} of {SLOWLORIS} slowloris connections were closed"
     assert rss.growth_mib() < 150, rss.describe()
+
+
+def test_http2_header_blocks_that_never_end_are_cut_by_the_header_timeout(hostile):
+    # HTTP/2 slowloris: a HEADERS frame without END_HEADERS, then nothing. Its stream counts as open,
+    # so the connection's idle clock never ran and these connections stayed forever; the header
+    # block must end within client_header_timeout, as an HTTP/1.1 head must.
+    block = bytes([0x83, 0x87, 0x84])   # :method POST, :scheme https, :path / (HPACK static table)
+    headers = len(block).to_bytes(3, "big") + bytes([0x1, 0x0]) + (1).to_bytes(4, "big") + block
+    settings = bytes([0, 0, 0, 0x4, 0, 0, 0, 0, 0])
+    preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + settings
+    with attack(hostile, SLOWLORIS_H2, preface + headers, alpn="h2") as (socks, rss):
+        assert all(sock.selected_alpn_protocol() == "h2" for sock in socks)
+        assert ordinary_request(hostile) == 200
+        closed, took = wait_all_closed(socks, HEADER_TIMEOUT + 15)
+    print(f"\n{SLOWLORIS_H2} unfinished HTTP/2 header blocks: all closed after {took:.1f} s; {rss.describe()}")
+    assert closed == SLOWLORIS_H2, f"only {closed} of {SLOWLORIS_H2} connections with an open header block were closed"
+    assert rss.growth_mib() < 100, rss.describe()
 
 
 @pytest.mark.sanitizer_sensitive("RSS bound 150 MiB: +293 MiB in a full ASan run (freed-memory quarantine), no ASan report; all 300 bodies were cut")

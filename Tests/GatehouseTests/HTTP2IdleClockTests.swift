@@ -19,9 +19,12 @@ import Testing
         var payload: [UInt8]
     }
 
-    private func channel(idle: TimeAmount, loop: EmbeddedEventLoop = EmbeddedEventLoop()) throws -> EmbeddedChannel {
+    private func channel(
+        idle: TimeAmount, header: TimeAmount = .seconds(30), loop: EmbeddedEventLoop = EmbeddedEventLoop()
+    ) throws -> EmbeddedChannel {
         var settings = HTTP2Settings()
         settings.idleTimeout = idle
+        settings.headerTimeout = header
         let channel = EmbeddedChannel(handler: HTTP2ServerHandler(settings: settings), loop: loop)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 443)).wait()
         // The client preface, an empty SETTINGS and the acknowledgement of the server's.
@@ -122,5 +125,39 @@ import Testing
         #expect(channels[0].isActive, "a stream is open")
         #expect(!channels[2].isActive, "idle: GOAWAY and closed")
         #expect(clock.entryCount == 1 && clock.armedCount == 0 && !clock.isTicking)
+    }
+
+    // MARK: the header clock
+
+    /// GET / on stream 1 split in two: HEADERS without END_HEADERS, and the CONTINUATION that ends it.
+    private let firstHalf: [UInt8] = [0x82, 0x87]
+    private let secondHalf: [UInt8] = [0x84, 0x41, 0x01, 0x61]
+
+    @Test func aHeaderBlockThatNeverEndsIsCutAtTheHeaderTimeout() throws {
+        let channel = try channel(idle: .seconds(120), header: .seconds(10))
+        // END_STREAM, no END_HEADERS: the stream is open, so the idle clock does not run.
+        try channel.writeInbound(ByteBuffer(bytes: frame(type: 0x1, flags: 0x1, stream: 1, payload: firstHalf)))
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(9_999))
+        #expect(goaway(try frames(channel)) == nil)
+        #expect(channel.isActive)
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(1))
+        let sent = try #require(goaway(try frames(channel)))
+        #expect(sent.code == 0)
+        #expect(!channel.isActive)
+        #expect(try channel.readInbound(as: TaggedRequestPart.self) == nil, "the incomplete request never reached the proxy")
+    }
+
+    @Test func aHeaderBlockThatEndsInTimeLeavesItsStreamAlone() throws {
+        let channel = try channel(idle: .seconds(5), header: .seconds(10))
+        try channel.writeInbound(ByteBuffer(bytes: frame(type: 0x1, flags: 0x1, stream: 1, payload: firstHalf)))
+        channel.embeddedEventLoop.advanceTime(by: .seconds(9))
+        try channel.writeInbound(ByteBuffer(bytes: frame(type: 0x9, flags: 0x4, stream: 1, payload: secondHalf)))
+        let head = try #require(try channel.readInbound(as: TaggedRequestPart.self))
+        #expect(head.stream == HTTPStreamID(1))
+        // The request is complete and unanswered (a long poll): neither clock cuts it.
+        channel.embeddedEventLoop.advanceTime(by: .seconds(60))
+        #expect(goaway(try frames(channel)) == nil)
+        #expect(channel.isActive)
+        _ = try? channel.finish()
     }
 }

@@ -12,7 +12,7 @@ import Testing
     @Test func defaultsAreHTTP2SettingsDefaultsWithTheFileIdleTimeout() throws {
         let fixture = try ConfigFixture()
         defer { fixture.remove() }
-        let (config, _) = try fixture.load(ConfigFixture.minimal + "\nlimits: { client_idle_timeout: 30s }\n")
+        let (config, _) = try fixture.load(ConfigFixture.minimal + "\nlimits: { client_idle_timeout: 30s, client_header_timeout: 7s }\n")
         let settings = config.limits.http2Settings
         let defaults = HTTP2Settings()
         #expect(settings.maxConcurrentStreams == defaults.maxConcurrentStreams)
@@ -21,6 +21,7 @@ import Testing
         #expect(settings.uploadWindowSize == defaults.uploadWindowSize)
         #expect(settings.maxHeaderListSize == 256 * 1024)
         #expect(settings.idleTimeout == .seconds(30))
+        #expect(settings.headerTimeout == .seconds(7))
     }
 
     @Test func theKeysReachTheSessionSettings() throws {

@@ -14,6 +14,7 @@ extension ClientLimits {
         settings.uploadWindowSize = http2.uploadWindowSize
         settings.maxHeaderListSize = maxHeaderTotal
         settings.idleTimeout = TimeAmount(clientIdleTimeout)
+        settings.headerTimeout = TimeAmount(clientHeaderTimeout)
         return settings
     }
 }
