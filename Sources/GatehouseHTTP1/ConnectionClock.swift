@@ -71,9 +71,16 @@ public final class ConnectionClock: @unchecked Sendable {
         wheel.disarm(entry)
     }
 
-    /// Removes the entry and lets go of its client; the entry must not be used again.
+    /// Removes the entry and lets go of its client; the entry must not be used again. When it was
+    /// the loop's last connection, the tick task is cancelled: its promise holds the loop, and a
+    /// loop that is never ticked again (a test's or a fuzz input's embedded loop) would otherwise
+    /// live on with its clock. Once per emptied loop, never per request.
     public func remove(_ entry: Entry) {
         wheel.remove(entry)
+        if wheel.count == 0, let pending = task {
+            task = nil
+            pending.cancel()
+        }
     }
 
     private func startTicking() {

@@ -26,6 +26,24 @@ import Testing
         #expect(ConnectionClock.on(first) !== ConnectionClock.on(second))
     }
 
+    @Test func aLoopWhoseLastConnectionLeftWhileArmedIsNotKeptAlive() {
+        weak var released: EmbeddedEventLoop?
+        var clock: ConnectionClock?
+        do {
+            let loop = EmbeddedEventLoop()
+            released = loop
+            clock = ConnectionClock.on(loop)
+            let entry = clock!.add(Client())
+            clock!.arm(entry, at: Self.at(60))
+            // The connection closes before its deadline, and the loop never runs again (a test's
+            // or a fuzz input's embedded loop): the pending tick must not hold the loop.
+            clock!.remove(entry)
+            #expect(!clock!.isTicking)
+        }
+        #expect(released == nil, "the tick task's promise kept the loop (and its clock) alive")
+        #expect(clock?.eventLoop == nil)
+    }
+
     @Test func advancingTheLoopFiresDeadlinesAtTheirTicks() {
         let loop = EmbeddedEventLoop()
         let clock = ConnectionClock(eventLoop: loop)
