@@ -12,8 +12,10 @@ The session's Gatehouse serves two virtual services:
   nobody listens on);
 - `doomed` (doomed.contoso.lab, wildcard certificate): every preset on a sim that tests kill mid-response.
 """
+import atexit
 import os
 import pathlib
+import shutil
 import signal
 import socket
 import subprocess
@@ -56,12 +58,22 @@ def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 30.0, log=
     raise TimeoutError(f"port {port} did not open within {timeout}s")
 
 
+# The output files of the processes a run starts: one folder per run, removed when the run ends
+# (failure messages quote a process's output while the run still goes). Each file used to stay in
+# /tmp, thousands per run. GATEHOUSE_E2E_KEEP_LOGS=1 keeps the folder (its path is printed).
+PROCESS_LOGS = pathlib.Path(tempfile.mkdtemp(prefix="gh-e2e-logs-"))
+if os.environ.get("GATEHOUSE_E2E_KEEP_LOGS"):
+    atexit.register(lambda: print(f"process logs kept in {PROCESS_LOGS}"))
+else:
+    atexit.register(shutil.rmtree, PROCESS_LOGS, ignore_errors=True)
+
+
 class Process:
     """A child process we started, with its output captured to a file for failure messages."""
 
     def __init__(self, args, name):
         self.name = name
-        self.log = tempfile.NamedTemporaryFile(prefix=f"gh-{name}-", suffix=".log", delete=False, mode="w+")
+        self.log = tempfile.NamedTemporaryFile(prefix=f"{name}-", suffix=".log", dir=PROCESS_LOGS, delete=False, mode="w+")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, text=True,
                                      stdin=subprocess.DEVNULL)
 
@@ -353,7 +365,6 @@ def stop_popen(process):
 def start_haproxy(config_path, address, port, timeout=10.0):
     """HAProxy (`make deps-test` installs it) in the foreground on `config_path`, once it accepts
     on address:port; the caller stops it with stop_popen (by its PID, as every process here)."""
-    import shutil
     if shutil.which("haproxy") is None:
         pytest.fail("haproxy is not installed: run `make deps-test` (apt-get install haproxy)")
     process = subprocess.Popen(["haproxy", "-f", str(config_path), "-db"], stdout=subprocess.PIPE,
