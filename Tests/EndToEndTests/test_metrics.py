@@ -76,7 +76,8 @@ def test_exposition_parses_and_has_the_families(proxy):
         "gatehouse_backend_connect_failures": "counter", "gatehouse_backend_resends": "counter",
         "gatehouse_backend_passive_ejections": "counter", "gatehouse_backend_up": "gauge",
         "gatehouse_certificate_expiry_timestamp_seconds": "gauge", "gatehouse_deny_rule_hits": "counter",
-        "gatehouse_config_reloads": "counter",
+        "gatehouse_config_reloads": "counter", "gatehouse_client_connections_counted": "gauge",
+        "gatehouse_client_connection_limit": "gauge",
     }
     for name, kind in expected.items():
         assert types.get(name) == kind, f"{name}: {types.get(name)}"
@@ -109,6 +110,10 @@ def test_counters_move_by_exactly_what_was_done(proxy):
         # While this connection is open it is counted as an HTTP/1.1 connection of the listener.
         during, _ = scrape(proxy)
         assert value(during, "gatehouse_client_connections_open", listener="https", protocol="h1") == 1
+        # ... and against max_connections (the default cap), next to the cap itself.
+        assert value(during, "gatehouse_client_connections_counted", limit="max_connections") == 1
+        assert value(during, "gatehouse_client_connection_limit", limit="max_connections") == 20000
+        assert value(during, "gatehouse_client_connection_limit", limit="max_redirect_connections") == 1024
     after, _ = scrape(proxy)
 
     def delta(name, **labels):

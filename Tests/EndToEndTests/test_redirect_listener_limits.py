@@ -1,8 +1,10 @@
 """The plain-HTTP redirect listener against abuse: its own connection cap (`max_redirect_connections`,
 so idle sockets on the redirect port never lock HTTPS clients out), the same header and idle timeouts
 as the TLS listeners, and redirects only for hosts a virtual service lists (no open redirect)."""
+import json
 import socket
 import time
+import urllib.request
 
 import pytest
 
@@ -28,9 +30,24 @@ def capped(sims, tmp_path_factory):
     wait_for_port(gh.http_port, gh.process.proc, log=gh.process.output)
     # wait_for_port's own probe took a redirect place; the proxy gives it back when it reads the
     # probe's close. Until then the cap admits one socket fewer (CI saw 26 of 30 refused, not 25).
-    time.sleep(0.5)
+    wait_for_redirect_places_free(gh)
     yield gh
     gh.process.stop()
+
+
+def counted_connections(gh):
+    """The admin state's connection caps: {"max_connections": {"open": n, "limit": l}, ...}."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{gh.admin_port}/state", timeout=5) as response:
+        return json.loads(response.read())["connections"]
+
+
+def wait_for_redirect_places_free(gh, timeout=5):
+    """Until the redirect cap counts no connection (closed sockets give their places back once the
+    proxy reads their close)."""
+    deadline = time.monotonic() + timeout
+    while counted_connections(gh)["max_redirect_connections"]["open"] > 0:
+        assert time.monotonic() < deadline, f"redirect places still taken: {counted_connections(gh)}"
+        time.sleep(0.02)
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +117,11 @@ def test_idle_redirect_sockets_do_not_lock_https_clients_out(capped):
         while len(closed) < 30 - MAX_REDIRECT_CONNECTIONS and time.monotonic() < deadline:
             closed = [sock for sock in held if sock in closed or closed_by_peer(sock, 0.1) is not None]
         assert len(closed) == 30 - MAX_REDIRECT_CONNECTIONS, f"{len(closed)} of 30 redirect sockets closed"
+        # The admin state counts them against their own cap, and nothing of the TLS cap but the
+        # one HTTPS client's connection (closed by now, or about to be).
+        counted = counted_connections(capped)
+        assert counted["max_redirect_connections"] == {"open": MAX_REDIRECT_CONNECTIONS, "limit": MAX_REDIRECT_CONNECTIONS}
+        assert counted["max_connections"]["open"] <= 1 and counted["max_connections"]["limit"] == MAX_CONNECTIONS
         survivors = [sock for sock in held if sock not in closed]
         # The admitted ones still work.
         status, headers, _ = exchange(survivors[0], b"GET /owa/ HTTP/1.1\r\nHost: mail.contoso.lab\r\n\r\n")
@@ -109,7 +131,7 @@ def test_idle_redirect_sockets_do_not_lock_https_clients_out(capped):
         for sock in held:
             sock.close()
     # Places come back once sockets close.
-    time.sleep(0.5)
+    wait_for_redirect_places_free(capped)
     with plain(capped) as sock:
         status, _, _ = exchange(sock, b"GET / HTTP/1.1\r\nHost: mail.contoso.lab\r\nConnection: close\r\n\r\n")
     assert status == 301
@@ -117,6 +139,7 @@ def test_idle_redirect_sockets_do_not_lock_https_clients_out(capped):
 
 def test_redirect_sockets_leave_the_tls_cap_whole(capped):
     """With the redirect cap full, all `max_connections` HTTPS connections can still be open at once."""
+    wait_for_redirect_places_free(capped)
     held = [plain(capped) for _ in range(MAX_REDIRECT_CONNECTIONS)]
     clients = []
     try:

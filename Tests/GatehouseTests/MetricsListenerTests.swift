@@ -41,6 +41,21 @@ import Testing
         #expect(samples[#"gatehouse_tls_handshake_failures_total{listener="https",reason="no_shared_cipher"}"#] == 2)
     }
 
+    @Test func connectionCapsAreGaugesReadAtScrapeTime() {
+        let metrics = GatehouseMetrics()
+        let tls = ConnectionCap(limit: 3, key: "max_connections")
+        let redirect = ConnectionCap(limit: 2, key: "max_redirect_connections")
+        for _ in 0..<4 { _ = tls.admit() }  // the fourth is refused and not counted
+        _ = redirect.admit()
+        redirect.release()
+        MetricsScrape.setConnectionGauges(metrics: metrics, caps: [tls, redirect])
+        let text = metrics.exposition()
+        #expect(text.contains("gatehouse_client_connections_counted{limit=\"max_connections\"} 3"), "\(text)")
+        #expect(text.contains("gatehouse_client_connections_counted{limit=\"max_redirect_connections\"} 0"))
+        #expect(text.contains("gatehouse_client_connection_limit{limit=\"max_connections\"} 3"))
+        #expect(text.contains("gatehouse_client_connection_limit{limit=\"max_redirect_connections\"} 2"))
+    }
+
     @Test func certificateLabelsNameTheCertificateAndItsFingerprint() throws {
         let store = try store()
         let labels = ListenerMetrics.CertificateLabels(store.certificates[0].leaf)

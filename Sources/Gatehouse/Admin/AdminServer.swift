@@ -21,12 +21,15 @@ final class AdminServer: Sendable {
     private let logger: Logger
     /// Runs `POST /reload` (one reload at a time, shared with SIGHUP).
     let reloads: ReloadQueue?
+    /// The connection caps (`max_connections`, `max_redirect_connections`) and what they count now.
+    let connectionCaps: [ConnectionCap]
 
     init(
         health: HealthRegistry, pools: BackendPoolRegistry, listeners: @escaping @Sendable () -> [ListenerSpec],
         group: EventLoopGroup,
-        logger: Logger, metrics: GatehouseMetrics? = nil, reloads: ReloadQueue? = nil
+        logger: Logger, metrics: GatehouseMetrics? = nil, reloads: ReloadQueue? = nil, connectionCaps: [ConnectionCap] = []
     ) {
+        self.connectionCaps = connectionCaps
         self.metrics = metrics
         self.health = health
         self.pools = pools

@@ -5,7 +5,9 @@ import NIOCore
 /// service, passive ejection (`suspect`) for the server and per service, and connection counters
 /// summed over the event loops (with `requests`, started since start, and `requests_per_second` over the last seconds); and the
 /// listeners with their certificates (`AdminState+Listeners.swift`); per server, Extended Protection's
-/// verdict on the certificate it presents (`AdminState+ExtendedProtection.swift`).
+/// verdict on the certificate it presents (`AdminState+ExtendedProtection.swift`); and under
+/// `connections`, per connection cap (`max_connections`, `max_redirect_connections`) what it counts
+/// now and its limit.
 enum AdminState {
     static func render(server: AdminServer) -> EventLoopFuture<String> {
         // One consistent picture: a reload between reads would mix two pool lists.
@@ -52,7 +54,9 @@ enum AdminState {
                         + "\"max_pinned_per_server\":\(pool.pinned.limit),"
                         + "\"servers\":[\(servers.joined(separator: ","))]}")
             }
-            return "{\"pools\":[\(pools.joined(separator: ","))],\"listeners\":\(listeners(server.listeners, now: Date()))}"
+            let caps = server.connectionCaps.map { "\(quote($0.key)):{\"open\":\($0.count),\"limit\":\($0.limit)}" }
+            return "{\"pools\":[\(pools.joined(separator: ","))],\"listeners\":\(listeners(server.listeners, now: Date())),"
+                + "\"connections\":{\(caps.joined(separator: ","))}}"
         }
     }
 

@@ -48,6 +48,17 @@ enum MetricFamilies {
     }
 
     // Client connections and TLS
+    static var connectionsCounted: MetricNameDescriptor {
+        family(
+            "client_connections_counted", "",
+            "Client connections counted against a connection cap now (from accept, before TLS, to close), "
+                + "by limit (max_connections: TLS and pass-through listeners; max_redirect_connections).")
+    }
+    static var connectionLimit: MetricNameDescriptor {
+        family(
+            "client_connection_limit", "",
+            "The connection cap itself, by limit (max_connections, max_redirect_connections): alert on counted / limit.")
+    }
     static var clientConnectionsOpen: MetricNameDescriptor {
         family(
             "client_connections_open", "",

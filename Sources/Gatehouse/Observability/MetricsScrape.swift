@@ -6,7 +6,9 @@ import NIOHTTP1
 /// then emits the registry in the Prometheus text format (swift-prometheus does the formatting).
 enum MetricsScrape {
     /// The exposition with the state gauges fresh.
-    static func render(metrics: GatehouseMetrics, health: HealthRegistry, pools: BackendPoolRegistry) -> EventLoopFuture<String> {
+    static func render(
+        metrics: GatehouseMetrics, health: HealthRegistry, pools: BackendPoolRegistry, caps: [ConnectionCap] = []
+    ) -> EventLoopFuture<String> {
         let poolMetrics = metrics.scrapeState.withLockedValue { $0 }
         // One consistent picture of the pools (a reload may be swapping them), each paired with the
         // handles made for it; a pool a reload is still installing is left to the next scrape.
@@ -24,12 +26,24 @@ enum MetricsScrape {
                 entry.metrics.update(counters: counters[index], health: entry.view)
             }
             setBindingGauges(metrics: metrics, picture: health.bindingPicture())
+            setConnectionGauges(metrics: metrics, caps: caps)
             return metrics.exposition()
         }
     }
 }
 
 extension MetricsScrape {
+    /// `gatehouse_client_connections_counted{limit}` and `gatehouse_client_connection_limit{limit}`,
+    /// read from the caps' counters (nothing on the accept path).
+    static func setConnectionGauges(metrics: GatehouseMetrics, caps: [ConnectionCap]) {
+        for cap in caps {
+            metrics.registry.makeGauge(descriptor: MetricFamilies.connectionsCounted, labels: [("limit", cap.key)])
+                .set(to: Double(cap.count))
+            metrics.registry.makeGauge(descriptor: MetricFamilies.connectionLimit, labels: [("limit", cap.key)])
+                .set(to: Double(cap.limit))
+        }
+    }
+
     /// `gatehouse_extended_protection_match{service, pool, server}`: 0 when any front certificate
     /// of the service mismatches the server's presented one, 1 when all match; unknown verdicts
     /// (no handshake yet) set nothing.
@@ -63,7 +77,7 @@ extension AdminHandler {
             return
         }
         let admin = server
-        MetricsScrape.render(metrics: metrics, health: admin.health, pools: admin.pools)
+        MetricsScrape.render(metrics: metrics, health: admin.health, pools: admin.pools, caps: admin.connectionCaps)
             .hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
                 switch result {
                 case .success(let text): self.writeText(context, head: head, status: .ok, text: text)

@@ -75,7 +75,7 @@ public final class GatehouseServer: Service, Sendable {
         let current = self.current
         self.admin = AdminServer(
             health: health, pools: pools, listeners: { current.withLockedValue { $0.snapshot.listeners } },
-            group: group, logger: logger, metrics: metrics, reloads: reloads)
+            group: group, logger: logger, metrics: metrics, reloads: reloads, connectionCaps: proxy.connectionCaps)
         reloads.install { [unowned self] trigger in await self.performReload(trigger: trigger) }
     }
 

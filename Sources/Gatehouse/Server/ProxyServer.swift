@@ -61,6 +61,9 @@ public final class ProxyServer: Sendable {
                 limits: limits))
     }
 
+    /// The two connection caps, for the admin endpoint's state and metrics.
+    var connectionCaps: [ConnectionCap] { [tlsConnections, redirectConnections] }
+
     /// Binds every listener; returns the bound addresses in listener order (port 0 → real port).
     public func start() async throws -> [SocketAddress] {
         var addresses: [SocketAddress] = []
