@@ -103,6 +103,7 @@ def attack(gh, count, first_bytes, alpn="http/1.1"):
         try:
             for _ in range(count):
                 sock = tls_connect(gh.port, alpn=alpn)
+                assert sock.selected_alpn_protocol() == alpn
                 sock.sendall(first_bytes)
                 socks.append(sock)
             yield socks, rss
@@ -132,6 +133,18 @@ def test_slowloris_heads_are_cut_by_the_header_timeout(hostile):
     assert rss.growth_mib() < 150, rss.describe()
 
 
+def all_cut(gh, count, first_bytes, deadline, what, alpn="http/1.1"):
+    """`count` connections that send `first_bytes` and then nothing: an ordinary client is served
+    meanwhile, and the proxy closes every one (after an answer or not) within `deadline` seconds.
+    Returns the RSS monitor of the attack."""
+    with attack(gh, count, first_bytes, alpn) as (socks, rss):
+        assert ordinary_request(gh) == 200
+        closed, took = wait_all_closed(socks, deadline)
+    print(f"\n{count} {what}: all answered or closed after {took:.1f} s; {rss.describe()}")
+    assert closed == count, f"only {closed} of {count} {what} were ended"
+    return rss
+
+
 def test_http2_header_blocks_that_never_end_are_cut_by_the_header_timeout(hostile):
     # HTTP/2 slowloris: a HEADERS frame without END_HEADERS, then nothing. Its stream counts as open,
     # so the connection's idle clock never ran and these connections stayed forever; the header
@@ -140,23 +153,14 @@ def test_http2_header_blocks_that_never_end_are_cut_by_the_header_timeout(hostil
     headers = len(block).to_bytes(3, "big") + bytes([0x1, 0x0]) + (1).to_bytes(4, "big") + block
     settings = bytes([0, 0, 0, 0x4, 0, 0, 0, 0, 0])
     preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + settings
-    with attack(hostile, SLOWLORIS_H2, preface + headers, alpn="h2") as (socks, rss):
-        assert all(sock.selected_alpn_protocol() == "h2" for sock in socks)
-        assert ordinary_request(hostile) == 200
-        closed, took = wait_all_closed(socks, HEADER_TIMEOUT + 15)
-    print(f"\n{SLOWLORIS_H2} unfinished HTTP/2 header blocks: all closed after {took:.1f} s; {rss.describe()}")
-    assert closed == SLOWLORIS_H2, f"only {closed} of {SLOWLORIS_H2} connections with an open header block were closed"
+    rss = all_cut(hostile, SLOWLORIS_H2, preface + headers, HEADER_TIMEOUT + 15, "unfinished HTTP/2 header blocks", "h2")
     assert rss.growth_mib() < 100, rss.describe()
 
 
 @pytest.mark.sanitizer_sensitive("RSS bound 150 MiB: +293 MiB in a full ASan run (freed-memory quarantine), no ASan report; all 300 bodies were cut")
 def test_stalled_request_bodies_are_cut_by_the_route_idle_timeout(hostile):
     start = b"POST /upload/x HTTP/1.1\r\nHost: mail.contoso.lab\r\nContent-Length: 1048576\r\n\r\n" + b"a" * 1000
-    with attack(hostile, STALLED_BODIES, start) as (socks, rss):
-        assert ordinary_request(hostile) == 200
-        closed, took = wait_all_closed(socks, BODY_IDLE_TIMEOUT + 20)
-    print(f"\n{STALLED_BODIES} stalled bodies: all answered or closed after {took:.1f} s; {rss.describe()}")
-    assert closed == STALLED_BODIES, f"only {closed} of {STALLED_BODIES} stalled uploads were ended"
+    rss = all_cut(hostile, STALLED_BODIES, start, BODY_IDLE_TIMEOUT + 20, "stalled bodies")
     assert rss.growth_mib() < 150, rss.describe()
 
 
