@@ -11,6 +11,10 @@
 #      settle; RSS "warm" (what the allocator keeps after a cycle is part of this level);
 #   3. measured cycle: open them again; RSS "held"; hold them SOAK_HOLD seconds and take the proxy's
 #      CPU time over the hold (idle CPU); close them all; settle; RSS "after".
+# RSS and CPU are always summed over the proxy's whole process tree: for nginx that is the master
+# and all its workers (the workers hold the connections; the master alone would read ~0), and the
+# run fails if fewer processes than 1 + worker_processes were found. Each process's own RSS and CPU
+# over the hold are printed as well, so the sum can be checked.
 # Reported: KiB per held connection = (held - started) / held connections (as make bench's idle
 # scenario: a second cycle reuses memory the allocator kept from the first, so held - warm says less); idle CPU as ms per second
 # and per 1,000 connections; and the leak check: "after" must be within 10 % of "warm", or the run
@@ -105,14 +109,33 @@ cycle() {
     for h in "${pids[@]}"; do stop_pid "$h" 120; done
 }
 
-# measure_hold NAME SECONDS: RSS when everything is held, then the proxy's CPU over the hold.
+# own_ticks PID: utime+stime of PID alone (all its threads), 0 when it is gone.
+own_ticks() {
+    local rest fields
+    rest=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+    rest=${rest##*) }
+    read -r -a fields <<<"$rest"
+    echo $((fields[11] + fields[12]))
+}
+
+# measure_hold NAME SECONDS: RSS when everything is held, then the CPU over the hold, both summed
+# over the proxy's whole process tree (nginx: the master and every worker; a proxy whose tree is a
+# single process is measured as that one), and the per-process split, printed so the sum can be
+# checked: PID, name, RSS (KiB) when held, CPU ticks over the hold.
 measure_hold() {
-    local name=$1 hold=$2 pid=${PROXY_PID[$1]} t0 t1
+    local name=$1 hold=$2 pid=${PROXY_PID[$1]} t0 t1 p pids
+    local -A start=()
+    pids=$(tree_pids "$pid")
+    PROCESSES=$(echo "$pids" | wc -w)
     RSS_HELD=$(rss_kib "$pid")
+    for p in $pids; do start[$p]=$(own_ticks "$p"); done
     t0=$(cpu_ticks "$pid")
     sleep "$hold"
     t1=$(cpu_ticks "$pid")
     IDLE_TICKS=$((t1 - t0))
+    for p in $pids; do
+        say "$name:   process $p ($(cat "/proc/$p/comm" 2>/dev/null || echo gone)): RSS $(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2>/dev/null || echo -) KiB, $(($(own_ticks "$p") - ${start[$p]})) CPU ticks over the hold"
+    done
 }
 
 settle() {   # settle PID: waits until RSS stops falling (closing connections is asynchronous), max 20 s
@@ -143,6 +166,11 @@ for name in "${MEASURED[@]}"; do
     say "$name: measured cycle, $COUNT connections held ${HOLD}s"
     cycle "$name" measured "$HOLD" measure_hold
     measured_opened=$OPENED measured_failed=$FAILED
+    if [ "$name" = nginx ]; then
+        workers=$(awk '$1 == "worker_processes" { sub(";", "", $2); print $2 }' "$WORK/conf/nginx.conf")
+        [ "$PROCESSES" -ge $((1 + ${workers:-1})) ] \
+            || die "nginx: found $PROCESSES processes, expected the master and $workers workers: its figures would be incomplete"
+    fi
     settle "$pid"
     RSS_AFTER=$(rss_kib "$pid")
     stop_proxy "$name"
@@ -158,7 +186,7 @@ for name in "${MEASURED[@]}"; do
     [ "$errors" = 0 ] || STATUS=1
     REPORT+=("$(printf '%-10s %7d %9s %9s %9s %9s %9s %9s%% %6s %6d' "$name" "$measured_opened" \
         "$RSS_STARTED" "$RSS_WARM" "$RSS_HELD" "$RSS_AFTER" "$per" "$growth" "$verdict" "$errors")")
-    REPORT+=("$(printf '%-10s idle CPU while holding: %s ms per second, %s ms per second per 1,000 connections' "" "$idle_ms" "$idle_per_k")")
+    REPORT+=("$(printf '%-10s idle CPU while holding: %s ms per second, %s ms per second per 1,000 connections (%d processes summed)' "" "$idle_ms" "$idle_per_k" "$PROCESSES")")
     say "$name: held $measured_opened, RSS KiB started $RSS_STARTED, warm $RSS_WARM, held $RSS_HELD, after $RSS_AFTER; $per KiB/conn; idle $idle_ms ms CPU/s; after vs warm $growth %: $verdict; $errors errors"
 done
 stop_pid "$BACKEND_PID" 10
