@@ -24,6 +24,21 @@ import Testing
         #expect(!cert.covers(hostName: "mbx02.contoso.local"))
     }
 
+    /// The port a Host header may carry is cut off by bytes: only ASCII digits after the one colon
+    /// of a name, or after the bracket of an IPv6 literal.
+    @Test func strippingPortCutsOnlyADecimalPort() {
+        #expect(X509Certificate.strippingPort("mail.contoso.com:443") == "mail.contoso.com")
+        #expect(X509Certificate.strippingPort("mail.contoso.com") == "mail.contoso.com")
+        #expect(X509Certificate.strippingPort("[::1]:443") == "[::1]")
+        #expect(X509Certificate.strippingPort("[::1]") == "[::1]")
+        #expect(X509Certificate.strippingPort("::1") == "::1")  // a bare IPv6 literal keeps its colons
+        #expect(X509Certificate.strippingPort("mail.contoso.com:") == "mail.contoso.com:")
+        #expect(X509Certificate.strippingPort("mail.contoso.com:44x") == "mail.contoso.com:44x")
+        #expect(X509Certificate.strippingPort("mail.contoso.com:４４３") == "mail.contoso.com:４４３")  // fullwidth digits
+        #expect(X509Certificate.strippingPort("mäil.contoso.com:443") == "mäil.contoso.com")
+        #expect(X509Certificate.strippingPort("10.0.0.5:8443") == "10.0.0.5")
+    }
+
     @Test func wildcardCoversOneLabelOnly() throws {
         let pki = try TestPKI()
         let files = try pki.selfSigned(cn: "wild", dns: ["*.contoso.com", "*.com", "f*.example.org"])

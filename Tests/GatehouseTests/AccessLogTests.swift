@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import Testing
 
 @testable import Gatehouse
@@ -28,6 +29,29 @@ import Darwin
         #expect(
             AccessLog.line(for: entry, at: 0) == "1970-01-01T00:00:00Z 192.0.2.7 \"GET /owa/?a=1 HTTP/1.1\" 200 "
                 + "in=0 out=20600 us=850 route=contoso/owa backend=mbx01 reason=\"no route for /x\"\n")
+    }
+
+    /// Numbers and times are placed digit by digit into the buffer's free space: every width,
+    /// zero, the extremes and a timestamp with every field two digits wide come out whole.
+    @Test func numbersAndTimesAreWrittenWhole() {
+        func text(_ write: (inout ByteBuffer) -> Void) -> String {
+            var buffer = ByteBuffer()
+            write(&buffer)
+            return String(buffer: buffer)
+        }
+        for value: Int64 in [0, 7, 10, 99, 100, 1_234_567, Int64.max, -1, -905, Int64.min] {
+            #expect(text { AccessLogDigits.writeDecimal(value, to: &$0) } == "\(value)")
+        }
+        #expect(text { AccessLogDigits.writeDecimal(UInt.max, to: &$0) } == "\(UInt.max)")
+        // 2026-12-31 23:59:58 UTC, then appended after other bytes (the write starts at the writer index).
+        #expect(text { AccessLogDigits.writeISO8601(1_798_761_598, to: &$0) } == "2026-12-31T23:59:58Z")
+        #expect(
+            text {
+                $0.writeString("x ")
+                let parts = AccessLogDigits.utc(1_798_761_598)
+                AccessLogDigits.writeDate(parts, to: &$0)
+                AccessLogDigits.writeTime(parts, to: &$0)
+            } == "x 2026-12-3123:59:58")
     }
 
     @Test func theTargetIsEscapedByteByByte() {
