@@ -138,6 +138,10 @@ pools:
     servers:
       - {{ name: mbx02, address: 127.0.0.1:{two.port}, tls_name: mbx02.contoso.lab }}
     trust: {{ certificates: [{CERTS}/mbx02.pem] }}
+    # Lenient probes: the 1 GiB transfers saturate this one sim; with the default 1 s probe timeout,
+    # three late probes would take it out of the rotation and close the next pass-through handshake
+    # (the likely cause of two failures on a loaded machine: under ASan, and beside a release build).
+    health: {{ interval: 5s, timeout: 4s, fall: 5 }}
   proxied:
     servers:
       - {{ name: pp, address: 127.0.0.1:{proxied_port}, tls_name: mbx02.contoso.lab }}
