@@ -183,12 +183,14 @@ test-tsan: deps certs
 # waits of the tests that read GATEHOUSE_E2E_TIME_SCALE (Tests/EndToEndTests/sanitizer_marks.py).
 # The ASan reports are checked even when a test failed.
 ASAN_TIME_SCALE ?= 4
+# ASan's freed-memory quarantine (256 MiB by default) is above the memory bounds the tests assert.
+ASAN_QUARANTINE_MB ?= 32
 test-e2e-asan: deps-test certs
 	$(SWIFT) build --sanitize=address --scratch-path .build/asan --product gatehouse
 	$(SWIFT) build --sanitize=address --scratch-path .build/asan --product mailbox-sim
 	rm -rf $(ASAN_E2E_LOGS) && mkdir -p $(ASAN_E2E_LOGS)
 	@status=0; \
-	ASAN_OPTIONS="detect_leaks=0 log_path=$(CURDIR)/$(ASAN_E2E_LOGS)/asan $$ASAN_OPTIONS" GATEHOUSE_BIN_DIR=.build/asan/debug \
+	ASAN_OPTIONS="detect_leaks=0 quarantine_size_mb=$(ASAN_QUARANTINE_MB) log_path=$(CURDIR)/$(ASAN_E2E_LOGS)/asan $$ASAN_OPTIONS" GATEHOUSE_BIN_DIR=.build/asan/debug \
 	    GATEHOUSE_E2E_TIME_SCALE=$(ASAN_TIME_SCALE) python3 -m pytest Tests/EndToEndTests -q -p no:cacheprovider \
 	    --ignore=Tests/EndToEndTests/test_tls_conformance.py -m "not sanitizer_sensitive" || status=$$?; \
 	if ls $(ASAN_E2E_LOGS)/asan.* >/dev/null 2>&1; then \

@@ -66,7 +66,6 @@ def block(i):
     return bytes((i + j) % 256 for j in range(256)) * (MIB // 256)
 
 
-@pytest.mark.sanitizer_sensitive("RSS bound: the ASan build grew 230 MiB over the 100 MiB stream (freed-memory quarantine), bound 60 MiB")
 def test_rpc_in_data_100_mib_streams_through(rpc_gatehouse):
     size = 100 * MIB
     rss_before = rpc_gatehouse.process.rss_kib()
