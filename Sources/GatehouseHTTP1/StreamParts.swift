@@ -52,4 +52,8 @@ public enum StreamCommand: Sendable, Equatable {
     case consumed(HTTPStreamID, bytes: Int)
     /// Abort the stream (HTTP/2 RST_STREAM with `errorCode`; HTTP/1.1 closes the connection).
     case reset(HTTPStreamID, errorCode: UInt32)
+    /// The stream's response is complete but its request body will not be read: the client must
+    /// stop sending it (HTTP/2 RST_STREAM NO_ERROR, RFC 9113 §8.1; HTTP/1.1 closes the connection
+    /// once the response is out, with a lingering close while the body still arrives).
+    case stopSending(HTTPStreamID)
 }

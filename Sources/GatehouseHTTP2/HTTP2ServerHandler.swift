@@ -131,6 +131,7 @@ public final class HTTP2ServerHandler: ChannelDuplexHandler, ConnectionClockClie
             switch command {
             case .consumed(let stream, let bytes): session.consumed(stream: stream.rawValue, bytes: bytes)
             case .reset(let stream, let errorCode): session.resetStream(stream.rawValue, errorCode: errorCode)
+            case .stopSending(let stream): session.resetStream(stream.rawValue, errorCode: 0)  // NO_ERROR
             }
             // A WINDOW_UPDATE or RST_STREAM must not wait for an unrelated flush (during a read,
             // channelReadComplete is that flush).

@@ -108,6 +108,23 @@ import Testing
         #expect(!channel.isActive)
     }
 
+    @Test func stopSendingAfterAKeepAliveAnswerLingersAndResetClosesAtOnce() throws {
+        // A backend's early keep-alive answer: the proxy tells the client to stop sending.
+        let (channel, end) = try channel()
+        try postHead(channel)
+        let head = HTTPResponseHead(version: .http1_1, status: .unauthorized, headers: HTTPHeaders([("Content-Length", "0")]))
+        try channel.writeOutbound(TaggedResponsePart(stream: stream, part: .head(head)))
+        try channel.writeOutbound(TaggedResponsePart(stream: stream, part: .end(nil)))
+        channel.pipeline.triggerUserOutboundEvent(StreamCommand.stopSending(stream), promise: nil)
+        #expect(end.closes == [.output])
+        try sendBody(channel)
+        #expect(try channel.readInbound(as: TaggedRequestPart.self) == nil, "the body is dropped, not forwarded")
+        // A failed exchange is aborted at once, lingering or not.
+        channel.pipeline.triggerUserOutboundEvent(StreamCommand.reset(stream, errorCode: 2), promise: nil)
+        #expect(end.closes == [.output, .all])
+        #expect(!channel.isActive)
+    }
+
     @Test func aKeepAliveResponseNeverLingers() throws {
         let (channel, end) = try channel()
         try postHead(channel)

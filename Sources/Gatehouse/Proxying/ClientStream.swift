@@ -77,7 +77,7 @@ struct HTTP1ClientStream: ClientStream {
     /// the body is still arriving (so the client reads the answer). Failed: closed at once.
     func abort(_ reason: ClientStreamAbort) {
         switch reason {
-        case .stopSending: handler.sendCommand(.reset(id, errorCode: 0))
+        case .stopSending: handler.sendCommand(.stopSending(id))
         case .failed: handler.closeClient()
         }
     }
@@ -122,7 +122,7 @@ struct HTTP2ClientStream: ClientStream {
 
     func abort(_ reason: ClientStreamAbort) {
         switch reason {
-        case .stopSending: handler.sendCommand(.reset(id, errorCode: 0))  // NO_ERROR
+        case .stopSending: handler.sendCommand(.stopSending(id))  // RST_STREAM(NO_ERROR)
         case .failed: handler.sendCommand(.reset(id, errorCode: 2))  // INTERNAL_ERROR
         }
     }

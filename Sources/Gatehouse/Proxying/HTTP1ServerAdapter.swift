@@ -192,10 +192,10 @@ final class HTTP1ServerAdapter: ChannelDuplexHandler {
         }
     }
 
-    /// `StreamCommand.reset`: NO_ERROR after the exchange's response end ("stop sending your body")
-    /// closes once the end is out, lingering while the body may still arrive; anything else, at once.
-    private func stopExchange(_ stream: HTTPStreamID, errorCode: UInt32, context: ChannelHandlerContext) {
-        guard errorCode == 0, stream == endWritten, stream == current else {
+    /// `StreamCommand.stopSending` after the exchange's response end: closes once the end is out,
+    /// lingering while the body may still arrive. Before its end (nothing to protect): at once.
+    private func stopSending(_ stream: HTTPStreamID, context: ChannelHandlerContext) {
+        guard stream == endWritten, stream == current else {
             context.close(promise: nil)
             return
         }
@@ -239,9 +239,11 @@ final class HTTP1ServerAdapter: ChannelDuplexHandler {
             switch command {
             case .consumed:
                 promise?.succeed()  // TCP is the flow control on HTTP/1.1
-            case .reset(let stream, let errorCode):
+            case .reset:
+                context.close(promise: promise)
+            case .stopSending(let stream):
                 promise?.succeed()
-                stopExchange(stream, errorCode: errorCode, context: context)
+                stopSending(stream, context: context)
             }
             return
         }
