@@ -63,4 +63,33 @@ struct HTTP2UnitTests {
         #expect(seen.map(\.0) == [":status", "content-type", "set-cookie", "x-backendcookie"])
         #expect(seen.map(\.1) == ["404", "text/html", "a=1", "S-1=abc"])
     }
+
+    @Test("header blocks built one after another reuse the scratch and never mix fields")
+    func headerBlocksInSequence() throws {
+        let session = try HTTP2Session(settings: HTTP2Settings(), allocator: ByteBufferAllocator())
+        func block(_ status: Int?, _ fields: [(String, String)]) -> [String]? {
+            var headers = HTTPHeaders()
+            for (name, value) in fields { headers.add(name: name, value: value) }
+            var seen: [String]?
+            _ = session.withHeaderBlock(status: status, headers: headers) { nva, count in
+                seen = (0..<count).map { i in
+                    let nv = nva[i]
+                    let name = String(decoding: UnsafeBufferPointer(start: nv.name, count: nv.namelen), as: UTF8.self)
+                    let value = String(decoding: UnsafeBufferPointer(start: nv.value, count: nv.valuelen), as: UTF8.self)
+                    return "\(name)=\(value)"
+                }
+                return 0
+            }
+            return seen
+        }
+        let long = String(repeating: "V", count: 5000)
+        #expect(
+            block(200, [("X-MS-Diagnostics-1Z", long), ("WWW-Authenticate", "Negotiate"), ("Connection", "x")])
+                == [":status=200", "x-ms-diagnostics-1z=\(long)", "www-authenticate=Negotiate"])
+        // Trailers (no status), after a longer block: nothing of the first remains.
+        #expect(block(nil, [("Grpc-Status", "0"), ("X-Name", "välue")]) == ["grpc-status=0", "x-name=välue"])
+        // Only connection-specific fields, no status: nothing to send, `body` is not called.
+        #expect(block(nil, [("Keep-Alive", "5"), ("TE", "trailers")]) == nil)
+        #expect(block(1234, []) == [":status=999"])
+    }
 }
