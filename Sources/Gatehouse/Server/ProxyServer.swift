@@ -96,6 +96,7 @@ public final class ProxyServer: Sendable {
             // (`.socketOption(.tcp_nodelay)` was SOL_SOCKET option 1, SO_DEBUG, on every accepted socket).
             .serverChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelOption(.recvAllocator, value: ClientPipeline.receiveBuffers)
             .childChannelInitializer { channel in
                 // One read of the current runtime per connection: its certificates and limits.
                 let state = live.state
