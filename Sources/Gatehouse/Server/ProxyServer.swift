@@ -120,9 +120,12 @@ public final class ProxyServer: Sendable {
                     }
                     return channel.close()
                 }
-                channel.closeFuture.whenComplete { _ in cap.release() }
-                // Draining (graceful stop): a connection accepted in the meantime is closed.
-                guard connections.admit(channel) else { return channel.close() }
+                // Counted until it closes (one close callback releases the cap and the tracker's
+                // entry). Draining (graceful stop): a connection accepted in the meantime is closed.
+                guard connections.admit(channel, releasing: cap) else {
+                    cap.release()
+                    return channel.close()
+                }
                 do {
                     // The client address everything on this connection uses: the peer's, or the
                     // real client's from a trusted PROXY header, recorded before TLS starts.
