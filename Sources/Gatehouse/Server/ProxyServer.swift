@@ -95,6 +95,12 @@ public final class ProxyServer: Sendable {
             // TCP_NODELAY on the listener: accepted sockets inherit it, so no setsockopt per connection
             // (`.socketOption(.tcp_nodelay)` was SOL_SOCKET option 1, SO_DEBUG, on every accepted socket).
             .serverChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            // One accept per readiness event (nginx's `multi_accept off`): with NIO's default of 4, an
+            // accept that finds no second connection waiting costs an accept4 returning EAGAIN, i.e.
+            // one failed syscall per connection whenever connections arrive one at a time. The
+            // listening socket is level-triggered, so connections still waiting make the next
+            // epoll_wait return at once; none is left behind.
+            .serverChannelOption(.maxMessagesPerRead, value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 // One read of the current runtime per connection: its certificates and limits.
