@@ -31,7 +31,7 @@ extension CertificateStore {
         guard let ring = try? ticketKeys ?? AutomaticTicketKeys.shared.ring(now: Date().timeIntervalSince1970) else {
             return encrypt ? 0 : -1
         }
-        let aes = EVP_aes_256_cbc()
+        guard let aes = ticketCipher else { return -1 }
         let ivLength = Int(EVP_CIPHER_get_iv_length(aes))
         if encrypt {
             let key = ring.current
@@ -56,6 +56,12 @@ extension CertificateStore {
         return result
     }
 }
+
+/// AES-256-CBC, fetched from the default provider once for the process. `EVP_aes_256_cbc()` is a
+/// legacy method that OpenSSL 3 resolves by name (a provider fetch) in every EVP_*Init_ex, i.e. for
+/// each ticket sealed or opened; a fetched cipher is immutable and reference-counted atomically, so
+/// every connection on every loop can use this one. Immutable and never freed, hence unsafe-shared.
+nonisolated(unsafe) let ticketCipher: OpaquePointer? = EVP_CIPHER_fetch(nil, "AES-256-CBC", nil)
 
 /// The C ticket key callback. Recovers the connection (and through it the store) from the SSL's
 /// app data, as the client-hello callback does.

@@ -29,6 +29,9 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
     var connection: TLSConnection?
     var state = TLSStateMachine()
     let handshakeTimeout: TimeAmount
+    /// False when the caller keeps the handshake clock (`handshakeTimedOut(context:)`), so that a
+    /// server with many connections needs no scheduled task per handshake.
+    let armsHandshakeTimer: Bool
     var timeoutTask: Scheduled<Void>?
 
     /// When true, the peer's close_notify is reported as `ChannelEvent.inputClosed` and writing may
@@ -52,10 +55,14 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
     /// Facts about the handshake, available once it completed.
     public internal(set) var connectionInfo: TLSConnectionInfo?
 
-    /// Server role: certificates chosen by SNI from `store`.
-    public init(server store: CertificateStore) {
+    /// Server role: certificates chosen by SNI from `store`. With `armsHandshakeTimer` false the
+    /// handler schedules no timer of its own: the caller enforces `store.policy.handshakeTimeout`
+    /// and calls `handshakeTimedOut(context:)` when it has passed (Gatehouse's listeners do so on
+    /// the event loop's `ConnectionClock`).
+    public init(server store: CertificateStore, armsHandshakeTimer: Bool = true) {
         self.setup = .server(store)
         self.handshakeTimeout = store.policy.handshakeTimeout
+        self.armsHandshakeTimer = armsHandshakeTimer
     }
 
     /// Client role: SNI `serverName` (unless an IP) and verification of the backend against the
@@ -63,6 +70,7 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
     public init(client context: TLSClientContext, serverName: String) {
         self.setup = .client(context, serverName: serverName)
         self.handshakeTimeout = context.policy.handshakeTimeout
+        self.armsHandshakeTimer = true
     }
 
     /// Creates the `SSL` (errors are reported on the channel) and starts if the channel is active.
@@ -98,17 +106,26 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
     /// Begins the handshake once: arms the timeout, and in the client role sends the ClientHello.
     func start(context: ChannelHandlerContext) {
         guard connection != nil, state.start() else { return }
+        if armsHandshakeTimer { armTimer(context: context) }
+        if case .client = setup { runHandshake(context: context) }
+    }
+
+    /// The handshake timeout as a scheduled task of this handler's own.
+    private func armTimer(context: ChannelHandlerContext) {
         let loopBoundSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
         let loopBoundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
-        let timeout = handshakeTimeout
-        timeoutTask = context.eventLoop.scheduleTask(in: timeout) {
-            let handler = loopBoundSelf.value
-            guard handler.state.state == .handshaking else { return }
-            handler.fail(
-                context: loopBoundContext.value,
-                error: TLSError(.handshakeTimeout, "TLS handshake did not complete within \(Self.describe(timeout))"))
+        timeoutTask = context.eventLoop.scheduleTask(in: handshakeTimeout) {
+            loopBoundSelf.value.handshakeTimedOut(context: loopBoundContext.value)
         }
-        if case .client = setup { runHandshake(context: context) }
+    }
+
+    /// The handshake timeout has passed: fails the connection with `.handshakeTimeout` if the
+    /// handshake is still under way (nothing otherwise). `context` is this handler's.
+    public func handshakeTimedOut(context: ChannelHandlerContext) {
+        guard state.state == .handshaking else { return }
+        fail(
+            context: context,
+            error: TLSError(.handshakeTimeout, "TLS handshake did not complete within \(Self.describe(handshakeTimeout))"))
     }
 
     /// Reports how the connection ended (clean, during the handshake, or without close_notify).

@@ -69,4 +69,27 @@ import Testing
         loop.run()
         #expect(done.withLockedValue { $0 } && !stuck.isActive)
     }
+
+    @Test func anAdmittedConnectionReleasesItsCapPlaceWhenItClosesARefusedOneDoesNot() throws {
+        let loop = EmbeddedEventLoop()
+        let tracker = ConnectionTracker()
+        let cap = ConnectionCap(limit: 10, key: "max_connections")
+        let (open, _) = try channel(on: loop)
+        #expect(cap.admit() == .admitted)
+        #expect(tracker.admit(open, releasing: cap))
+        #expect(cap.count == 1)
+        try open.close().wait()
+        loop.run()
+        #expect(cap.count == 0 && tracker.openCount == 0)
+
+        // Draining: refused, and the cap is the caller's to release (the tracker keeps nothing).
+        _ = tracker.drain(on: loop)
+        let (late, _) = try channel(on: loop)
+        #expect(cap.admit() == .admitted)
+        #expect(!tracker.admit(late, releasing: cap))
+        cap.release()
+        try late.close().wait()
+        loop.run()
+        #expect(cap.count == 0)
+    }
 }

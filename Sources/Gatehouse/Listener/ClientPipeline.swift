@@ -26,13 +26,16 @@ enum ClientPipeline {
         limits: ClientLimits, http2: HTTP2Settings?, metrics: ListenerMetrics? = nil,
         live: LiveRuntime? = nil, client: ConnectionClientAddress? = nil
     ) throws {
-        let tls = OpenSSLHandler(server: store)
+        // The handshake timeout is kept by ProtocolSwitchHandler on the loop's ConnectionClock:
+        // no scheduled task per connection.
+        let tls = OpenSSLHandler(server: store, armsHandshakeTimer: false)
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(tls)
         try sync.addHandler(
             ProtocolSwitchHandler(
                 tls: tls, environment: environment, limits: limits, http2: http2,
-                metrics: metrics, live: live, client: client ?? ConnectionClientAddress(peer: channel.remoteAddress)))
+                metrics: metrics, live: live, client: client ?? ConnectionClientAddress(peer: channel.remoteAddress),
+                handshakeTimeout: store.policy.handshakeTimeout))
     }
 
     /// The plain-HTTP redirect listener's pipeline: the header and idle clocks (the same
@@ -61,7 +64,7 @@ enum ClientPipeline {
             idleTimeout: TimeAmount(limits.clientIdleTimeout))
         try sync.addHandler(headerClock)
         let logger = environment.logger
-        let client = facts.clientIP.map { "\($0)" } ?? "?"
+        let client = facts.clientIPText ?? "?"
         try addHTTP1Codec(to: sync, limits: limits) { error in
             logger.debug(
                 "malformed request",
@@ -104,87 +107,5 @@ enum ClientPipeline {
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(HTTP2ServerHandler(settings: settings))
         try sync.addHandler(ProxyHandler(environment: environment, facts: facts, clientProtocol: .http2, live: live))
-    }
-}
-
-/// Waits for the TLS handshake, then installs the protocol ALPN chose, synchronously, before the
-/// first decrypted bytes move on (the client's Finished and first request often share one read).
-final class ProtocolSwitchHandler: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = ByteBuffer
-
-    private let tls: OpenSSLHandler
-    private let environment: ProxyEnvironment
-    private let limits: ClientLimits
-    private let http2: HTTP2Settings?
-    private let metrics: ListenerMetrics?
-    private let live: LiveRuntime?
-    private let client: ConnectionClientAddress
-
-    init(
-        tls: OpenSSLHandler, environment: ProxyEnvironment, limits: ClientLimits, http2: HTTP2Settings?,
-        metrics: ListenerMetrics? = nil, live: LiveRuntime? = nil, client: ConnectionClientAddress
-    ) {
-        self.tls = tls
-        self.client = client
-        self.metrics = metrics
-        self.environment = environment
-        self.limits = limits
-        self.http2 = http2
-        self.live = live
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is ChannelShouldQuiesceEvent {
-            // Draining (graceful stop, listener removed) before the handshake is done: no request
-            // has been read, so there is nothing to finish.
-            context.close(promise: nil)
-            return
-        }
-        guard case .handshakeCompleted(let negotiated) = event as? TLSUserEvent else {
-            context.fireUserInboundEventTriggered(event)
-            return
-        }
-        let info = tls.connectionInfo
-        let served = info?.servedNames
-        var facts = ClientConnectionFacts(
-            clientIP: client.address,
-            isTLS: true,
-            serverName: info?.serverName,
-            certificateCovers: { host in served?.covers(hostName: host) ?? false })
-        facts.clientCertificate = info?.clientCertificate
-        if let metrics {
-            let open = metrics.handshakeCompleted(info, http2: negotiated == "h2" && http2 != nil)
-            context.channel.closeFuture.whenComplete { _ in open.decrement() }
-        }
-        do {
-            if negotiated == "h2", let http2 {
-                try ClientPipeline.addHTTP2(
-                    to: context.channel, environment: environment, facts: facts, settings: http2,
-                    live: live)
-            } else {
-                try ClientPipeline.addHTTP1(
-                    to: context.channel, environment: environment, facts: facts, limits: limits,
-                    live: live)
-            }
-            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
-        } catch {
-            environment.logger.error("cannot set up the client pipeline", metadata: ["error": "\(error)"])
-            context.close(promise: nil)
-        }
-        context.fireUserInboundEventTriggered(event)
-    }
-
-    /// An error before the handshake finished (this handler leaves the pipeline once it has): a
-    /// failed handshake, counted for metrics and passed on.
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        metrics?.handshakeFailed(error)
-        if let tls = error as? TLSError, tls.message.contains("client certificate") || tls.message.contains("peer did not return") {
-            // A refused client certificate is worth a line (the operator asked for verification);
-            // the message holds OpenSSL's reason, never text from the certificate.
-            environment.logger.info(
-                "TLS handshake failed: client certificate refused",
-                metadata: ["client": "\(client.address.map { "\($0)" } ?? "?")", "error": "\(tls.message)"])
-        }
-        context.fireErrorCaught(error)
     }
 }

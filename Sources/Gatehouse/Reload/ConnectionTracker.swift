@@ -18,8 +18,10 @@ final class ConnectionTracker: Sendable {
 
     init() {}
 
-    /// Counts an accepted connection until it closes; false (the caller closes it) once draining.
-    func admit(_ channel: Channel) -> Bool {
+    /// Counts an accepted connection until it closes; false (the caller closes it, and releases
+    /// `cap` itself) once draining. An admitted connection's place in `cap` is released by the same
+    /// close callback that forgets it here: one callback per connection, not one each.
+    func admit(_ channel: Channel, releasing cap: ConnectionCap? = nil) -> Bool {
         let id = ObjectIdentifier(channel)
         let admitted = state.withLockedValue { state -> Bool in
             guard state.book.opened(id) else { return false }
@@ -28,6 +30,7 @@ final class ConnectionTracker: Sendable {
         }
         guard admitted else { return false }
         channel.closeFuture.whenComplete { [self] _ in
+            cap?.release()
             let waiters = state.withLockedValue { state -> [EventLoopPromise<Void>] in
                 state.channels[id] = nil
                 guard state.book.closed(id) else { return [] }
