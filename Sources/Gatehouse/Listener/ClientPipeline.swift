@@ -58,8 +58,12 @@ enum ClientPipeline {
                     "client": "\(client)", "reason": "\(error.reason.rawValue)", "error": "\(error.message)"
                 ])
         }
-        try sync.addHandler(HTTP1ServerAdapter(headerTimeout: headerClock))
-        try sync.addHandler(ProxyHandler(environment: environment, facts: facts, clientProtocol: .http1, live: live))
+        // Adjacent and linked: request and response parts pass between them by direct calls.
+        let adapter = HTTP1ServerAdapter(headerTimeout: headerClock)
+        let proxy = ProxyHandler(environment: environment, facts: facts, clientProtocol: .http1, live: live)
+        try sync.addHandler(adapter)
+        try sync.addHandler(proxy)
+        adapter.link(proxy)
     }
 
     /// The HTTP/1.1 server codec, shared by TLS and redirect listeners: the response encoder, our

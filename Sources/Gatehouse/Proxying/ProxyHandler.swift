@@ -21,6 +21,9 @@ final class ProxyHandler: ChannelDuplexHandler, ConnectionClockClient {
     /// The protocol in front, which picks each request's `ClientStream` adapter.
     let clientProtocol: ClientProtocol
     private(set) var context: ChannelHandlerContext?
+    /// The HTTP/1.1 adapter in front, when linked (`HTTP1ServerAdapter.link`): responses go to it
+    /// by a direct call. Nil for HTTP/2 and unlinked pipelines: the pipeline carries tagged parts.
+    var http1Adapter: HTTP1ServerAdapter?
     private var requests: [HTTPStreamID: ProxiedRequest] = [:]
     /// Requests that wrote to their backend during this read batch and need one flush at its end.
     private var backendsToFlush: [ProxiedRequest] = []
@@ -96,24 +99,29 @@ final class ProxyHandler: ChannelDuplexHandler, ConnectionClockClient {
     func handlerRemoved(context: ChannelHandlerContext) {
         abortAll()
         self.context = nil
+        http1Adapter = nil
     }
 
     // MARK: inbound from the client
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let tagged = unwrapInboundIn(data)
-        switch tagged.part {
+        clientPart(tagged.part, stream: tagged.stream, eventLoop: context.eventLoop)
+    }
+
+    /// One request part of `stream`: from `channelRead`, or directly from a linked HTTP/1.1 adapter.
+    func clientPart(_ part: HTTPServerRequestPart, stream: HTTPStreamID, eventLoop: EventLoop) {
+        switch part {
         case .head(let head):
             let request = ProxiedRequest(
-                handler: self, stream: tagged.stream, head: head,
-                client: clientProtocol.stream(tagged.stream, of: self),
-                eventLoop: context.eventLoop)
-            requests[tagged.stream] = request
+                handler: self, stream: stream, head: head, client: clientProtocol.stream(stream, of: self),
+                eventLoop: eventLoop)
+            requests[stream] = request
             request.start()
         case .body(let buffer):
-            requests[tagged.stream]?.clientBody(buffer)
+            requests[stream]?.clientBody(buffer)
         case .end(let trailers):
-            requests[tagged.stream]?.clientEnd(trailers)
+            requests[stream]?.clientEnd(trailers)
         }
     }
 
@@ -187,7 +195,11 @@ final class ProxyHandler: ChannelDuplexHandler, ConnectionClockClient {
             promise?.fail(ChannelError.ioOnClosedChannel)
             return
         }
-        context.write(wrapOutboundOut(TaggedResponsePart(stream: stream, part: part)), promise: promise)
+        if let http1Adapter {
+            http1Adapter.writeResponse(part, promise: promise)
+        } else {
+            context.write(wrapOutboundOut(TaggedResponsePart(stream: stream, part: part)), promise: promise)
+        }
         clientFlushPending = true
     }
 
