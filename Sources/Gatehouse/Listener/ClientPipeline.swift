@@ -95,8 +95,13 @@ enum ClientPipeline {
         settings: HTTP2Settings, live: LiveRuntime? = nil
     ) throws {
         let sync = channel.pipeline.syncOperations
-        try sync.addHandler(HTTP2ServerHandler(settings: settings))
-        try sync.addHandler(ProxyHandler(environment: environment, facts: facts, clientProtocol: .http2, live: live))
+        // Adjacent and linked, as on HTTP/1.1: parts pass between them by direct calls.
+        let http2Handler = HTTP2ServerHandler(settings: settings)
+        let proxy = ProxyHandler(environment: environment, facts: facts, clientProtocol: .http2, live: live)
+        try sync.addHandler(http2Handler)
+        try sync.addHandler(proxy)
+        http2Handler.receiver = proxy
+        proxy.http2Handler = http2Handler
     }
 }
 
