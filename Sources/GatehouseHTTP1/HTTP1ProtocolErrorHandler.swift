@@ -83,8 +83,11 @@ public final class HTTP1ProtocolErrorHandler: ChannelDuplexHandler, RemovableCha
         context.fireErrorCaught(error)
     }
 
+    /// Runs for every response part. `self.unwrapOutboundIn`, not `Self.`: in a class `Self` is the
+    /// dynamic type, and the optimiser then left NIO's unwrap generic (a run-time cast and type
+    /// lookups, ~3,000 instructions per proxied request under callgrind).
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        switch Self.unwrapOutboundIn(data) {
+        switch self.unwrapOutboundIn(data) {
         case .head(let head) where head.status.code >= 200:
             responseUnderway = true
         case .end:

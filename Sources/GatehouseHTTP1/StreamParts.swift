@@ -35,6 +35,15 @@ public struct TaggedResponsePart {
     }
 }
 
+/// Takes request parts by a direct call from the protocol handler right in front of it, instead of
+/// as `TaggedRequestPart`s through the pipeline: those are too big for `NIOAny`'s inline storage
+/// (a heap box per part) and each pipeline hop costs a run-time cast. The proxy implements it;
+/// the protocol handler calls it only on its event loop, where it would have fired the part.
+public protocol StreamPartReceiver: AnyObject {
+    /// One request part of `stream`, in the order the protocol handler would have fired it.
+    func receive(_ part: HTTPServerRequestPart, stream: HTTPStreamID)
+}
+
 /// Inbound user events about streams, fired by the protocol handler towards the proxy.
 public enum StreamEvent: Sendable, Equatable {
     /// The client aborted the stream (HTTP/2 RST_STREAM, or the connection closed mid-request):

@@ -1,5 +1,6 @@
 import GatehouseHTTP1
 import NIOCore
+import NIOHTTP1
 
 extension HTTP2ServerHandler {
     /// Takes frames out of nghttp2 and writes them, while the channel is writable, in chunks of at
@@ -35,6 +36,15 @@ extension HTTP2ServerHandler {
         }
     }
 
+    /// One request part to the linked proxy, or through the pipeline when none is linked.
+    private func deliver(_ part: HTTPServerRequestPart, stream: HTTPStreamID, context: ChannelHandlerContext) {
+        if let receiver {
+            receiver.receive(part, stream: stream)
+        } else {
+            context.fireChannelRead(wrapInboundOut(TaggedRequestPart(stream: stream, part: part)))
+        }
+    }
+
     /// Fires the events nghttp2's callbacks queued, in order. Events queued while delivering
     /// (because the proxy wrote and flushed in response) are delivered by the same loop.
     func deliverEvents(context: ChannelHandlerContext) {
@@ -46,11 +56,11 @@ extension HTTP2ServerHandler {
             index += 1
             switch event {
             case .head(let id, let head):
-                context.fireChannelRead(wrapInboundOut(TaggedRequestPart(stream: HTTPStreamID(id), part: .head(head))))
+                deliver(.head(head), stream: HTTPStreamID(id), context: context)
             case .body(let id, let buffer):
-                context.fireChannelRead(wrapInboundOut(TaggedRequestPart(stream: HTTPStreamID(id), part: .body(buffer))))
+                deliver(.body(buffer), stream: HTTPStreamID(id), context: context)
             case .end(let id, let trailers):
-                context.fireChannelRead(wrapInboundOut(TaggedRequestPart(stream: HTTPStreamID(id), part: .end(trailers))))
+                deliver(.end(trailers), stream: HTTPStreamID(id), context: context)
             case .reset(let id):
                 context.fireUserInboundEventTriggered(StreamEvent.reset(HTTPStreamID(id)))
             case .writabilityChanged(let id, let writable):

@@ -45,6 +45,11 @@ public final class HTTP2ServerHandler: ChannelDuplexHandler, ConnectionClockClie
     var idleSince: NIODeadline?
     /// When the header block being received began; nil when none is.
     var headerBlockSince: NIODeadline?
+    /// The proxy right behind this handler, when linked: request parts go to it by direct call
+    /// (`StreamPartReceiver`), and it writes responses with `writeResponse`. Nil: the pipeline
+    /// carries `TaggedRequestPart`s and `TaggedResponsePart`s. Cleared when this handler leaves
+    /// the pipeline (the proxy holds this handler too).
+    public var receiver: (any StreamPartReceiver)?
 
     /// Creates a handler with the given limits.
     public init(settings: HTTP2Settings = HTTP2Settings()) {
@@ -57,6 +62,7 @@ public final class HTTP2ServerHandler: ChannelDuplexHandler, ConnectionClockClie
 
     public func handlerRemoved(context: ChannelHandlerContext) {
         cancelTimers()
+        receiver = nil
     }
 
     public func channelActive(context: ChannelHandlerContext) {
@@ -102,13 +108,18 @@ public final class HTTP2ServerHandler: ChannelDuplexHandler, ConnectionClockClie
     }
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let tagged = unwrapOutboundIn(data)
+        writeResponse(tagged.part, stream: tagged.stream, promise: promise)
+    }
+
+    /// A response part of `stream`, from the linked proxy (`receiver`) or from `write`.
+    public func writeResponse(_ part: HTTPServerResponsePart, stream: HTTPStreamID, promise: EventLoopPromise<Void>?) {
         guard let session, state.isServing else {
             promise?.fail(HTTP2Error.sessionClosed)
             return
         }
-        let tagged = unwrapOutboundIn(data)
-        let id = tagged.stream.rawValue
-        switch tagged.part {
+        let id = stream.rawValue
+        switch part {
         case .head(let head): session.writeHead(stream: id, head, promise: promise)
         case .body(.byteBuffer(let buffer)): session.writeBody(stream: id, buffer, promise: promise)
         case .body(.fileRegion): session.completions.appendIfPresent(promise, .protocolViolation)

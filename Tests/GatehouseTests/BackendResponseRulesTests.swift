@@ -53,8 +53,9 @@ private final class AttachedRequest: BackendConnectionDelegate {
             server: BackendServer(
                 name: "rb", host: "127.0.0.1", port: 1, tlsName: "rb.contoso.lab"))
         connection.delegate = request
-        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(BackendResponseDecoder(connection: connection)))
-        try channel.writeOutbound(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/")))
+        let decoder = BackendResponseDecoder(connection: connection)
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(decoder))
+        decoder.requestHeadWritten(.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/")))
         return (channel, connection)
     }
 
@@ -106,9 +107,10 @@ private final class AttachedRequest: BackendConnectionDelegate {
                 name: "rb", host: "127.0.0.1", port: 1, tlsName: "rb.contoso.lab"))
         let request = AttachedRequest()
         connection.delegate = request
-        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(BackendResponseDecoder(connection: connection)))
+        let decoder = BackendResponseDecoder(connection: connection)
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(decoder))
         try channel.pipeline.syncOperations.addHandler(Release(connection))
-        try channel.writeOutbound(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/")))
+        decoder.requestHeadWritten(.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/")))
         defer { _ = try? channel.finish() }
         do {
             try channel.writeInbound(ByteBuffer(string: response))

@@ -51,6 +51,25 @@ final class BackendConnection: @unchecked Sendable {
 
     var isWritable: Bool { channel.isWritable }
 
+    /// Writes one request part, on the connection's event loop. It enters the pipeline at the
+    /// connection's own handler, wrapped by its concrete type: `channel.write` wraps generically
+    /// (a run-time cast per part) and starts at the tail. The response decoder is told of each
+    /// request head here (which responses have no body: HEAD) instead of observing the pipeline's
+    /// writes, so the decoder's generic `ByteToMessageHandler` is no outbound handler and writes
+    /// skip it. After the channel's pipeline is gone, the write fails as on a closed channel.
+    func write(_ part: HTTPClientRequestPart, promise: EventLoopPromise<Void>? = nil) {
+        guard let handler else {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        handler.write(part, promise: promise)
+    }
+
+    /// Flushes what was written (from the connection's handler, as `write`).
+    func flush() {
+        if let handler { handler.flush() } else { channel.flush() }
+    }
+
     /// Opens a TLS connection to `server` on `eventLoop`, verified against `pool`'s trust.
     /// Succeeds only after the TLS handshake completed, so connect and TLS failures are told
     /// apart from failures after the request was sent.
@@ -86,7 +105,8 @@ final class BackendConnection: @unchecked Sendable {
         ready: EventLoopPromise<BackendConnection>
     ) throws {
         let connection = BackendConnection(channel: channel, server: server)
-        let handler = BackendChannelHandler(connection: connection, ready: tls == nil ? nil : ready)
+        let decoder = BackendResponseDecoder(connection: connection)
+        let handler = BackendChannelHandler(connection: connection, decoder: decoder, ready: tls == nil ? nil : ready)
         connection.handler = handler
         let sync = channel.pipeline.syncOperations
         if let tls { try sync.addHandler(tls) }
@@ -96,7 +116,7 @@ final class BackendConnection: @unchecked Sendable {
         var encoding = HTTPRequestEncoder.Configuration()
         encoding.automaticallySetFramingHeaders = false
         try sync.addHandler(HTTPRequestEncoder(configuration: encoding))
-        try sync.addHandler(ByteToMessageHandler(BackendResponseDecoder(connection: connection)))
+        try sync.addHandler(ByteToMessageHandler(decoder))
         try sync.addHandler(handler)
         if tls == nil { ready.succeed(connection) }
     }
@@ -109,40 +129,6 @@ final class BackendConnection: @unchecked Sendable {
     }
 }
 
-/// Why a backend could not serve a request; becomes a 502/504 with a log line naming the backend.
-enum BackendError: Error, CustomStringConvertible {
-    case connectFailed(server: String, reason: String)
-    case tlsFailed(server: String, reason: String)
-    case closedEarly(server: String)
-    case timeout(server: String, phase: String)
-    case protocolError(server: String, reason: String)
-    /// A request queued for a connection slot (`max_connecting_per_server` connects in flight)
-    /// waited the pool's `queue_timeout`: a 503 naming the pool.
-    case queueTimeout(pool: String, server: String, waitedMilliseconds: Int64)
-
-    var description: String {
-        switch self {
-        case .connectFailed(let server, let reason): return "backend \(server): connect failed: \(reason)"
-        case .tlsFailed(let server, let reason): return "backend \(server): TLS failed: \(reason)"
-        case .closedEarly(let server): return "backend \(server): connection closed before the response completed"
-        case .timeout(let server, let phase): return "backend \(server): timed out \(phase)"
-        case .protocolError(let server, let reason): return "backend \(server): invalid response: \(reason)"
-        case .queueTimeout(let pool, let server, let waited):
-            return "pool \(pool): no connection to backend \(server) after waiting \(waited) ms in the queue "
-                + "(max_connecting_per_server connects in flight; queue_timeout)"
-        }
-    }
-
-    /// The status a client gets when this happens before any response byte was sent.
-    var status: HTTPResponseStatus {
-        switch self {
-        case .timeout: return .gatewayTimeout
-        case .queueTimeout: return .serviceUnavailable
-        default: return .badGateway
-        }
-    }
-}
-
 /// The last handler of a backend channel: completes the connect promise after the TLS handshake,
 /// forwards response parts to the connection's delegate, and holds reads back on request.
 private final class BackendChannelHandler: ChannelDuplexHandler {
@@ -151,6 +137,8 @@ private final class BackendChannelHandler: ChannelDuplexHandler {
     typealias OutboundOut = HTTPClientRequestPart
 
     private let connection: BackendConnection
+    /// The response decoder in front, told of each request head written (`write(_:promise:)`).
+    private let decoder: BackendResponseDecoder
     private var ready: EventLoopPromise<BackendConnection>?
     private var readPaused = false
     private var readPending = false
@@ -158,13 +146,28 @@ private final class BackendChannelHandler: ChannelDuplexHandler {
     /// Interim (1xx) responses since the last final head (`BackendResponseRules.maxInterimResponses`).
     private var interimResponses = 0
 
-    init(connection: BackendConnection, ready: EventLoopPromise<BackendConnection>?) {
+    init(connection: BackendConnection, decoder: BackendResponseDecoder, ready: EventLoopPromise<BackendConnection>?) {
         self.connection = connection
+        self.decoder = decoder
         self.ready = ready
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    /// `BackendConnection.write`: the part goes out from this handler's place in the pipeline.
+    func write(_ part: HTTPClientRequestPart, promise: EventLoopPromise<Void>?) {
+        guard let context else {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        context.eventLoop.assertInEventLoop()
+        if case .head = part { decoder.requestHeadWritten(part) }
+        context.write(wrapOutboundOut(part), promise: promise)
+    }
+
+    /// `BackendConnection.flush`.
+    func flush() { context?.flush() }
 
     func setReadPaused(_ paused: Bool) {
         guard paused != readPaused else { return }

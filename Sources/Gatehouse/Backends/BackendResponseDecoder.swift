@@ -9,9 +9,8 @@ import NIOHTTP1
 ///
 /// A wrapper rather than a copy: NIO's decoder does all the parsing; this only looks at what it
 /// leaves in the buffer and at whether a request is attached (`BackendConnection.delegate`).
-final class BackendResponseDecoder: ByteToMessageDecoder, WriteObservingByteToMessageDecoder {
+final class BackendResponseDecoder: ByteToMessageDecoder {
     typealias InboundOut = HTTPClientResponsePart
-    typealias OutboundIn = HTTPClientRequestPart
 
     /// Why the connection was given up.
     struct UnsolicitedBytes: Error, CustomStringConvertible {
@@ -67,8 +66,12 @@ final class BackendResponseDecoder: ByteToMessageDecoder, WriteObservingByteToMe
         try inner.decodeLast(context: context, buffer: &buffer, seenEOF: seenEOF)
     }
 
-    func write(data: HTTPClientRequestPart) {
-        inner.write(data: data)
+    /// A request head went out on this connection (`BackendConnection.write`): NIO's decoder keeps
+    /// the heads in order to know which response has no body (the answer to HEAD). Told directly
+    /// rather than as a `WriteObservingByteToMessageDecoder`, whose generic write path cost a
+    /// run-time cast and type lookups per part.
+    func requestHeadWritten(_ head: HTTPClientRequestPart) {
+        inner.write(data: head)
     }
 
     func decoderAdded(context: ChannelHandlerContext) {

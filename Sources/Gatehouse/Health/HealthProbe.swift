@@ -73,8 +73,9 @@ final class HealthProbe: BackendConnectionDelegate {
         head.headers.add(name: "Host", value: server.tlsName)
         head.headers.add(name: "User-Agent", value: "Gatehouse-HealthCheck/1")
         head.headers.add(name: "Connection", value: "close")
-        connection.channel.write(HTTPClientRequestPart.head(head), promise: nil)
-        connection.channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+        connection.write(.head(head))
+        connection.write(.end(nil))
+        connection.flush()
     }
 
     private func finish(_ outcome: ProbeOutcome) {

@@ -72,8 +72,12 @@ enum ClientPipeline {
                     "client": "\(client)", "reason": "\(error.reason.rawValue)", "error": "\(error.message)"
                 ])
         }
-        try sync.addHandler(HTTP1ServerAdapter(headerTimeout: headerClock))
-        try sync.addHandler(ProxyHandler(environment: environment, facts: facts, clientProtocol: .http1, live: live))
+        // Adjacent and linked: request and response parts pass between them by direct calls.
+        let adapter = HTTP1ServerAdapter(headerTimeout: headerClock)
+        let proxy = ProxyHandler(environment: environment, facts: facts, clientProtocol: .http1, live: live)
+        try sync.addHandler(adapter)
+        try sync.addHandler(proxy)
+        adapter.link(proxy)
     }
 
     /// The HTTP/1.1 server codec, shared by TLS and redirect listeners: the response encoder, our
@@ -105,7 +109,12 @@ enum ClientPipeline {
         settings: HTTP2Settings, live: LiveRuntime? = nil
     ) throws {
         let sync = channel.pipeline.syncOperations
-        try sync.addHandler(HTTP2ServerHandler(settings: settings))
-        try sync.addHandler(ProxyHandler(environment: environment, facts: facts, clientProtocol: .http2, live: live))
+        // Adjacent and linked, as on HTTP/1.1: parts pass between them by direct calls.
+        let http2Handler = HTTP2ServerHandler(settings: settings)
+        let proxy = ProxyHandler(environment: environment, facts: facts, clientProtocol: .http2, live: live)
+        try sync.addHandler(http2Handler)
+        try sync.addHandler(proxy)
+        http2Handler.receiver = proxy
+        proxy.http2Handler = http2Handler
     }
 }

@@ -95,11 +95,12 @@ final class ProtocolSwitchHandler: ChannelInboundHandler, RemovableChannelHandle
         }
         let info = tls.connectionInfo
         let served = info?.servedNames
+        let coverage = HostCoverageMemo { host in served?.covers(hostName: host) ?? false }
         var facts = ClientConnectionFacts(
             clientIP: client.address,
             isTLS: true,
             serverName: info?.serverName,
-            certificateCovers: { host in served?.covers(hostName: host) ?? false })
+            certificateCovers: { host in coverage.covers(host) })
         facts.clientCertificate = info?.clientCertificate
         if let metrics {
             let open = metrics.handshakeCompleted(info, http2: negotiated == "h2" && http2 != nil)

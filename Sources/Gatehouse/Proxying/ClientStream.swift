@@ -40,9 +40,9 @@ protocol ClientStream {
     func write(_ part: HTTPServerResponsePart)
     /// Flushes what was written, if anything.
     func flush()
-    /// Writes a request body part to the backend `channel` and gives the client its credit back
-    /// when its protocol paces bodies by credit.
-    func forwardBody(_ buffer: ByteBuffer, to channel: Channel)
+    /// Writes a request body part to the backend `connection` and gives the client its credit
+    /// back when its protocol paces bodies by credit.
+    func forwardBody(_ buffer: ByteBuffer, to connection: BackendConnection)
     /// `bytes` of the request body were handed on (or dropped): the client may send that many more.
     func credit(bytes: Int)
     /// Ends the exchange towards the client before its normal end.
@@ -67,8 +67,8 @@ struct HTTP1ClientStream: ClientStream {
     func write(_ part: HTTPServerResponsePart) { handler.writeToClient(part, stream: id) }
     func flush() { handler.flushClientIfNeeded() }
 
-    func forwardBody(_ buffer: ByteBuffer, to channel: Channel) {
-        channel.write(HTTPClientRequestPart.body(.byteBuffer(buffer)), promise: nil)
+    func forwardBody(_ buffer: ByteBuffer, to connection: BackendConnection) {
+        connection.write(.body(.byteBuffer(buffer)))
     }
 
     func credit(bytes: Int) {}
@@ -105,14 +105,14 @@ struct HTTP2ClientStream: ClientStream {
     /// While the backend connection takes bytes (writable) the window reopens at once; once it is
     /// full, only when the bytes are written. So a stream holds at most its window (64 KiB) beyond
     /// the backend connection's write buffer, as an HTTP/1.1 client does with paused reads.
-    func forwardBody(_ buffer: ByteBuffer, to channel: Channel) {
+    func forwardBody(_ buffer: ByteBuffer, to connection: BackendConnection) {
         let count = buffer.readableBytes
-        if channel.isWritable {
-            channel.write(HTTPClientRequestPart.body(.byteBuffer(buffer)), promise: nil)
+        if connection.isWritable {
+            connection.write(.body(.byteBuffer(buffer)))
             credit(bytes: count)
         } else {
-            let promise = channel.eventLoop.makePromise(of: Void.self)
-            channel.write(HTTPClientRequestPart.body(.byteBuffer(buffer)), promise: promise)
+            let promise = connection.channel.eventLoop.makePromise(of: Void.self)
+            connection.write(.body(.byteBuffer(buffer)), promise: promise)
             // Weak: the write may complete after the client connection (and its handler) is gone.
             promise.futureResult.assumeIsolated().whenSuccess { [weak handler, id] in
                 handler?.sendCommand(.consumed(id, bytes: count))

@@ -63,9 +63,30 @@ final class HTTP1ServerAdapter: ChannelDuplexHandler {
     private var endWritten = HTTPStreamID(0)
     /// That end closes the connection once written.
     private var closingAfterEnd = false
+    /// The proxy right behind this adapter (`ClientPipeline.addHTTP1` links them): request parts
+    /// go to it, and it writes responses here, by direct calls rather than as tagged parts through
+    /// the pipeline (too big for `NIOAny`'s inline storage: a heap box per part, and run-time
+    /// casts). Nil (tests that read the tagged parts): the pipeline carries them. Cleared when
+    /// either leaves the pipeline, which ends the reference cycle.
+    private(set) var proxy: ProxyHandler?
+    private var context: ChannelHandlerContext?
 
     init(headerTimeout: HeaderTimeoutHandler? = nil) {
         self.headerTimeout = headerTimeout
+    }
+
+    /// Links this adapter and `proxy`, the next handler in the pipeline (see `proxy`).
+    func link(_ proxy: ProxyHandler) {
+        self.proxy = proxy
+        proxy.http1Adapter = self
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        proxy?.http1Adapter = nil
+        proxy = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -120,12 +141,20 @@ final class HTTP1ServerAdapter: ChannelDuplexHandler {
             requestEnded = false
             requestMethod = head.method
             requestVersion = head.version
-            context.fireChannelRead(wrapInboundOut(TaggedRequestPart(stream: current, part: part)))
+            deliver(part, context: context)
         case .body:
-            context.fireChannelRead(wrapInboundOut(TaggedRequestPart(stream: current, part: part)))
+            deliver(part, context: context)
         case .end:
             requestEnded = true
             if closeAfterResponse { acceptsNoMoreRequests = true }
+            deliver(part, context: context)
+        }
+    }
+
+    private func deliver(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        if let proxy {
+            proxy.clientPart(part, stream: current, eventLoop: context.eventLoop)
+        } else {
             context.fireChannelRead(wrapInboundOut(TaggedRequestPart(stream: current, part: part)))
         }
     }
@@ -150,8 +179,23 @@ final class HTTP1ServerAdapter: ChannelDuplexHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        let tagged = unwrapOutboundIn(data)
-        switch tagged.part {
+        writeResponse(unwrapOutboundIn(data).part, context: context, promise: promise)
+    }
+
+    /// A response part from the linked proxy (`proxy`); fails as on a closed channel once this
+    /// adapter has left the pipeline.
+    func writeResponse(_ part: HTTPServerResponsePart, promise: EventLoopPromise<Void>?) {
+        guard let context else {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        writeResponse(part, context: context, promise: promise)
+    }
+
+    private func writeResponse(
+        _ part: HTTPServerResponsePart, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?
+    ) {
+        switch part {
         case .head(var head):
             if head.status.code >= 200 {
                 responseFraming = Self.frame(&head, requestMethod: requestMethod, requestVersion: requestVersion)
@@ -170,7 +214,7 @@ final class HTTP1ServerAdapter: ChannelDuplexHandler {
                 promise?.succeed()
                 return
             }
-            context.write(wrapOutboundOut(tagged.part), promise: promise)
+            context.write(wrapOutboundOut(part), promise: promise)
         case .end:
             headerTimeout?.responseFinished()
             endWritten = current
@@ -185,9 +229,9 @@ final class HTTP1ServerAdapter: ChannelDuplexHandler {
                 written.futureResult.assumeIsolated().whenComplete { [self] result in
                     if linger, case .success = result { startLingering(context: context) } else { context.close(promise: nil) }
                 }
-                context.write(wrapOutboundOut(tagged.part), promise: written)
+                context.write(wrapOutboundOut(part), promise: written)
             } else {
-                context.write(wrapOutboundOut(tagged.part), promise: promise)
+                context.write(wrapOutboundOut(part), promise: promise)
             }
         }
     }

@@ -9,14 +9,13 @@ extension ProxiedRequest {
     /// Connected: the backend request head, what queued while connecting, one flush.
     func sendRequest(queued: [ByteBuffer], end: Bool, trailers: HTTPHeaders?) {
         guard let connection, let backendHead else { return }
-        let channel = connection.channel
-        channel.write(HTTPClientRequestPart.head(backendHead), promise: nil)
+        connection.write(.head(backendHead))
         for buffer in queued { forwardBody(buffer) }
         if end {
-            channel.write(HTTPClientRequestPart.end(trailers), promise: nil)
+            connection.write(.end(trailers))
             rearmDeadlineCheck()
         }
-        flushNow(channel)
+        flushNow(connection)
         perform(machine.backendWritable(connection.isWritable))
     }
 
@@ -31,15 +30,14 @@ extension ProxiedRequest {
     /// flushed at the end of the read batch, or at once when `backendFlushBytes` are waiting.
     func forwardBody(_ buffer: ByteBuffer) {
         guard let connection else { return }
-        let channel = connection.channel
         unflushedBodyBytes += buffer.readableBytes
-        client.forwardBody(buffer, to: channel)
+        client.forwardBody(buffer, to: connection)
         if unflushedBodyBytes >= Self.backendFlushBytes {
-            flushNow(channel)
+            flushNow(connection)
         } else {
             handler.scheduleBackendFlush(self)
         }
-        if !channel.isWritable { perform(machine.backendWritable(false)) }
+        if !connection.isWritable { perform(machine.backendWritable(false)) }
     }
 
     /// The read batch's one flush of what was written to the backend (nothing when an early flush
@@ -47,13 +45,13 @@ extension ProxiedRequest {
     func flushBackend() {
         backendFlushScheduled = false
         guard backendWritesPending else { return }
-        flushNow(connection?.channel)
+        flushNow(connection)
     }
 
     /// Flushes what was written to the backend; nothing is waiting for the batch's flush after it.
-    private func flushNow(_ channel: (any Channel)?) {
+    private func flushNow(_ connection: BackendConnection?) {
         backendWritesPending = false
         unflushedBodyBytes = 0
-        channel?.flush()
+        connection?.flush()
     }
 }

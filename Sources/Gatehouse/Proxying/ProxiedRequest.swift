@@ -149,7 +149,7 @@ final class ProxiedRequest: BackendConnectionDelegate {
         case .forwardBody(let buffer):
             forwardBody(buffer)
         case .forwardEnd(let trailers):
-            connection?.channel.write(HTTPClientRequestPart.end(trailers), promise: nil)
+            connection?.write(.end(trailers))
             handler.scheduleBackendFlush(self)
             rearmDeadlineCheck()
         case .creditClient(let bytes):

@@ -1,4 +1,5 @@
 import GatehouseHTTP1
+import GatehouseHTTP2
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -7,7 +8,7 @@ import NIOHTTP1
 /// the HTTP/1.1 adapter or `HTTP2ServerHandler`, runs one `ProxiedRequest` per stream, and writes
 /// `TaggedResponsePart`s back. It sits last in the client pipeline and also intercepts `read` so
 /// a slow backend can stop the client from sending more (backpressure, HTTP/1.1).
-final class ProxyHandler: ChannelDuplexHandler, ConnectionClockClient {
+final class ProxyHandler: ChannelDuplexHandler, ConnectionClockClient, StreamPartReceiver {
     typealias InboundIn = TaggedRequestPart
     typealias OutboundIn = TaggedResponsePart
     typealias OutboundOut = TaggedResponsePart
@@ -21,6 +22,11 @@ final class ProxyHandler: ChannelDuplexHandler, ConnectionClockClient {
     /// The protocol in front, which picks each request's `ClientStream` adapter.
     let clientProtocol: ClientProtocol
     private(set) var context: ChannelHandlerContext?
+    /// The HTTP/1.1 adapter in front, when linked (`HTTP1ServerAdapter.link`): responses go to it
+    /// by a direct call. Nil for HTTP/2 and unlinked pipelines: the pipeline carries tagged parts.
+    var http1Adapter: HTTP1ServerAdapter?
+    /// The same for HTTP/2 (`ClientPipeline.addHTTP2` links it; it calls `receive`).
+    var http2Handler: HTTP2ServerHandler?
     private var requests: [HTTPStreamID: ProxiedRequest] = [:]
     /// Requests that wrote to their backend during this read batch and need one flush at its end.
     private var backendsToFlush: [ProxiedRequest] = []
@@ -96,24 +102,36 @@ final class ProxyHandler: ChannelDuplexHandler, ConnectionClockClient {
     func handlerRemoved(context: ChannelHandlerContext) {
         abortAll()
         self.context = nil
+        http1Adapter = nil
+        http2Handler = nil
     }
 
     // MARK: inbound from the client
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let tagged = unwrapInboundIn(data)
-        switch tagged.part {
+        clientPart(tagged.part, stream: tagged.stream, eventLoop: context.eventLoop)
+    }
+
+    /// `StreamPartReceiver`: a part from the linked HTTP/2 handler.
+    func receive(_ part: HTTPServerRequestPart, stream: HTTPStreamID) {
+        guard let context else { return }
+        clientPart(part, stream: stream, eventLoop: context.eventLoop)
+    }
+
+    /// One request part of `stream`: from `channelRead`, or directly from a linked HTTP/1.1 adapter.
+    func clientPart(_ part: HTTPServerRequestPart, stream: HTTPStreamID, eventLoop: EventLoop) {
+        switch part {
         case .head(let head):
             let request = ProxiedRequest(
-                handler: self, stream: tagged.stream, head: head,
-                client: clientProtocol.stream(tagged.stream, of: self),
-                eventLoop: context.eventLoop)
-            requests[tagged.stream] = request
+                handler: self, stream: stream, head: head, client: clientProtocol.stream(stream, of: self),
+                eventLoop: eventLoop)
+            requests[stream] = request
             request.start()
         case .body(let buffer):
-            requests[tagged.stream]?.clientBody(buffer)
+            requests[stream]?.clientBody(buffer)
         case .end(let trailers):
-            requests[tagged.stream]?.clientEnd(trailers)
+            requests[stream]?.clientEnd(trailers)
         }
     }
 
@@ -187,7 +205,13 @@ final class ProxyHandler: ChannelDuplexHandler, ConnectionClockClient {
             promise?.fail(ChannelError.ioOnClosedChannel)
             return
         }
-        context.write(wrapOutboundOut(TaggedResponsePart(stream: stream, part: part)), promise: promise)
+        if let http1Adapter {
+            http1Adapter.writeResponse(part, promise: promise)
+        } else if let http2Handler {
+            http2Handler.writeResponse(part, stream: stream, promise: promise)
+        } else {
+            context.write(wrapOutboundOut(TaggedResponsePart(stream: stream, part: part)), promise: promise)
+        }
         clientFlushPending = true
     }
 
