@@ -8,7 +8,7 @@ import NIOHTTP1
 /// the HTTP/1.1 adapter or `HTTP2ServerHandler`, runs one `ProxiedRequest` per stream, and writes
 /// `TaggedResponsePart`s back. It sits last in the client pipeline and also intercepts `read` so
 /// a slow backend can stop the client from sending more (backpressure, HTTP/1.1).
-final class ProxyHandler: ChannelDuplexHandler, ConnectionClockClient, StreamPartReceiver {
+final class ProxyHandler: ChannelDuplexHandler, StreamPartReceiver {
     typealias InboundIn = TaggedRequestPart
     typealias OutboundIn = TaggedResponsePart
     typealias OutboundOut = TaggedResponsePart
@@ -27,7 +27,8 @@ final class ProxyHandler: ChannelDuplexHandler, ConnectionClockClient, StreamPar
     var http1Adapter: HTTP1ServerAdapter?
     /// The same for HTTP/2 (`ClientPipeline.addHTTP2` links it; it calls `receive`).
     var http2Handler: HTTP2ServerHandler?
-    private var requests: [HTTPStreamID: ProxiedRequest] = [:]
+    /// The open requests by stream (`ProxyHandler+Deadlines.swift` walks them too).
+    var requests: [HTTPStreamID: ProxiedRequest] = [:]
     /// Requests that wrote to their backend during this read batch and need one flush at its end.
     private var backendsToFlush: [ProxiedRequest] = []
     private var readPauses = 0
@@ -52,8 +53,9 @@ final class ProxyHandler: ChannelDuplexHandler, ConnectionClockClient, StreamPar
     /// an entry on the loop's `ConnectionClock` (no scheduled task per connection), armed at the
     /// earliest deadline any request asked for and disarmed when the last request finishes, so an
     /// idle keep-alive connection has nothing armed. Made at the first deadline asked for.
-    private var deadlineClock: (clock: ConnectionClock, entry: ConnectionClock.Entry)?
-    private var deadlineCheckAt = NIODeadline.distantFuture
+    /// The check itself is in `ProxyHandler+Deadlines.swift`.
+    var deadlineClock: (clock: ConnectionClock, entry: ConnectionClock.Entry)?
+    var deadlineCheckAt = NIODeadline.distantFuture
     /// The environment a new request on this connection uses: the live one, re-read only when a
     /// reload changed it since this connection last looked (`LiveRuntime.generation`).
     var requestEnvironment: ProxyEnvironment {
@@ -238,49 +240,6 @@ final class ProxyHandler: ChannelDuplexHandler, ConnectionClockClient, StreamPar
     func closeClient() {
         flushClientIfNeeded()
         context?.close(promise: nil)
-    }
-
-    /// A request finished (successfully or not) and leaves the table.
-    func requestFinished(_ request: ProxiedRequest) {
-        if requests[request.stream] === request {
-            requests[request.stream] = nil
-        }
-        if requests.isEmpty, let deadlineClock {
-            // Nothing left to time: no check runs while the connection is idle.
-            deadlineClock.clock.disarm(deadlineClock.entry)
-            deadlineCheckAt = .distantFuture
-        }
-    }
-
-    /// Makes the connection's deadline check run no later than `deadline` (a request's next limit).
-    func armDeadlineCheck(at deadline: NIODeadline) {
-        guard deadline < deadlineCheckAt, let context else { return }
-        deadlineCheckAt = deadline
-        if deadlineClock == nil {
-            let clock = ConnectionClock.on(context.eventLoop)
-            deadlineClock = (clock, clock.add(self))
-        }
-        if let deadlineClock { deadlineClock.clock.arm(deadlineClock.entry, at: deadline) }
-    }
-
-    /// The clock reached the check's time (at most one tick, 100 ms, after it).
-    func connectionClockFired(now: NIODeadline) {
-        guard context != nil, deadlineCheckAt <= now else { return }
-        runDeadlineCheck()
-    }
-
-    /// The check: each request whose own check time has come runs it (and re-arms through
-    /// `armDeadlineCheck`); the others re-arm the connection's check for their time.
-    private func runDeadlineCheck() {
-        deadlineCheckAt = .distantFuture
-        let now = context?.eventLoop.now ?? .now()
-        for request in Array(requests.values) {
-            if request.deadlineCheckAt <= now {
-                request.checkDeadlines()
-            } else if request.deadlineCheckAt != .distantFuture {
-                armDeadlineCheck(at: request.deadlineCheckAt)
-            }
-        }
     }
 
     private func abortAll() {
