@@ -27,22 +27,9 @@ import Testing
         settings.headerTimeout = header
         let channel = EmbeddedChannel(handler: HTTP2ServerHandler(settings: settings), loop: loop)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 443)).wait()
-        // The client preface, an empty SETTINGS and the acknowledgement of the server's.
-        var bytes = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
-        bytes += frame(type: 0x4, flags: 0, stream: 0, payload: [])
-        bytes += frame(type: 0x4, flags: 0x1, stream: 0, payload: [])
-        try channel.writeInbound(ByteBuffer(bytes: bytes))
+        try channel.writeInbound(ByteBuffer(bytes: HTTP2FrameBytes.clientStart))
         _ = try frames(channel)
         return channel
-    }
-
-    private func frame(type: UInt8, flags: UInt8, stream: UInt32, payload: [UInt8]) -> [UInt8] {
-        let length = payload.count
-        return [
-            UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF), type, flags,
-            UInt8(stream >> 24 & 0x7F), UInt8(stream >> 16 & 0xFF), UInt8(stream >> 8 & 0xFF),
-            UInt8(stream & 0xFF)
-        ] + payload
     }
 
     /// Every frame the server wrote since the last call.
@@ -94,7 +81,7 @@ import Testing
         channel.embeddedEventLoop.advanceTime(by: .seconds(3))
         // GET / on stream 1 (HPACK static entries: :method GET, :scheme https, :path /; :authority a).
         let block: [UInt8] = [0x82, 0x87, 0x84, 0x41, 0x01, 0x61]
-        try channel.writeInbound(ByteBuffer(bytes: frame(type: 0x1, flags: 0x5, stream: 1, payload: block)))
+        try channel.writeInbound(ByteBuffer(bytes: HTTP2FrameBytes.frame(type: 0x1, flags: 0x5, stream: 1, payload: block)))
         let head = try #require(try channel.readInbound(as: TaggedRequestPart.self))
         #expect(head.stream == HTTPStreamID(1))
         // Unanswered, like a long poll: well past the idle timeout, the connection stays.
@@ -120,7 +107,7 @@ import Testing
         #expect(clock.entryCount == 3 && clock.armedCount == 3)
         // A stream opened takes its connection's deadline off the clock; it stays an entry.
         let block: [UInt8] = [0x82, 0x87, 0x84, 0x41, 0x01, 0x61]
-        try channels[0].writeInbound(ByteBuffer(bytes: frame(type: 0x1, flags: 0x5, stream: 1, payload: block)))
+        try channels[0].writeInbound(ByteBuffer(bytes: HTTP2FrameBytes.frame(type: 0x1, flags: 0x5, stream: 1, payload: block)))
         #expect(clock.entryCount == 3 && clock.armedCount == 2)
         _ = try channels[1].close().wait()
         loop.run()
@@ -141,7 +128,7 @@ import Testing
     @Test func aHeaderBlockThatNeverEndsIsCutAtTheHeaderTimeout() throws {
         let channel = try channel(idle: .seconds(120), header: .seconds(10))
         // END_STREAM, no END_HEADERS: the stream is open, so the idle clock does not run.
-        try channel.writeInbound(ByteBuffer(bytes: frame(type: 0x1, flags: 0x1, stream: 1, payload: firstHalf)))
+        try channel.writeInbound(ByteBuffer(bytes: HTTP2FrameBytes.frame(type: 0x1, flags: 0x1, stream: 1, payload: firstHalf)))
         channel.embeddedEventLoop.advanceTime(by: .milliseconds(9_999))
         #expect(goaway(try frames(channel)) == nil)
         #expect(channel.isActive)
@@ -154,9 +141,9 @@ import Testing
 
     @Test func aHeaderBlockThatEndsInTimeLeavesItsStreamAlone() throws {
         let channel = try channel(idle: .seconds(5), header: .seconds(10))
-        try channel.writeInbound(ByteBuffer(bytes: frame(type: 0x1, flags: 0x1, stream: 1, payload: firstHalf)))
+        try channel.writeInbound(ByteBuffer(bytes: HTTP2FrameBytes.frame(type: 0x1, flags: 0x1, stream: 1, payload: firstHalf)))
         channel.embeddedEventLoop.advanceTime(by: .seconds(9))
-        try channel.writeInbound(ByteBuffer(bytes: frame(type: 0x9, flags: 0x4, stream: 1, payload: secondHalf)))
+        try channel.writeInbound(ByteBuffer(bytes: HTTP2FrameBytes.frame(type: 0x9, flags: 0x4, stream: 1, payload: secondHalf)))
         let head = try #require(try channel.readInbound(as: TaggedRequestPart.self))
         #expect(head.stream == HTTPStreamID(1))
         // The request is complete and unanswered (a long poll): neither clock cuts it.

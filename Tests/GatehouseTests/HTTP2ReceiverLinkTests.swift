@@ -18,15 +18,6 @@ import Testing
         func receive(_ part: HTTPServerRequestPart, stream: HTTPStreamID) { parts.append((stream, part)) }
     }
 
-    private func frame(type: UInt8, flags: UInt8, stream: UInt32, payload: [UInt8]) -> [UInt8] {
-        let length = payload.count
-        return [
-            UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF), type, flags,
-            UInt8(stream >> 24 & 0x7F), UInt8(stream >> 16 & 0xFF), UInt8(stream >> 8 & 0xFF),
-            UInt8(stream & 0xFF)
-        ] + payload
-    }
-
     /// (type, stream) of every frame the server wrote since the last call.
     private func frames(_ channel: EmbeddedChannel) throws -> [(type: UInt8, stream: UInt32)] {
         var bytes: [UInt8] = []
@@ -50,12 +41,10 @@ import Testing
         handler.receiver = recorder
         let channel = EmbeddedChannel(handler: handler)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 443)).wait()
-        var bytes = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
-        bytes += frame(type: 0x4, flags: 0, stream: 0, payload: [])
-        bytes += frame(type: 0x4, flags: 0x1, stream: 0, payload: [])
+        var bytes = HTTP2FrameBytes.clientStart
         // GET / on stream 1, END_STREAM|END_HEADERS (HPACK: :method GET, :scheme https, :path /,
         // :authority a).
-        bytes += frame(type: 0x1, flags: 0x5, stream: 1, payload: [0x82, 0x87, 0x84, 0x41, 0x01, 0x61])
+        bytes += HTTP2FrameBytes.frame(type: 0x1, flags: 0x5, stream: 1, payload: [0x82, 0x87, 0x84, 0x41, 0x01, 0x61])
         try channel.writeInbound(ByteBuffer(bytes: bytes))
         _ = try frames(channel)
 
