@@ -44,6 +44,18 @@ public protocol StreamPartReceiver: AnyObject {
     func receive(_ part: HTTPServerRequestPart, stream: HTTPStreamID)
 }
 
+/// The protocol handler in front of the proxy (the HTTP/1.1 adapter, `HTTP2ServerHandler`), linked
+/// to it both ways: it hands request parts to `receiver`, and the proxy writes response parts with
+/// `writeResponse`, both by direct calls (see `StreamPartReceiver`). Unlinked (`receiver` nil), the
+/// pipeline carries tagged parts both ways. Each side drops its half of the link when it leaves the
+/// pipeline, which ends the reference cycle with the channel.
+public protocol StreamFrontHandler: AnyObject {
+    /// Where request parts go; nil: through the pipeline as `TaggedRequestPart`s.
+    var receiver: (any StreamPartReceiver)? { get set }
+    /// One response part of `stream`, as a `TaggedResponsePart` written through the pipeline would be.
+    func writeResponse(_ part: HTTPServerResponsePart, stream: HTTPStreamID, promise: EventLoopPromise<Void>?)
+}
+
 /// Inbound user events about streams, fired by the protocol handler towards the proxy.
 public enum StreamEvent: Sendable, Equatable {
     /// The client aborted the stream (HTTP/2 RST_STREAM, or the connection closed mid-request):

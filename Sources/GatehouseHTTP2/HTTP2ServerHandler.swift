@@ -20,7 +20,7 @@ import NIOHTTP1
 ///   all answers to one read leave in one write.
 /// - Writes for a stream that is gone are dropped and their promises fail with
 ///   `HTTP2Error.streamClosed`; nothing is queued for it.
-public final class HTTP2ServerHandler: ChannelDuplexHandler, ConnectionClockClient {
+public final class HTTP2ServerHandler: ChannelDuplexHandler, StreamFrontHandler, ConnectionClockClient {
     public typealias InboundIn = ByteBuffer
     public typealias InboundOut = TaggedRequestPart
     public typealias OutboundIn = TaggedResponsePart
@@ -45,10 +45,7 @@ public final class HTTP2ServerHandler: ChannelDuplexHandler, ConnectionClockClie
     var idleSince: NIODeadline?
     /// When the header block being received began; nil when none is.
     var headerBlockSince: NIODeadline?
-    /// The proxy right behind this handler, when linked: request parts go to it by direct call
-    /// (`StreamPartReceiver`), and it writes responses with `writeResponse`. Nil: the pipeline
-    /// carries `TaggedRequestPart`s and `TaggedResponsePart`s. Cleared when this handler leaves
-    /// the pipeline (the proxy holds this handler too).
+    /// The proxy right behind this handler, when linked (`StreamFrontHandler`).
     public var receiver: (any StreamPartReceiver)?
 
     /// Creates a handler with the given limits.

@@ -31,7 +31,9 @@ extension CertificateStore {
         guard let ring = try? ticketKeys ?? AutomaticTicketKeys.shared.ring(now: Date().timeIntervalSince1970) else {
             return encrypt ? 0 : -1
         }
-        guard let aes = ticketCipher else { return -1 }
+        // No cipher (a provider without AES-256-CBC): no ticket is issued and none is opened, so
+        // clients fall back to full handshakes instead of failing them.
+        guard let aes = ticketCipher else { return 0 }
         let ivLength = Int(EVP_CIPHER_get_iv_length(aes))
         if encrypt {
             let key = ring.current

@@ -7,7 +7,7 @@ import Testing
 
 @testable import Gatehouse
 
-/// `HTTP1ServerAdapter.link`: the adapter and the proxy behind it pass request and response parts
+/// `ProxyHandler.link(to:)` with an HTTP/1.1 adapter: the adapter and the proxy behind it pass request and response parts
 /// by direct calls (`ClientPipeline.addHTTP1`). Linked or not, the client sees the same bytes; the
 /// link ends when either leaves the pipeline, and a response written after that fails as on a
 /// closed channel.
@@ -35,7 +35,7 @@ import Testing
         let proxy = ProxyHandler(environment: environment, facts: facts, clientProtocol: .http1)
         try sync.addHandler(adapter)
         try sync.addHandler(proxy)
-        if linked { adapter.link(proxy) }
+        if linked { proxy.link(to: adapter) }
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 443)).wait()
         return (channel, adapter, proxy)
     }
@@ -65,11 +65,11 @@ import Testing
 
     @Test func theLinkEndsWhenThePipelineGoesAndALateResponseFails() throws {
         let (channel, adapter, proxy) = try pipeline(linked: true)
-        #expect(adapter.proxy === proxy && proxy.http1Adapter === adapter)
+        #expect(adapter.receiver === proxy && proxy.front === adapter)
         _ = try channel.finish()
-        #expect(adapter.proxy == nil && proxy.http1Adapter == nil, "no reference cycle left")
+        #expect(adapter.receiver == nil && proxy.front == nil, "no reference cycle left")
         let promise = channel.eventLoop.makePromise(of: Void.self)
-        adapter.writeResponse(.end(nil), promise: promise)
+        adapter.writeResponse(.end(nil), stream: HTTPStreamID(1), promise: promise)
         #expect(throws: ChannelError.ioOnClosedChannel) { try promise.futureResult.wait() }
     }
 }

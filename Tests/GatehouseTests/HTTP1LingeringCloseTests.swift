@@ -51,12 +51,17 @@ import Testing
 
     /// An early 413 with `Connection: close`, written in full.
     private func answer413(_ channel: EmbeddedChannel) throws {
-        let head = HTTPResponseHead(
-            version: .http1_1, status: .payloadTooLarge,
-            headers: HTTPHeaders([("Connection", "close"), ("Content-Length", "0")]))
+        try answer(channel, .payloadTooLarge, close: true)
+        while try channel.readOutbound(as: HTTPServerResponsePart.self) != nil {}
+    }
+
+    /// A whole empty response (head and end) to the stream, keep-alive unless `close`.
+    private func answer(_ channel: EmbeddedChannel, _ status: HTTPResponseStatus, close: Bool = false) throws {
+        var headers = HTTPHeaders([("Content-Length", "0")])
+        if close { headers.add(name: "Connection", value: "close") }
+        let head = HTTPResponseHead(version: .http1_1, status: status, headers: headers)
         try channel.writeOutbound(TaggedResponsePart(stream: stream, part: .head(head)))
         try channel.writeOutbound(TaggedResponsePart(stream: stream, part: .end(nil)))
-        while try channel.readOutbound(as: HTTPServerResponsePart.self) != nil {}
     }
 
     private func sendBody(_ channel: EmbeddedChannel) throws {
@@ -112,9 +117,7 @@ import Testing
         // A backend's early keep-alive answer: the proxy tells the client to stop sending.
         let (channel, end) = try channel()
         try postHead(channel)
-        let head = HTTPResponseHead(version: .http1_1, status: .unauthorized, headers: HTTPHeaders([("Content-Length", "0")]))
-        try channel.writeOutbound(TaggedResponsePart(stream: stream, part: .head(head)))
-        try channel.writeOutbound(TaggedResponsePart(stream: stream, part: .end(nil)))
+        try answer(channel, .unauthorized)
         channel.pipeline.triggerUserOutboundEvent(StreamCommand.stopSending(stream), promise: nil)
         #expect(end.closes == [.output])
         try sendBody(channel)
@@ -128,9 +131,7 @@ import Testing
     @Test func aKeepAliveResponseNeverLingers() throws {
         let (channel, end) = try channel()
         try postHead(channel)
-        let head = HTTPResponseHead(version: .http1_1, status: .ok, headers: HTTPHeaders([("Content-Length", "0")]))
-        try channel.writeOutbound(TaggedResponsePart(stream: stream, part: .head(head)))
-        try channel.writeOutbound(TaggedResponsePart(stream: stream, part: .end(nil)))
+        try answer(channel, .ok)
         #expect(end.closes.isEmpty)
         try sendBody(channel)
         #expect(try channel.readInbound(as: TaggedRequestPart.self) != nil, "the body still goes to the proxy")

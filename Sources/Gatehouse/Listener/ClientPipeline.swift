@@ -77,7 +77,7 @@ enum ClientPipeline {
         let proxy = ProxyHandler(environment: environment, facts: facts, clientProtocol: .http1, live: live)
         try sync.addHandler(adapter)
         try sync.addHandler(proxy)
-        adapter.link(proxy)
+        proxy.link(to: adapter)
     }
 
     /// The HTTP/1.1 server codec, shared by TLS and redirect listeners: the response encoder, our
@@ -114,7 +114,6 @@ enum ClientPipeline {
         let proxy = ProxyHandler(environment: environment, facts: facts, clientProtocol: .http2, live: live)
         try sync.addHandler(http2Handler)
         try sync.addHandler(proxy)
-        http2Handler.receiver = proxy
-        proxy.http2Handler = http2Handler
+        proxy.link(to: http2Handler)
     }
 }

@@ -17,7 +17,7 @@ import NIOHTTP1
 ///   knowing the request: no body for HEAD, 1xx, 204 and 304 (a HEAD response keeps its
 ///   Content-Length and never gets `Transfer-Encoding`), else Content-Length, else chunked for
 ///   HTTP/1.1 clients, else the body runs until the connection closes.
-final class HTTP1ServerAdapter: ChannelDuplexHandler {
+final class HTTP1ServerAdapter: ChannelDuplexHandler, StreamFrontHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = TaggedRequestPart
     typealias OutboundIn = TaggedResponsePart
@@ -63,30 +63,19 @@ final class HTTP1ServerAdapter: ChannelDuplexHandler {
     private var endWritten = HTTPStreamID(0)
     /// That end closes the connection once written.
     private var closingAfterEnd = false
-    /// The proxy right behind this adapter (`ClientPipeline.addHTTP1` links them): request parts
-    /// go to it, and it writes responses here, by direct calls rather than as tagged parts through
-    /// the pipeline (too big for `NIOAny`'s inline storage: a heap box per part, and run-time
-    /// casts). Nil (tests that read the tagged parts): the pipeline carries them. Cleared when
-    /// either leaves the pipeline, which ends the reference cycle.
-    private(set) var proxy: ProxyHandler?
+    /// The proxy right behind this adapter, when linked (`StreamFrontHandler`, `ProxyHandler.link`).
+    var receiver: (any StreamPartReceiver)?
     private var context: ChannelHandlerContext?
 
     init(headerTimeout: HeaderTimeoutHandler? = nil) {
         self.headerTimeout = headerTimeout
     }
 
-    /// Links this adapter and `proxy`, the next handler in the pipeline (see `proxy`).
-    func link(_ proxy: ProxyHandler) {
-        self.proxy = proxy
-        proxy.http1Adapter = self
-    }
-
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
-        proxy?.http1Adapter = nil
-        proxy = nil
+        receiver = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -152,8 +141,8 @@ final class HTTP1ServerAdapter: ChannelDuplexHandler {
     }
 
     private func deliver(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
-        if let proxy {
-            proxy.clientPart(part, stream: current, eventLoop: context.eventLoop)
+        if let receiver {
+            receiver.receive(part, stream: current)
         } else {
             context.fireChannelRead(wrapInboundOut(TaggedRequestPart(stream: current, part: part)))
         }
@@ -182,9 +171,10 @@ final class HTTP1ServerAdapter: ChannelDuplexHandler {
         writeResponse(unwrapOutboundIn(data).part, context: context, promise: promise)
     }
 
-    /// A response part from the linked proxy (`proxy`); fails as on a closed channel once this
+    /// A response part from the linked proxy (there is one stream at a time, `current`, as for a
+    /// `TaggedResponsePart` written through the pipeline); fails as on a closed channel once this
     /// adapter has left the pipeline.
-    func writeResponse(_ part: HTTPServerResponsePart, promise: EventLoopPromise<Void>?) {
+    func writeResponse(_ part: HTTPServerResponsePart, stream: HTTPStreamID, promise: EventLoopPromise<Void>?) {
         guard let context else {
             promise?.fail(ChannelError.ioOnClosedChannel)
             return

@@ -1,5 +1,4 @@
 import GatehouseHTTP1
-import GatehouseHTTP2
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -22,11 +21,9 @@ final class ProxyHandler: ChannelDuplexHandler, StreamPartReceiver {
     /// The protocol in front, which picks each request's `ClientStream` adapter.
     let clientProtocol: ClientProtocol
     private(set) var context: ChannelHandlerContext?
-    /// The HTTP/1.1 adapter in front, when linked (`HTTP1ServerAdapter.link`): responses go to it
-    /// by a direct call. Nil for HTTP/2 and unlinked pipelines: the pipeline carries tagged parts.
-    var http1Adapter: HTTP1ServerAdapter?
-    /// The same for HTTP/2 (`ClientPipeline.addHTTP2` links it; it calls `receive`).
-    var http2Handler: HTTP2ServerHandler?
+    /// The protocol handler in front, when linked (`link(to:)`): responses go to it by a direct
+    /// call. Nil (unlinked pipelines, tests): the pipeline carries tagged parts.
+    private(set) var front: (any StreamFrontHandler)?
     /// The open requests by stream (`ProxyHandler+Deadlines.swift` walks them too).
     var requests: [HTTPStreamID: ProxiedRequest] = [:]
     /// Requests that wrote to their backend during this read batch and need one flush at its end.
@@ -104,25 +101,27 @@ final class ProxyHandler: ChannelDuplexHandler, StreamPartReceiver {
     func handlerRemoved(context: ChannelHandlerContext) {
         abortAll()
         self.context = nil
-        http1Adapter = nil
-        http2Handler = nil
+        front = nil
+    }
+
+    /// Links this proxy and `front`, the protocol handler right in front of it in the pipeline
+    /// (`ClientPipeline`): request and response parts pass between them by direct calls.
+    func link(to front: any StreamFrontHandler) {
+        self.front = front
+        front.receiver = self
     }
 
     // MARK: inbound from the client
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let tagged = unwrapInboundIn(data)
-        clientPart(tagged.part, stream: tagged.stream, eventLoop: context.eventLoop)
+        receive(tagged.part, stream: tagged.stream)
     }
 
-    /// `StreamPartReceiver`: a part from the linked HTTP/2 handler.
+    /// One request part of `stream`: from `channelRead`, or directly from the linked `front`
+    /// (`StreamPartReceiver`). Dropped once this handler has left the pipeline.
     func receive(_ part: HTTPServerRequestPart, stream: HTTPStreamID) {
-        guard let context else { return }
-        clientPart(part, stream: stream, eventLoop: context.eventLoop)
-    }
-
-    /// One request part of `stream`: from `channelRead`, or directly from a linked HTTP/1.1 adapter.
-    func clientPart(_ part: HTTPServerRequestPart, stream: HTTPStreamID, eventLoop: EventLoop) {
+        guard let eventLoop = context?.eventLoop else { return }
         switch part {
         case .head(let head):
             let request = ProxiedRequest(
@@ -207,10 +206,8 @@ final class ProxyHandler: ChannelDuplexHandler, StreamPartReceiver {
             promise?.fail(ChannelError.ioOnClosedChannel)
             return
         }
-        if let http1Adapter {
-            http1Adapter.writeResponse(part, promise: promise)
-        } else if let http2Handler {
-            http2Handler.writeResponse(part, stream: stream, promise: promise)
+        if let front {
+            front.writeResponse(part, stream: stream, promise: promise)
         } else {
             context.write(wrapOutboundOut(TaggedResponsePart(stream: stream, part: part)), promise: promise)
         }
