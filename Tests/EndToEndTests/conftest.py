@@ -348,6 +348,9 @@ def start_gatehouse(sims, tmp_path, **kwargs):
     config.write_text(gatehouse_config(port, http_port, admin_port, sims, **kwargs))
     process = Process([str(BIN / "gatehouse"), "run", "--config", str(config)], "gatehouse")
     wait_for_port(port, process.proc, log=process.output)
+    # The admin listener binds after the HTTPS one: a test that reads /state at once found it
+    # closed in CI (connection refused).
+    wait_for_port(admin_port, process.proc, log=process.output)
     return Gatehouse(process, port, http_port, admin_port, config, {s.name: s for s in sims})
 
 
