@@ -25,7 +25,7 @@ struct HTTP1ProtocolErrorHandlerTests {
         let channel = EmbeddedChannel()
         let application = Application()
         let sync = channel.pipeline.syncOperations
-        try sync.addHandler(HTTPResponseEncoder())
+        try sync.addHandler(HTTP1ResponseEncoder())
         try sync.addHandler(ByteToMessageHandler(HTTP1RequestDecoder(limits: limits)))
         try sync.addHandler(HTTP1DecoderErrorTranslator(onError: { error in seen?.append(error) }))
         try sync.addHandler(HTTPServerPipelineHandler())

@@ -1,3 +1,4 @@
+import GatehouseHTTP1
 import GatehouseTLS
 import NIOCore
 import NIOHTTP1
@@ -110,12 +111,10 @@ final class BackendConnection: @unchecked Sendable {
         connection.handler = handler
         let sync = channel.pipeline.syncOperations
         if let tls { try sync.addHandler(tls) }
-        // Gatehouse sets every request's framing headers itself (RequestFraming.apply):
-        // NIO's defaults would drop a GET's or DELETE's body framing and leave the
-        // body's bytes to be parsed by the backend as the next request.
-        var encoding = HTTPRequestEncoder.Configuration()
-        encoding.automaticallySetFramingHeaders = false
-        try sync.addHandler(HTTPRequestEncoder(configuration: encoding))
+        // Gatehouse sets every request's framing headers itself (RequestFraming.apply) and the
+        // encoder adds none: NIO's defaults would drop a GET's or DELETE's body framing and leave
+        // the body's bytes to be parsed by the backend as the next request.
+        try sync.addHandler(HTTP1RequestEncoder())
         try sync.addHandler(ByteToMessageHandler(decoder))
         try sync.addHandler(handler)
         if tls == nil { ready.succeed(connection) }

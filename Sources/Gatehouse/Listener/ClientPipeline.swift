@@ -92,11 +92,9 @@ enum ClientPipeline {
         let decoderLimits = HTTP1RequestDecoder.Limits(
             maxFieldLineBytes: limits.maxHeaderLine, maxHeadBytes: limits.maxHeaderTotal, maxFieldCount: 500)
         // Framing headers are set by whoever writes the head (HTTP1ServerAdapter.frame for the
-        // proxy; fixed Content-Length for local answers): NIO's defaults would add chunked
-        // framing, and a `0` chunk, to a HEAD response without Content-Length.
-        var encoding = HTTPResponseEncoder.Configuration()
-        encoding.automaticallySetFramingHeaders = false
-        try sync.addHandler(HTTPResponseEncoder(configuration: encoding))
+        // proxy; fixed Content-Length for local answers); the encoder adds none (NIO's defaults
+        // would add chunked framing, and a `0` chunk, to a HEAD response without Content-Length).
+        try sync.addHandler(HTTP1ResponseEncoder())
         try sync.addHandler(ByteToMessageHandler(HTTP1RequestDecoder(limits: decoderLimits)))
         try sync.addHandler(HTTP1DecoderErrorTranslator(onError: onError))
         try sync.addHandler(HTTPServerPipelineHandler())
