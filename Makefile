@@ -31,7 +31,7 @@ help:
 	@echo "make certs    generate the demo PKI into certs-example/ (if absent)"
 	@echo "make deps     install missing system and Python packages"
 	@echo "make bench    side-by-side load tests against nginx and HAProxy (loadtest/, ~13 min; QUICK=1: ~2 min)"
-	@echo "make bench-callgrind  instructions (callgrind) and allocations per proxied request, Gatehouse and nginx (~1.5 min)"
+	@echo "make bench-callgrind  instructions (callgrind) and allocations per proxied request, Gatehouse, nginx and the NIO floor (~3 min)"
 	@echo "make bench-check      the same for Gatehouse only; fails if >10 % above loadtest/baseline/callgrind.json"
 	@echo "make bench-upload     instructions and allocations per MiB uploaded (request body), Gatehouse and nginx (~5 min)"
 	@echo "make bench-passthrough  TLS pass-through CPU per MiB: Gatehouse, HAProxy mode tcp, nginx stream (~2 min)"
@@ -129,6 +129,7 @@ bench: build-release
 build-release-proxy: deps
 	$(SWIFT) build -c release --product gatehouse
 	$(SWIFT) build -c release --product mailbox-sim
+	$(SWIFT) build -c release --product tls-bench-server
 
 # Counted, not timed: see loadtest/README.md, "Instructions and allocations per request".
 bench-callgrind: build-release-proxy deps-bench

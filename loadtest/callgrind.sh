@@ -41,6 +41,16 @@
 #    lib/proxies.sh's client_env). Instructions and allocations per connection, request included,
 #    with the backend connection pooled (as nginx's keepalive).
 #
+#  - NIO floor (measure and baseline only; the row "floor"): what any proxy built on SwiftNIO and
+#    OpenSSLHandler pays with no proxy logic at all, so the table tells the cost of Gatehouse's own
+#    code from the cost of its foundations. Requests: tls-bench-server --relay (Sources/TLSBenchServer)
+#    gives each client connection its own TLS connection to mailbox-sim and passes bytes through both
+#    TLS layers unparsed (h1 only: mailbox-sim speaks HTTP/1.1); instructions per request by the same
+#    N / 2N difference. Connections: tls-bench-server answering by itself (client TLS leg only, no
+#    backend), ECDSA, per new connection with one request. Measured 2026-12-07: 65,564 instructions
+#    per request, above nginx's 58,525 for the whole proxied request; 2,974,475 per connection,
+#    above nginx's 2,860,519 with its proxied request (loadtest/README.md).
+#
 #  - Upload: one POST of UPLOAD_MIB MiB of random bytes to /rpc/rpcproxy.dll (mailbox-sim hashes
 #    the body and answers its length and SHA-256, which must match the file), then one of 2 x
 #    UPLOAD_MIB MiB, each over a new connection; the same difference divided by UPLOAD_MIB is the
@@ -51,10 +61,10 @@
 # Environment: UPLOAD_MIB (default 8), UPLOAD_PROXIES (default "gatehouse nginx"), CALLGRIND_REQUESTS (N under callgrind, default 200), CALLGRIND_ALLOC_REQUESTS (N for
 # the allocation count, default 1000), CALLGRIND_CONNECTIONS (N connections per handshake kind under
 # callgrind, default 40; for allocations, 5 times as many), CALLGRIND_THRESHOLD (percent, default 10), CALLGRIND_PORT_BASE
-# (ports BASE+1, +3, +44, +90 on 127.0.0.1; default: the first free of 24600, 24700, ..., 25500),
+# (ports BASE+1, +3, +5, +44, +90 on 127.0.0.1; default: the first free of 24600, 24700, ..., 25500),
 # CALLGRIND_WORK (default loadtest/work/callgrind), CALLGRIND_BASELINE (default
-# loadtest/baseline/callgrind.json), CALLGRIND_BIN_DIR (default .build/release: where gatehouse and
-# mailbox-sim are).
+# loadtest/baseline/callgrind.json), CALLGRIND_BIN_DIR (default .build/release: where gatehouse,
+# mailbox-sim and tls-bench-server are).
 set -Eeuo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -70,7 +80,7 @@ WORK=${CALLGRIND_WORK:-$HERE/work/callgrind}
 # run the check at once), unless CALLGRIND_PORT_BASE says which.
 ports_free_at() {
     local port
-    for port in $(($1 + 1)) $(($1 + 3)) $(($1 + 44)) $(($1 + 90)); do
+    for port in $(($1 + 1)) $(($1 + 3)) $(($1 + 5)) $(($1 + 44)) $(($1 + 90)); do
         ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || return 1
     done
 }
@@ -90,6 +100,7 @@ BACKEND_PORT=$((PORT_BASE + 44))
 BIN_DIR=${CALLGRIND_BIN_DIR:-$ROOT/.build/release}   # another build (e.g. a before/after comparison)
 GATEHOUSE=$BIN_DIR/gatehouse
 MAILBOX_SIM=$BIN_DIR/mailbox-sim
+TLS_BENCH_SERVER=$BIN_DIR/tls-bench-server
 RUN_START=$(date +%s)
 
 mkdir -p "$WORK"
@@ -97,6 +108,8 @@ mkdir -p "$WORK"
 source "$HERE/lib/common.sh"
 # shellcheck source=lib/proxies.sh
 source "$HERE/lib/proxies.sh"   # render, client_env, write_client_openssl_confs, PROXY_PORT
+PROXY_PORT[floor]=$((PORT_BASE + 5))
+PROXY_PORT[floor-responder]=${PROXY_PORT[floor]}   # never running at the same time
 
 if [ "$MODE" = check ]; then MEASURED=(gatehouse); else MEASURED=(gatehouse nginx); fi
 
@@ -111,6 +124,9 @@ for tool in valgrind callgrind_control objcopy h2load curl cc python3 nginx; do
     command -v "$tool" >/dev/null || die "$tool is missing: run 'make deps-bench' (installs valgrind, nginx, nghttp2-client, binutils, gcc)"
 done
 [ -x "$GATEHOUSE" ] && [ -x "$MAILBOX_SIM" ] || die "build first: swift build -c release (make bench-callgrind does)"
+if [ "$MODE" = measure ] || [ "$MODE" = baseline ]; then
+    [ -x "$TLS_BENCH_SERVER" ] || die "build first: swift build -c release --product tls-bench-server (make bench-callgrind does)"
+fi
 
 rm -rf "$WORK/run" "$WORK/logs" "$WORK/conf" "$WORK/out"
 mkdir -p "$WORK/run" "$WORK/logs" "$WORK/conf" "$WORK/out" "$WORK/bin" "$WORK/certs"
@@ -125,6 +141,9 @@ cc -shared -fPIC -O2 -Wall -o "$WORK/bin/vgsigsuspend.so" "$HERE/shim/vgsigsuspe
 ln -sf "$WORK/bin/benchshim.so" "$WORK/benchshim.so"
 write_client_openssl_confs
 objcopy --strip-debug "$GATEHOUSE" "$WORK/bin/gatehouse" || die "objcopy --strip-debug failed"
+if [ -x "$TLS_BENCH_SERVER" ]; then
+    objcopy --strip-debug "$TLS_BENCH_SERVER" "$WORK/bin/tls-bench-server" || die "objcopy --strip-debug failed"
+fi
 
 make_loadtest_certs "$WORK/certs" >"$WORK/logs/certs.log" 2>&1 || die "certificate generation failed: $(tail -n 5 "$WORK/logs/certs.log")"
 
@@ -160,6 +179,13 @@ proxy_cmd() {
     case $1 in
         gatehouse) echo "$WORK/bin/gatehouse run --config $WORK/conf/gatehouse.yaml" ;;
         nginx) echo "nginx -e $WORK/logs/nginx-error.log -p $WORK/run/ -c $WORK/conf/nginx.conf" ;;
+        # The floor (see "NIO floor" at the top): tls-bench-server relaying bytes to mailbox-sim.
+        floor) echo "$WORK/bin/tls-bench-server --cert $WORK/certs/mail-ecdsa.pem --key $WORK/certs/mail-ecdsa.key" \
+            "--port ${PROXY_PORT[floor]} --relay 127.0.0.1:$BACKEND_PORT --relay-trust $WORK/certs/mbx01.pem" \
+            "--relay-name mbx01.contoso.lab" ;;
+        # ... and answering by itself (no backend), for the cost of a TLS connection.
+        floor-responder) echo "$WORK/bin/tls-bench-server --cert $WORK/certs/mail-ecdsa.pem" \
+            "--key $WORK/certs/mail-ecdsa.key --port ${PROXY_PORT[floor]}" ;;
     esac
 }
 
@@ -187,7 +213,7 @@ start_measured() {
     for ((i = 0; i < 240; i++)); do
         body=$(curl -sS --http1.1 --max-time 20 --cacert "$WORK/certs/ca.pem" \
             --resolve "mail.contoso.lab:$port:127.0.0.1" "https://mail.contoso.lab:$port/owa/healthcheck.htm" 2>/dev/null || true)
-        case $body in *mbx01.contoso.lab*) return 0 ;; esac
+        case $name:$body in *:*mbx01.contoso.lab* | floor-responder:xxxx*) return 0 ;; esac
         kill -0 "$PID" 2>/dev/null || break
         sleep 0.25
     done
@@ -231,9 +257,9 @@ handshakes() {
         || die "curl against $name ($mode): expected handshakes '$want', got: $(sort "$log" | uniq -c | tr '\n' ' ')"
 }
 
-warm_up() {   # warm_up NAME: every event loop gets a connection (and a pooled backend connection)
-    load "$1" h1 $((40 * $(nproc))) $((2 * $(nproc)))
-    load "$1" h2 $((40 * $(nproc))) $((2 * $(nproc)))
+warm_up() {   # warm_up NAME [PROTOS]: every event loop gets a connection (and a pooled backend connection)
+    local proto
+    for proto in ${2:-h1 h2}; do load "$1" "$proto" $((40 * $(nproc))) $((2 * $(nproc))); done
 }
 
 # callgrind_dump PID LABEL: dumps the counters since the last zero or dump; sets DUMP_TOTAL (their Ir)
@@ -255,13 +281,14 @@ callgrind_dump() {
 PROFILES=()
 record_value() { printf '%s\t%s\t%s\t%s\n' "$@" >>"$RESULTS"; }   # proxy proto metric value
 
-# measure_instructions NAME: Ir per request (h1, h2) of proxy NAME under callgrind.
+# measure_instructions NAME [PROTOS [MODES]]: Ir per request (PROTOS, default h1 h2) and per new
+# connection with one request (handshake MODES, default ecdsa rsa resumed) of proxy NAME under callgrind.
 measure_instructions() {
-    local name=$1 proto mode one two one_file two_file t0
+    local name=$1 protos=${2-h1 h2} modes=${3-ecdsa rsa resumed} proto mode one two one_file two_file t0
     start_measured "$name" callgrind
-    warm_up "$name"
+    warm_up "$name" "${protos:-h1}"
     callgrind_control -z "$PID" >>"$WORK/logs/callgrind_control.out" 2>&1 || die "callgrind_control -z $PID failed"
-    for proto in h1 h2; do
+    for proto in $protos; do
         t0=$(date +%s)
         load "$name" "$proto" "$N" 1
         callgrind_dump "$PID" "$name-$proto-N"
@@ -274,7 +301,7 @@ measure_instructions() {
         record_value "$name" "$proto" ir_per_connection "$(( 2 * one - two ))"
         say "$name $proto: Ir $one for $N requests, $two for $((2 * N)): $(( (two - one) / N )) per request, $(( 2 * one - two )) per connection ($(( $(date +%s) - t0 )) s)"
     done
-    for mode in ecdsa rsa resumed; do
+    for mode in $modes; do
         t0=$(date +%s)
         handshakes "$name" "$mode" 2 # a resumed run starts from a session the client holds
         callgrind_control -z "$PID" >>"$WORK/logs/callgrind_control.out" 2>&1 || die "callgrind_control -z $PID failed"
@@ -447,6 +474,13 @@ for proxy in "${MEASURED[@]}"; do
     measure_instructions "$proxy"
     measure_allocations "$proxy"
 done
+if [ "$MODE" != check ]; then
+    # The NIO floor: requests through the relay (both TLS legs, nothing parsed), and new connections
+    # to the responder (client TLS leg only); recorded as the proxy "floor".
+    measure_instructions floor h1 ""
+    measure_instructions floor-responder "" ecdsa
+    sed -i 's/^floor-responder\t/floor\t/' "$RESULTS"
+fi
 stop_pid "$BACKEND_PID" 10
 
 # --- 5. Report, compare, (re)write the baseline ------------------------------------------------------

@@ -69,7 +69,7 @@ def main():
     print("-" * len(header))
     failures = []
     improvements = []
-    for proxy in ("gatehouse", "nginx"):
+    for proxy in ("gatehouse", "nginx", "floor"):
         if proxy not in figures:
             continue
         for metric, label, protos in METRICS:
@@ -79,7 +79,7 @@ def main():
                     continue
                 before = base(proxy, metric, proto)
                 change = f"{(now / before - 1) * 100:+.1f} %" if before else "-"
-                reference = nginx_figure(metric, proto) if proxy == "gatehouse" else None
+                reference = nginx_figure(metric, proto) if proxy != "nginx" else None
                 ratio = f"{now / reference:.2f}x" if reference else "-"
                 name = f"{proxy} {label} {proto}"
                 print(f"{name:44} {fmt(before):>12} {fmt(now):>12} {change:>8} {fmt(reference):>10} {ratio:>8}")
@@ -97,6 +97,18 @@ def main():
             print(f"({proxy}, per connection outside its requests (TLS handshake, set-up, tear-down; "
                   f"not checked): instructions h1 {fmt(ir.get('h1'))}, h2 {fmt(ir.get('h2'))}; "
                   f"allocations h1 {fmt(allocs.get('h1'))}, h2 {fmt(allocs.get('h2'))})")
+    floor = figures.get("floor", {})
+    if floor:
+        # What SwiftNIO and OpenSSLHandler cost with no proxy logic at all (callgrind.sh, "NIO floor").
+        parts = []
+        for metric, what, proto in (("ir_per_request", "request", "h1"), ("ir_per_handshake", "connection", "ecdsa")):
+            gatehouse = figures.get("gatehouse", {}).get(metric, {}).get(proto)
+            least = floor.get(metric, {}).get(proto)
+            if gatehouse and least:
+                parts.append(f"{proto} {fmt(gatehouse - least)} instructions per {what} above it "
+                             f"({gatehouse / least:.2f}x the floor)")
+        if parts:
+            print(f"(Gatehouse against the NIO floor: {'; '.join(parts)})")
     print(f"took {elapsed} s")
 
     result = {

@@ -2,6 +2,7 @@
 // Not part of the proxy: it exists to measure the TLS handler alone against `openssl s_server`.
 //
 // Usage: tls-bench-server --cert CERT.pem --key KEY.pem [--port 8443] [--threads 1] [--alpn h2,http/1.1]
+//        [--plain] [--relay HOST:PORT --relay-trust CERT.pem [--relay-name NAME]]
 import Foundation
 import GatehouseTLS
 import NIOCore
@@ -70,6 +71,79 @@ final class BenchResponder: ChannelInboundHandler {
     }
 }
 
+/// One side of `--relay`: what its channel reads goes to the other side's channel unparsed, and a
+/// read batch is flushed as one. Both sides live on one event loop (the backend connection is made
+/// on the client's loop), which is what makes the unchecked `Sendable` sound. Writes that arrive
+/// before the backend pipeline exists wait in `early`. A measuring tool, not a proxy: no
+/// backpressure (the benchmark sends small requests one at a time) and no HTTP at all.
+final class RelaySide: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    var partner: RelaySide?
+    private var context: ChannelHandlerContext?
+    private var early: [ByteBuffer] = []
+    private var closed = false
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        for buffer in early { context.write(wrapOutboundOut(buffer), promise: nil) }
+        if !early.isEmpty { context.flush() }
+        early = []
+        if closed { context.close(promise: nil) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) { partner?.send(unwrapInboundIn(data)) }
+
+    func channelReadComplete(context: ChannelHandlerContext) { partner?.context?.flush() }
+
+    func channelInactive(context: ChannelHandlerContext) { partner?.close() }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) { context.close(promise: nil) }
+
+    private func send(_ buffer: ByteBuffer) {
+        if let context { context.write(wrapOutboundOut(buffer), promise: nil) } else { early.append(buffer) }
+    }
+
+    private func close() {
+        closed = true
+        context?.close(promise: nil)
+    }
+}
+
+/// `--relay HOST:PORT`: each client connection gets a TLS connection of its own to HOST:PORT
+/// (`--relay-name` for SNI and verification, `--relay-trust` the PEM to trust), and the bytes pass
+/// through both TLS layers unchanged. This is what any proxy on SwiftNIO and `OpenSSLHandler` pays
+/// at least per request (loadtest/callgrind.sh floor), HTTP parsing, routing and pooling excluded.
+struct RelayTarget: Sendable {
+    let host: String
+    let port: Int
+    let context: TLSClientContext
+    let serverName: String
+
+    func connect(from client: Channel, side: RelaySide) {
+        let backend = RelaySide()
+        backend.partner = side
+        side.partner = backend
+        let target = self
+        ClientBootstrap(group: client.eventLoop)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let tls = OpenSSLHandler(client: target.context, serverName: target.serverName)
+                    try channel.pipeline.syncOperations.addHandler(tls)
+                    try channel.pipeline.syncOperations.addHandler(backend)
+                }
+            }
+            .connect(host: host, port: port)
+            .whenFailure { error in
+                FileHandle.standardError.write(Data("tls-bench-server: relay connect failed: \(error)\n".utf8))
+                client.close(promise: nil)
+            }
+    }
+}
+
 /// Reads `--name value` options.
 func option(_ name: String, _ fallback: String? = nil) -> String? {
     let arguments = CommandLine.arguments
@@ -87,6 +161,28 @@ let threads = Int(option("threads", "1")!) ?? 1
 let alpn = option("alpn", "http/1.1")!.split(separator: ",").map(String.init)
 // --plain: no TLS at all (to separate NIO's own per-connection cost from TLS's in measurements).
 let plain = CommandLine.arguments.contains("--plain")
+let relay: RelayTarget? = relayTarget()
+
+/// The `--relay` options, checked; nil without `--relay`.
+func relayTarget() -> RelayTarget? {
+    guard let target = option("relay") else { return nil }
+    guard let colon = target.lastIndex(of: ":"), let relayPort = Int(target[target.index(after: colon)...]),
+        let trustPath = option("relay-trust")
+    else {
+        FileHandle.standardError.write(Data("usage: --relay HOST:PORT --relay-trust CERT.pem [--relay-name NAME]\n".utf8))
+        exit(2)
+    }
+    let host = String(target[..<colon])
+    do {
+        let trust = BackendTrust(trustedCertificates: try X509Certificate.chain(pemFile: trustPath))
+        return RelayTarget(
+            host: host, port: relayPort, context: try TLSClientContext(trust: trust),
+            serverName: option("relay-name", host)!)
+    } catch {
+        FileHandle.standardError.write(Data("tls-bench-server: \(error)\n".utf8))
+        exit(1)
+    }
+}
 
 do {
     let (certified, warnings) = try CertifiedKey.load(certificatePath: certPath, keyPath: keyPath, strict: false)
@@ -102,7 +198,13 @@ do {
         .childChannelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
                 if !plain { try channel.pipeline.syncOperations.addHandler(OpenSSLHandler(server: store)) }
-                try channel.pipeline.syncOperations.addHandler(BenchResponder())
+                if let relay {
+                    let side = RelaySide()
+                    try channel.pipeline.syncOperations.addHandler(side)
+                    relay.connect(from: channel, side: side)
+                } else {
+                    try channel.pipeline.syncOperations.addHandler(BenchResponder())
+                }
             }
         }
         .bind(host: "127.0.0.1", port: port).wait()
