@@ -71,16 +71,23 @@ public final class HTTP1ProtocolErrorHandler: ChannelDuplexHandler, RemovableCha
 
     public func errorCaught(context: ChannelHandlerContext, error: Error) {
         if let status = Self.status(for: error), !responseUnderway {
-            let headers = HTTPHeaders([("Connection", "close"), ("Content-Length", "0")])
-            context.write(
-                Self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))),
-                promise: nil)
-            let written = context.eventLoop.makePromise(of: Void.self)
-            let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-            written.futureResult.whenComplete { _ in loopBound.value.close(promise: nil) }
-            context.writeAndFlush(Self.wrapOutboundOut(.end(nil)), promise: written)
+            Self.answer(status, context: context)
         }
         context.fireErrorCaught(error)
+    }
+
+    /// Writes the empty `status` response with `Connection: close` from `context` (whose outbound
+    /// side takes `HTTPServerResponsePart`s) and closes the connection once it is written. Also
+    /// used by Gatehouse's `HTTP1ServerAdapter`, which plays this handler's part on proxy
+    /// connections (one handler fewer for every request part to pass).
+    public static func answer(_ status: HTTPResponseStatus, context: ChannelHandlerContext) {
+        let headers = HTTPHeaders([("Connection", "close"), ("Content-Length", "0")])
+        let head = HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))
+        context.write(NIOAny(head), promise: nil)
+        let written = context.eventLoop.makePromise(of: Void.self)
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        written.futureResult.whenComplete { _ in loopBound.value.close(promise: nil) }
+        context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: written)
     }
 
     /// Runs for every response part. `self.unwrapOutboundIn`, not `Self.`: in a class `Self` is the

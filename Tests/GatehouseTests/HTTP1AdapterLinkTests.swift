@@ -30,7 +30,7 @@ import Testing
             logger: Logger(label: "test"), accessLog: nil)
         let facts = ClientConnectionFacts(clientIP: nil, isTLS: true, serverName: nil, certificateCovers: { _ in true })
         let sync = channel.pipeline.syncOperations
-        try ClientPipeline.addHTTP1Codec(to: sync, limits: ClientLimits())
+        try ClientPipeline.addHTTP1Codec(to: sync, limits: ClientLimits(), answersErrors: false)
         let adapter = HTTP1ServerAdapter()
         let proxy = ProxyHandler(environment: environment, facts: facts, clientProtocol: .http1)
         try sync.addHandler(adapter)
@@ -61,6 +61,44 @@ import Testing
         let b = try #require(linked.range(of: "hello /b"))
         #expect(a.upperBound <= deny.lowerBound && deny.upperBound <= b.lowerBound)
         #expect(linked == (try exchange(linked: false)))
+    }
+
+    /// Everything the channel wrote, as text, after `input` and the loop's pending work.
+    private func answer(to input: String) throws -> (String, EmbeddedChannel) {
+        let (channel, _, _) = try pipeline(linked: true)
+        _ = try? channel.writeInbound(ByteBuffer(string: input))  // the decoder error reaches the tail too
+        channel.embeddedEventLoop.run()
+        var text = ""
+        while var buffer = try channel.readOutbound(as: ByteBuffer.self) {
+            text += buffer.readString(length: buffer.readableBytes) ?? ""
+        }
+        return (text, channel)
+    }
+
+    /// The adapter answers what the decoder refuses (no `HTTP1ProtocolErrorHandler` on proxy
+    /// connections): one response, the right status, `Connection: close`, then the close; behind
+    /// an earlier pipelined request, after that request's response.
+    @Test(arguments: [
+        ("GET / HTTP/1.1\r\nHost a\r\n\r\n", "400 Bad Request"),
+        ("GET / HTTP/1.1\r\nHost: a\r\nX: " + String(repeating: "v", count: 70_000) + "\r\n\r\n", "431 Request Header Fields Too Large"),
+        ("GET / HTTP/2.1\r\nHost: a\r\n\r\n", "505 HTTP Version Not Supported"),
+        ("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", "400 Bad Request")
+    ])
+    func refusedRequestsAreAnsweredOnceAndClose(input: String, status: String) throws {
+        let (text, channel) = try answer(to: input)
+        #expect(text.hasPrefix("HTTP/1.1 \(status)\r\n"), "\(text.prefix(200))")
+        #expect(text.components(separatedBy: "HTTP/1.1 ").count == 2, "exactly one response: \(text.prefix(300))")
+        #expect(text.lowercased().contains("connection: close\r\n"))
+        #expect(!channel.isActive, "closed once the answer is written")
+    }
+
+    @Test func aRefusedRequestBehindAGoodOneIsAnsweredAfterItsResponse() throws {
+        let (text, channel) = try answer(to: "GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost a\r\n\r\n")
+        let good = try #require(text.range(of: "hello /a"))
+        let refused = try #require(text.range(of: "HTTP/1.1 400 Bad Request"))
+        #expect(good.upperBound <= refused.lowerBound, "\(text)")
+        #expect(text.components(separatedBy: "HTTP/1.1 ").count == 3)
+        #expect(!channel.isActive)
     }
 
     @Test func theLinkEndsWhenThePipelineGoesAndALateResponseFails() throws {

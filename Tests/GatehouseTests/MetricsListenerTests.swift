@@ -82,7 +82,7 @@ import Testing
             logger: Logger(label: "test"), accessLog: nil, metrics: metrics)
         let facts = ClientConnectionFacts(clientIP: nil, isTLS: true, serverName: nil, certificateCovers: { _ in true })
         let sync = channel.pipeline.syncOperations
-        try ClientPipeline.addHTTP1Codec(to: sync, limits: ClientLimits())
+        try ClientPipeline.addHTTP1Codec(to: sync, limits: ClientLimits(), answersErrors: false)
         try sync.addHandler(HTTP1ServerAdapter())
         try sync.addHandler(ProxyHandler(environment: environment, facts: facts, clientProtocol: .http1))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 443)).wait()

@@ -28,7 +28,7 @@ import Testing
             logger: Logger(label: "test"), accessLog: nil)
         let facts = ClientConnectionFacts(clientIP: nil, isTLS: true, serverName: nil, certificateCovers: { _ in true })
         let sync = channel.pipeline.syncOperations
-        try ClientPipeline.addHTTP1Codec(to: sync, limits: ClientLimits())
+        try ClientPipeline.addHTTP1Codec(to: sync, limits: ClientLimits(), answersErrors: false)
         try sync.addHandler(HTTP1ServerAdapter())
         try sync.addHandler(ProxyHandler(environment: environment, facts: facts, clientProtocol: .http1))
         // Active, as an accepted connection is.

@@ -47,7 +47,7 @@ enum ClientPipeline {
             timeout: TimeAmount(limits.clientHeaderTimeout),
             idleTimeout: TimeAmount(limits.clientIdleTimeout))
         try sync.addHandler(clock)
-        try addHTTP1Codec(to: sync, limits: limits)
+        try addHTTP1Codec(to: sync, limits: limits, answersErrors: true)
         try sync.addHandler(RedirectHandler(policy: policy, clock: clock))
     }
 
@@ -65,7 +65,7 @@ enum ClientPipeline {
         try sync.addHandler(headerClock)
         let logger = environment.logger
         let client = facts.clientIPText ?? "?"
-        try addHTTP1Codec(to: sync, limits: limits) { error in
+        try addHTTP1Codec(to: sync, limits: limits, answersErrors: false) { error in
             logger.debug(
                 "malformed request",
                 metadata: [
@@ -83,10 +83,11 @@ enum ClientPipeline {
     /// The HTTP/1.1 server codec, shared by TLS and redirect listeners: the response encoder, our
     /// request decoder (which accepts extension methods such as RPC_IN_DATA, unlike NIO's llhttp
     /// one), the translator that lets `HTTPServerPipelineHandler` hold a decoder error back until
-    /// earlier pipelined responses are out, and the handler that answers it (400, 431 or 505, with
-    /// `Connection: close`). `onError` sees each decoder error in detail, for logs.
+    /// earlier pipelined responses are out, and, when `answersErrors`, the handler that answers it
+    /// (400, 431 or 505, with `Connection: close`; on proxy connections `HTTP1ServerAdapter` does
+    /// that itself). `onError` sees each decoder error in detail, for logs.
     static func addHTTP1Codec(
-        to sync: ChannelPipeline.SynchronousOperations, limits: ClientLimits,
+        to sync: ChannelPipeline.SynchronousOperations, limits: ClientLimits, answersErrors: Bool,
         onError: (@Sendable (HTTP1DecoderError) -> Void)? = nil
     ) throws {
         let decoderLimits = HTTP1RequestDecoder.Limits(
@@ -98,7 +99,7 @@ enum ClientPipeline {
         try sync.addHandler(ByteToMessageHandler(HTTP1RequestDecoder(limits: decoderLimits)))
         try sync.addHandler(HTTP1DecoderErrorTranslator(onError: onError))
         try sync.addHandler(HTTPServerPipelineHandler())
-        try sync.addHandler(HTTP1ProtocolErrorHandler())
+        if answersErrors { try sync.addHandler(HTTP1ProtocolErrorHandler()) }
     }
 
     /// The HTTP/2 handlers.

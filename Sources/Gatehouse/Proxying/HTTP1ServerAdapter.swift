@@ -6,7 +6,9 @@ import NIOHTTP1
 /// the next stream number; response parts lose their tag; channel writability becomes a
 /// `StreamEvent` for the current stream; `StreamCommand.reset` closes the connection (HTTP/1.1 has
 /// no other way to abort one exchange). `HTTPServerPipelineHandler` in front keeps pipelined
-/// requests in order.
+/// requests in order. It also answers requests the decoder refused (400, 431 or 505 with
+/// `Connection: close`, unless a response is under way), as `HTTP1ProtocolErrorHandler` does on
+/// the redirect listener: one handler fewer for every request and response part to pass.
 ///
 /// It owns two HTTP/1.1 rules the proxy must not get wrong:
 /// - **Keep-alive.** After the request that asks to close (`Connection: close`, HTTP/1.0 without
@@ -46,6 +48,9 @@ final class HTTP1ServerAdapter: ChannelDuplexHandler, StreamFrontHandler {
     /// by the proxy, and reading stops.
     private var acceptsNoMoreRequests = false
     private var responseFraming = ResponseFraming.none
+    /// A final response head has been written without its end (a refused request then gets no
+    /// answer of its own: the connection just closes).
+    private var responseUnderway = false
     /// The current request's end has been read.
     private var requestEnded = false
     /// A response end is being written: `HTTPServerPipelineHandler` hands over the next pipelined
@@ -159,6 +164,13 @@ final class HTTP1ServerAdapter: ChannelDuplexHandler, StreamFrontHandler {
         context.fireChannelWritabilityChanged()
     }
 
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if let status = HTTP1ProtocolErrorHandler.status(for: error), !responseUnderway {
+            HTTP1ProtocolErrorHandler.answer(status, context: context)
+        }
+        context.fireErrorCaught(error)
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         isActive = false
         deferredParts.removeAll()
@@ -196,6 +208,7 @@ final class HTTP1ServerAdapter: ChannelDuplexHandler, StreamFrontHandler {
                     closeAfterResponse = true
                 }
                 if closeAfterResponse && requestEnded { acceptsNoMoreRequests = true }
+                responseUnderway = true
             }
             context.write(wrapOutboundOut(.head(head)), promise: promise)
         case .body:
@@ -207,6 +220,9 @@ final class HTTP1ServerAdapter: ChannelDuplexHandler, StreamFrontHandler {
             context.write(wrapOutboundOut(part), promise: promise)
         case .end:
             headerTimeout?.responseFinished()
+            // Before the write: `HTTPServerPipelineHandler` delivers an error held behind this
+            // response from inside it, and that error is answered.
+            responseUnderway = false
             endWritten = current
             closingAfterEnd = closeAfterResponse
             writingEnd = true
