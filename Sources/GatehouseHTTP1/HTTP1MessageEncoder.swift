@@ -165,9 +165,28 @@ enum HTTP1HeadWriter {
     }
 }
 
-/// The body and end of one message, framed as its head said (shared by both encoders).
+/// One message after another, its body and end framed as its head said (both encoders).
 struct HTTP1BodyFraming {
     private(set) var isChunked = false
+
+    /// Writes `part`; `line` gives a head's first line.
+    @inline(__always)
+    mutating func write<Head>(
+        _ part: HTTPPart<Head, IOData>, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?,
+        line: (Head) -> (HTTP1HeadWriter.StartLine, HTTPVersion, HTTPHeaders)
+    ) {
+        switch part {
+        case .head(let head):
+            let (startLine, version, headers) = line(head)
+            begin(version: version, headers: headers)
+            let bytes = HTTP1HeadWriter.head(startLine, headers: headers, allocator: context.channel.allocator)
+            context.write(NIOAny(IOData.byteBuffer(bytes)), promise: promise)
+        case .body(let body):
+            writeBody(body, context: context, promise: promise)
+        case .end(let trailers):
+            writeEnd(trailers: trailers, context: context, promise: promise)
+        }
+    }
 
     /// Reads the framing from a head about to be written.
     mutating func begin(version: HTTPVersion, headers: HTTPHeaders) {
@@ -219,16 +238,7 @@ public final class HTTP1ResponseEncoder: ChannelOutboundHandler, RemovableChanne
     public init() {}
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        switch Self.unwrapOutboundIn(data) {
-        case .head(let head):
-            framing.begin(version: head.version, headers: head.headers)
-            let bytes = HTTP1HeadWriter.head(.response(head), headers: head.headers, allocator: context.channel.allocator)
-            context.write(NIOAny(IOData.byteBuffer(bytes)), promise: promise)
-        case .body(let part):
-            framing.writeBody(part, context: context, promise: promise)
-        case .end(let trailers):
-            framing.writeEnd(trailers: trailers, context: context, promise: promise)
-        }
+        framing.write(Self.unwrapOutboundIn(data), context: context, promise: promise) { (.response($0), $0.version, $0.headers) }
     }
 }
 
@@ -242,15 +252,6 @@ public final class HTTP1RequestEncoder: ChannelOutboundHandler, RemovableChannel
     public init() {}
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        switch Self.unwrapOutboundIn(data) {
-        case .head(let head):
-            framing.begin(version: head.version, headers: head.headers)
-            let bytes = HTTP1HeadWriter.head(.request(head), headers: head.headers, allocator: context.channel.allocator)
-            context.write(NIOAny(IOData.byteBuffer(bytes)), promise: promise)
-        case .body(let part):
-            framing.writeBody(part, context: context, promise: promise)
-        case .end(let trailers):
-            framing.writeEnd(trailers: trailers, context: context, promise: promise)
-        }
+        framing.write(Self.unwrapOutboundIn(data), context: context, promise: promise) { (.request($0), $0.version, $0.headers) }
     }
 }
