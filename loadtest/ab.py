@@ -8,7 +8,7 @@ Each round runs BEFORE then AFTER: start it on free 127.0.0.1 ports in front of 
 warm up for 2 s, then `wrk -t2 -c64` on GET /owa/healthcheck.htm over TLS, reading the proxy's
 utime+stime from /proc before and after. Prints every round, the medians, and the ratio of CPU per
 request AFTER/BEFORE. Use it whenever a change touches the data path (build the old commit in a
-worktree with `swift build -c release --product gatehouse`). Only processes it started are stopped.
+worktree with `make build-release-proxy`: the same flags as this one). Only processes it started are stopped.
 
 With --upload MIB, each round instead POSTs MIB MiB of random bytes with curl (HTTP/1.1,
 Content-Length) to /rpc/rpcproxy.dll, whose backend answers the body's SHA-256 (checked), and reports

@@ -123,9 +123,9 @@ trap 'exit 130' INT TERM
 for tool in valgrind callgrind_control objcopy h2load curl cc python3 nginx; do
     command -v "$tool" >/dev/null || die "$tool is missing: run 'make deps-bench' (installs valgrind, nginx, nghttp2-client, binutils, gcc)"
 done
-[ -x "$GATEHOUSE" ] && [ -x "$MAILBOX_SIM" ] || die "build first: swift build -c release (make bench-callgrind does)"
+[ -x "$GATEHOUSE" ] && [ -x "$MAILBOX_SIM" ] || die "build first: make build-release-proxy (make bench-callgrind does)"
 if [ "$MODE" = measure ] || [ "$MODE" = baseline ]; then
-    [ -x "$TLS_BENCH_SERVER" ] || die "build first: swift build -c release --product tls-bench-server (make bench-callgrind does)"
+    [ -x "$TLS_BENCH_SERVER" ] || die "build first: make build-tls-bench-server (make bench-callgrind does)"
 fi
 
 rm -rf "$WORK/run" "$WORK/logs" "$WORK/conf" "$WORK/out"

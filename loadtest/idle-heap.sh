@@ -2,7 +2,7 @@
 # loadtest/idle-heap.sh: what an idle keep-alive TLS connection holds on the heap, by allocation site,
 # under heaptrack (bounded: two short runs of one proxy, only 127.0.0.1). Not part of make test/bench.
 #
-#   bash loadtest/idle-heap.sh [gatehouse|nginx] [N]      # after swift build -c release
+#   bash loadtest/idle-heap.sh [gatehouse|nginx] [N]      # after make build-release
 #
 # The proxy runs under heaptrack twice, with mailbox-sim as its backend and the loadtest/conf/
 # configuration (Gatehouse: health checks off; nginx: one process, master_process off, as in
@@ -42,7 +42,7 @@ trap 'exit 130' INT TERM
 for tool in heaptrack heaptrack_print swift-demangle python3 curl nginx; do
     command -v "$tool" >/dev/null || die "$tool is missing (heaptrack: apt-get install heaptrack)"
 done
-[ -x "$GATEHOUSE" ] && [ -x "$MAILBOX_SIM" ] || die "build first: swift build -c release"
+[ -x "$GATEHOUSE" ] && [ -x "$MAILBOX_SIM" ] || die "build first: make build-release"
 rm -rf "$WORK/run" "$WORK/logs" "$WORK/conf"
 mkdir -p "$WORK/run" "$WORK/logs" "$WORK/conf" "$WORK/certs"
 : >"$WORK/loud.log"

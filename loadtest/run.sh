@@ -72,7 +72,7 @@ install_missing() {
     fi
 }
 install_missing
-[ -x "$GATEHOUSE" ] && [ -x "$MAILBOX_SIM" ] || die "build first: swift build -c release (make bench does)"
+[ -x "$GATEHOUSE" ] && [ -x "$MAILBOX_SIM" ] || die "build first: make build-release (make bench does)"
 
 # Connections: 5,000 idle + their backend side; the hard limit here is 20,000.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true

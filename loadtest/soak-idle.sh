@@ -2,7 +2,7 @@
 # loadtest/soak-idle.sh: many idle TLS keep-alive connections held through each proxy (bounded: one
 # warm-up cycle, one measured cycle of SOAK_HOLD seconds). Not part of `make test` or `make bench`.
 #
-#   bash loadtest/soak-idle.sh            # after `swift build -c release` (make build-release)
+#   bash loadtest/soak-idle.sh            # after make build-release
 #
 # Per proxy (SOAK_PROXIES, default "gatehouse nginx"), with mailbox-sim as the TLS backend and the
 # loadtest/conf/ configurations:
@@ -65,7 +65,7 @@ fi
 HALF=$(((COUNT + 1) / 2))
 
 for tool in python3 curl nginx; do command -v "$tool" >/dev/null || die "$tool is missing: run 'make deps-bench'"; done
-[ -x "$GATEHOUSE" ] && [ -x "$MAILBOX_SIM" ] || die "build first: swift build -c release (make build-release)"
+[ -x "$GATEHOUSE" ] && [ -x "$MAILBOX_SIM" ] || die "build first: make build-release"
 rm -rf "$WORK/run" "$WORK/logs" "$WORK/conf"
 mkdir -p "$WORK/run" "$WORK/logs" "$WORK/conf" "$WORK/certs"
 : >"$WORK/loud.log"

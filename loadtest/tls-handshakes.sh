@@ -17,8 +17,8 @@ cleanup() { for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/nu
 trap cleanup EXIT
 
 echo "building tls-bench-server (release)..." >&2
-swift build -c release --product tls-bench-server >&2
-BENCH="$(swift build -c release --show-bin-path)/tls-bench-server"
+make -C "$(dirname "$0")/.." --no-print-directory build-tls-bench-server >&2
+BENCH="$(cd "$(dirname "$0")/.." && pwd)/.build/release/tls-bench-server"
 
 head -c 1024 /dev/zero | tr '\0' 'x' > "$WORK/index.txt"
 "$OPENSSL" req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -subj /CN=bench.contoso.com \

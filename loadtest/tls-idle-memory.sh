@@ -21,8 +21,8 @@ trap cleanup EXIT
 if [ -n "${TLS_BENCH_SERVER:-}" ]; then
     BENCH=$TLS_BENCH_SERVER
 else
-    swift build -c release --product tls-bench-server >&2
-    BENCH="$(swift build -c release --show-bin-path)/tls-bench-server"
+    make -C "$(dirname "$0")/.." --no-print-directory build-tls-bench-server >&2
+    BENCH="$(cd "$(dirname "$0")/.." && pwd)/.build/release/tls-bench-server"
 fi
 /usr/bin/openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -subj /CN=bench.contoso.com \
     -addext subjectAltName=DNS:bench.contoso.com -days 2 -keyout "$WORK/ecdsa.key" -out "$WORK/ecdsa.crt" 2>/dev/null
