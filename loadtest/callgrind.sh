@@ -47,9 +47,9 @@
 #    gives each client connection its own TLS connection to mailbox-sim and passes bytes through both
 #    TLS layers unparsed (h1 only: mailbox-sim speaks HTTP/1.1); instructions per request by the same
 #    N / 2N difference. Connections: tls-bench-server answering by itself (client TLS leg only, no
-#    backend), ECDSA, per new connection with one request. Measured 2026-12-07: 65,564 instructions
-#    per request, above nginx's 58,525 for the whole proxied request; 2,974,475 per connection,
-#    above nginx's 2,860,519 with its proxied request (loadtest/README.md).
+#    backend), ECDSA, per new connection with one request. Measured 2026-12-07 (make
+#    build-release-proxy): 57,823 instructions per request, 0.99x nginx's 58,565 for a whole proxied
+#    request; 2,951,994 per connection, 1.03x nginx's 2,859,845 with its request (loadtest/README.md).
 #
 #  - Upload: one POST of UPLOAD_MIB MiB of random bytes to /rpc/rpcproxy.dll (mailbox-sim hashes
 #    the body and answers its length and SHA-256, which must match the file), then one of 2 x
