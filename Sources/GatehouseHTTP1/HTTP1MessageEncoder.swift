@@ -5,10 +5,10 @@ import NIOHTTP1
 /// `HTTP1RequestEncoder` (backend connections). They write the same bytes as NIO's
 /// `HTTPResponseEncoder` and `HTTPRequestEncoder` configured with `automaticallySetFramingHeaders =
 /// false` (Gatehouse frames every message itself: `RequestFraming`, `HTTP1ServerAdapter.frame`),
-/// which `HTTP1MessageEncoderTests` checks message by message, but a head is one allocation of its
-/// exact size filled by byte copies: NIO's write every name, ": ", value and CRLF through its own
-/// bounds-, capacity- and exclusivity-checked `ByteBuffer` call (~11k instructions per head on
-/// each side, a fifth of which is the copies).
+/// which `HTTP1MessageEncoderTests` checks message by message, but a head's size is counted first
+/// and the head is then one allocation filled by byte copies: NIO's write every name, ": ", value
+/// and CRLF through its own bounds-, capacity- and exclusivity-checked `ByteBuffer` call, growing
+/// the buffer as it goes.
 ///
 /// Framing, as NIO's without automatic headers: an HTTP/1.1 message whose first Transfer-Encoding
 /// field is exactly `chunked` has its body parts framed as chunks and its end written as the last
@@ -21,6 +21,7 @@ enum HTTP1HeadWriter {
         for (name, value) in headers { size += name.utf8.count + value.utf8.count + 4 }
         var buffer = allocator.buffer(capacity: size)
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { raw in
+            precondition(raw.count >= size)
             var cursor = Cursor(base: raw.baseAddress!)
             startLine.write(to: &cursor)
             cursor.crlf()
@@ -32,6 +33,8 @@ enum HTTP1HeadWriter {
                 cursor.crlf()
             }
             cursor.crlf()
+            // The count above and the writes here must agree: the cursor does not check bounds.
+            precondition(cursor.offset == size, "HTTP/1.1 head: \(cursor.offset) bytes written, \(size) counted")
             return cursor.offset
         }
         return buffer
@@ -168,6 +171,8 @@ enum HTTP1HeadWriter {
 /// One message after another, its body and end framed as its head said (both encoders).
 struct HTTP1BodyFraming {
     private(set) var isChunked = false
+    /// The end of a chunked body without trailers; shared, so a chunked response's end allocates nothing.
+    private static let lastChunk = ByteBuffer(staticString: "0\r\n\r\n")
 
     /// Writes `part`; `line` gives a head's first line.
     @inline(__always)
@@ -189,13 +194,13 @@ struct HTTP1BodyFraming {
     }
 
     /// Reads the framing from a head about to be written.
-    mutating func begin(version: HTTPVersion, headers: HTTPHeaders) {
+    private mutating func begin(version: HTTPVersion, headers: HTTPHeaders) {
         isChunked = version.major == 1 && version.minor >= 1 && headers.first(name: "transfer-encoding") == "chunked"
     }
 
     /// Writes a body part: as it is, or as one chunk (size line, data, CRLF; an empty part is
     /// written unframed, so that it neither ends the body nor completes its promise out of order).
-    func writeBody(_ part: IOData, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
+    private func writeBody(_ part: IOData, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
         let size = part.readableBytes
         guard isChunked, size > 0 else {
             context.write(NIOAny(part), promise: promise)
@@ -211,7 +216,7 @@ struct HTTP1BodyFraming {
 
     /// Writes the end of the message: the last chunk (and trailers) when chunked; otherwise nothing,
     /// or an empty write carrying `promise` so that it completes after the body's writes.
-    mutating func writeEnd(trailers: HTTPHeaders?, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
+    private mutating func writeEnd(trailers: HTTPHeaders?, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
         defer { isChunked = false }
         if isChunked {
             let allocator = context.channel.allocator
@@ -219,7 +224,7 @@ struct HTTP1BodyFraming {
             if let trailers {
                 buffer = HTTP1HeadWriter.lastChunk(trailers: trailers, allocator: allocator)
             } else {
-                buffer = ByteBuffer(staticString: "0\r\n\r\n")
+                buffer = Self.lastChunk
             }
             context.write(NIOAny(IOData.byteBuffer(buffer)), promise: promise)
         } else if let promise {

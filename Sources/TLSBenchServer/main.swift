@@ -92,7 +92,11 @@ final class RelaySide: ChannelInboundHandler, @unchecked Sendable {
         if closed { context.close(promise: nil) }
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+    /// Also ends the link (the two sides refer to each other): the relay leaks nothing per connection.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        partner = nil
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) { partner?.send(unwrapInboundIn(data)) }
 
